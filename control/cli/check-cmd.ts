@@ -1,0 +1,181 @@
+/**
+ * `perimeter check`: what the policy decides for one request (or a file of flows), which rule
+ * decided, and for a deny the nearest allow rule and the attribute that failed.
+ * Exit codes: 0 allow, 3 deny (enforced or not), 1 usage or input error; with --flows,
+ * 0 when every expectation holds and 4 when one does not.
+ */
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import type { CompiledWorkload, CompileResult } from '../compile/compile.js';
+import { type Decision, evaluate, viewOf } from '../eval/evaluate.js';
+import { type NearMiss, nearestAllow } from '../eval/explain.js';
+import type { PolicyRequest } from '../eval/request.js';
+import { normalizePath } from '../policy/paths.js';
+import { loadAndCompile } from './load-policy.js';
+import { paint, table, verdictText } from './output.js';
+import { callerIdentity, findWorkload, UsageError } from './targets.js';
+
+export const EXIT = { ok: 0, input: 1, deny: 3, expectation: 4 } as const;
+
+export interface CheckOptions {
+  policy: string;
+  to?: string;
+  from?: string;
+  method?: string;
+  path?: string;
+  host?: string;
+  port?: string;
+  header?: string[];
+  claim?: string[];
+  flows?: string;
+  json?: boolean;
+  engine?: string;
+}
+
+export interface CheckOutcome {
+  to: string;
+  from: string;
+  request: PolicyRequest;
+  result: Decision;
+  nearest?: NearMiss;
+}
+
+function pairs(list: readonly string[] | undefined, flag: string): [string, string][] {
+  return (list ?? []).map((kv) => {
+    const eq = kv.indexOf('=');
+    if (eq <= 0) throw new UsageError(`${flag} ${kv}: expected key=value`);
+    return [kv.slice(0, eq), kv.slice(eq + 1)];
+  });
+}
+
+export function decide(target: CompiledWorkload, request: PolicyRequest): Pick<CheckOutcome, 'result' | 'nearest'> {
+  const result = evaluate(target.policy, request);
+  if (result.decision === 'allow' || result.code !== 'deny_default') return { result };
+  const norm = normalizePath(request.path);
+  const nearest = norm.ok ? nearestAllow(target.policy, viewOf(request, norm.path), request.method) : undefined;
+  return { result, ...(nearest ? { nearest } : {}) };
+}
+
+export function runCheck(opts: CheckOptions): number {
+  if (opts.engine && opts.engine !== 'reference') throw new UsageError(`unknown --engine ${opts.engine} (available: reference)`);
+  const compiled = loadAndCompile([opts.policy]);
+  if (opts.flows) return runFlows(compiled, opts.flows, Boolean(opts.json));
+  for (const f of ['to', 'from', 'method', 'path'] as const)
+    if (!opts[f]) throw new UsageError(`--${f} is required (or give --flows FILE)`);
+  const port = opts.port === undefined ? undefined : Number(opts.port);
+  if (port !== undefined && !(Number.isInteger(port) && port > 0 && port < 65536))
+    throw new UsageError(`--port ${opts.port}: not a port number`);
+  const claims: Record<string, unknown> = {};
+  for (const [k, v] of pairs(opts.claim, '--claim')) claims[k] = v.includes(',') ? v.split(',') : v;
+  const principal = callerIdentity(compiled, opts.from as string);
+  const request: PolicyRequest = {
+    ...(principal !== undefined ? { principal } : {}),
+    method: opts.method as string,
+    path: opts.path as string,
+    ...(opts.host !== undefined ? { host: opts.host } : {}),
+    ...(port !== undefined ? { port } : {}),
+    headers: Object.fromEntries(pairs(opts.header, '--header').map(([k, v]) => [k.toLowerCase(), v])),
+    ...(opts.claim?.length ? { claims } : {}),
+  };
+  const target = findWorkload(compiled, opts.to as string);
+  const outcome: CheckOutcome = { to: target.workload.name, from: opts.from as string, request, ...decide(target, request) };
+  if (opts.json) process.stdout.write(`${JSON.stringify(outcome, null, 2)}\n`);
+  else process.stdout.write(describe(outcome));
+  return outcome.result.decision === 'allow' ? EXIT.ok : EXIT.deny;
+}
+
+export function describe(o: CheckOutcome): string {
+  const r = o.result;
+  const lines = [
+    `${verdictText(r.decision, r.enforced)}  ${o.from} → ${o.to}  ${o.request.method} ${o.request.path}`,
+    `  decided by  ${r.perimeter}/${r.rule}  (mode ${r.mode}, policy version ${r.version})`,
+  ];
+  if (r.decision === 'deny' && !r.enforced)
+    lines.push(`  not blocked: the deciding ${r.rule === 'default' ? 'perimeter' : 'rule'} is in ${r.mode} mode`);
+  if (r.code === 'deny_unsafe_path') lines.push('  why: the path cannot be normalised safely, so it is denied whatever the rules say');
+  if (r.code === 'deny_default') lines.push('  why: no rule allows this request (default deny)');
+  if (r.staged) lines.push(`  staged: ${r.staged.perimeter}/${r.staged.rule} would ${r.staged.decision} it once enforced`);
+  if (r.audit) lines.push(`  audit: marked by rule ${r.audit}`);
+  if (o.nearest) {
+    const n = o.nearest;
+    lines.push(`  nearest rule: ${n.perimeter}/${n.rule}${n.matched.length ? ` matched ${n.matched.join(', ')}` : ''}, but`);
+    for (const f of n.failed) lines.push(`    ${paint('✗', 'red')} ${f.attribute}: ${f.actual} is not ${f.expected}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+interface Flow {
+  name: string;
+  from: string;
+  to: string;
+  method: string;
+  path: string;
+  host?: string;
+  port?: number;
+  headers?: Record<string, string>;
+  claims?: Record<string, unknown>;
+  expect?: 'allow' | 'deny' | 'would-deny';
+}
+
+function readFlows(file: string): Flow[] {
+  let doc: unknown;
+  try {
+    doc = parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new UsageError(`${file}: ${(e as Error).message.split('\n')[0]}`);
+  }
+  const flows = (doc as { flows?: unknown })?.flows;
+  if (!Array.isArray(flows)) throw new UsageError(`${file}: expected a top-level "flows:" list`);
+  return flows.map((f: Record<string, unknown>, i) => {
+    for (const k of ['from', 'to', 'method', 'path'])
+      if (typeof f?.[k] !== 'string') throw new UsageError(`${file}: flows[${i}].${k} must be a string`);
+    if (f.expect !== undefined && !['allow', 'deny', 'would-deny'].includes(f.expect as string)) {
+      throw new UsageError(`${file}: flows[${i}].expect must be allow, deny or would-deny`);
+    }
+    return { name: typeof f.name === 'string' ? f.name : `flow ${i + 1}`, ...f } as Flow;
+  });
+}
+
+export function verdictOf(d: Decision): 'allow' | 'deny' | 'would-deny' {
+  return d.decision === 'allow' ? 'allow' : d.enforced ? 'deny' : 'would-deny';
+}
+
+function runFlows(compiled: CompileResult, file: string, json: boolean): number {
+  const flows = readFlows(file);
+  const results = flows.map((f) => {
+    const principal = callerIdentity(compiled, f.from);
+    const request: PolicyRequest = {
+      ...(principal !== undefined ? { principal } : {}),
+      method: f.method,
+      path: f.path,
+      ...(f.host ? { host: f.host } : {}),
+      ...(f.port ? { port: f.port } : {}),
+      headers: Object.fromEntries(Object.entries(f.headers ?? {}).map(([k, v]) => [k.toLowerCase(), String(v)])),
+      ...(f.claims ? { claims: f.claims } : {}),
+    };
+    const outcome = decide(findWorkload(compiled, f.to), request);
+    const got = verdictOf(outcome.result);
+    return { flow: f, ...outcome, verdict: got, ok: f.expect === undefined || f.expect === got };
+  });
+  const failed = results.filter((r) => !r.ok).length;
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ passed: results.length - failed, failed, flows: results }, null, 2)}\n`);
+    return failed ? EXIT.expectation : EXIT.ok;
+  }
+  const rows = results.map((r) => {
+    const why = r.nearest ? `nearest ${r.nearest.rule}: ${r.nearest.failed.map((x) => x.attribute).join(', ')}` : '';
+    return [
+      r.flow.name,
+      `${r.flow.from} → ${r.flow.to}`,
+      `${r.flow.method} ${r.flow.path}`,
+      verdictText(r.result.decision, r.result.enforced),
+      `${r.result.perimeter}/${r.result.rule}`,
+      r.flow.expect === undefined ? '' : r.ok ? paint('✓', 'green') : paint(`✗ expected ${r.flow.expect}`, 'red'),
+      paint(why, 'dim'),
+    ];
+  });
+  process.stdout.write(`${table(['FLOW', 'CALLER → WORKLOAD', 'REQUEST', 'DECISION', 'DECIDED BY', 'EXPECT', 'WHY'], rows)}\n\n`);
+  const expected = results.filter((r) => r.flow.expect !== undefined).length;
+  process.stdout.write(`${results.length} flows, ${expected - failed}/${expected} as expected\n`);
+  return failed ? EXIT.expectation : EXIT.ok;
+}

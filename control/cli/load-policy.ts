@@ -1,0 +1,20 @@
+/** Loads and compiles a policy for a command, printing diagnostics to stderr on failure. */
+import { type CompileResult, compile } from '../compile/compile.js';
+import { formatDiagnostic, summarize } from '../policy/diagnostics.js';
+import { loadPaths } from '../policy/load.js';
+import { paint } from './output.js';
+
+export class InputError extends Error {}
+
+export function loadAndCompile(paths: readonly string[]): CompileResult {
+  const loaded = loadPaths(paths);
+  if (!loaded.ok) {
+    for (const d of loaded.diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
+    throw new InputError(`policy ${paths.join(' ')} has errors (${summarize(loaded.diagnostics)}); nothing was evaluated`);
+  }
+  return compile(loaded.policy);
+}
+
+export function printDiagnosticsTo(stream: NodeJS.WriteStream, text: string, severity: 'error' | 'warning'): void {
+  stream.write(`${text.replace(/: (error|warning): /, (m) => paint(m, severity === 'error' ? 'red' : 'yellow', stream))}\n`);
+}

@@ -1,0 +1,71 @@
+/**
+ * The `perimeter` command line. Commands return exit codes; errors a user can fix are
+ * printed as one line without a stack trace.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { runCheck } from './check-cmd.js';
+import { runCompile } from './compile-cmd.js';
+import { InputError } from './load-policy.js';
+import { UsageError } from './targets.js';
+import { runValidate } from './validate-cmd.js';
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+export function buildProgram(setExit: (code: number) => void): Command {
+  const program = new Command('perimeter')
+    .description('Zero Trust micro-perimeters for service meshes')
+    .exitOverride()
+    .configureOutput({ outputError: (s, write) => write(s) });
+
+  program
+    .command('validate')
+    .description('check policy files and directories; every error at once (exit 1 on errors)')
+    .argument('<paths...>', 'YAML files or directories')
+    .option('--json', 'machine-readable output')
+    .action((paths: string[], o) => setExit(runValidate(paths, o)));
+
+  program
+    .command('compile')
+    .description('compile a policy directory into one CompiledPolicy per workload')
+    .argument('<dir>', 'policy directory')
+    .option('--json', 'machine-readable output')
+    .option('--out <dir>', 'also write <workload>.pb files (the filter configuration)')
+    .action((dir: string, o) => setExit(runCompile(dir, o)));
+
+  program
+    .command('check')
+    .description('decide one request (or a file of flows) and explain the decision; exit 0 allow, 3 deny')
+    .requiredOption('--policy <dir>', 'policy directory')
+    .option('--to <workload>', 'destination workload name or SPIFFE ID')
+    .option('--from <caller>', 'caller: SPIFFE ID, workload name or "unauthenticated"')
+    .option('--method <method>', 'HTTP method')
+    .option('--path <path>', 'request path (as sent, query included)')
+    .option('--host <host>', ':authority')
+    .option('--port <port>', 'destination port')
+    .option('--header <k=v>', 'request header (repeatable)', collect)
+    .option('--claim <k=v>', 'verified JWT claim; a,b,c for a list (repeatable)', collect)
+    .option('--flows <file>', 'check every flow in a YAML file (exit 4 if one is not as expected)')
+    .addOption(new Option('--engine <engine>', 'decision engine').choices(['reference']).default('reference'))
+    .option('--json', 'machine-readable output')
+    .action((o) => setExit(runCheck(o)));
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let code = 0;
+  const program = buildProgram((c) => {
+    code = c;
+  });
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return code;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 1;
+    if (e instanceof UsageError || e instanceof InputError) {
+      process.stderr.write(`perimeter: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+}

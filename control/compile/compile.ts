@@ -1,0 +1,232 @@
+/**
+ * The compiler: a validated policy set into one CompiledPolicy per registered workload,
+ * with deterministic bytes and version = content digest. Label selectors and workload names
+ * in `from` are resolved here, through the registry, into exact identities.
+ */
+import { createHash } from 'node:crypto';
+import {
+  type CompiledCondition,
+  type CompiledOperation,
+  type CompiledPerimeter,
+  CompiledPolicy,
+  type CompiledRule,
+  type CompiledSource,
+  FormatVersion,
+  Need,
+} from '../../proto/gen/perimeter/v1/compiled.js';
+import { Action as PAction, Mode as PMode, Source_Peer, StringMatch_Kind } from '../../proto/gen/perimeter/v1/policy.js';
+import {
+  type Mode,
+  modeRank,
+  type Perimeter,
+  type PolicySet,
+  type Rule,
+  type Source,
+  selectWorkloads,
+  type Workload,
+} from '../policy/model.js';
+import { buildIdentityIndex } from './identity-index.js';
+import { methodMask } from './match.js';
+import { ACTION_TO_PROTO, ATTRIBUTE_TO_PROTO, MODE_TO_PROTO, matchToProto, PEER_TO_PROTO } from './proto-adapter.js';
+
+/** Istio allows requests to a workload that no ALLOW policy selects; this rule says so. */
+export const ISTIO_DEFAULT_PERIMETER = 'istio-default';
+export const ISTIO_DEFAULT_RULE = 'allow-without-allow-policy';
+
+export interface CompiledWorkload {
+  workload: Workload;
+  policy: CompiledPolicy;
+  bytes: Uint8Array;
+  version: string;
+  /** Perimeters that select this workload, by name. */
+  perimeters: string[];
+}
+
+export interface CompileResult {
+  workloads: CompiledWorkload[];
+  /** Digest over every workload's version: the snapshot version. */
+  version: string;
+  /** Perimeters that select no registered workload. */
+  unused: string[];
+}
+
+export function digest(bytes: Uint8Array | string): string {
+  return createHash('sha256').update(bytes).digest('hex').slice(0, 16);
+}
+
+export function compile(policy: PolicySet): CompileResult {
+  const perimeters = [...policy.perimeters].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const selected = new Map<Perimeter, Workload[]>(perimeters.map((p) => [p, selectWorkloads(p.selector, policy.workloads)]));
+  const workloads = [...policy.workloads]
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    .map((w) =>
+      compileWorkload(
+        w,
+        perimeters.filter((p) => selected.get(p)?.includes(w)),
+        policy,
+      ),
+    );
+  return {
+    workloads,
+    version: digest(workloads.map((w) => `${w.workload.name}=${w.version}`).join('\n')),
+    unused: perimeters.filter((p) => (selected.get(p)?.length ?? 0) === 0).map((p) => p.name),
+  };
+}
+
+export function compileWorkload(workload: Workload, mine: readonly Perimeter[], policy: PolicySet): CompiledWorkload {
+  const keysOf = (attribute: 'header' | 'claim') =>
+    [...new Set(mine.flatMap((p) => p.rules.flatMap((r) => r.when.filter((c) => c.attribute === attribute).map((c) => c.key))))].sort();
+  const headers = keysOf('header');
+  const claims = keysOf('claim');
+  let needs = 0;
+  const compiledPerimeters: CompiledPerimeter[] = mine.map((p) => ({ name: p.name, mode: MODE_TO_PROTO[p.mode], owner: p.owner }));
+  const rules: CompiledRule[] = [];
+
+  mine.forEach((p, pi) => {
+    for (const rule of p.rules) {
+      const r = compileRule(rule, p, pi, policy.workloads, headers, claims);
+      needs |= r.needs;
+      rules.push(r.rule);
+    }
+  });
+
+  // Istio: a workload with only DENY/AUDIT policies (no ALLOW policy) allows by default.
+  if (mine.length > 0 && mine.every((p) => p.origin === 'istio' && p.istioAction !== 'ALLOW')) {
+    compiledPerimeters.push({ name: ISTIO_DEFAULT_PERIMETER, mode: PMode.MODE_ENFORCE, owner: 'istio' });
+    rules.push({
+      name: ISTIO_DEFAULT_RULE,
+      perimeter: compiledPerimeters.length - 1,
+      action: PAction.ACTION_ALLOW,
+      mode: PMode.MODE_ENFORCE,
+      expiresUnixMs: 0,
+      sources: [anySource()],
+      operations: [],
+      conditions: [],
+    });
+  }
+
+  let defaultMode: Mode = policy.mesh.defaultMode;
+  let defaultPerimeter = '';
+  if (mine.length > 0) {
+    const strongest = mine.reduce((best, p) => (modeRank(p.mode) > modeRank(best.mode) ? p : best));
+    defaultMode = strongest.mode;
+    defaultPerimeter = strongest.name;
+  }
+
+  const message: CompiledPolicy = {
+    formatVersion: FormatVersion.FORMAT_VERSION_CURRENT,
+    version: '',
+    workload: workload.name,
+    identity: workload.identity,
+    defaultMode: MODE_TO_PROTO[defaultMode],
+    defaultPerimeter,
+    perimeters: compiledPerimeters,
+    rules,
+    index: buildIdentityIndex(rules),
+    headers,
+    claims,
+    needs,
+  };
+  message.version = digest(CompiledPolicy.encode(message).finish());
+  const bytes = CompiledPolicy.encode(message).finish();
+  return { workload, policy: message, bytes, version: message.version, perimeters: mine.map((p) => p.name) };
+}
+
+function anySource(): CompiledSource {
+  return {
+    peer: Source_Peer.PEER_UNSPECIFIED,
+    principals: [],
+    notPrincipals: [],
+    requestPrincipals: [],
+    notRequestPrincipals: [],
+    namespaces: [],
+    notNamespaces: [],
+  };
+}
+
+function compileRule(
+  rule: Rule,
+  p: Perimeter,
+  perimeterIndex: number,
+  registry: readonly Workload[],
+  headers: readonly string[],
+  claims: readonly string[],
+): { rule: CompiledRule; needs: number } {
+  let needs = 0;
+  const sources = rule.from.length === 0 ? [anySource()] : rule.from.flatMap((s) => compileSource(s, registry));
+  if (sources.some((s) => s.requestPrincipals.length + s.notRequestPrincipals.length > 0)) needs |= Need.NEED_CLAIMS;
+  const operations: CompiledOperation[] = rule.to.map((o) => {
+    if (o.hosts.length + o.notHosts.length > 0) needs |= Need.NEED_HOST;
+    if (o.ports.length + o.notPorts.length > 0) needs |= Need.NEED_PORT;
+    return {
+      methods: methodMask(o.methods),
+      notMethods: methodMask(o.notMethods),
+      paths: o.paths.map(matchToProto),
+      notPaths: o.notPaths.map(matchToProto),
+      hosts: o.hosts.map((m) => matchToProto({ kind: m.kind, value: m.value.toLowerCase() })),
+      notHosts: o.notHosts.map((m) => matchToProto({ kind: m.kind, value: m.value.toLowerCase() })),
+      ports: [...o.ports],
+      notPorts: [...o.notPorts],
+    };
+  });
+  const conditions: CompiledCondition[] = rule.when.map((c) => {
+    if (c.attribute === 'claim') needs |= Need.NEED_CLAIMS;
+    if (c.attribute === 'port') needs |= Need.NEED_PORT;
+    const key = c.attribute === 'header' ? headers.indexOf(c.key) : c.attribute === 'claim' ? claims.indexOf(c.key) : 0;
+    return {
+      attribute: ATTRIBUTE_TO_PROTO[c.attribute],
+      key,
+      values: c.values.map(matchToProto),
+      notValues: c.notValues.map(matchToProto),
+    };
+  });
+  if (rule.expiresUnixMs) needs |= Need.NEED_TIME;
+  return {
+    rule: {
+      name: rule.name,
+      perimeter: perimeterIndex,
+      action: ACTION_TO_PROTO[rule.action],
+      mode: MODE_TO_PROTO[rule.mode ?? p.mode],
+      expiresUnixMs: rule.expiresUnixMs ?? 0,
+      sources,
+      operations,
+      conditions,
+    },
+    needs,
+  };
+}
+
+/**
+ * One model source into compiled sources. Workload names and label selectors become exact
+ * principals; a source whose selectors resolve to nobody and that names no identity is
+ * dropped (it must not widen into "any authenticated peer").
+ */
+function compileSource(s: Source, registry: readonly Workload[]): CompiledSource[] {
+  const principals = s.principals.map(matchToProto);
+  const resolved = new Set<string>();
+  for (const w of registry) {
+    if (
+      s.workloads.includes(w.name) ||
+      s.labels.some((l) => Object.keys(l).length > 0 && Object.entries(l).every(([k, v]) => w.labels[k] === v))
+    ) {
+      resolved.add(w.identity);
+    }
+  }
+  for (const id of [...resolved].sort()) {
+    if (!principals.some((p) => p.kind === StringMatch_Kind.KIND_EXACT && p.value === id))
+      principals.push({ kind: StringMatch_Kind.KIND_EXACT, value: id });
+  }
+  const namedSomeone = s.workloads.length + s.labels.length > 0;
+  if (namedSomeone && principals.length === 0) return [];
+  return [
+    {
+      peer: PEER_TO_PROTO[s.peer],
+      principals,
+      notPrincipals: s.notPrincipals.map(matchToProto),
+      requestPrincipals: s.requestPrincipals.map(matchToProto),
+      notRequestPrincipals: s.notRequestPrincipals.map(matchToProto),
+      namespaces: s.namespaces.map(matchToProto),
+      notNamespaces: s.notNamespaces.map(matchToProto),
+    },
+  ];
+}

@@ -1,0 +1,169 @@
+/**
+ * Loads a policy from files and directories of YAML (several documents per file allowed):
+ * parses, reads each document by its apiVersion/kind, then checks the set as a whole.
+ * Returns every diagnostic; the policy is usable only when none is an error.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { LineCounter, parseAllDocuments } from 'yaml';
+import { type Diagnostic, hasErrors, sortDiagnostics } from './diagnostics.js';
+import { parseIstioPolicy } from './istio.js';
+import type { Mesh, Perimeter, PolicySet, Workload } from './model.js';
+import { location, parseMesh, parsePerimeter, parseWorkload, readName } from './parse-native.js';
+import { validateSet } from './validate.js';
+import { Cursor, type DocContext, type Reference } from './yaml-cursor.js';
+
+export const API_VERSION = 'perimeter.dev/v1';
+const ISTIO_VERSIONS = ['security.istio.io/v1', 'security.istio.io/v1beta1'];
+const NATIVE_KINDS = ['Workload', 'Perimeter', 'Mesh'];
+
+export interface LoadResult {
+  policy: PolicySet;
+  diagnostics: Diagnostic[];
+  ok: boolean;
+  files: string[];
+}
+
+export interface SourceFile {
+  /** Name shown in diagnostics (relative to the working directory when possible). */
+  name: string;
+  text: string;
+}
+
+export function loadPaths(paths: readonly string[]): LoadResult {
+  const files: SourceFile[] = [];
+  const diagnostics: Diagnostic[] = [];
+  for (const p of paths) {
+    try {
+      for (const f of yamlFilesUnder(p)) files.push({ name: displayName(f), text: readFileSync(f, 'utf8') });
+    } catch (e) {
+      diagnostics.push({
+        severity: 'error',
+        file: p,
+        line: 1,
+        column: 1,
+        path: '',
+        message: `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      });
+    }
+  }
+  const result = loadSources(files);
+  result.diagnostics = sortDiagnostics([...diagnostics, ...result.diagnostics]);
+  result.ok = !hasErrors(result.diagnostics);
+  return result;
+}
+
+function displayName(f: string): string {
+  const rel = relative(process.cwd(), f);
+  return rel.startsWith('..') ? f : rel;
+}
+
+/** YAML files at or under `p`, sorted, so the load order (and the output) is deterministic. */
+export function yamlFilesUnder(p: string): string[] {
+  if (!statSync(p).isDirectory()) return [p];
+  const out: string[] = [];
+  for (const entry of readdirSync(p, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+    if (entry.name.startsWith('.')) continue;
+    const full = join(p, entry.name);
+    if (entry.isDirectory()) out.push(...yamlFilesUnder(full));
+    else if (/\.ya?ml$/.test(entry.name)) out.push(full);
+  }
+  return out;
+}
+
+export function loadSources(files: readonly SourceFile[]): LoadResult {
+  const diagnostics: Diagnostic[] = [];
+  const references: Reference[] = [];
+  const workloads: Workload[] = [];
+  const perimeters: Perimeter[] = [];
+  const meshes: Mesh[] = [];
+
+  for (const file of files) {
+    const lines = new LineCounter();
+    const docs = parseAllDocuments(file.text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });
+    const list = Array.isArray(docs) ? docs : [docs];
+    for (const doc of list) {
+      const ctx: DocContext = { file: file.name, lines, resource: '', diagnostics, references };
+      let syntaxError = false;
+      for (const err of doc.errors) {
+        syntaxError = true;
+        const pos = lines.linePos(err.pos[0]);
+        diagnostics.push({
+          severity: 'error',
+          file: file.name,
+          line: pos.line,
+          column: pos.col,
+          path: '',
+          message: `YAML syntax: ${err.message.split('\n')[0]}`,
+        });
+      }
+      if (syntaxError || doc.contents === null) continue;
+      const root = new Cursor(ctx, doc.contents, '');
+      readDocument(root, { workloads, perimeters, meshes });
+    }
+  }
+
+  const mesh = meshes[0] ?? { trustDomain: '', defaultMode: 'enforce' };
+  const policy: PolicySet = { mesh, workloads, perimeters };
+  validateSet(policy, meshes, references, diagnostics);
+  sortDiagnostics(diagnostics);
+  return { policy, diagnostics, ok: !hasErrors(diagnostics), files: files.map((f) => f.name) };
+}
+
+interface Sink {
+  workloads: Workload[];
+  perimeters: Perimeter[];
+  meshes: Mesh[];
+}
+
+function readDocument(root: Cursor, sink: Sink): void {
+  if (!root.isMap()) {
+    root.error('a policy document is a mapping with apiVersion, kind, metadata and spec');
+    return;
+  }
+  const f = root.fields(['apiVersion', 'kind', 'metadata', 'spec', 'status']);
+  if (!f) return;
+  const apiVersion = f.get('apiVersion')?.string();
+  const kind = f.get('kind')?.string();
+  if (apiVersion === undefined || kind === undefined) {
+    root.error('apiVersion and kind are required', `apiVersion: ${API_VERSION} with kind Workload, Perimeter or Mesh`);
+    return;
+  }
+  const meta = f.get('metadata');
+  const spec = f.get('spec') ?? new Cursor(root.ctx, null, 'spec', root.offset);
+
+  if (ISTIO_VERSIONS.includes(apiVersion)) {
+    if (kind !== 'AuthorizationPolicy') {
+      f.get('kind')?.error(`${apiVersion} ${kind} is not read by perimeter`, 'only AuthorizationPolicy is imported from Istio');
+      return;
+    }
+    const p = parseIstioPolicy(root, meta, spec);
+    if (p) sink.perimeters.push(p);
+    return;
+  }
+  if (apiVersion !== API_VERSION) {
+    f.get('apiVersion')?.error(
+      `unknown apiVersion "${apiVersion}"`,
+      `use ${API_VERSION}, or ${ISTIO_VERSIONS.join(' / ')} for Istio AuthorizationPolicy`,
+    );
+    return;
+  }
+  if (!NATIVE_KINDS.includes(kind)) {
+    f.get('kind')?.error(`unknown kind "${kind}"`, `one of ${NATIVE_KINDS.join(', ')}`);
+    return;
+  }
+  const name = kind === 'Mesh' ? (meta ? readName(meta, root) : 'mesh') : readName(meta, root);
+  if (name === undefined) return;
+  root.ctx.resource = `${kind}/${name}`;
+  const at = meta ?? root;
+  if (kind === 'Workload') {
+    const w = parseWorkload(spec, name, at);
+    if (w) sink.workloads.push(w);
+  } else if (kind === 'Perimeter') {
+    const p = parsePerimeter(spec, name, at);
+    if (p) sink.perimeters.push(p);
+  } else {
+    const m = parseMesh(spec, at);
+    if (m) sink.meshes.push({ ...m, location: location(at) });
+  }
+}

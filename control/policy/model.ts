@@ -1,0 +1,164 @@
+/**
+ * The policy domain: what the loader produces from YAML (native or Istio) and the compiler
+ * consumes. Plain data, no generated types; proto conversion lives in policy-set-proto.ts.
+ */
+
+export const MODES = ['observe', 'simulate', 'enforce'] as const;
+export type Mode = (typeof MODES)[number];
+
+export const ACTIONS = ['allow', 'deny', 'audit'] as const;
+export type Action = (typeof ACTIONS)[number];
+
+/** Strength order: enforce > simulate > observe. */
+export function modeRank(m: Mode): number {
+  return MODES.indexOf(m);
+}
+
+export interface Location {
+  file: string;
+  line: number;
+  column: number;
+}
+
+export interface Workload {
+  name: string;
+  identity: string;
+  namespace: string;
+  labels: Record<string, string>;
+  location: Location;
+}
+
+export interface Mesh {
+  trustDomain: string;
+  /** What unprotected workloads do: `enforce` = default deny, `observe` = allow and record. */
+  defaultMode: 'enforce' | 'observe';
+  location?: Location;
+}
+
+export type MatchKind = 'exact' | 'prefix' | 'suffix' | 'present' | 'contains' | 'segment-prefix';
+
+export interface StringMatch {
+  kind: MatchKind;
+  value: string;
+}
+
+export type Peer = 'any' | 'authenticated' | 'unauthenticated';
+
+/** One alternative of `from`; populated fields AND, values of one field OR. */
+export interface Source {
+  peer: Peer;
+  principals: StringMatch[];
+  notPrincipals: StringMatch[];
+  /** Matched against the peer identity too, AND-ed with principals (Istio namespaces). */
+  namespaces: StringMatch[];
+  notNamespaces: StringMatch[];
+  requestPrincipals: StringMatch[];
+  notRequestPrincipals: StringMatch[];
+  /** Registry workload names; the compiler resolves them to exact principals. */
+  workloads: string[];
+  /** Label selectors (OR); the compiler resolves them to exact principals. */
+  labels: Record<string, string>[];
+}
+
+/** One alternative of `to`; populated fields AND, values of one field OR. */
+export interface Operation {
+  methods: string[];
+  notMethods: string[];
+  paths: StringMatch[];
+  notPaths: StringMatch[];
+  hosts: StringMatch[];
+  notHosts: StringMatch[];
+  ports: number[];
+  notPorts: number[];
+}
+
+export type Attribute = 'header' | 'claim' | 'principal' | 'port';
+
+export interface Condition {
+  attribute: Attribute;
+  key: string;
+  values: StringMatch[];
+  notValues: StringMatch[];
+}
+
+export interface Rule {
+  name: string;
+  action: Action;
+  /** OR. Empty: every caller, authenticated or not (allowed for deny and audit rules only). */
+  from: Source[];
+  /** OR. Empty: any operation. */
+  to: Operation[];
+  /** AND. */
+  when: Condition[];
+  expiresUnixMs?: number;
+  /** A staged rule's own mode; absent: the perimeter's. */
+  mode?: Mode;
+  location: Location;
+}
+
+export interface Selector {
+  /** Every workload (of `namespace`, when given). */
+  all?: boolean;
+  /** Restricts everything else to workloads of this namespace (Istio policy scope). */
+  namespace?: string;
+  workloads: string[];
+  identities: string[];
+  /** OR of label selectors; all labels of one selector must match. */
+  labels: Record<string, string>[];
+}
+
+export interface Perimeter {
+  name: string;
+  owner: string;
+  mode: Mode;
+  selector: Selector;
+  rules: Rule[];
+  origin: 'perimeter' | 'istio';
+  /** Istio policies keep their action: a workload with Istio DENY/AUDIT policies only and no ALLOW policy allows by default. */
+  istioAction?: 'ALLOW' | 'DENY' | 'AUDIT';
+  crownJewel: boolean;
+  location: Location;
+}
+
+export interface PolicySet {
+  mesh: Mesh;
+  workloads: Workload[];
+  perimeters: Perimeter[];
+}
+
+export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'] as const;
+
+export function emptySource(peer: Peer): Source {
+  return {
+    peer,
+    principals: [],
+    notPrincipals: [],
+    namespaces: [],
+    notNamespaces: [],
+    requestPrincipals: [],
+    notRequestPrincipals: [],
+    workloads: [],
+    labels: [],
+  };
+}
+
+export function emptyOperation(): Operation {
+  return { methods: [], notMethods: [], paths: [], notPaths: [], hosts: [], notHosts: [], ports: [], notPorts: [] };
+}
+
+/** Workloads a selector picks from the registry, in registry order. */
+export function selectWorkloads(selector: Selector, registry: readonly Workload[]): Workload[] {
+  return registry.filter(
+    (w) =>
+      (selector.namespace === undefined || w.namespace === selector.namespace) &&
+      (selector.all === true ||
+        selector.workloads.includes(w.name) ||
+        selector.identities.includes(w.identity) ||
+        selector.labels.some((sel) => matchesLabels(sel, w.labels))),
+  );
+}
+
+export function matchesLabels(selector: Record<string, string>, labels: Record<string, string>): boolean {
+  const keys = Object.keys(selector);
+  return keys.length > 0 && keys.every((k) => labels[k] === selector[k]);
+}

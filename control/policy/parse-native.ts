@@ -1,0 +1,399 @@
+/**
+ * The native language (`apiVersion: perimeter.dev/v1`): Workload, Mesh and Perimeter
+ * documents into the domain model. Every problem becomes a diagnostic with its path; a
+ * document with errors still yields what could be read, so one run reports everything.
+ */
+
+import {
+  ACTIONS,
+  type Action,
+  type Condition,
+  emptyOperation,
+  emptySource,
+  HTTP_METHODS,
+  type Location,
+  type Mesh,
+  MODES,
+  type Mode,
+  type Operation,
+  type Perimeter,
+  type Rule,
+  type Selector,
+  type Source,
+  type StringMatch,
+  type Workload,
+} from './model.js';
+import { normalizePath } from './paths.js';
+import { namespaceOf, parseIdentityPattern, parseSpiffeId } from './spiffe.js';
+import type { Cursor } from './yaml-cursor.js';
+
+export const NAME = /^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/;
+const LABEL_KEY = /^([a-z0-9.-]+\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const HEADER_NAME = /^[a-z0-9!#$%&'*+.^_`|~-]+$/;
+const HOST_PATTERN = /^(\*|(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*)$/;
+
+export function location(c: Cursor): Location {
+  const pos = c.ctx.lines.linePos(c.offset);
+  return { file: c.ctx.file, line: pos.line, column: pos.col };
+}
+
+export function readName(meta: Cursor | undefined, doc: Cursor): string | undefined {
+  const f = meta?.fields(['name', 'namespace', 'labels', 'annotations']);
+  const nameC = f?.get('name');
+  const name = nameC?.string();
+  if (name === undefined) {
+    (nameC ?? meta ?? doc).error('metadata.name is required', 'give every resource a name: metadata: {name: my-name}');
+    return undefined;
+  }
+  if (!NAME.test(name)) {
+    nameC?.error(`"${name}" is not a valid name`, 'use lower-case letters, digits, "-" and "." (at most 63)');
+  }
+  return name;
+}
+
+export function parseWorkload(spec: Cursor, name: string, at: Cursor): Workload | undefined {
+  const f = spec.fields(['identity', 'namespace', 'labels']);
+  if (!f) {
+    at.error('spec is required', 'a Workload needs spec.identity');
+    return undefined;
+  }
+  const idC = f.get('identity');
+  const identity = idC?.string();
+  if (identity === undefined) {
+    spec.error('spec.identity is required', 'spiffe://<trust-domain>/ns/<namespace>/sa/<service-account>');
+    return undefined;
+  }
+  const parsed = parseSpiffeId(identity);
+  if (typeof parsed === 'string') idC?.error(`malformed SPIFFE ID "${identity}": ${parsed}`);
+  const labels: Record<string, string> = {};
+  for (const [k, v] of f.get('labels')?.entries() ?? []) {
+    if (!LABEL_KEY.test(k)) v.error(`label key "${k}" is not valid`, 'use [prefix/]name with letters, digits, "-", "_", "."');
+    const value = v.string();
+    if (value !== undefined) labels[k] = value;
+  }
+  return {
+    name,
+    identity,
+    namespace: f.get('namespace')?.string() ?? namespaceOf(identity),
+    labels,
+    location: location(at),
+  };
+}
+
+export function parseMesh(spec: Cursor, at: Cursor): Mesh | undefined {
+  const f = spec.fields(['trustDomain', 'defaultMode']);
+  if (!f) {
+    at.error('spec is required', 'a Mesh needs spec.trustDomain');
+    return undefined;
+  }
+  const tdC = f.get('trustDomain');
+  const trustDomain = tdC?.string();
+  if (trustDomain === undefined) {
+    spec.error('spec.trustDomain is required', 'for example: trustDomain: shop.example');
+    return undefined;
+  }
+  if (typeof parseSpiffeId(`spiffe://${trustDomain}`) === 'string') {
+    tdC?.error(`"${trustDomain}" is not a valid trust domain`, 'use a-z, 0-9, ".", "-" and "_"');
+  }
+  const defaultMode = f.get('defaultMode')?.oneOf(['enforce', 'observe'] as const) ?? 'enforce';
+  return { trustDomain, defaultMode, location: location(at) };
+}
+
+export function parsePerimeter(spec: Cursor, name: string, at: Cursor): Perimeter | undefined {
+  const f = spec.fields(['owner', 'mode', 'selector', 'rules', 'crownJewel']);
+  if (!f) {
+    at.error('spec is required', 'a Perimeter needs spec.owner, spec.mode, spec.selector and spec.rules');
+    return undefined;
+  }
+  const owner = f.get('owner')?.string();
+  if (!owner) spec.error('spec.owner is required', 'name the team or person who answers for this perimeter');
+  const modeC = f.get('mode');
+  const mode = modeC?.oneOf(MODES) ?? 'enforce';
+  if (!modeC) spec.error('spec.mode is required', 'start with "observe" or "simulate", then move to "enforce"');
+  const selC = f.get('selector');
+  const selector = selC ? parseSelector(selC) : undefined;
+  if (!selector) spec.error('spec.selector is required', 'select the workloads this perimeter protects: selector: {workloads: [name]}');
+
+  const rules: Rule[] = [];
+  const seen = new Map<string, number>();
+  const rulesC = f.get('rules');
+  for (const rc of rulesC?.items() ?? []) {
+    const rule = parseRule(rc);
+    if (!rule) continue;
+    const first = seen.get(rule.name);
+    if (first !== undefined) {
+      rc.error(`duplicate rule name "${rule.name}" (also rules[${first}])`, 'rule names must be unique within a perimeter');
+    } else {
+      seen.set(rule.name, rules.length);
+    }
+    rules.push(rule);
+  }
+  if (rules.length === 0 && mode === 'enforce') {
+    (rulesC ?? spec).warn('this perimeter has no rules: in enforce mode it denies every request to its workloads');
+  }
+  return {
+    name,
+    owner: owner ?? '',
+    mode,
+    selector: selector ?? { workloads: [], identities: [], labels: [] },
+    rules,
+    origin: 'perimeter',
+    crownJewel: f.get('crownJewel')?.bool() ?? false,
+    location: location(at),
+  };
+}
+
+function parseLabelSelectors(c: Cursor): Record<string, string>[] {
+  const one = (m: Cursor): Record<string, string> | undefined => {
+    const out: Record<string, string> = {};
+    for (const [k, v] of m.entries()) {
+      const s = v.string();
+      if (s !== undefined) out[k] = s;
+    }
+    if (Object.keys(out).length === 0) {
+      m.error('an empty label selector would select nothing', 'give at least one label, e.g. {app: web}');
+      return undefined;
+    }
+    return out;
+  };
+  const list = c.isList() ? c.items() : [c];
+  const out: Record<string, string>[] = [];
+  for (const m of list) {
+    const sel = one(m);
+    if (!sel) continue;
+    m.refer({ kind: 'labels', labels: sel });
+    out.push(sel);
+  }
+  return out;
+}
+
+function referWorkloads(c: Cursor | undefined): string[] {
+  const names = c?.strings() ?? [];
+  for (const [i, workload] of names.entries()) c?.items()[i]?.refer({ kind: 'workload', workload });
+  return names;
+}
+
+function parseSelector(c: Cursor): Selector | undefined {
+  const f = c.fields(['workloads', 'identities', 'labels']);
+  if (!f) return undefined;
+  const idsC = f.get('identities');
+  const identities = idsC?.strings() ?? [];
+  for (const [i, id] of identities.entries()) {
+    const at = idsC?.items()[i] as Cursor;
+    const parsed = parseSpiffeId(id);
+    if (typeof parsed === 'string') at.error(`malformed SPIFFE ID "${id}": ${parsed}`);
+    else at.refer({ kind: 'identity', identity: id });
+  }
+  const sel: Selector = {
+    workloads: referWorkloads(f.get('workloads')),
+    identities,
+    labels: f.get('labels') ? parseLabelSelectors(f.get('labels') as Cursor) : [],
+  };
+  if (sel.workloads.length + sel.identities.length + sel.labels.length === 0) {
+    c.error('the selector selects nothing', 'name workloads, identities or labels');
+  }
+  return sel;
+}
+
+export function parseRule(c: Cursor): Rule | undefined {
+  const f = c.fields(['name', 'action', 'from', 'to', 'when', 'expires', 'mode']);
+  if (!f) return undefined;
+  const nameC = f.get('name');
+  const name = nameC?.string();
+  if (name === undefined) c.error('rule name is required', 'names show up in every deny and in the metrics: name: allow-app-reads');
+  else if (!NAME.test(name)) nameC?.error(`"${name}" is not a valid rule name`, 'use lower-case letters, digits, "-" and "."');
+  const actionC = f.get('action');
+  const action: Action | undefined = actionC?.oneOf(ACTIONS);
+  if (!actionC) c.error('rule action is required', 'action: allow | deny | audit');
+
+  const fromC = f.get('from');
+  const from = fromC ? parseFrom(fromC) : [];
+  const toC = f.get('to');
+  const to = toC ? (toC.isList() ? toC.items() : [toC]).map(parseOperation) : [];
+  const when = (f.get('when')?.items() ?? []).map(parseCondition).filter((x): x is Condition => x !== undefined);
+
+  if (action === 'allow' && !fromC) {
+    c.error(
+      'an allow rule must say who it allows (from)',
+      'an empty rule never means "everyone": write from: {identities: ["*"]} for every authenticated caller',
+    );
+  }
+  if (action && action !== 'allow' && !fromC && !toC && when.length === 0) {
+    c.error(
+      `an empty ${action} rule would match every request`,
+      'say what it matches; to match every caller write from: {identities: ["*"], unauthenticated: true}',
+    );
+  }
+  const expiresC = f.get('expires');
+  const expiresUnixMs = expiresC?.timestamp();
+  if (expiresUnixMs !== undefined && expiresUnixMs <= Date.now()) {
+    expiresC?.warn('this rule has expired and no longer matches', 'remove it, or move its expiry forward');
+  }
+  const mode: Mode | undefined = f.get('mode')?.oneOf(MODES);
+  if (name === undefined || action === undefined) return undefined;
+  return {
+    name,
+    action,
+    from,
+    to,
+    when,
+    ...(expiresUnixMs !== undefined ? { expiresUnixMs } : {}),
+    ...(mode ? { mode } : {}),
+    location: location(c),
+  };
+}
+
+/** Native `from` → sources: one for identities/workloads/labels, one for `unauthenticated`. */
+function parseFrom(c: Cursor): Source[] {
+  const f = c.fields(['identities', 'workloads', 'labels', 'unauthenticated']);
+  if (!f) return [];
+  const sources: Source[] = [];
+  const idsC = f.get('identities');
+  const principals: StringMatch[] = [];
+  for (const [i, text] of (idsC?.strings() ?? []).entries()) {
+    const p = parseIdentityPattern(text);
+    if (typeof p === 'string') {
+      idsC
+        ?.items()
+        [i]?.error(
+          `malformed identity "${text}": ${p}`,
+          'exact: spiffe://td/ns/x/sa/y; below a segment: spiffe://td/ns/x/*; any authenticated: "*"',
+        );
+      continue;
+    }
+    if (p.kind === 'any') principals.push({ kind: 'present', value: '' });
+    else if (p.kind === 'exact') principals.push({ kind: 'exact', value: p.id });
+    else principals.push({ kind: 'segment-prefix', value: p.base });
+  }
+  const workloads = referWorkloads(f.get('workloads'));
+  const labels = f.get('labels') ? parseLabelSelectors(f.get('labels') as Cursor) : [];
+  if (principals.length + workloads.length + labels.length > 0) {
+    sources.push({ ...emptySource('authenticated'), principals, workloads, labels });
+  }
+  const unauth = f.get('unauthenticated')?.bool();
+  if (unauth) sources.push(emptySource('unauthenticated'));
+  if (
+    sources.length === 0 &&
+    idsC === undefined &&
+    f.get('workloads') === undefined &&
+    f.get('labels') === undefined &&
+    unauth === undefined
+  ) {
+    c.error('from names no caller', 'give identities, workloads, labels or unauthenticated: true');
+  }
+  return sources;
+}
+
+function parseOperation(c: Cursor): Operation {
+  const op = emptyOperation();
+  const f = c.fields(['methods', 'paths', 'hosts', 'ports']);
+  if (!f) return op;
+  const methodsC = f.get('methods');
+  for (const [i, m] of (methodsC?.strings() ?? []).entries()) {
+    if ((HTTP_METHODS as readonly string[]).includes(m)) op.methods.push(m);
+    else {
+      const upper = m.toUpperCase();
+      methodsC
+        ?.items()
+        [i]?.error(
+          `"${m}" is not an HTTP method`,
+          (HTTP_METHODS as readonly string[]).includes(upper) ? `methods are upper-case: ${upper}` : `one of ${HTTP_METHODS.join(', ')}`,
+        );
+    }
+  }
+  const pathsC = f.get('paths');
+  for (const [i, p] of (pathsC?.strings() ?? []).entries()) {
+    const m = parsePathPattern(p);
+    if (typeof m === 'string') pathsC?.items()[i]?.error(`unsafe path pattern "${p}": ${m.split('|')[0]}`, m.split('|')[1]);
+    else op.paths.push(m);
+  }
+  const hostsC = f.get('hosts');
+  for (const [i, h] of (hostsC?.strings() ?? []).entries()) {
+    const m = parseHostPattern(h);
+    if (typeof m === 'string') hostsC?.items()[i]?.error(`bad host pattern "${h}": ${m}`);
+    else op.hosts.push(m);
+  }
+  for (const pc of f.get('ports')?.items() ?? []) {
+    const n = pc.integer(1, 65535);
+    if (n !== undefined) op.ports.push(n);
+  }
+  if (op.methods.length + op.paths.length + op.hosts.length + op.ports.length === 0 && f.size > 0) {
+    // Every listed field was invalid: keep the operation impossible rather than "any".
+    op.methods.push('__invalid__');
+  }
+  return op;
+}
+
+/** `/exact/path`, `/prefix/*` (segment boundary) or `/*`; error text is "problem|hint". */
+export function parsePathPattern(p: string): StringMatch | string {
+  if (!p.startsWith('/')) return 'a path starts with "/"|for example /orders or /orders/*';
+  if (p.includes('?') || p.includes('#')) return 'queries and fragments are not matched|remove everything from "?" or "#"';
+  const prefix = p.endsWith('/*');
+  const base = prefix ? p.slice(0, -2) : p;
+  if (base.includes('*')) return '"*" is allowed only as a final "/*" segment|/orders/* matches /orders and everything below it';
+  if (base === '') return { kind: 'segment-prefix', value: '' };
+  const n = normalizePath(base);
+  if (!n.ok) return `${n.reason}|write the path as a client would send it after normalisation`;
+  if (n.path !== base) return `it is not normalised; requests are compared after normalisation|write "${n.path}${prefix ? '/*' : ''}"`;
+  return prefix ? { kind: 'segment-prefix', value: base } : { kind: 'exact', value: base };
+}
+
+export function parseHostPattern(h: string): StringMatch | string {
+  if (h !== h.toLowerCase()) return 'hosts are compared case-insensitively; write it in lower case';
+  if (h.includes(':')) return 'ports are not part of a host pattern; use ports: [...]';
+  if (!HOST_PATTERN.test(h)) return 'use a DNS name, "*.suffix" or "*"';
+  if (h === '*') return { kind: 'present', value: '' };
+  if (h.startsWith('*.')) return { kind: 'suffix', value: h.slice(1) };
+  return { kind: 'exact', value: h };
+}
+
+function parseCondition(c: Cursor): Condition | undefined {
+  const f = c.fields(['header', 'claim', 'equals', 'prefix', 'present', 'contains']);
+  if (!f) return undefined;
+  const header = f.get('header')?.string();
+  const claim = f.get('claim')?.string();
+  if ((header === undefined) === (claim === undefined)) {
+    c.error('a condition names exactly one of header or claim', 'for example {header: x-device-posture, equals: compliant}');
+    return undefined;
+  }
+  const ops = ['equals', 'prefix', 'present', 'contains'].filter((k) => f.has(k));
+  if (ops.length !== 1) {
+    c.error(
+      `a condition has exactly one test, got ${ops.length ? ops.join(' and ') : 'none'}`,
+      header !== undefined ? 'equals, prefix or present' : 'equals or contains',
+    );
+    return undefined;
+  }
+  const op = ops[0] as string;
+  const opC = f.get(op) as Cursor;
+  if (header !== undefined) {
+    const key = header.toLowerCase();
+    if (!HEADER_NAME.test(key)) {
+      f.get('header')?.error(
+        `"${header}" is not a header name`,
+        key.startsWith(':') ? 'use to.hosts, to.methods, to.paths for pseudo-headers' : undefined,
+      );
+      return undefined;
+    }
+    if (op === 'contains') {
+      opC.error('headers support equals, prefix or present', 'contains is for list claims such as amr');
+      return undefined;
+    }
+    if (op === 'present') {
+      if (opC.bool() !== true) opC.error('present takes true', 'to require a header to be absent, use a deny rule');
+      return { attribute: 'header', key, values: [{ kind: 'present', value: '' }], notValues: [] };
+    }
+    const value = opC.string();
+    if (value === undefined) return undefined;
+    return { attribute: 'header', key, values: [{ kind: op === 'equals' ? 'exact' : 'prefix', value }], notValues: [] };
+  }
+  if (op !== 'equals' && op !== 'contains') {
+    opC.error(`claims support equals or contains, not ${op}`);
+    return undefined;
+  }
+  const value = opC.string();
+  if (value === undefined || !claim) return undefined;
+  // A list claim matches when one of its elements does, so equals and contains compile alike;
+  // both exist because "amr contains mfa" and "tenant equals acme" read as people think.
+  return { attribute: 'claim', key: claim, values: [{ kind: 'exact', value }], notValues: [] };
+}

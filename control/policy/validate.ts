@@ -1,0 +1,88 @@
+/**
+ * Checks that need the whole policy set: unique names and identities, references into the
+ * workload registry, one Mesh, and identities outside the trust domain.
+ */
+import type { Diagnostic } from './diagnostics.js';
+import { type Mesh, matchesLabels, type PolicySet } from './model.js';
+import { trustDomainOf } from './spiffe.js';
+import type { Reference } from './yaml-cursor.js';
+
+export function validateSet(policy: PolicySet, meshes: readonly Mesh[], references: readonly Reference[], out: Diagnostic[]): void {
+  const at = (loc: { file: string; line: number; column: number }, path: string) => ({ ...loc, path });
+
+  for (const extra of meshes.slice(1)) {
+    out.push({
+      severity: 'error',
+      ...at(extra.location ?? { file: '', line: 1, column: 1 }, 'Mesh'),
+      message: 'a second Mesh document',
+      hint: `there is one Mesh per policy; the first is at ${meshes[0]?.location?.file}:${meshes[0]?.location?.line}`,
+    });
+  }
+
+  const byName = new Map<string, string>();
+  const byIdentity = new Map<string, string>();
+  for (const w of policy.workloads) {
+    const here = `${w.location.file}:${w.location.line}`;
+    const prevName = byName.get(w.name);
+    if (prevName)
+      out.push({ severity: 'error', ...at(w.location, `Workload/${w.name}`), message: `duplicate workload name (also at ${prevName})` });
+    else byName.set(w.name, here);
+    const prevId = byIdentity.get(w.identity);
+    if (prevId) {
+      out.push({
+        severity: 'error',
+        ...at(w.location, `Workload/${w.name}: spec.identity`),
+        message: `identity ${w.identity} is already registered (at ${prevId})`,
+        hint: 'one identity names one workload',
+      });
+    } else byIdentity.set(w.identity, here);
+    const td = trustDomainOf(w.identity);
+    if (policy.mesh.trustDomain && td && td !== policy.mesh.trustDomain) {
+      out.push({
+        severity: 'warning',
+        ...at(w.location, `Workload/${w.name}: spec.identity`),
+        message: `trust domain "${td}" is not the mesh's "${policy.mesh.trustDomain}"`,
+        hint: 'the mesh CA issues SVIDs in its own trust domain only',
+      });
+    }
+  }
+
+  const perimeterNames = new Map<string, string>();
+  for (const p of policy.perimeters) {
+    const prev = perimeterNames.get(p.name);
+    if (prev) {
+      out.push({
+        severity: 'error',
+        ...at(p.location, `Perimeter/${p.name}`),
+        message: `duplicate perimeter name (also at ${prev})`,
+        hint: 'perimeter names appear in every deny; they must be unique',
+      });
+    } else perimeterNames.set(p.name, `${p.location.file}:${p.location.line}`);
+  }
+
+  for (const ref of references) {
+    if (ref.kind === 'workload' && ref.workload !== undefined && !byName.has(ref.workload)) {
+      const known = [...byName.keys()];
+      out.push({
+        severity: 'error',
+        ...ref.at,
+        message: `no Workload named "${ref.workload}"`,
+        hint: known.length ? `registered workloads: ${known.join(', ')}` : 'register it with a kind: Workload document',
+      });
+    } else if (ref.kind === 'identity' && ref.identity !== undefined && !byIdentity.has(ref.identity)) {
+      out.push({
+        severity: 'error',
+        ...ref.at,
+        message: `no Workload has identity ${ref.identity}`,
+        hint: 'a perimeter protects registered workloads: add a kind: Workload document for it',
+      });
+    } else if (ref.kind === 'labels' && ref.labels && !policy.workloads.some((w) => matchesLabels(ref.labels ?? {}, w.labels))) {
+      out.push({
+        severity: 'warning',
+        ...ref.at,
+        message: `label selector ${JSON.stringify(ref.labels)} matches no workload`,
+        hint: 'check the labels of your Workload documents; as written it selects nobody',
+      });
+    }
+  }
+}
