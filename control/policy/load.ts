@@ -130,6 +130,7 @@ function readDocument(root: Cursor, sink: Sink): void {
     return;
   }
   const meta = f.get('metadata');
+  root.ctx.resource = `${kind}/${meta?.peek('name') ?? '?'}`;
   const spec = f.get('spec') ?? new Cursor(root.ctx, null, 'spec', root.offset);
 
   if (ISTIO_VERSIONS.includes(apiVersion)) {

@@ -32,6 +32,16 @@ const LABEL_KEY = /^([a-z0-9.-]+\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])
 const HEADER_NAME = /^[a-z0-9!#$%&'*+.^_`|~-]+$/;
 const HOST_PATTERN = /^(\*|(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*)$/;
 
+export function suggestName(name: string): string {
+  return (
+    name
+      .toLowerCase()
+      .replace(/[^a-z0-9.-]+/g, '-')
+      .replace(/^[-.]+|[-.]+$/g, '')
+      .slice(0, 63) || 'name'
+  );
+}
+
 export function location(c: Cursor): Location {
   const pos = c.ctx.lines.linePos(c.offset);
   return { file: c.ctx.file, line: pos.line, column: pos.col };
@@ -46,7 +56,7 @@ export function readName(meta: Cursor | undefined, doc: Cursor): string | undefi
     return undefined;
   }
   if (!NAME.test(name)) {
-    nameC?.error(`"${name}" is not a valid name`, 'use lower-case letters, digits, "-" and "." (at most 63)');
+    nameC?.error(`"${name}" is not a valid name`, `use lower-case letters, digits, "-" and "." (at most 63), e.g. "${suggestName(name)}"`);
   }
   return name;
 }
@@ -60,7 +70,7 @@ export function parseWorkload(spec: Cursor, name: string, at: Cursor): Workload 
   const idC = f.get('identity');
   const identity = idC?.string();
   if (identity === undefined) {
-    spec.error('spec.identity is required', 'spiffe://<trust-domain>/ns/<namespace>/sa/<service-account>');
+    spec.error('identity is required', 'spiffe://<trust-domain>/ns/<namespace>/sa/<service-account>');
     return undefined;
   }
   const parsed = parseSpiffeId(identity);
@@ -89,7 +99,7 @@ export function parseMesh(spec: Cursor, at: Cursor): Mesh | undefined {
   const tdC = f.get('trustDomain');
   const trustDomain = tdC?.string();
   if (trustDomain === undefined) {
-    spec.error('spec.trustDomain is required', 'for example: trustDomain: shop.example');
+    spec.error('trustDomain is required', 'for example: trustDomain: shop.example');
     return undefined;
   }
   if (typeof parseSpiffeId(`spiffe://${trustDomain}`) === 'string') {
@@ -106,13 +116,13 @@ export function parsePerimeter(spec: Cursor, name: string, at: Cursor): Perimete
     return undefined;
   }
   const owner = f.get('owner')?.string();
-  if (!owner) spec.error('spec.owner is required', 'name the team or person who answers for this perimeter');
+  if (!owner) spec.error('owner is required', 'name the team or person who answers for this perimeter');
   const modeC = f.get('mode');
   const mode = modeC?.oneOf(MODES) ?? 'enforce';
-  if (!modeC) spec.error('spec.mode is required', 'start with "observe" or "simulate", then move to "enforce"');
+  if (!modeC) spec.error('mode is required', 'start with "observe" or "simulate", then move to "enforce"');
   const selC = f.get('selector');
   const selector = selC ? parseSelector(selC) : undefined;
-  if (!selector) spec.error('spec.selector is required', 'select the workloads this perimeter protects: selector: {workloads: [name]}');
+  if (!selector) spec.error('selector is required', 'select the workloads this perimeter protects: selector: {workloads: [name]}');
 
   const rules: Rule[] = [];
   const seen = new Map<string, number>();
@@ -201,7 +211,7 @@ export function parseRule(c: Cursor): Rule | undefined {
   const nameC = f.get('name');
   const name = nameC?.string();
   if (name === undefined) c.error('rule name is required', 'names show up in every deny and in the metrics: name: allow-app-reads');
-  else if (!NAME.test(name)) nameC?.error(`"${name}" is not a valid rule name`, 'use lower-case letters, digits, "-" and "."');
+  else if (!NAME.test(name)) nameC?.error(`"${name}" is not a valid rule name`, `use lower-case letters, digits, "-" and ".", e.g. "${suggestName(name)}"`);
   const actionC = f.get('action');
   const action: Action | undefined = actionC?.oneOf(ACTIONS);
   if (!actionC) c.error('rule action is required', 'action: allow | deny | audit');

@@ -116,6 +116,13 @@ export class Cursor {
     return out;
   }
 
+  /** A string field's value without reporting anything (for labels in messages). */
+  peek(key: string): string | undefined {
+    if (!isMap(this.node)) return undefined;
+    const v = (this.node as YAMLMap).get(key);
+    return typeof v === 'string' ? v : undefined;
+  }
+
   /** A mapping's raw entries, for maps with user-chosen keys (labels). */
   entries(): [string, Cursor][] {
     if (!this.present) return [];
