@@ -211,7 +211,8 @@ export function parseRule(c: Cursor): Rule | undefined {
   const nameC = f.get('name');
   const name = nameC?.string();
   if (name === undefined) c.error('rule name is required', 'names show up in every deny and in the metrics: name: allow-app-reads');
-  else if (!NAME.test(name)) nameC?.error(`"${name}" is not a valid rule name`, `use lower-case letters, digits, "-" and ".", e.g. "${suggestName(name)}"`);
+  else if (!NAME.test(name))
+    nameC?.error(`"${name}" is not a valid rule name`, `use lower-case letters, digits, "-" and ".", e.g. "${suggestName(name)}"`);
   const actionC = f.get('action');
   const action: Action | undefined = actionC?.oneOf(ACTIONS);
   if (!actionC) c.error('rule action is required', 'action: allow | deny | audit');

@@ -1,5 +1,5 @@
 /** Builds compiled policies from inline YAML for tests. */
-import { compile, type CompileResult } from '../../control/compile/compile.js';
+import { type CompileResult, compile } from '../../control/compile/compile.js';
 import { formatDiagnostic } from '../../control/policy/diagnostics.js';
 import { type LoadResult, loadSources } from '../../control/policy/load.js';
 

@@ -205,7 +205,11 @@ const unsupported: [string, string, RegExp][] = [
   ['ipBlocks', `${SELECT}\nrules:\n  - from: [{source: {ipBlocks: [10.0.0.0/8]}}]`, /cannot honour ipBlocks/],
   ['remoteIpBlocks', `${SELECT}\nrules:\n  - from: [{source: {remoteIpBlocks: [1.2.3.4]}}]`, /cannot honour remoteIpBlocks/],
   ['path templates', `${SELECT}\nrules:\n  - to: [{operation: {paths: ["/a/{*}"]}}]`, /cannot honour path template/],
-  ['unknown when keys', `${SELECT}\nrules:\n  - when: [{key: connection.sni, values: [x]}]`, /cannot honour condition key "connection.sni"/],
+  [
+    'unknown when keys',
+    `${SELECT}\nrules:\n  - when: [{key: connection.sni, values: [x]}]`,
+    /cannot honour condition key "connection.sni"/,
+  ],
   ['targetRef', `targetRef: {kind: Gateway, name: gw}\nrules: [{}]`, /cannot honour targetRef/],
   ['DENY without rules', `${SELECT}\naction: DENY`, /meaningless/],
   ['unknown fields', `${SELECT}\nrules:\n  - to: [{operation: {pathz: [/a]}}]`, /unknown field "pathz"/],

@@ -203,13 +203,19 @@ const rows: Row[] = [
   },
   {
     name: 'header equals',
-    policy: perimeter('enforce', `- name: posture\n  action: allow\n  from: {workloads: [web]}\n  when: [{header: X-Device-Posture, equals: compliant}]`),
+    policy: perimeter(
+      'enforce',
+      `- name: posture\n  action: allow\n  from: {workloads: [web]}\n  when: [{header: X-Device-Posture, equals: compliant}]`,
+    ),
     request: { principal: WEB, method: 'GET', path: '/', headers: { 'x-device-posture': 'compliant' } },
     want: { decision: 'allow', enforced: true, rule: 'posture' },
   },
   {
     name: 'a missing header fails its condition',
-    policy: perimeter('enforce', `- name: posture\n  action: allow\n  from: {workloads: [web]}\n  when: [{header: x-device-posture, equals: compliant}]`),
+    policy: perimeter(
+      'enforce',
+      `- name: posture\n  action: allow\n  from: {workloads: [web]}\n  when: [{header: x-device-posture, equals: compliant}]`,
+    ),
     request: { principal: WEB, method: 'GET', path: '/' },
     want: { decision: 'deny', enforced: true, rule: 'default' },
   },
@@ -240,13 +246,18 @@ const rows: Row[] = [
   {
     name: 'two perimeters on one workload: a deny in one beats an allow in the other',
     policy:
-      perimeter('enforce', allowWeb, 'a-allow') + '---\n' + perimeter('enforce', `- name: freeze\n  action: deny\n  to: {methods: [GET]}`, 'b-freeze'),
+      perimeter('enforce', allowWeb, 'a-allow') +
+      '---\n' +
+      perimeter('enforce', `- name: freeze\n  action: deny\n  to: {methods: [GET]}`, 'b-freeze'),
     request: { principal: WEB, method: 'GET', path: '/orders/1' },
     want: { decision: 'deny', enforced: true, rule: 'freeze', perimeter: 'b-freeze' },
   },
   {
     name: 'two perimeters on one workload: the strongest mode governs the default deny',
-    policy: perimeter('simulate', allowWeb, 'a-sim') + '---\n' + perimeter('enforce', `- name: batch\n  action: allow\n  from: {workloads: [batch]}`, 'b-enf'),
+    policy:
+      perimeter('simulate', allowWeb, 'a-sim') +
+      '---\n' +
+      perimeter('enforce', `- name: batch\n  action: allow\n  from: {workloads: [batch]}`, 'b-enf'),
     request: { principal: WEB, method: 'POST', path: '/orders/1' },
     want: { decision: 'deny', enforced: true, rule: 'default', perimeter: 'b-enf' },
   },

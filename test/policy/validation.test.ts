@@ -16,18 +16,64 @@ test('an invalid policy directory reports every problem with position, path and 
 });
 
 const cases: { name: string; yaml: string; message: RegExp; severity?: 'error' | 'warning' }[] = [
-  { name: 'unknown field with did-you-mean', yaml: perimeter('enforce', '- name: a\n  action: allow\n  form: {workloads: [web]}'), message: /unknown field "form"/ },
-  { name: 'wrong type', yaml: perimeter('enforce', '- name: a\n  action: allow\n  from: {workloads: web}'), message: /expected a list, got a string/ },
+  {
+    name: 'unknown field with did-you-mean',
+    yaml: perimeter('enforce', '- name: a\n  action: allow\n  form: {workloads: [web]}'),
+    message: /unknown field "form"/,
+  },
+  {
+    name: 'wrong type',
+    yaml: perimeter('enforce', '- name: a\n  action: allow\n  from: {workloads: web}'),
+    message: /expected a list, got a string/,
+  },
   { name: 'empty allow rule', yaml: perimeter('enforce', '- name: a\n  action: allow'), message: /allow rule must say who it allows/ },
-  { name: 'duplicate rule names', yaml: perimeter('enforce', '- name: a\n  action: deny\n  to: {methods: [GET]}\n- name: a\n  action: deny\n  to: {methods: [PUT]}'), message: /duplicate rule name "a"/ },
-  { name: 'malformed SPIFFE ID', yaml: perimeter('enforce', '- name: a\n  action: allow\n  from: {identities: ["spiffe://td/a//b"]}'), message: /malformed identity/ },
-  { name: 'bad method', yaml: perimeter('enforce', '- name: a\n  action: allow\n  from: {workloads: [web]}\n  to: {methods: [FETCH]}'), message: /"FETCH" is not an HTTP method/ },
-  { name: 'unsafe path pattern', yaml: perimeter('enforce', '- name: a\n  action: allow\n  from: {workloads: [web]}\n  to: {paths: ["/a/%2F/b"]}'), message: /unsafe path pattern/ },
-  { name: 'a wildcard in the middle of a path', yaml: perimeter('enforce', '- name: a\n  action: allow\n  from: {workloads: [web]}\n  to: {paths: ["/a/*/b"]}'), message: /only as a final/ },
-  { name: 'a host with a port', yaml: perimeter('enforce', '- name: a\n  action: allow\n  from: {workloads: [web]}\n  to: {hosts: ["a.example:80"]}'), message: /ports are not part of a host/ },
-  { name: 'unknown workload in from', yaml: perimeter('enforce', '- name: a\n  action: allow\n  from: {workloads: [ghost]}'), message: /no Workload named "ghost"/ },
-  { name: 'label selector matching nobody', yaml: perimeter('enforce', '- name: a\n  action: allow\n  from: {labels: {app: ghost}}'), message: /matches no workload/, severity: 'warning' },
-  { name: 'an enforce perimeter with no rules', yaml: perimeter('enforce', '').replace('rules:', 'rules: []'), message: /denies every request/, severity: 'warning' },
+  {
+    name: 'duplicate rule names',
+    yaml: perimeter('enforce', '- name: a\n  action: deny\n  to: {methods: [GET]}\n- name: a\n  action: deny\n  to: {methods: [PUT]}'),
+    message: /duplicate rule name "a"/,
+  },
+  {
+    name: 'malformed SPIFFE ID',
+    yaml: perimeter('enforce', '- name: a\n  action: allow\n  from: {identities: ["spiffe://td/a//b"]}'),
+    message: /malformed identity/,
+  },
+  {
+    name: 'bad method',
+    yaml: perimeter('enforce', '- name: a\n  action: allow\n  from: {workloads: [web]}\n  to: {methods: [FETCH]}'),
+    message: /"FETCH" is not an HTTP method/,
+  },
+  {
+    name: 'unsafe path pattern',
+    yaml: perimeter('enforce', '- name: a\n  action: allow\n  from: {workloads: [web]}\n  to: {paths: ["/a/%2F/b"]}'),
+    message: /unsafe path pattern/,
+  },
+  {
+    name: 'a wildcard in the middle of a path',
+    yaml: perimeter('enforce', '- name: a\n  action: allow\n  from: {workloads: [web]}\n  to: {paths: ["/a/*/b"]}'),
+    message: /only as a final/,
+  },
+  {
+    name: 'a host with a port',
+    yaml: perimeter('enforce', '- name: a\n  action: allow\n  from: {workloads: [web]}\n  to: {hosts: ["a.example:80"]}'),
+    message: /ports are not part of a host/,
+  },
+  {
+    name: 'unknown workload in from',
+    yaml: perimeter('enforce', '- name: a\n  action: allow\n  from: {workloads: [ghost]}'),
+    message: /no Workload named "ghost"/,
+  },
+  {
+    name: 'label selector matching nobody',
+    yaml: perimeter('enforce', '- name: a\n  action: allow\n  from: {labels: {app: ghost}}'),
+    message: /matches no workload/,
+    severity: 'warning',
+  },
+  {
+    name: 'an enforce perimeter with no rules',
+    yaml: perimeter('enforce', '').replace('rules:', 'rules: []'),
+    message: /denies every request/,
+    severity: 'warning',
+  },
 ];
 
 for (const c of cases) {
@@ -44,7 +90,9 @@ for (const c of cases) {
 }
 
 test('a batch with any error yields ok = false even when other files are fine', () => {
-  const r = load(`${perimeter('enforce', '- name: a\n  action: allow\n  from: {workloads: [web]}')}---\n${perimeter('enforce', '- name: b\n  action: allow', 'other')}`);
+  const r = load(
+    `${perimeter('enforce', '- name: a\n  action: allow\n  from: {workloads: [web]}')}---\n${perimeter('enforce', '- name: b\n  action: allow', 'other')}`,
+  );
   assert.equal(r.ok, false);
   assert.equal(r.diagnostics.filter((d) => d.severity === 'error').length, 1);
 });

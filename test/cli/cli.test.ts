@@ -1,0 +1,130 @@
+/** The `perimeter` command as a user runs it: output and exit codes. */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { CompiledPolicy } from '../../proto/gen/perimeter/v1/compiled.js';
+
+const SHOP = 'examples/shop/policy';
+
+function run(...args: string[]) {
+  const r = spawnSync(process.execPath, ['bin/perimeter.js', ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+test('validate: a valid policy exits 0 with a summary', () => {
+  const r = run('validate', SHOP);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /8 workloads, 4 perimeters, 9 rules: 0 errors, 0 warnings/);
+});
+
+test('validate: errors exit 1 and are printed with file:line:col', () => {
+  const r = run('validate', 'test/fixtures/invalid');
+  assert.equal(r.code, 1);
+  assert.match(r.err, /test\/fixtures\/invalid\/perimeters\.yaml:6:9: error: Perimeter\/api: spec\.mode: "enforcing" is not one of/);
+  assert.match(r.err, /nothing from this batch may be applied/);
+});
+
+test('validate --json is machine-readable', () => {
+  const r = run('validate', '--json', 'test/fixtures/invalid');
+  assert.equal(r.code, 1);
+  const j = JSON.parse(r.out);
+  assert.equal(j.ok, false);
+  assert.ok(j.diagnostics.length > 10);
+  assert.deepEqual(Object.keys(j.diagnostics[0]).sort(), ['column', 'file', 'line', 'message', 'path', 'severity']);
+});
+
+test('validate: a missing path is an input error', () => {
+  assert.equal(run('validate', 'no/such/dir').code, 1);
+});
+
+test('check: allow exits 0 and names the deciding rule', () => {
+  const r = run('check', '--policy', SHOP, '--to', 'web', '--from', 'ingress', '--method', 'GET', '--path', '/shop/x');
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /^ALLOW/);
+  assert.match(r.out, /decided by {2}web\/shoppers-via-ingress/);
+});
+
+test('check: deny exits 3 and explains the nearest rule and the failing attribute', () => {
+  const r = run(
+    'check',
+    '--policy',
+    SHOP,
+    '--to',
+    'payments',
+    '--from',
+    'spiffe://shop.example/ns/shop/sa/app',
+    '--method',
+    'POST',
+    '--path',
+    '/payments/charge',
+    '--header',
+    'x-device-posture=compliant',
+    '--claim',
+    'amr=pwd',
+  );
+  assert.equal(r.code, 3, r.err);
+  assert.match(r.out, /^DENY/);
+  assert.match(r.out, /nearest rule: payments\/charge-with-mfa matched identity, method, path, host, port, header x-device-posture, but/);
+  assert.match(r.out, /✗ claim amr: pwd is not mfa/);
+});
+
+test('check: a would-deny (simulate) also exits 3 and says it is not blocked', () => {
+  const r = run('check', '--policy', SHOP, '--to', 'db', '--from', 'web', '--method', 'GET', '--path', '/orders/1');
+  assert.equal(r.code, 3);
+  assert.match(r.out, /^WOULD DENY/);
+  assert.match(r.out, /not blocked: the deciding perimeter is in simulate mode/);
+});
+
+test('check --json carries decision, enforced, mode, perimeter, rule and version', () => {
+  const r = run('check', '--json', '--policy', SHOP, '--to', 'web', '--from', 'unauthenticated', '--method', 'GET', '--path', '/');
+  assert.equal(r.code, 3);
+  const j = JSON.parse(r.out);
+  assert.equal(j.result.decision, 'deny');
+  assert.equal(j.result.enforced, true);
+  assert.equal(j.result.mode, 'enforce');
+  assert.equal(j.result.perimeter, 'web');
+  assert.equal(j.result.rule, 'default');
+  assert.match(j.result.version, /^[0-9a-f]{16}$/);
+  assert.equal(j.nearest.failed[0].attribute, 'identity');
+});
+
+test('check: usage errors exit 1', () => {
+  assert.equal(run('check', '--policy', SHOP, '--to', 'web').code, 1);
+  assert.equal(run('check', '--policy', SHOP, '--to', 'nope', '--from', 'web', '--method', 'GET', '--path', '/').code, 1);
+  assert.equal(run('check', '--policy', SHOP, '--to', 'web', '--from', 'web', '--method', 'GET', '--path', '/', '--port', 'x').code, 1);
+  assert.equal(run('check', '--policy', 'test/fixtures/invalid', '--to', 'web', '--from', 'web', '--method', 'GET', '--path', '/').code, 1);
+  assert.equal(run('frobnicate').code, 1);
+});
+
+test('check --flows: the shop flows all decide as expected (exit 0)', () => {
+  const r = run('check', '--policy', SHOP, '--flows', 'examples/shop/flows.yaml');
+  assert.equal(r.code, 0, r.out + r.err);
+  assert.match(r.out, /17 flows, 17\/17 as expected/);
+  assert.match(r.out, /intruder on payments +intruder → payments +POST \/payments\/charge +DENY/);
+});
+
+test('check --flows: an unmet expectation exits 4', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'perimeter-'));
+  const file = join(dir, 'flows.yaml');
+  writeFileSync(file, 'flows:\n  - {from: intruder, to: web, method: GET, path: /, expect: allow}\n');
+  const r = run('check', '--policy', SHOP, '--flows', file);
+  assert.equal(r.code, 4);
+  assert.match(r.out, /✗ expected allow/);
+});
+
+test('compile: a summary per workload, --json, and --out writes decodable .pb files', () => {
+  const r = run('compile', SHOP);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /payments +spiffe:\/\/shop\.example\/ns\/payments\/sa\/payments +payments +2 +enforce/);
+  const j = JSON.parse(run('compile', '--json', SHOP).out);
+  assert.equal(j.workloads.length, 8);
+  const dir = mkdtempSync(join(tmpdir(), 'perimeter-'));
+  assert.equal(run('compile', '--out', dir, SHOP).code, 0);
+  assert.equal(readdirSync(dir).length, 8);
+  const db = CompiledPolicy.decode(readFileSync(join(dir, 'db.pb')));
+  assert.equal(db.workload, 'db');
+  assert.equal(db.rules.length, 4);
+});
