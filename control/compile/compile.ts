@@ -15,17 +15,8 @@ import {
   Need,
 } from '../../proto/gen/perimeter/v1/compiled.js';
 import { Action as PAction, Mode as PMode, Source_Peer, StringMatch_Kind } from '../../proto/gen/perimeter/v1/policy.js';
-import {
-  type Mode,
-  modeRank,
-  type Perimeter,
-  type PolicySet,
-  type Rule,
-  type Source,
-  selectWorkloads,
-  type Workload,
-} from '../policy/model.js';
-import { buildIdentityIndex } from './identity-index.js';
+import { type Mesh, type Mode, modeRank, type Perimeter, type PolicySet, type Rule, type Source, type Workload } from '../policy/model.js';
+import { Registry } from '../policy/registry.js';
 import { methodMask } from './match.js';
 import { ACTION_TO_PROTO, ATTRIBUTE_TO_PROTO, MODE_TO_PROTO, matchToProto, PEER_TO_PROTO } from './proto-adapter.js';
 
@@ -54,26 +45,31 @@ export function digest(bytes: Uint8Array | string): string {
   return createHash('sha256').update(bytes).digest('hex').slice(0, 16);
 }
 
+const byName = <T extends { name: string }>(a: T, b: T) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
 export function compile(policy: PolicySet): CompileResult {
-  const perimeters = [...policy.perimeters].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const selected = new Map<Perimeter, Workload[]>(perimeters.map((p) => [p, selectWorkloads(p.selector, policy.workloads)]));
-  const workloads = [...policy.workloads]
-    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-    .map((w) =>
-      compileWorkload(
-        w,
-        perimeters.filter((p) => selected.get(p)?.includes(w)),
-        policy,
-      ),
-    );
+  const registry = new Registry(policy.workloads);
+  const perimeters = [...policy.perimeters].sort(byName);
+  const protectedBy = new Map<Workload, Perimeter[]>();
+  const unused: string[] = [];
+  for (const p of perimeters) {
+    const selected = registry.select(p.selector);
+    if (selected.length === 0) unused.push(p.name);
+    for (const w of selected) {
+      const list = protectedBy.get(w);
+      if (list) list.push(p);
+      else protectedBy.set(w, [p]);
+    }
+  }
+  const workloads = [...policy.workloads].sort(byName).map((w) => compileWorkload(w, protectedBy.get(w) ?? [], policy.mesh, registry));
   return {
     workloads,
     version: digest(workloads.map((w) => `${w.workload.name}=${w.version}`).join('\n')),
-    unused: perimeters.filter((p) => (selected.get(p)?.length ?? 0) === 0).map((p) => p.name),
+    unused,
   };
 }
 
-export function compileWorkload(workload: Workload, mine: readonly Perimeter[], policy: PolicySet): CompiledWorkload {
+export function compileWorkload(workload: Workload, mine: readonly Perimeter[], mesh: Mesh, registry: Registry): CompiledWorkload {
   const keysOf = (attribute: 'header' | 'claim') =>
     [...new Set(mine.flatMap((p) => p.rules.flatMap((r) => r.when.filter((c) => c.attribute === attribute).map((c) => c.key))))].sort();
   const headers = keysOf('header');
@@ -84,7 +80,7 @@ export function compileWorkload(workload: Workload, mine: readonly Perimeter[], 
 
   mine.forEach((p, pi) => {
     for (const rule of p.rules) {
-      const r = compileRule(rule, p, pi, policy.workloads, headers, claims);
+      const r = compileRule(rule, p, pi, registry, headers, claims);
       needs |= r.needs;
       rules.push(r.rule);
     }
@@ -105,7 +101,7 @@ export function compileWorkload(workload: Workload, mine: readonly Perimeter[], 
     });
   }
 
-  let defaultMode: Mode = policy.mesh.defaultMode;
+  let defaultMode: Mode = mesh.defaultMode;
   let defaultPerimeter = '';
   if (mine.length > 0) {
     const strongest = mine.reduce((best, p) => (modeRank(p.mode) > modeRank(best.mode) ? p : best));
@@ -122,15 +118,32 @@ export function compileWorkload(workload: Workload, mine: readonly Perimeter[], 
     defaultPerimeter,
     perimeters: compiledPerimeters,
     rules,
-    index: buildIdentityIndex(rules),
     headers,
     claims,
     needs,
   };
-  message.version = digest(CompiledPolicy.encode(message).finish());
-  const bytes = CompiledPolicy.encode(message).finish();
-  return { workload, policy: message, bytes, version: message.version, perimeters: mine.map((p) => p.name) };
+  const { bytes, version } = encodeVersioned(message);
+  message.version = version;
+  return { workload, policy: message, bytes, version, perimeters: mine.map((p) => p.name) };
 }
+
+/**
+ * Encodes once and derives the version from the bytes: protobuf concatenation is a merge, so
+ * the head (fields 1-2) and the body (fields 3+) are encoded apart and the version, the digest
+ * of the message without it, is spliced between them in canonical field order.
+ */
+function encodeVersioned(message: CompiledPolicy): { bytes: Uint8Array; version: string } {
+  const body = CompiledPolicy.encode({ ...message, formatVersion: 0, version: '' }).finish();
+  const headWithoutVersion = CompiledPolicy.encode({ ...EMPTY, formatVersion: message.formatVersion }).finish();
+  const version = createHash('sha256').update(headWithoutVersion).update(body).digest('hex').slice(0, 16);
+  const head = CompiledPolicy.encode({ ...EMPTY, formatVersion: message.formatVersion, version }).finish();
+  const bytes = new Uint8Array(head.length + body.length);
+  bytes.set(head, 0);
+  bytes.set(body, head.length);
+  return { bytes, version };
+}
+
+const EMPTY: CompiledPolicy = CompiledPolicy.fromPartial({});
 
 function anySource(): CompiledSource {
   return {
@@ -148,7 +161,7 @@ function compileRule(
   rule: Rule,
   p: Perimeter,
   perimeterIndex: number,
-  registry: readonly Workload[],
+  registry: Registry,
   headers: readonly string[],
   claims: readonly string[],
 ): { rule: CompiledRule; needs: number } {
@@ -201,20 +214,11 @@ function compileRule(
  * principals; a source whose selectors resolve to nobody and that names no identity is
  * dropped (it must not widen into "any authenticated peer").
  */
-function compileSource(s: Source, registry: readonly Workload[]): CompiledSource[] {
+function compileSource(s: Source, registry: Registry): CompiledSource[] {
   const principals = s.principals.map(matchToProto);
-  const resolved = new Set<string>();
-  for (const w of registry) {
-    if (
-      s.workloads.includes(w.name) ||
-      s.labels.some((l) => Object.keys(l).length > 0 && Object.entries(l).every(([k, v]) => w.labels[k] === v))
-    ) {
-      resolved.add(w.identity);
-    }
-  }
-  for (const id of [...resolved].sort()) {
-    if (!principals.some((p) => p.kind === StringMatch_Kind.KIND_EXACT && p.value === id))
-      principals.push({ kind: StringMatch_Kind.KIND_EXACT, value: id });
+  const exact = new Set(principals.filter((p) => p.kind === StringMatch_Kind.KIND_EXACT).map((p) => p.value));
+  for (const id of registry.identitiesOf(s.workloads, s.labels)) {
+    if (!exact.has(id)) principals.push({ kind: StringMatch_Kind.KIND_EXACT, value: id });
   }
   const namedSomeone = s.workloads.length + s.labels.length > 0;
   if (namedSomeone && principals.length === 0) return [];

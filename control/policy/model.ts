@@ -145,20 +145,3 @@ export function emptySource(peer: Peer): Source {
 export function emptyOperation(): Operation {
   return { methods: [], notMethods: [], paths: [], notPaths: [], hosts: [], notHosts: [], ports: [], notPorts: [] };
 }
-
-/** Workloads a selector picks from the registry, in registry order. */
-export function selectWorkloads(selector: Selector, registry: readonly Workload[]): Workload[] {
-  return registry.filter(
-    (w) =>
-      (selector.namespace === undefined || w.namespace === selector.namespace) &&
-      (selector.all === true ||
-        selector.workloads.includes(w.name) ||
-        selector.identities.includes(w.identity) ||
-        selector.labels.some((sel) => matchesLabels(sel, w.labels))),
-  );
-}
-
-export function matchesLabels(selector: Record<string, string>, labels: Record<string, string>): boolean {
-  const keys = Object.keys(selector);
-  return keys.length > 0 && keys.every((k) => labels[k] === selector[k]);
-}

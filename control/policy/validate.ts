@@ -3,7 +3,8 @@
  * workload registry, one Mesh, and identities outside the trust domain.
  */
 import type { Diagnostic } from './diagnostics.js';
-import { type Mesh, matchesLabels, type PolicySet } from './model.js';
+import type { Mesh, PolicySet } from './model.js';
+import { Registry } from './registry.js';
 import { trustDomainOf } from './spiffe.js';
 import type { Reference } from './yaml-cursor.js';
 
@@ -60,6 +61,7 @@ export function validateSet(policy: PolicySet, meshes: readonly Mesh[], referenc
     } else perimeterNames.set(p.name, `${p.location.file}:${p.location.line}`);
   }
 
+  const registry = new Registry(policy.workloads);
   for (const ref of references) {
     if (ref.kind === 'workload' && ref.workload !== undefined && !byName.has(ref.workload)) {
       const known = [...byName.keys()];
@@ -76,7 +78,7 @@ export function validateSet(policy: PolicySet, meshes: readonly Mesh[], referenc
         message: `no Workload has identity ${ref.identity}`,
         hint: 'a perimeter protects registered workloads: add a kind: Workload document for it',
       });
-    } else if (ref.kind === 'labels' && ref.labels && !policy.workloads.some((w) => matchesLabels(ref.labels ?? {}, w.labels))) {
+    } else if (ref.kind === 'labels' && ref.labels && registry.labelled(ref.labels).length === 0) {
       out.push({
         severity: 'warning',
         ...ref.at,

@@ -7,7 +7,7 @@ import { policySetToProto } from '../../control/compile/proto-adapter.js';
 import { evaluate } from '../../control/eval/evaluate.js';
 import { loadPaths, loadSources, yamlFilesUnder } from '../../control/policy/load.js';
 import { CompiledPolicy } from '../../proto/gen/perimeter/v1/compiled.js';
-import { PolicySet, Source_Peer } from '../../proto/gen/perimeter/v1/policy.js';
+import { PolicySet, Source_Peer, StringMatch_Kind } from '../../proto/gen/perimeter/v1/policy.js';
 import { expectGolden } from '../helpers/golden.js';
 import { compiled, perimeter, policyFor, TD } from '../helpers/policy.js';
 
@@ -68,7 +68,7 @@ test('a selector that resolves to nobody matches nobody (it does not widen to an
   assert.equal(evaluate(p, { principal: `${TD}/ns/shop/sa/web`, method: 'GET', path: '/' }).decision, 'deny');
 });
 
-test('the identity index puts each source under exactly the lists that can match it', () => {
+test('sources say which peers can reach them: exact, prefix, any authenticated, unauthenticated, anyone', () => {
   const p = policyFor(
     compiled(
       perimeter(
@@ -84,19 +84,14 @@ test('the identity index puts each source under exactly the lists that can match
     ),
     'api',
   );
-  const idx = p.index;
-  assert.ok(idx);
-  assert.deepEqual(idx.exact, [{ key: `${TD}/ns/shop/sa/web`, refs: [{ rule: 0, source: 0 }] }]);
-  assert.deepEqual(idx.prefix, [{ key: `${TD}/ns/batch`, refs: [{ rule: 1, source: 0 }] }]);
-  assert.deepEqual(idx.authenticated, [
-    { rule: 2, source: 0 },
-    { rule: 4, source: 0 },
+  const shape = p.rules.map((r) => r.sources.map((s) => [s.peer, s.principals.map((m) => [m.kind, m.value])]));
+  assert.deepEqual(shape, [
+    [[Source_Peer.PEER_AUTHENTICATED, [[StringMatch_Kind.KIND_EXACT, `${TD}/ns/shop/sa/web`]]]],
+    [[Source_Peer.PEER_AUTHENTICATED, [[StringMatch_Kind.KIND_SEGMENT_PREFIX, `${TD}/ns/batch`]]]],
+    [[Source_Peer.PEER_AUTHENTICATED, [[StringMatch_Kind.KIND_PRESENT, '']]]],
+    [[Source_Peer.PEER_UNAUTHENTICATED, []]],
+    [[Source_Peer.PEER_UNSPECIFIED, []]],
   ]);
-  assert.deepEqual(idx.unauthenticated, [
-    { rule: 3, source: 0 },
-    { rule: 4, source: 0 },
-  ]);
-  assert.equal(p.rules[4]?.sources[0]?.peer, Source_Peer.PEER_UNSPECIFIED);
 });
 
 test('only the headers and claims the policy reads are listed, sorted, and conditions index them', () => {

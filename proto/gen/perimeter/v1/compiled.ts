@@ -32,9 +32,18 @@ export const protobufFileName = "perimeter/v1/compiled.proto";
  * its own bounds-checked reader (filter/), so keep the shape flat and the field numbers
  * stable; bump FORMAT_VERSION for any change an older filter would misread.
  *
- * Matching never scans all rules: the identity index maps the peer identity to the few
- * sources that can match it (exact keys by hash, prefixes by the distinct prefix lengths),
- * and every rule's L7 part is small lists and bit masks.
+ * Matching never scans all rules. At configure time the filter indexes every source by the
+ * peer identities that can reach it:
+ *  - PEER_AUTHENTICATED sources whose principals are all KIND_EXACT, KIND_PREFIX or
+ *    KIND_SEGMENT_PREFIX go under each principal's value: exact values in a hash table,
+ *    prefixes in a table probed once per distinct prefix length;
+ *  - every other source that admits an authenticated peer (PEER_UNSPECIFIED, or principals of
+ *    another kind, or none) goes on the list every authenticated request checks;
+ *  - PEER_UNSPECIFIED and PEER_UNAUTHENTICATED sources go on the list every unauthenticated
+ *    request checks.
+ * A request then checks only the sources its identity reaches, and each rule's L7 part is
+ * small lists and bit masks. The index is derived, never sent, so it cannot disagree with the
+ * rules it indexes.
  */
 
 export enum FormatVersion {
@@ -225,9 +234,6 @@ export interface CompiledPolicy {
   perimeters: CompiledPerimeter[];
   /** evaluation order: perimeter name, then rule order */
   rules: CompiledRule[];
-  index:
-    | IdentityIndex
-    | undefined;
   /** lower-cased header names that conditions read */
   headers: string[];
   /** claim names that conditions read */
@@ -294,35 +300,6 @@ export interface CompiledCondition {
   notValues: StringMatch[];
 }
 
-/** A source that can match a request, by rule and source index. */
-export interface SourceRef {
-  rule: number;
-  source: number;
-}
-
-export interface IndexEntry {
-  key: string;
-  refs: SourceRef[];
-}
-
-/**
- * Which sources a request must check, by its peer identity. Every source of every rule is
- * reachable from exactly the lists that can match it, so a request checks only those.
- */
-export interface IdentityIndex {
-  /** Sources whose principals are all exact: keyed by identity, sorted by key. */
-  exact: IndexEntry[];
-  /**
-   * Sources whose principals are all prefixes (KIND_PREFIX or KIND_SEGMENT_PREFIX, key =
-   * the prefix without "/*"), sorted by key; the filter looks up each distinct key length.
-   */
-  prefix: IndexEntry[];
-  /** Sources every authenticated request checks (PEER_UNSPECIFIED, or principals not indexable). */
-  authenticated: SourceRef[];
-  /** Sources every unauthenticated request checks (PEER_UNSPECIFIED or PEER_UNAUTHENTICATED). */
-  unauthenticated: SourceRef[];
-}
-
 function createBaseCompiledPolicy(): CompiledPolicy {
   return {
     formatVersion: 0,
@@ -333,7 +310,6 @@ function createBaseCompiledPolicy(): CompiledPolicy {
     defaultPerimeter: "",
     perimeters: [],
     rules: [],
-    index: undefined,
     headers: [],
     claims: [],
     needs: 0,
@@ -365,9 +341,6 @@ export const CompiledPolicy: MessageFns<CompiledPolicy> = {
     }
     for (const v of message.rules) {
       CompiledRule.encode(v!, writer.uint32(66).fork()).join();
-    }
-    if (message.index !== undefined) {
-      IdentityIndex.encode(message.index, writer.uint32(74).fork()).join();
     }
     for (const v of message.headers) {
       writer.uint32(82).string(v!);
@@ -458,14 +431,6 @@ export const CompiledPolicy: MessageFns<CompiledPolicy> = {
             message.rules.push(CompiledRule.decode(reader, reader.uint32()));
             continue;
           }
-          case 9: {
-            if (tag !== 74) {
-              break;
-            }
-
-            message.index = IdentityIndex.decode(reader, reader.uint32());
-            continue;
-          }
           case 10: {
             if (tag !== 82) {
               break;
@@ -526,7 +491,6 @@ export const CompiledPolicy: MessageFns<CompiledPolicy> = {
         ? object.perimeters.map((e: any) => CompiledPerimeter.fromJSON(e))
         : [],
       rules: globalThis.Array.isArray(object?.rules) ? object.rules.map((e: any) => CompiledRule.fromJSON(e)) : [],
-      index: isSet(object.index) ? IdentityIndex.fromJSON(object.index) : undefined,
       headers: globalThis.Array.isArray(object?.headers) ? object.headers.map((e: any) => globalThis.String(e)) : [],
       claims: globalThis.Array.isArray(object?.claims) ? object.claims.map((e: any) => globalThis.String(e)) : [],
       needs: isSet(object.needs) ? globalThis.Number(object.needs) : 0,
@@ -559,9 +523,6 @@ export const CompiledPolicy: MessageFns<CompiledPolicy> = {
     if (message.rules?.length) {
       obj.rules = message.rules.map((e) => CompiledRule.toJSON(e));
     }
-    if (message.index !== undefined) {
-      obj.index = IdentityIndex.toJSON(message.index);
-    }
     if (message.headers?.length) {
       obj.headers = message.headers;
     }
@@ -587,9 +548,6 @@ export const CompiledPolicy: MessageFns<CompiledPolicy> = {
     message.defaultPerimeter = object.defaultPerimeter ?? "";
     message.perimeters = object.perimeters?.map((e) => CompiledPerimeter.fromPartial(e)) || [];
     message.rules = object.rules?.map((e) => CompiledRule.fromPartial(e)) || [];
-    message.index = (object.index !== undefined && object.index !== null)
-      ? IdentityIndex.fromPartial(object.index)
-      : undefined;
     message.headers = object.headers?.map((e) => e) || [];
     message.claims = object.claims?.map((e) => e) || [];
     message.needs = object.needs ?? 0;
@@ -1424,297 +1382,6 @@ export const CompiledCondition: MessageFns<CompiledCondition> = {
     message.key = object.key ?? 0;
     message.values = object.values?.map((e) => StringMatch.fromPartial(e)) || [];
     message.notValues = object.notValues?.map((e) => StringMatch.fromPartial(e)) || [];
-    return message;
-  },
-};
-
-function createBaseSourceRef(): SourceRef {
-  return { rule: 0, source: 0 };
-}
-
-export const SourceRef: MessageFns<SourceRef> = {
-  encode(message: SourceRef, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.rule !== 0) {
-      writer.uint32(8).uint32(message.rule);
-    }
-    if (message.source !== 0) {
-      writer.uint32(16).uint32(message.source);
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): SourceRef {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseSourceRef();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 8) {
-              break;
-            }
-
-            message.rule = reader.uint32();
-            continue;
-          }
-          case 2: {
-            if (tag !== 16) {
-              break;
-            }
-
-            message.source = reader.uint32();
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  fromJSON(object: any): SourceRef {
-    return {
-      rule: isSet(object.rule) ? globalThis.Number(object.rule) : 0,
-      source: isSet(object.source) ? globalThis.Number(object.source) : 0,
-    };
-  },
-
-  toJSON(message: SourceRef): unknown {
-    const obj: any = {};
-    if (message.rule !== 0) {
-      obj.rule = Math.round(message.rule);
-    }
-    if (message.source !== 0) {
-      obj.source = Math.round(message.source);
-    }
-    return obj;
-  },
-
-  create<I extends Exact<DeepPartial<SourceRef>, I>>(base?: I): SourceRef {
-    return SourceRef.fromPartial(base ?? ({} as any));
-  },
-  fromPartial<I extends Exact<DeepPartial<SourceRef>, I>>(object: I): SourceRef {
-    const message = createBaseSourceRef();
-    message.rule = object.rule ?? 0;
-    message.source = object.source ?? 0;
-    return message;
-  },
-};
-
-function createBaseIndexEntry(): IndexEntry {
-  return { key: "", refs: [] };
-}
-
-export const IndexEntry: MessageFns<IndexEntry> = {
-  encode(message: IndexEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.key !== "") {
-      writer.uint32(10).string(message.key);
-    }
-    for (const v of message.refs) {
-      SourceRef.encode(v!, writer.uint32(18).fork()).join();
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): IndexEntry {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseIndexEntry();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 10) {
-              break;
-            }
-
-            message.key = reader.string();
-            continue;
-          }
-          case 2: {
-            if (tag !== 18) {
-              break;
-            }
-
-            message.refs.push(SourceRef.decode(reader, reader.uint32()));
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  fromJSON(object: any): IndexEntry {
-    return {
-      key: isSet(object.key) ? globalThis.String(object.key) : "",
-      refs: globalThis.Array.isArray(object?.refs) ? object.refs.map((e: any) => SourceRef.fromJSON(e)) : [],
-    };
-  },
-
-  toJSON(message: IndexEntry): unknown {
-    const obj: any = {};
-    if (message.key !== "") {
-      obj.key = message.key;
-    }
-    if (message.refs?.length) {
-      obj.refs = message.refs.map((e) => SourceRef.toJSON(e));
-    }
-    return obj;
-  },
-
-  create<I extends Exact<DeepPartial<IndexEntry>, I>>(base?: I): IndexEntry {
-    return IndexEntry.fromPartial(base ?? ({} as any));
-  },
-  fromPartial<I extends Exact<DeepPartial<IndexEntry>, I>>(object: I): IndexEntry {
-    const message = createBaseIndexEntry();
-    message.key = object.key ?? "";
-    message.refs = object.refs?.map((e) => SourceRef.fromPartial(e)) || [];
-    return message;
-  },
-};
-
-function createBaseIdentityIndex(): IdentityIndex {
-  return { exact: [], prefix: [], authenticated: [], unauthenticated: [] };
-}
-
-export const IdentityIndex: MessageFns<IdentityIndex> = {
-  encode(message: IdentityIndex, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    for (const v of message.exact) {
-      IndexEntry.encode(v!, writer.uint32(10).fork()).join();
-    }
-    for (const v of message.prefix) {
-      IndexEntry.encode(v!, writer.uint32(18).fork()).join();
-    }
-    for (const v of message.authenticated) {
-      SourceRef.encode(v!, writer.uint32(26).fork()).join();
-    }
-    for (const v of message.unauthenticated) {
-      SourceRef.encode(v!, writer.uint32(34).fork()).join();
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): IdentityIndex {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseIdentityIndex();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 10) {
-              break;
-            }
-
-            message.exact.push(IndexEntry.decode(reader, reader.uint32()));
-            continue;
-          }
-          case 2: {
-            if (tag !== 18) {
-              break;
-            }
-
-            message.prefix.push(IndexEntry.decode(reader, reader.uint32()));
-            continue;
-          }
-          case 3: {
-            if (tag !== 26) {
-              break;
-            }
-
-            message.authenticated.push(SourceRef.decode(reader, reader.uint32()));
-            continue;
-          }
-          case 4: {
-            if (tag !== 34) {
-              break;
-            }
-
-            message.unauthenticated.push(SourceRef.decode(reader, reader.uint32()));
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  fromJSON(object: any): IdentityIndex {
-    return {
-      exact: globalThis.Array.isArray(object?.exact) ? object.exact.map((e: any) => IndexEntry.fromJSON(e)) : [],
-      prefix: globalThis.Array.isArray(object?.prefix) ? object.prefix.map((e: any) => IndexEntry.fromJSON(e)) : [],
-      authenticated: globalThis.Array.isArray(object?.authenticated)
-        ? object.authenticated.map((e: any) => SourceRef.fromJSON(e))
-        : [],
-      unauthenticated: globalThis.Array.isArray(object?.unauthenticated)
-        ? object.unauthenticated.map((e: any) => SourceRef.fromJSON(e))
-        : [],
-    };
-  },
-
-  toJSON(message: IdentityIndex): unknown {
-    const obj: any = {};
-    if (message.exact?.length) {
-      obj.exact = message.exact.map((e) => IndexEntry.toJSON(e));
-    }
-    if (message.prefix?.length) {
-      obj.prefix = message.prefix.map((e) => IndexEntry.toJSON(e));
-    }
-    if (message.authenticated?.length) {
-      obj.authenticated = message.authenticated.map((e) => SourceRef.toJSON(e));
-    }
-    if (message.unauthenticated?.length) {
-      obj.unauthenticated = message.unauthenticated.map((e) => SourceRef.toJSON(e));
-    }
-    return obj;
-  },
-
-  create<I extends Exact<DeepPartial<IdentityIndex>, I>>(base?: I): IdentityIndex {
-    return IdentityIndex.fromPartial(base ?? ({} as any));
-  },
-  fromPartial<I extends Exact<DeepPartial<IdentityIndex>, I>>(object: I): IdentityIndex {
-    const message = createBaseIdentityIndex();
-    message.exact = object.exact?.map((e) => IndexEntry.fromPartial(e)) || [];
-    message.prefix = object.prefix?.map((e) => IndexEntry.fromPartial(e)) || [];
-    message.authenticated = object.authenticated?.map((e) => SourceRef.fromPartial(e)) || [];
-    message.unauthenticated = object.unauthenticated?.map((e) => SourceRef.fromPartial(e)) || [];
     return message;
   },
 };
