@@ -328,10 +328,6 @@ function parseOperation(c: Cursor): Operation {
     const n = pc.integer(1, 65535);
     if (n !== undefined) op.ports.push(n);
   }
-  if (op.methods.length + op.paths.length + op.hosts.length + op.ports.length === 0 && f.size > 0) {
-    // Every listed field was invalid: keep the operation impossible rather than "any".
-    op.methods.push('__invalid__');
-  }
   return op;
 }
 
