@@ -92,7 +92,8 @@ export function describe(o: CheckOutcome): string {
   ];
   if (r.decision === 'deny' && !r.enforced)
     lines.push(`  not blocked: the deciding ${r.rule === 'default' ? 'perimeter' : 'rule'} is in ${r.mode} mode`);
-  if (r.code === 'deny_unsafe_path') lines.push('  why: the path cannot be normalised safely, so it is denied whatever the rules say');
+  if (r.code === 'deny_unsafe_request')
+    lines.push('  why: the path (or authority) cannot be handled safely, so it is denied whatever the rules say');
   if (r.code === 'deny_default') lines.push('  why: no rule allows this request (default deny)');
   if (r.staged) lines.push(`  staged: ${r.staged.perimeter}/${r.staged.rule} would ${r.staged.decision} it once enforced`);
   if (r.audit) lines.push(`  audit: marked by rule ${r.audit}`);

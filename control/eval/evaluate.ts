@@ -20,10 +20,10 @@ import { Action, Condition_Attribute, Mode as PMode, Source_Peer } from '../../p
 import { matchAny, methodBit } from '../compile/match.js';
 import { modeFromProto } from '../compile/proto-adapter.js';
 import type { Mode } from '../policy/model.js';
-import { normalizeHost, normalizePath } from '../policy/paths.js';
+import { MAX_AUTHORITY, normalizeHost, normalizePath } from '../policy/paths.js';
 import type { PolicyRequest } from './request.js';
 
-export type DecisionCode = 'allow' | 'deny_rule' | 'deny_default' | 'deny_unsafe_path';
+export type DecisionCode = 'allow' | 'deny_rule' | 'deny_default' | 'deny_unsafe_request';
 
 export interface Decision {
   decision: 'allow' | 'deny';
@@ -31,9 +31,9 @@ export interface Decision {
   enforced: boolean;
   mode: Mode;
   perimeter: string;
-  /** Rule name, or "default" / "unsafe-path". */
+  /** Rule name, or "default" / "unsafe-request". */
   rule: string;
-  /** Index of the rule in the compiled policy; -1 for default and unsafe-path. */
+  /** Index of the rule in the compiled policy; -1 for default and unsafe-request. */
   ruleIndex: number;
   code: DecisionCode;
   version: string;
@@ -44,7 +44,7 @@ export interface Decision {
 }
 
 export const DEFAULT_RULE = 'default';
-export const UNSAFE_PATH_RULE = 'unsafe-path';
+export const UNSAFE_RULE = 'unsafe-request';
 export const MESH_PERIMETER = 'mesh';
 
 /** The normalised request the matchers see. */
@@ -82,15 +82,15 @@ export function evaluate(policy: CompiledPolicy, req: PolicyRequest): Decision {
   const defaultMode = modeFromProto(policy.defaultMode);
   const defaultPerimeter = policy.defaultPerimeter || MESH_PERIMETER;
   const norm = normalizePath(req.path);
-  if (!norm.ok) {
+  if (!norm.ok || (req.host ?? '').length > MAX_AUTHORITY) {
     return {
       decision: 'deny',
       enforced: defaultMode === 'enforce',
       mode: defaultMode,
       perimeter: defaultPerimeter,
-      rule: UNSAFE_PATH_RULE,
+      rule: UNSAFE_RULE,
       ruleIndex: -1,
-      code: 'deny_unsafe_path',
+      code: 'deny_unsafe_request',
       version,
     };
   }

@@ -23,6 +23,10 @@ function hexValue(c: number): number {
   return -1;
 }
 
+/** Longer paths and authorities are refused (and so denied) rather than truncated. */
+export const MAX_PATH = 16384;
+export const MAX_AUTHORITY = 1024;
+
 export function normalizePath(raw: string): NormalizedPath {
   let end = raw.length;
   const q = raw.indexOf('?');
@@ -30,6 +34,7 @@ export function normalizePath(raw: string): NormalizedPath {
   const h = raw.indexOf('#');
   if (h >= 0 && h < end) end = h;
   if (end === 0 || raw.charCodeAt(0) !== 0x2f) return { ok: false, reason: 'path does not start with "/"' };
+  if (end > MAX_PATH) return { ok: false, reason: `path longer than ${MAX_PATH} bytes` };
 
   // Pass 1: decode unreserved escapes, upper-case the rest, refuse unsafe bytes.
   let decoded = '';
@@ -74,9 +79,9 @@ export function normalizePath(raw: string): NormalizedPath {
   return { ok: true, path };
 }
 
-/** Host from `:authority`: lower-cased, port and a trailing dot removed. */
+/** Host from `:authority`: ASCII lower-cased, port and a trailing dot removed. */
 export function normalizeHost(authority: string): string {
-  let host = authority.toLowerCase();
+  let host = authority.replace(/[A-Z]+/g, (c) => c.toLowerCase());
   if (host.startsWith('[')) {
     const close = host.indexOf(']');
     host = close > 0 ? host.slice(0, close + 1) : host;

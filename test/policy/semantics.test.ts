@@ -181,7 +181,7 @@ const rows: Row[] = [
     name: 'a path that cannot be normalised safely is denied',
     policy: perimeter('enforce', allowWeb),
     request: { principal: WEB, method: 'GET', path: '/orders/1%2F..%2F..%2Fadmin' },
-    want: { decision: 'deny', enforced: true, rule: 'unsafe-path' },
+    want: { decision: 'deny', enforced: true, rule: 'unsafe-request' },
   },
   {
     name: 'hosts are case-insensitive and the port is ignored',

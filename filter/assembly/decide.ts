@@ -1,0 +1,312 @@
+// The decision: the current request (set by filter.ts) against a policy's tables. It visits
+// only the rules the peer identity can reach (the identity index), each once, and combines
+// the enforced and written views exactly as docs/semantics.md and the reference evaluator do.
+// Nothing here allocates.
+import { equalBytes } from "./bytes";
+import { HOST_BUF, hostLen, type Match, matchAny, matchOne, PATH_BUF, pathLen } from "./match";
+import {
+  ACTION_ALLOW,
+  ACTION_AUDIT,
+  ACTION_DENY,
+  ATTR_CLAIM,
+  ATTR_HEADER,
+  ATTR_PORT,
+  ATTR_PRINCIPAL,
+  type Condition,
+  type IdentityTable,
+  MODE_ENFORCE,
+  type Operation,
+  PEER_AUTHENTICATED,
+  PEER_UNAUTHENTICATED,
+  type Policy,
+  type Rule,
+  type Source,
+} from "./policy";
+
+// The request being decided.
+export let authenticated: bool = false;
+export let principalPtr: usize = 0;
+export let principalLen: usize = 0;
+export let methodBit: u32 = 0;
+export let port: i64 = -1;
+export let nowMs: i64 = 0;
+export let requestPrincipalLen: isize = -1;
+export const REQUEST_PRINCIPAL_BUF: usize = memory.data(2048);
+const PORT_BUF: usize = memory.data(8);
+let portTextLen: usize = 0;
+
+export function setPeer(present: bool, ptr: usize, len: usize): void {
+  authenticated = present;
+  principalPtr = ptr;
+  principalLen = len;
+}
+
+export function setMethodBit(bit: u32): void {
+  methodBit = bit;
+}
+
+export function setPort(p: i64): void {
+  port = p;
+  portTextLen = 0;
+  if (p < 0) return;
+  // Decimal text of the port, for `destination.port` conditions.
+  let v = p;
+  let digits: usize = 1;
+  for (let t = v; t >= 10; t /= 10) digits++;
+  if (digits > 8) digits = 8;
+  for (let i = <isize>digits - 1; i >= 0; i--) {
+    store<u8>(PORT_BUF + <usize>i, <u8>(0x30 + (v % 10)));
+    v /= 10;
+  }
+  portTextLen = digits;
+}
+
+export function setNow(ms: i64): void {
+  nowMs = ms;
+}
+
+export function setRequestPrincipalLen(len: isize): void {
+  requestPrincipalLen = len;
+}
+
+// Outcome codes, as the reference evaluator's DecisionCode.
+export const CODE_ALLOW: u32 = 0;
+export const CODE_DENY_RULE: u32 = 1;
+export const CODE_DENY_DEFAULT: u32 = 2;
+export const CODE_DENY_UNSAFE: u32 = 3;
+
+export let decision: bool = false; // true = allow
+export let enforced: bool = false;
+export let code: u32 = 0;
+export let ruleIndex: i32 = -1;
+export let mode: u8 = 0;
+export let auditIndex: i32 = -1;
+export let stagedIndex: i32 = -1;
+
+let enforcedDeny: i32 = -1;
+let writtenDeny: i32 = -1;
+let enforcedAllow: i32 = -1;
+let writtenAllow: i32 = -1;
+
+@inline function earliest(current: i32, candidate: i32): i32 {
+  return current < 0 || candidate < current ? candidate : current;
+}
+
+/** A list claim arrives as pairs (elements as keys, empty values); a string arrives raw. */
+function pairsCount(p: usize, len: usize): i32 {
+  if (len < 4) return -1;
+  const n = load<u32>(p);
+  if (n == 0 || <u64>n * 8 + 4 > <u64>len) return -1;
+  let off: usize = 4 + <usize>n * 8;
+  for (let i: usize = 0; i < <usize>n; i++) {
+    const kl = <usize>load<u32>(p + 4 + i * 8);
+    const vl = <usize>load<u32>(p + 8 + i * 8);
+    if (vl != 0 || off + kl + 2 > len || load<u8>(p + off + kl) != 0 || load<u8>(p + off + kl + 1) != 0) return -1;
+    off += kl + 2;
+  }
+  return off == len ? <i32>n : -1;
+}
+
+/** Whether any element of a (string or list) value matches any matcher. */
+function anyElement(ms: StaticArray<Match>, p: usize, len: usize): bool {
+  if (ms.length == 0) return false;
+  const n = pairsCount(p, len);
+  if (n < 0) return matchAny(ms, p, len);
+  let off: usize = 4 + <usize>n * 8;
+  for (let i: usize = 0; i < <usize>n; i++) {
+    const kl = <usize>load<u32>(p + 4 + i * 8);
+    if (matchAny(ms, p + off, kl)) return true;
+    off += kl + 2;
+  }
+  return false;
+}
+
+function sourceMatches(s: Source): bool {
+  if (s.peer == PEER_AUTHENTICATED && !authenticated) return false;
+  if (s.peer == PEER_UNAUTHENTICATED && authenticated) return false;
+  if (s.principals.length > 0 && (!authenticated || !matchAny(s.principals, principalPtr, principalLen))) return false;
+  if (authenticated && matchAny(s.notPrincipals, principalPtr, principalLen)) return false;
+  if (s.namespaces.length > 0 && (!authenticated || !matchAny(s.namespaces, principalPtr, principalLen))) return false;
+  if (authenticated && matchAny(s.notNamespaces, principalPtr, principalLen)) return false;
+  const rp = requestPrincipalLen;
+  if (s.requestPrincipals.length > 0 && (rp < 0 || !matchAny(s.requestPrincipals, REQUEST_PRINCIPAL_BUF, <usize>rp))) return false;
+  if (rp >= 0 && matchAny(s.notRequestPrincipals, REQUEST_PRINCIPAL_BUF, <usize>rp)) return false;
+  return true;
+}
+
+function portIn(ports: StaticArray<u32>): bool {
+  for (let i = 0; i < ports.length; i++) if (<i64>unchecked(ports[i]) == port) return true;
+  return false;
+}
+
+function operationMatches(o: Operation): bool {
+  if (o.methods != 0 && (o.methods & methodBit) == 0) return false;
+  if ((o.notMethods & methodBit) != 0) return false;
+  if (o.paths.length > 0 && !matchAny(o.paths, PATH_BUF, pathLen)) return false;
+  if (matchAny(o.notPaths, PATH_BUF, pathLen)) return false;
+  if (o.hosts.length > 0 && !matchAny(o.hosts, HOST_BUF, hostLen)) return false;
+  if (matchAny(o.notHosts, HOST_BUF, hostLen)) return false;
+  if (o.ports.length > 0 && (port < 0 || !portIn(o.ports))) return false;
+  if (port >= 0 && portIn(o.notPorts)) return false;
+  return true;
+}
+
+function conditionHolds(c: Condition, policy: Policy): bool {
+  let p: usize = 0;
+  let len: isize = -1;
+  if (c.attribute == ATTR_HEADER) {
+    p = unchecked(policy.headerPtrs[c.key]);
+    len = unchecked(policy.headerLens[c.key]);
+  } else if (c.attribute == ATTR_CLAIM) {
+    p = unchecked(policy.claimPtrs[c.key]);
+    len = unchecked(policy.claimLens[c.key]);
+  } else if (c.attribute == ATTR_PRINCIPAL) {
+    if (authenticated) {
+      p = principalPtr;
+      len = <isize>principalLen;
+    }
+  } else if (c.attribute == ATTR_PORT) {
+    if (port >= 0) {
+      p = PORT_BUF;
+      len = <isize>portTextLen;
+    }
+  }
+  const list = c.attribute == ATTR_CLAIM;
+  if (c.values.length > 0) {
+    if (len < 0) return false;
+    if (!(list ? anyElement(c.values, p, <usize>len) : matchAny(c.values, p, <usize>len))) return false;
+  }
+  if (len >= 0 && (list ? anyElement(c.notValues, p, <usize>len) : matchAny(c.notValues, p, <usize>len))) return false;
+  return true;
+}
+
+function ruleMatches(rule: Rule, policy: Policy): bool {
+  if (rule.expiresMs != 0 && nowMs >= rule.expiresMs) return false;
+  let any = false;
+  const sources = rule.sources;
+  for (let i = 0; i < sources.length; i++) {
+    if (sourceMatches(unchecked(sources[i]))) {
+      any = true;
+      break;
+    }
+  }
+  if (!any) return false;
+  const ops = rule.operations;
+  if (ops.length > 0) {
+    any = false;
+    for (let i = 0; i < ops.length; i++) {
+      if (operationMatches(unchecked(ops[i]))) {
+        any = true;
+        break;
+      }
+    }
+    if (!any) return false;
+  }
+  const conds = rule.conditions;
+  for (let i = 0; i < conds.length; i++) if (!conditionHolds(unchecked(conds[i]), policy)) return false;
+  return true;
+}
+
+function visit(policy: Policy, r: u32): void {
+  const stamps = policy.stamps;
+  if (unchecked(stamps[r]) == policy.generation) return;
+  unchecked((stamps[r] = policy.generation));
+  const rule = unchecked(policy.rules[r]);
+  if (!ruleMatches(rule, policy)) return;
+  const i = <i32>r;
+  const isEnforced = rule.mode == MODE_ENFORCE;
+  if (rule.action == ACTION_DENY) {
+    writtenDeny = earliest(writtenDeny, i);
+    if (isEnforced) enforcedDeny = earliest(enforcedDeny, i);
+  } else if (rule.action == ACTION_ALLOW) {
+    writtenAllow = earliest(writtenAllow, i);
+    if (isEnforced) enforcedAllow = earliest(enforcedAllow, i);
+  } else if (rule.action == ACTION_AUDIT) {
+    auditIndex = earliest(auditIndex, i);
+  }
+}
+
+function visitList(policy: Policy, list: StaticArray<u32>): void {
+  for (let i = 0; i < list.length; i++) visit(policy, unchecked(list[i]));
+}
+
+function visitSlot(policy: Policy, t: IdentityTable, slot: i32): void {
+  if (slot < 0) return;
+  const start = unchecked(t.refStart[slot]);
+  const end = start + unchecked(t.refCount[slot]);
+  for (let i = start; i < end; i++) visit(policy, unchecked(t.refs[i]));
+}
+
+function byRule(policy: Policy, r: i32, allow: bool, isEnforced: bool): void {
+  decision = allow;
+  enforced = isEnforced;
+  ruleIndex = r;
+  code = allow ? CODE_ALLOW : CODE_DENY_RULE;
+  mode = unchecked(policy.rules[r]).mode;
+}
+
+function byDefault(policy: Policy, isEnforced: bool): void {
+  decision = false;
+  enforced = isEnforced;
+  ruleIndex = -1;
+  code = CODE_DENY_DEFAULT;
+  mode = policy.defaultMode;
+}
+
+/** The request's path or authority could not be handled safely: deny. */
+export function decideUnsafe(policy: Policy): void {
+  byDefault(policy, policy.defaultMode == MODE_ENFORCE);
+  code = CODE_DENY_UNSAFE;
+  auditIndex = -1;
+  stagedIndex = -1;
+}
+
+export function decide(policy: Policy): void {
+  enforcedDeny = -1;
+  writtenDeny = -1;
+  enforcedAllow = -1;
+  writtenAllow = -1;
+  auditIndex = -1;
+  stagedIndex = -1;
+  policy.generation++;
+  if (policy.generation == 0) {
+    // Stamps wrapped around (after 2^32 requests): start them afresh.
+    const stamps = policy.stamps;
+    for (let i = 0; i < stamps.length; i++) unchecked((stamps[i] = 0));
+    policy.generation = 1;
+  }
+
+  if (authenticated) {
+    visitSlot(policy, policy.exact, policy.exact.find(principalPtr, principalLen));
+    const lengths = policy.prefix.lengths;
+    for (let i = 0; i < lengths.length; i++) {
+      const l = <usize>unchecked(lengths[i]);
+      if (l <= principalLen) visitSlot(policy, policy.prefix, policy.prefix.find(principalPtr, l));
+    }
+    visitList(policy, policy.authenticated);
+  } else {
+    visitList(policy, policy.unauthenticated);
+  }
+
+  const defaultEnforced = policy.defaultMode == MODE_ENFORCE;
+  if (enforcedDeny >= 0) {
+    byRule(policy, enforcedDeny, false, true);
+  } else if (writtenDeny >= 0) {
+    byRule(policy, writtenDeny, false, false);
+    if (enforcedAllow < 0 && defaultEnforced) byDefault(policy, true);
+  } else if (enforcedAllow >= 0) {
+    byRule(policy, enforcedAllow, true, true);
+  } else if (defaultEnforced) {
+    byDefault(policy, true);
+    if (writtenAllow >= 0) stagedIndex = writtenAllow;
+  } else if (writtenAllow >= 0) {
+    byRule(policy, writtenAllow, true, false);
+  } else {
+    byDefault(policy, false);
+  }
+}
+
+/** Whether the bytes of a header name equal a constant (for pseudo-headers). */
+@inline export function isName(p: usize, len: usize, name: ArrayBuffer): bool {
+  return equalBytes(p, len, changetype<usize>(name), <usize>name.byteLength);
+}

@@ -1,0 +1,404 @@
+// The filter's lifecycle: configure (decode and swap the policy), and per request: read the
+// peer identity and the L7 attributes the policy needs, decide, record, count, and enforce.
+// The request path allocates no managed objects and never traps: any unexpected host status
+// denies the request and counts a host fault (fail closed).
+import { BufferType, HeadersAction, LogLevel, Status } from "./abi";
+import { ptrOf, put, utf8 } from "./bytes";
+import * as contexts from "./contexts";
+import * as d from "./decide";
+import * as host from "./host";
+import { normalizeHost, normalizePath } from "./match";
+import { decodePolicy, MODE_ENFORCE, MODE_OBSERVE, MODE_SIMULATE, NEED_CLAIMS, NEED_PORT, NEED_TIME, type Policy } from "./policy";
+
+// Constants as UTF-8, made once when the module starts (no host calls there).
+const URI_SAN = utf8("connection\0uri_san_peer_certificate");
+const DESTINATION_PORT = utf8("destination\0port");
+const CLAIMS_PREFIX = "metadata\0filter_metadata\0envoy.filters.http.jwt_authn\0jwt_payload\0";
+const CLAIM_ISS = utf8(CLAIMS_PREFIX + "iss");
+const CLAIM_SUB = utf8(CLAIMS_PREFIX + "sub");
+const RECORD_PROPERTY = utf8("perimeter_decision");
+const H_METHOD = utf8(":method");
+const H_PATH = utf8(":path");
+const H_AUTHORITY = utf8(":authority");
+const METHODS: StaticArray<ArrayBuffer> = [
+  utf8("GET"),
+  utf8("HEAD"),
+  utf8("POST"),
+  utf8("PUT"),
+  utf8("DELETE"),
+  utf8("CONNECT"),
+  utf8("OPTIONS"),
+  utf8("TRACE"),
+  utf8("PATCH"),
+];
+const BODY = utf8("access denied by perimeter policy\n");
+const DETAILS_FAULT = utf8("perimeter_denied[host_fault]");
+const DETAILS_NO_POLICY = utf8("perimeter_denied[no_policy]");
+const R_ALLOW = utf8("decision=allow enforced=");
+const R_DENY = utf8("decision=deny enforced=");
+const R_MODE = utf8(" mode=");
+const R_RULE = utf8(" rule=");
+const R_VERSION = utf8(" version=");
+const R_AUDIT = utf8(" audit=");
+const R_STAGED = utf8(" staged=");
+const R_FAULT = utf8("decision=deny enforced=1 mode=enforce rule=host_fault");
+const R_NO_POLICY = utf8("decision=deny enforced=1 mode=enforce rule=no_policy");
+const MODE_NAMES: StaticArray<ArrayBuffer> = [utf8("unknown"), utf8("observe"), utf8("simulate"), utf8("enforce")];
+
+const RECORD: usize = memory.data(4096);
+const RECORD_MAX: usize = 4096;
+
+/** Rules beyond this many share one overflow counter, so a large policy cannot flood stats. */
+export const MAX_RULE_COUNTERS: i32 = 1024;
+export const MAX_CLAIMS: i32 = 32;
+
+let cAllowed: u32 = 0;
+let cDenied: u32 = 0;
+let cWouldDeny: u32 = 0;
+let cUnauthenticated: u32 = 0;
+let cConfigRejected: u32 = 0;
+let cHostFault: u32 = 0;
+let cRuleOverflow: u32 = 0;
+
+function counter(name: string): u32 {
+  const b = utf8(name);
+  return host.defineCounter(ptrOf(b), b.byteLength);
+}
+
+function defineCounters(policy: Policy): void {
+  cAllowed = counter("perimeter.allowed");
+  cDenied = counter("perimeter.denied");
+  cWouldDeny = counter("perimeter.would_deny");
+  cUnauthenticated = counter("perimeter.unauthenticated");
+  cConfigRejected = counter("perimeter.config_rejected");
+  cHostFault = counter("perimeter.host_fault");
+  cRuleOverflow = counter("perimeter.rule.overflow.hits");
+  for (let i = 0; i < policy.rules.length; i++) {
+    const rule = policy.rules[i];
+    if (i >= MAX_RULE_COUNTERS) {
+      rule.metricId = cRuleOverflow;
+      continue;
+    }
+    // perimeter.rule.<perimeter>.<rule>.hits
+    const lab = Uint8Array.wrap(rule.label);
+    const head = utf8("perimeter.rule.");
+    const tail = utf8(".hits");
+    const name = new ArrayBuffer(head.byteLength + lab.length + tail.byteLength);
+    const p = ptrOf(name);
+    memory.copy(p, ptrOf(head), head.byteLength);
+    for (let k = 0; k < lab.length; k++) store<u8>(p + head.byteLength + k, lab[k] == 0x2f ? 0x2e : lab[k]);
+    memory.copy(p + head.byteLength + lab.length, ptrOf(tail), tail.byteLength);
+    rule.metricId = host.defineCounter(p, name.byteLength);
+  }
+}
+
+// === root contexts ===
+
+export function onContextCreate(id: u32, parent: u32): void {
+  if (parent == 0) {
+    contexts.addRoot(id);
+    return;
+  }
+  const root = contexts.rootOf(parent);
+  contexts.putStream(id, root ? root.policy : null);
+}
+
+export function onConfigure(rootId: u32, size: u32): bool {
+  const root = contexts.rootOf(rootId);
+  if (!root) return false;
+  const status = host.getBufferBytes(BufferType.PluginConfiguration, size);
+  const ptr = host.hostPtr;
+  const len = host.hostSize;
+  if (status != Status.Ok || len == 0) {
+    host.release(ptr);
+    return reject("no plugin configuration (the CompiledPolicy bytes)");
+  }
+  const pool = new ArrayBuffer(<i32>len);
+  memory.copy(ptrOf(pool), ptr, len);
+  host.release(ptr);
+  if (pool.byteLength > 0 && load<u8>(ptrOf(pool)) == 0x7b) {
+    return reject("the plugin configuration looks like JSON; it must be CompiledPolicy bytes (google.protobuf.BytesValue)");
+  }
+  const policy = decodePolicy(pool);
+  if (policy === null) return reject("malformed CompiledPolicy or unknown format version");
+  if (policy.claims.length > MAX_CLAIMS) return reject("the policy reads more than 32 claims");
+  flushHits(root);
+  defineCounters(policy);
+  // The swap: streams created from now on see the new policy; streams in flight keep theirs.
+  root.policy = policy;
+  host.setTickPeriod(1000);
+  host.log(LogLevel.Info, "perimeter: policy " + String.UTF8.decodeUnsafe(policy.versionPtr, policy.versionLen) + " applied, " + policy.rules.length.toString() + " rules");
+  return true;
+}
+
+function reject(why: string): bool {
+  if (cConfigRejected == 0) cConfigRejected = counter("perimeter.config_rejected");
+  host.incrementCounter(cConfigRejected, 1);
+  host.log(LogLevel.Error, "perimeter: configuration rejected, previous policy kept: " + why);
+  return false;
+}
+
+function flushHits(root: contexts.Root): void {
+  const policy = root.policy;
+  if (policy === null) return;
+  const rules = policy.rules;
+  for (let i = 0; i < rules.length; i++) {
+    const rule = unchecked(rules[i]);
+    if (rule.pendingHits > 0) {
+      host.incrementCounter(rule.metricId, rule.pendingHits);
+      rule.pendingHits = 0;
+    }
+  }
+}
+
+export function onTick(rootId: u32): void {
+  const root = contexts.rootOf(rootId);
+  if (root) flushHits(root);
+}
+
+export function onDone(id: u32): bool {
+  const root = contexts.rootOf(id);
+  if (root) flushHits(root);
+  return true;
+}
+
+export function onDelete(id: u32): void {
+  if (contexts.getStream(id)) contexts.deleteStream(id);
+  else contexts.removeRoot(id);
+}
+
+// === streams ===
+
+const FREES: usize = memory.data(4 * 64);
+let freeCount: usize = 0;
+
+@inline function keep(p: usize): void {
+  if (p != 0 && freeCount < 64) {
+    store<u32>(FREES + freeCount * 4, <u32>p);
+    freeCount++;
+  } else if (p != 0) {
+    host.release(p);
+  }
+}
+
+function releaseAll(): void {
+  for (let i: usize = 0; i < freeCount; i++) host.release(<usize>load<u32>(FREES + i * 4));
+  freeCount = 0;
+}
+
+let rawPathPtr: usize = 0;
+let rawPathLen: isize = -1;
+let rawHostPtr: usize = 0;
+let rawHostLen: usize = 0;
+
+/** Reads the request headers (pairs format), keeping the ones the decision needs. */
+function readHeaders(policy: Policy, p: usize, size: usize): bool {
+  rawPathLen = -1;
+  rawHostLen = 0;
+  d.setMethodBit(0);
+  const wanted = policy.headers;
+  for (let i = 0; i < wanted.length; i++) unchecked((policy.headerLens[i] = -1));
+  if (size == 0) return true; // no headers at all: nothing to read
+  if (size < 4) return false;
+  const n = <usize>load<u32>(p);
+  if (<u64>n * 8 + 4 > <u64>size) return false;
+  let off: usize = 4 + n * 8;
+  for (let i: usize = 0; i < n; i++) {
+    const kl = <usize>load<u32>(p + 4 + i * 8);
+    const vl = <usize>load<u32>(p + 8 + i * 8);
+    if (<u64>off + <u64>kl + <u64>vl + 2 > <u64>size) return false;
+    const k = p + off;
+    const v = k + kl + 1;
+    off += kl + vl + 2;
+    if (kl > 0 && load<u8>(k) == 0x3a) {
+      if (d.isName(k, kl, H_PATH)) {
+        if (rawPathLen < 0) {
+          rawPathPtr = v;
+          rawPathLen = <isize>vl;
+        }
+      } else if (d.isName(k, kl, H_AUTHORITY)) {
+        if (rawHostLen == 0) {
+          rawHostPtr = v;
+          rawHostLen = vl;
+        }
+      } else if (d.isName(k, kl, H_METHOD) && d.methodBit == 0) {
+        for (let m = 0; m < METHODS.length; m++) {
+          if (d.isName(v, vl, unchecked(METHODS[m]))) {
+            d.setMethodBit(1 << m);
+            break;
+          }
+        }
+      }
+      continue;
+    }
+    for (let h = 0; h < wanted.length; h++) {
+      const w = unchecked(wanted[h]);
+      if (w.len == kl && memory.compare(w.ptr, k, kl) == 0 && unchecked(policy.headerLens[h]) < 0) {
+        unchecked((policy.headerPtrs[h] = v));
+        unchecked((policy.headerLens[h] = <isize>vl));
+      }
+    }
+  }
+  return off == size;
+}
+
+/** Fetches what the policy needs beyond identity and headers; false on a host fault. */
+function readExtras(policy: Policy): bool {
+  d.setPort(-1);
+  d.setRequestPrincipalLen(-1);
+  if ((policy.needs & NEED_PORT) != 0) {
+    const st = host.getProperty(ptrOf(DESTINATION_PORT), DESTINATION_PORT.byteLength);
+    keep(host.hostPtr);
+    if (st == Status.Ok && host.hostSize == 8) d.setPort(load<i64>(host.hostPtr));
+    else if (st != Status.NotFound) return false;
+  }
+  if ((policy.needs & NEED_TIME) != 0) {
+    const ns = host.nowNanoseconds();
+    if (ns < 0) return false;
+    d.setNow(ns / 1000000);
+  }
+  if ((policy.needs & NEED_CLAIMS) != 0) {
+    const claims = policy.claims;
+    for (let i = 0; i < claims.length; i++) {
+      unchecked((policy.claimLens[i] = -1));
+      const st = claimProperty(unchecked(claims[i]).ptr, unchecked(claims[i]).len);
+      if (st == Status.Ok) {
+        unchecked((policy.claimPtrs[i] = host.hostPtr));
+        unchecked((policy.claimLens[i] = <isize>host.hostSize));
+      } else if (st != Status.NotFound) return false;
+    }
+    if (policy.usesRequestPrincipal) return readRequestPrincipal();
+  }
+  return true;
+}
+
+const CLAIM_PATH: usize = memory.data(1024);
+
+function claimProperty(name: usize, len: usize): u32 {
+  const prefix = utf8(CLAIMS_PREFIX);
+  // The prefix is a constant; only the claim name varies (bounded by the buffer).
+  const plen = <usize>prefix.byteLength;
+  if (plen + len > 1024) return Status.NotFound;
+  let at = put(CLAIM_PATH, 0, ptrOf(prefix), plen);
+  at = put(CLAIM_PATH, at, name, len);
+  const st = host.getProperty(CLAIM_PATH, at);
+  keep(host.hostPtr);
+  return st;
+}
+
+function readRequestPrincipal(): bool {
+  const a = host.getProperty(ptrOf(CLAIM_ISS), CLAIM_ISS.byteLength);
+  const issPtr = host.hostPtr;
+  const issLen = host.hostSize;
+  keep(issPtr);
+  if (a != Status.Ok && a != Status.NotFound) return false;
+  const b = host.getProperty(ptrOf(CLAIM_SUB), CLAIM_SUB.byteLength);
+  const subPtr = host.hostPtr;
+  const subLen = host.hostSize;
+  keep(subPtr);
+  if (b != Status.Ok && b != Status.NotFound) return false;
+  if (a == Status.Ok && b == Status.Ok && issLen + subLen + 1 <= 2048) {
+    let at = put(d.REQUEST_PRINCIPAL_BUF, 0, issPtr, issLen);
+    store<u8>(d.REQUEST_PRINCIPAL_BUF + at, 0x2f);
+    at = put(d.REQUEST_PRINCIPAL_BUF, at + 1, subPtr, subLen);
+    d.setRequestPrincipalLen(<isize>at);
+  }
+  return true;
+}
+
+@inline function append(at: usize, b: ArrayBuffer): usize {
+  const len = <usize>b.byteLength;
+  if (at + len > RECORD_MAX) return at;
+  return put(RECORD, at, ptrOf(b), len);
+}
+
+@inline function appendRaw(at: usize, p: usize, len: usize): usize {
+  if (at + len > RECORD_MAX) return at;
+  return put(RECORD, at, p, len);
+}
+
+function label(policy: Policy, index: i32): ArrayBuffer {
+  if (d.code == d.CODE_DENY_UNSAFE) return policy.unsafeLabel;
+  return index >= 0 ? unchecked(policy.rules[index]).label : policy.defaultLabel;
+}
+
+function writeRecord(policy: Policy): bool {
+  let at = append(0, d.decision ? R_ALLOW : R_DENY);
+  store<u8>(RECORD + at, d.enforced ? 0x31 : 0x30);
+  at++;
+  at = append(at, R_MODE);
+  at = append(at, unchecked(MODE_NAMES[d.mode <= MODE_ENFORCE ? d.mode : 0]));
+  at = append(at, R_RULE);
+  at = append(at, label(policy, d.ruleIndex));
+  at = append(at, R_VERSION);
+  at = appendRaw(at, policy.versionPtr, policy.versionLen);
+  if (d.auditIndex >= 0) {
+    at = append(at, R_AUDIT);
+    at = append(at, unchecked(policy.rules[d.auditIndex]).label);
+  }
+  if (d.stagedIndex >= 0) {
+    at = append(at, R_STAGED);
+    at = append(at, unchecked(policy.rules[d.stagedIndex]).label);
+  }
+  return host.setProperty(ptrOf(RECORD_PROPERTY), RECORD_PROPERTY.byteLength, RECORD, at) == Status.Ok;
+}
+
+function denyWith(details: ArrayBuffer): void {
+  host.sendLocalResponse(403, ptrOf(details), details.byteLength, ptrOf(BODY), BODY.byteLength);
+}
+
+function fail(record: ArrayBuffer, details: ArrayBuffer, fault: bool): u32 {
+  releaseAll();
+  host.setProperty(ptrOf(RECORD_PROPERTY), RECORD_PROPERTY.byteLength, ptrOf(record), record.byteLength);
+  if (fault) host.incrementCounter(cHostFault, 1);
+  host.incrementCounter(cDenied, 1);
+  denyWith(details);
+  return HeadersAction.StopIteration;
+}
+
+export function onRequestHeaders(id: u32): u32 {
+  contexts.getStream(id);
+  const policy = contexts.found;
+  if (policy === null) return fail(R_NO_POLICY, DETAILS_NO_POLICY, false);
+  freeCount = 0;
+
+  const st = host.getProperty(ptrOf(URI_SAN), URI_SAN.byteLength);
+  keep(host.hostPtr);
+  if (st == Status.Ok) d.setPeer(true, host.hostPtr, host.hostSize);
+  else if (st == Status.NotFound) d.setPeer(false, 0, 0);
+  else return fail(R_FAULT, DETAILS_FAULT, true);
+
+  const hs = host.getRequestHeaderPairs();
+  keep(host.hostPtr);
+  if (hs != Status.Ok || !readHeaders(policy, host.hostPtr, host.hostSize)) return fail(R_FAULT, DETAILS_FAULT, true);
+  if (!readExtras(policy)) return fail(R_FAULT, DETAILS_FAULT, true);
+
+  const safe = rawPathLen >= 0 && normalizePath(rawPathPtr, <usize>rawPathLen) && normalizeHost(rawHostPtr, rawHostLen);
+  if (safe) d.decide(policy);
+  else d.decideUnsafe(policy);
+
+  const recorded = writeRecord(policy);
+  releaseAll();
+  if (!recorded) return fail(R_FAULT, DETAILS_FAULT, true);
+
+  if (!d.authenticated) host.incrementCounter(cUnauthenticated, 1);
+  if (d.ruleIndex >= 0) {
+    const rule = unchecked(policy.rules[d.ruleIndex]);
+    rule.pendingHits++;
+  }
+  if (d.decision) {
+    host.incrementCounter(cAllowed, 1);
+    return HeadersAction.Continue;
+  }
+  if (!d.enforced) {
+    host.incrementCounter(cWouldDeny, 1);
+    return HeadersAction.Continue;
+  }
+  host.incrementCounter(cDenied, 1);
+  if (d.code == d.CODE_DENY_UNSAFE) denyWith(policy.unsafeDetails);
+  else denyWith(d.ruleIndex >= 0 ? unchecked(policy.rules[d.ruleIndex]).details : policy.defaultDetails);
+  return HeadersAction.StopIteration;
+}
+
+// Keep the mode constants referenced for readers of the record format.
+export const RECORD_MODES: StaticArray<u8> = [MODE_OBSERVE, MODE_SIMULATE, MODE_ENFORCE];

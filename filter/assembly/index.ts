@@ -1,0 +1,39 @@
+// The module's exports, each a one-line forward: the Proxy-Wasm ABI 0.2.1 surface Envoy checks
+// at load time (the ABI marker, malloc, and the callbacks with Envoy's exact types).
+import './abort';
+import * as filter from './filter';
+
+export function proxy_abi_version_0_2_1(): void {}
+
+/** Envoy copies host data into the module through this allocator; the filter frees it. */
+export function malloc(size: usize): usize {
+  return heap.alloc(size);
+}
+
+export function proxy_on_context_create(id: u32, parent: u32): void {
+  filter.onContextCreate(id, parent);
+}
+
+export function proxy_on_vm_start(rootId: u32, vmConfigurationSize: u32): u32 {
+  return 1;
+}
+
+export function proxy_on_configure(rootId: u32, size: u32): u32 {
+  return filter.onConfigure(rootId, size) ? 1 : 0;
+}
+
+export function proxy_on_request_headers(id: u32, headers: u32, endOfStream: u32): u32 {
+  return filter.onRequestHeaders(id);
+}
+
+export function proxy_on_tick(rootId: u32): void {
+  filter.onTick(rootId);
+}
+
+export function proxy_on_done(id: u32): u32 {
+  return filter.onDone(id) ? 1 : 0;
+}
+
+export function proxy_on_delete(id: u32): void {
+  filter.onDelete(id);
+}

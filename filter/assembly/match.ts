@@ -1,0 +1,183 @@
+// The meaning of every matcher and the request normalisations, byte for byte as the reference
+// evaluator defines them (control/compile/match.ts, control/policy/paths.ts); the differential
+// test holds the two to it.
+import { contains, endsWith, equalBytes, startsWith } from "./bytes";
+
+export const KIND_EXACT: u8 = 1;
+export const KIND_PREFIX: u8 = 2;
+export const KIND_SUFFIX: u8 = 3;
+export const KIND_PRESENT: u8 = 4;
+export const KIND_CONTAINS: u8 = 5;
+export const KIND_SEGMENT_PREFIX: u8 = 6;
+export const KIND_MAX: u8 = 6;
+
+export class Match {
+  constructor(public kind: u8, public ptr: usize, public len: usize) {}
+}
+
+export function matchOne(m: Match, s: usize, slen: usize): bool {
+  switch (m.kind) {
+    case KIND_EXACT:
+      return equalBytes(s, slen, m.ptr, m.len);
+    case KIND_PREFIX:
+      return startsWith(s, slen, m.ptr, m.len);
+    case KIND_SUFFIX:
+      return endsWith(s, slen, m.ptr, m.len);
+    case KIND_PRESENT:
+      return slen > 0;
+    case KIND_CONTAINS:
+      return contains(s, slen, m.ptr, m.len);
+    case KIND_SEGMENT_PREFIX:
+      return equalBytes(s, slen, m.ptr, m.len) || (startsWith(s, slen, m.ptr, m.len) && slen > m.len && load<u8>(s + m.len) == 0x2f);
+    default:
+      return false;
+  }
+}
+
+export function matchAny(ms: StaticArray<Match>, s: usize, slen: usize): bool {
+  for (let i = 0; i < ms.length; i++) {
+    if (matchOne(unchecked(ms[i]), s, slen)) return true;
+  }
+  return false;
+}
+
+export const MAX_PATH: usize = 16384;
+const DECODED: usize = memory.data(<i32>MAX_PATH);
+/** The normalised path of the current request lives here. */
+export const PATH_BUF: usize = memory.data(<i32>MAX_PATH + 2);
+export let pathLen: usize = 0;
+
+@inline function hexValue(c: u32): i32 {
+  if (c >= 0x30 && c <= 0x39) return <i32>(c - 0x30);
+  if (c >= 0x41 && c <= 0x46) return <i32>(c - 0x37);
+  if (c >= 0x61 && c <= 0x66) return <i32>(c - 0x57);
+  return -1;
+}
+
+@inline function isUnreserved(c: u32): bool {
+  return (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c == 0x2d || c == 0x2e || c == 0x5f || c == 0x7e;
+}
+
+@inline function hexDigit(v: i32): u8 {
+  return <u8>(v < 10 ? 0x30 + v : 0x37 + v);
+}
+
+/**
+ * Normalises a raw `:path` into PATH_BUF/pathLen. Returns false when the path cannot be made
+ * safe (the request is then denied): not starting with "/", too long, a bad or escaped slash,
+ * backslash or control escape, a raw backslash, control, space or non-ASCII byte, or ".." above
+ * the root. Query and fragment are dropped; unreserved escapes decoded, others upper-cased;
+ * duplicate slashes merged; "." and ".." resolved.
+ */
+export function normalizePath(raw: usize, rawLen: usize): bool {
+  let end = rawLen;
+  for (let i: usize = 0; i < rawLen; i++) {
+    const c = load<u8>(raw + i);
+    if (c == 0x3f || c == 0x23) {
+      end = i;
+      break;
+    }
+  }
+  if (end == 0 || load<u8>(raw) != 0x2f || end > MAX_PATH) return false;
+
+  let dlen: usize = 0;
+  for (let i: usize = 0; i < end; i++) {
+    const c = <u32>load<u8>(raw + i);
+    if (c == 0x25) {
+      const hi = i + 2 < end ? hexValue(load<u8>(raw + i + 1)) : -1;
+      const lo = i + 2 < end ? hexValue(load<u8>(raw + i + 2)) : -1;
+      if (hi < 0 || lo < 0) return false;
+      const v = <u32>(hi * 16 + lo);
+      if (v == 0x2f || v == 0x5c || v < 0x20 || v == 0x7f) return false;
+      if (isUnreserved(v)) {
+        store<u8>(DECODED + dlen, <u8>v);
+        dlen++;
+      } else {
+        store<u8>(DECODED + dlen, 0x25);
+        store<u8>(DECODED + dlen + 1, hexDigit(hi));
+        store<u8>(DECODED + dlen + 2, hexDigit(lo));
+        dlen += 3;
+      }
+      i += 2;
+    } else if (c == 0x5c || c <= 0x20 || c >= 0x7f) {
+      return false;
+    } else {
+      store<u8>(DECODED + dlen, <u8>c);
+      dlen++;
+    }
+  }
+
+  // Segments of DECODED after its leading "/"; PATH_BUF holds "/seg/seg" without the root.
+  let olen: usize = 0;
+  let segments: i32 = 0;
+  let segStart: usize = 1;
+  let lastStart: usize = 1;
+  for (let i: usize = 1; i <= dlen; i++) {
+    if (i < dlen && load<u8>(DECODED + i) != 0x2f) continue;
+    const s = DECODED + segStart;
+    const slen = i - segStart;
+    lastStart = segStart;
+    segStart = i + 1;
+    if (slen == 0 || (slen == 1 && load<u8>(s) == 0x2e)) continue;
+    if (slen == 2 && load<u8>(s) == 0x2e && load<u8>(s + 1) == 0x2e) {
+      if (segments == 0) return false;
+      while (olen > 0 && load<u8>(PATH_BUF + olen - 1) != 0x2f) olen--;
+      olen--; // the "/" before the popped segment
+      segments--;
+      continue;
+    }
+    store<u8>(PATH_BUF + olen, 0x2f);
+    memory.copy(PATH_BUF + olen + 1, s, slen);
+    olen += slen + 1;
+    segments++;
+  }
+  const lastLen = dlen >= lastStart ? dlen - lastStart : 0;
+  const last = DECODED + lastStart;
+  const trailing = dlen > 1 && load<u8>(DECODED + dlen - 1) == 0x2f;
+  const dotLast = (lastLen == 1 && load<u8>(last) == 0x2e) || (lastLen == 2 && load<u8>(last) == 0x2e && load<u8>(last + 1) == 0x2e);
+  if (segments == 0) {
+    store<u8>(PATH_BUF, 0x2f);
+    olen = 1;
+  } else if (trailing || dotLast) {
+    store<u8>(PATH_BUF + olen, 0x2f);
+    olen++;
+  }
+  pathLen = olen;
+  return true;
+}
+
+export const MAX_HOST: usize = 1024;
+export const HOST_BUF: usize = memory.data(<i32>MAX_HOST);
+export let hostLen: usize = 0;
+
+/**
+ * `:authority` ASCII lower-cased, port and a trailing dot removed (into HOST_BUF/hostLen).
+ * Returns false for an authority longer than MAX_HOST: refused, never truncated.
+ */
+export function normalizeHost(raw: usize, rawLen: usize): bool {
+  if (rawLen > MAX_HOST) return false;
+  let len = rawLen;
+  if (len > 0 && load<u8>(raw) == 0x5b) {
+    for (let i: usize = 0; i < len; i++) {
+      if (load<u8>(raw + i) == 0x5d) {
+        len = i + 1;
+        break;
+      }
+    }
+  } else {
+    for (let i = <isize>len - 1; i >= 0; i--) {
+      if (load<u8>(raw + <usize>i) == 0x3a) {
+        len = <usize>i;
+        break;
+      }
+    }
+  }
+  for (let i: usize = 0; i < len; i++) {
+    let c = load<u8>(raw + i);
+    if (c >= 0x41 && c <= 0x5a) c += 0x20;
+    store<u8>(HOST_BUF + i, c);
+  }
+  if (len > 0 && load<u8>(HOST_BUF + len - 1) == 0x2e) len--;
+  hostLen = len;
+  return true;
+}
