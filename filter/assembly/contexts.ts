@@ -2,7 +2,7 @@
 // configuration; a stream captures its root's policy when created and keeps it to the end,
 // so one request never sees two policies. Streams live in an open-addressing table that only
 // grows when more streams are in flight than ever before (no per-request allocation).
-import type { Policy } from "./policy";
+import { Policy } from "./policy";
 
 export class Root {
   constructor(public id: u32) {}

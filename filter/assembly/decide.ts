@@ -3,7 +3,7 @@
 // the enforced and written views exactly as docs/semantics.md and the reference evaluator do.
 // Nothing here allocates.
 import { equalBytes } from "./bytes";
-import { HOST_BUF, hostLen, type Match, matchAny, matchOne, PATH_BUF, pathLen } from "./match";
+import { HOST_BUF, hostLen, Match, matchAny, matchOne, PATH_BUF, pathLen } from "./match";
 import {
   ACTION_ALLOW,
   ACTION_AUDIT,
@@ -12,15 +12,15 @@ import {
   ATTR_HEADER,
   ATTR_PORT,
   ATTR_PRINCIPAL,
-  type Condition,
-  type IdentityTable,
+  Condition,
+  IdentityTable,
   MODE_ENFORCE,
-  type Operation,
+  Operation,
   PEER_AUTHENTICATED,
   PEER_UNAUTHENTICATED,
-  type Policy,
-  type Rule,
-  type Source,
+  Policy,
+  Rule,
+  Source,
 } from "./policy";
 
 // The request being decided.

@@ -8,7 +8,7 @@ import * as contexts from "./contexts";
 import * as d from "./decide";
 import * as host from "./host";
 import { normalizeHost, normalizePath } from "./match";
-import { decodePolicy, MODE_ENFORCE, MODE_OBSERVE, MODE_SIMULATE, NEED_CLAIMS, NEED_PORT, NEED_TIME, type Policy } from "./policy";
+import { decodePolicy, MODE_ENFORCE, MODE_OBSERVE, MODE_SIMULATE, NEED_CLAIMS, NEED_PORT, NEED_TIME, Policy } from "./policy";
 
 // Constants as UTF-8, made once when the module starts (no host calls there).
 const URI_SAN = utf8("connection\0uri_san_peer_certificate");
