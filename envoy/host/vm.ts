@@ -515,8 +515,8 @@ export class WasmVm {
         const key = vm.readString(kp, ks);
         const value = vm.read(vp, vs);
         if (key === undefined || value === undefined) return WasmResult.InvalidMemoryAccess;
-        let table = sharedData.get(vm.vmId);
-        if (!table) sharedData.set(vm.vmId, (table = new Map()));
+        const table = sharedData.get(vm.vmId) ?? new Map<string, { value: Uint8Array; cas: number }>();
+        sharedData.set(vm.vmId, table);
         const cur = table.get(key);
         if (cas !== 0 && cur && cur.cas !== cas >>> 0) return WasmResult.CasMismatch;
         table.set(key, { value, cas: (cur?.cas ?? 0) + 1 });
