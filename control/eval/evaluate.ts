@@ -37,8 +37,9 @@ export interface Decision {
   ruleIndex: number;
   code: DecisionCode;
   version: string;
-  /** First matching audit rule, if any. */
+  /** First matching audit rule, if any: its name and index. */
   audit?: string;
+  auditIndex?: number;
   /** What the written policy says when it differs from what is enforced. */
   staged?: { decision: 'allow' | 'deny'; rule: string; perimeter: string };
 }
@@ -160,7 +161,10 @@ export function evaluate(policy: CompiledPolicy, req: PolicyRequest): Decision {
   } else {
     d = byDefault(false);
   }
-  if (audit >= 0) d.audit = (policy.rules[audit] as CompiledRule).name;
+  if (audit >= 0) {
+    d.audit = (policy.rules[audit] as CompiledRule).name;
+    d.auditIndex = audit;
+  }
   return d;
 }
 
