@@ -7,7 +7,8 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import type { CompiledWorkload, CompileResult } from '../compile/compile.js';
-import { type Decision, evaluate, viewOf } from '../eval/evaluate.js';
+import { type Decision, DEFAULT_RULE, evaluate, UNSAFE_RULE, viewOf } from '../eval/evaluate.js';
+import { FilterRunner } from '../../envoy/filter-runner.js';
 import { type NearMiss, nearestAllow } from '../eval/explain.js';
 import type { PolicyRequest } from '../eval/request.js';
 import { normalizePath } from '../policy/paths.js';
@@ -35,6 +36,7 @@ export interface CheckOptions {
 export interface CheckOutcome {
   to: string;
   from: string;
+  engine: Engine;
   request: PolicyRequest;
   result: Decision;
   nearest?: NearMiss;
@@ -48,8 +50,41 @@ function pairs(list: readonly string[] | undefined, flag: string): [string, stri
   });
 }
 
-export function decide(target: CompiledWorkload, request: PolicyRequest): Pick<CheckOutcome, 'result' | 'nearest'> {
-  const result = evaluate(target.policy, request);
+export type Engine = 'wasm' | 'reference';
+
+let runner: FilterRunner | undefined;
+
+/** The decision from perimeter.wasm in the Envoy-faithful host, in the reference's shape. */
+function decideWasm(target: CompiledWorkload, request: PolicyRequest): Decision & { record: string; localReply?: { status: number; details: string } } {
+  runner ??= new FilterRunner();
+  const f = runner.decide(target.bytes, request);
+  const policy = target.policy;
+  const indexOf = (label: string | undefined) =>
+    label === undefined ? -1 : policy.rules.findIndex((r) => `${policy.perimeters[r.perimeter]?.name}/${r.name}` === label);
+  const ruleIndex = indexOf(`${f.perimeter}/${f.rule}`);
+  const code = f.rule === DEFAULT_RULE ? 'deny_default' : f.rule === UNSAFE_RULE ? 'deny_unsafe_request' : f.decision === 'allow' ? 'allow' : 'deny_rule';
+  const stagedIndex = indexOf(f.staged);
+  const auditIndex = indexOf(f.audit);
+  return {
+    decision: f.decision,
+    enforced: f.enforced,
+    mode: f.mode as Decision['mode'],
+    perimeter: f.perimeter,
+    rule: f.rule,
+    ruleIndex,
+    code,
+    version: f.version,
+    ...(auditIndex >= 0 ? { audit: policy.rules[auditIndex]?.name as string, auditIndex } : {}),
+    ...(stagedIndex >= 0 && f.staged
+      ? { staged: { decision: 'allow' as const, rule: f.staged.slice(f.staged.indexOf('/') + 1), perimeter: f.staged.slice(0, f.staged.indexOf('/')) } }
+      : {}),
+    record: f.record,
+    ...(f.localReply ? { localReply: { status: f.localReply.status, details: f.localReply.details } } : {}),
+  };
+}
+
+export function decide(target: CompiledWorkload, request: PolicyRequest, engine: Engine = 'wasm'): Pick<CheckOutcome, 'result' | 'nearest'> {
+  const result = engine === 'wasm' ? decideWasm(target, request) : evaluate(target.policy, request);
   if (result.decision === 'allow' || result.code !== 'deny_default') return { result };
   const norm = normalizePath(request.path);
   const nearest = norm.ok ? nearestAllow(target.policy, viewOf(request, norm.path), request.method) : undefined;
@@ -57,9 +92,10 @@ export function decide(target: CompiledWorkload, request: PolicyRequest): Pick<C
 }
 
 export function runCheck(opts: CheckOptions): number {
-  if (opts.engine && opts.engine !== 'reference') throw new UsageError(`unknown --engine ${opts.engine} (available: reference)`);
+  const engine = (opts.engine ?? 'wasm') as Engine;
+  if (engine !== 'wasm' && engine !== 'reference') throw new UsageError(`unknown --engine ${opts.engine} (available: wasm, reference)`);
   const compiled = loadAndCompile([opts.policy]);
-  if (opts.flows) return runFlows(compiled, opts.flows, Boolean(opts.json));
+  if (opts.flows) return runFlows(compiled, opts.flows, Boolean(opts.json), engine);
   for (const f of ['to', 'from', 'method', 'path'] as const)
     if (!opts[f]) throw new UsageError(`--${f} is required (or give --flows FILE)`);
   const port = opts.port === undefined ? undefined : Number(opts.port);
@@ -78,7 +114,7 @@ export function runCheck(opts: CheckOptions): number {
     ...(opts.claim?.length ? { claims } : {}),
   };
   const target = findWorkload(compiled, opts.to as string);
-  const outcome: CheckOutcome = { to: target.workload.name, from: opts.from as string, request, ...decide(target, request) };
+  const outcome: CheckOutcome = { to: target.workload.name, from: opts.from as string, engine, request, ...decide(target, request, engine) };
   if (opts.json) process.stdout.write(`${JSON.stringify(outcome, null, 2)}\n`);
   else process.stdout.write(describe(outcome));
   return outcome.result.decision === 'allow' ? EXIT.ok : EXIT.deny;
@@ -88,8 +124,10 @@ export function describe(o: CheckOutcome): string {
   const r = o.result;
   const lines = [
     `${verdictText(r.decision, r.enforced)}  ${o.from} → ${o.to}  ${o.request.method} ${o.request.path}`,
-    `  decided by  ${r.perimeter}/${r.rule}  (mode ${r.mode}, policy version ${r.version})`,
+    `  decided by  ${r.perimeter}/${r.rule}  (mode ${r.mode}, policy version ${r.version}, engine ${o.engine === 'wasm' ? 'perimeter.wasm' : 'reference'})`,
   ];
+  const reply = (r as { localReply?: { status: number; details: string } }).localReply;
+  if (reply) lines.push(`  Envoy replies ${reply.status}, response code details ${reply.details}`);
   if (r.decision === 'deny' && !r.enforced)
     lines.push(`  not blocked: the deciding ${r.rule === 'default' ? 'perimeter' : 'rule'} is in ${r.mode} mode`);
   if (r.code === 'deny_unsafe_request')
@@ -141,7 +179,7 @@ export function verdictOf(d: Decision): 'allow' | 'deny' | 'would-deny' {
   return d.decision === 'allow' ? 'allow' : d.enforced ? 'deny' : 'would-deny';
 }
 
-function runFlows(compiled: CompileResult, file: string, json: boolean): number {
+function runFlows(compiled: CompileResult, file: string, json: boolean, engine: Engine): number {
   const flows = readFlows(file);
   const results = flows.map((f) => {
     const principal = callerIdentity(compiled, f.from);
@@ -154,7 +192,7 @@ function runFlows(compiled: CompileResult, file: string, json: boolean): number 
       headers: Object.fromEntries(Object.entries(f.headers ?? {}).map(([k, v]) => [k.toLowerCase(), String(v)])),
       ...(f.claims ? { claims: f.claims } : {}),
     };
-    const outcome = decide(findWorkload(compiled, f.to), request);
+    const outcome = decide(findWorkload(compiled, f.to), request, engine);
     const got = verdictOf(outcome.result);
     return { flow: f, ...outcome, verdict: got, ok: f.expect === undefined || f.expect === got };
   });
