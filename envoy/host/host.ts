@@ -50,6 +50,11 @@ export interface HostOptions {
   httpCall?: VmHooks['httpCall'];
   /** xds.node.id, as a root context may read it. */
   nodeId?: string;
+  /**
+   * Makes named host functions return a status instead of doing their work, to exercise a
+   * module's handling of host failures (the fail-closed paths of a filter).
+   */
+  faults?: Record<string, number>;
 }
 
 export interface PluginOptions {
@@ -93,7 +98,7 @@ export class ProxyWasmHost {
     this.vmId = opts.vmId ?? '';
     this.logLevel = opts.logLevel ?? 'info';
     const log = opts.log ?? ((level: LogLevelName, message: string) => process.stderr.write(`[wasm ${level}] ${message}\n`));
-    this.hooks = { log, now: opts.now ?? Date.now, ...(opts.httpCall ? { httpCall: opts.httpCall } : {}) };
+    this.hooks = { log, now: opts.now ?? Date.now, ...(opts.httpCall ? { httpCall: opts.httpCall } : {}), ...(opts.faults ? { faults: opts.faults } : {}) };
     this.vm = this.startVm();
   }
 
@@ -121,11 +126,12 @@ export class ProxyWasmHost {
   configure(options: PluginOptions): Plugin {
     if (options.canary !== false) {
       // Envoy configures a throw-away clone first; a refusal there never touches the live VM.
+      // The clone shares the stats store, as Envoy's stats scope is shared.
       const canary = new WasmVm(
         this.module,
         this.info,
         `${this.vmId}#canary`,
-        new Metrics(),
+        this.metrics,
         this.logLevel,
         { ...this.hooks, log: () => {} },
         this.opts.environment,

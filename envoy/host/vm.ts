@@ -24,6 +24,8 @@ let nextQueueId = 1;
 export interface VmHooks {
   log(level: LogLevelName, message: string): void;
   now(): number;
+  /** Host functions that fail with the given status (HostOptions.faults). */
+  faults?: Record<string, number>;
   /** An outgoing HTTP call; undefined = no such cluster. */
   httpCall?(
     cluster: string,
@@ -210,6 +212,8 @@ export class WasmVm {
             `restricted_callback: ${name} is not allowed ${this.restricted === 'start' ? 'during start-up' : 'inside the allocator'}`,
           );
       }
+      const fault = this.hooks.faults?.[name];
+      if (fault !== undefined) return fault;
       return (impl as (...a: unknown[]) => number | undefined)(...args);
     };
   }
