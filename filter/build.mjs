@@ -11,6 +11,8 @@ const asc = join(here, '..', 'node_modules', '.bin', 'asc');
 for (const target of ['release', 'debug']) {
   execFileSync(asc, ['--config', 'asconfig.json', '--target', target], { cwd: here, stdio: 'inherit' });
 }
+// The benchmark-only module: the same decision code, no host imports, never deployed.
+execFileSync(asc, ['--config', 'asconfig.bench.json', '--target', 'release'], { cwd: here, stdio: 'inherit' });
 const shared = join(here, '..', '..', 'shared', 'tools', 'wasm-abi-check.mjs');
 for (const file of ['perimeter.wasm', 'perimeter.debug.wasm']) {
   const path = join(here, 'build', file);

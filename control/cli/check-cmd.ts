@@ -6,9 +6,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import type { CompiledWorkload, CompileResult } from '../compile/compile.js';
-import { type Decision, DEFAULT_RULE, evaluate, UNSAFE_RULE, viewOf } from '../eval/evaluate.js';
 import { FilterRunner } from '../../envoy/filter-runner.js';
+import type { CompiledWorkload, CompileResult } from '../compile/compile.js';
+import { DEFAULT_RULE, type Decision, evaluate, UNSAFE_RULE, viewOf } from '../eval/evaluate.js';
 import { type NearMiss, nearestAllow } from '../eval/explain.js';
 import type { PolicyRequest } from '../eval/request.js';
 import { normalizePath } from '../policy/paths.js';
@@ -55,14 +55,24 @@ export type Engine = 'wasm' | 'reference';
 let runner: FilterRunner | undefined;
 
 /** The decision from perimeter.wasm in the Envoy-faithful host, in the reference's shape. */
-function decideWasm(target: CompiledWorkload, request: PolicyRequest): Decision & { record: string; localReply?: { status: number; details: string } } {
+function decideWasm(
+  target: CompiledWorkload,
+  request: PolicyRequest,
+): Decision & { record: string; localReply?: { status: number; details: string } } {
   runner ??= new FilterRunner();
   const f = runner.decide(target.bytes, request);
   const policy = target.policy;
   const indexOf = (label: string | undefined) =>
     label === undefined ? -1 : policy.rules.findIndex((r) => `${policy.perimeters[r.perimeter]?.name}/${r.name}` === label);
   const ruleIndex = indexOf(`${f.perimeter}/${f.rule}`);
-  const code = f.rule === DEFAULT_RULE ? 'deny_default' : f.rule === UNSAFE_RULE ? 'deny_unsafe_request' : f.decision === 'allow' ? 'allow' : 'deny_rule';
+  const code =
+    f.rule === DEFAULT_RULE
+      ? 'deny_default'
+      : f.rule === UNSAFE_RULE
+        ? 'deny_unsafe_request'
+        : f.decision === 'allow'
+          ? 'allow'
+          : 'deny_rule';
   const stagedIndex = indexOf(f.staged);
   const auditIndex = indexOf(f.audit);
   return {
@@ -76,14 +86,24 @@ function decideWasm(target: CompiledWorkload, request: PolicyRequest): Decision 
     version: f.version,
     ...(auditIndex >= 0 ? { audit: policy.rules[auditIndex]?.name as string, auditIndex } : {}),
     ...(stagedIndex >= 0 && f.staged
-      ? { staged: { decision: 'allow' as const, rule: f.staged.slice(f.staged.indexOf('/') + 1), perimeter: f.staged.slice(0, f.staged.indexOf('/')) } }
+      ? {
+          staged: {
+            decision: 'allow' as const,
+            rule: f.staged.slice(f.staged.indexOf('/') + 1),
+            perimeter: f.staged.slice(0, f.staged.indexOf('/')),
+          },
+        }
       : {}),
     record: f.record,
     ...(f.localReply ? { localReply: { status: f.localReply.status, details: f.localReply.details } } : {}),
   };
 }
 
-export function decide(target: CompiledWorkload, request: PolicyRequest, engine: Engine = 'wasm'): Pick<CheckOutcome, 'result' | 'nearest'> {
+export function decide(
+  target: CompiledWorkload,
+  request: PolicyRequest,
+  engine: Engine = 'wasm',
+): Pick<CheckOutcome, 'result' | 'nearest'> {
   const result = engine === 'wasm' ? decideWasm(target, request) : evaluate(target.policy, request);
   if (result.decision === 'allow' || result.code !== 'deny_default') return { result };
   const norm = normalizePath(request.path);
@@ -114,7 +134,13 @@ export function runCheck(opts: CheckOptions): number {
     ...(opts.claim?.length ? { claims } : {}),
   };
   const target = findWorkload(compiled, opts.to as string);
-  const outcome: CheckOutcome = { to: target.workload.name, from: opts.from as string, engine, request, ...decide(target, request, engine) };
+  const outcome: CheckOutcome = {
+    to: target.workload.name,
+    from: opts.from as string,
+    engine,
+    request,
+    ...decide(target, request, engine),
+  };
   if (opts.json) process.stdout.write(`${JSON.stringify(outcome, null, 2)}\n`);
   else process.stdout.write(describe(outcome));
   return outcome.result.decision === 'allow' ? EXIT.ok : EXIT.deny;

@@ -45,7 +45,11 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--header <k=v>', 'request header (repeatable)', collect)
     .option('--claim <k=v>', 'verified JWT claim; a,b,c for a list (repeatable)', collect)
     .option('--flows <file>', 'check every flow in a YAML file (exit 4 if one is not as expected)')
-    .addOption(new Option('--engine <engine>', 'perimeter.wasm in the Envoy-faithful host, or the TypeScript reference evaluator').choices(['wasm', 'reference']).default('wasm'))
+    .addOption(
+      new Option('--engine <engine>', 'perimeter.wasm in the Envoy-faithful host, or the TypeScript reference evaluator')
+        .choices(['wasm', 'reference'])
+        .default('wasm'),
+    )
     .option('--json', 'machine-readable output')
     .action((o) => setExit(runCheck(o)));
 

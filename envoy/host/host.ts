@@ -98,7 +98,12 @@ export class ProxyWasmHost {
     this.vmId = opts.vmId ?? '';
     this.logLevel = opts.logLevel ?? 'info';
     const log = opts.log ?? ((level: LogLevelName, message: string) => process.stderr.write(`[wasm ${level}] ${message}\n`));
-    this.hooks = { log, now: opts.now ?? Date.now, ...(opts.httpCall ? { httpCall: opts.httpCall } : {}), ...(opts.faults ? { faults: opts.faults } : {}) };
+    this.hooks = {
+      log,
+      now: opts.now ?? Date.now,
+      ...(opts.httpCall ? { httpCall: opts.httpCall } : {}),
+      ...(opts.faults ? { faults: opts.faults } : {}),
+    };
     this.vm = this.startVm();
   }
 

@@ -11,16 +11,30 @@ export function utf8(s: string): ArrayBuffer {
   return changetype<usize>(b);
 }
 
+/** Equality of two byte ranges of one length, eight bytes at a time. */
+export function sameBytes(a: usize, b: usize, len: usize): bool {
+  let i: usize = 0;
+  while (i + 8 <= len) {
+    if (load<u64>(a + i) != load<u64>(b + i)) return false;
+    i += 8;
+  }
+  while (i < len) {
+    if (load<u8>(a + i) != load<u8>(b + i)) return false;
+    i++;
+  }
+  return true;
+}
+
 @inline export function equalBytes(a: usize, alen: usize, b: usize, blen: usize): bool {
-  return alen == blen && (alen == 0 || memory.compare(a, b, alen) == 0);
+  return alen == blen && sameBytes(a, b, alen);
 }
 
 @inline export function startsWith(s: usize, slen: usize, p: usize, plen: usize): bool {
-  return slen >= plen && (plen == 0 || memory.compare(s, p, plen) == 0);
+  return slen >= plen && sameBytes(s, p, plen);
 }
 
 @inline export function endsWith(s: usize, slen: usize, p: usize, plen: usize): bool {
-  return slen >= plen && (plen == 0 || memory.compare(s + slen - plen, p, plen) == 0);
+  return slen >= plen && sameBytes(s + slen - plen, p, plen);
 }
 
 export function contains(s: usize, slen: usize, p: usize, plen: usize): bool {
@@ -33,13 +47,30 @@ export function contains(s: usize, slen: usize, p: usize, plen: usize): bool {
   return false;
 }
 
-/** FNV-1a, 32-bit: a fast hash for short keys (SPIFFE IDs and their prefixes). */
-export function fnv1a(p: usize, len: usize): u32 {
-  let h: u32 = 0x811c9dc5;
-  for (let i: usize = 0; i < len; i++) {
-    h ^= load<u8>(p + i);
-    h *= 0x01000193;
+/**
+ * A 32-bit hash for short keys (SPIFFE IDs and their prefixes), four bytes per step with
+ * MurmurHash3's mixing; the table builder and the lookup use this one function.
+ */
+export function hashBytes(p: usize, len: usize): u32 {
+  let h: u32 = 0x9747b28c ^ <u32>len;
+  let i: usize = 0;
+  while (i + 4 <= len) {
+    let k = load<u32>(p + i) * 0xcc9e2d51;
+    k = rotl<u32>(k, 15) * 0x1b873593;
+    h = rotl<u32>(h ^ k, 13) * 5 + 0xe6546b64;
+    i += 4;
   }
+  let k: u32 = 0;
+  let shift: u32 = 0;
+  while (i < len) {
+    k |= (<u32>load<u8>(p + i)) << shift;
+    shift += 8;
+    i++;
+  }
+  h ^= rotl<u32>(k * 0xcc9e2d51, 15) * 0x1b873593;
+  h ^= h >> 16;
+  h *= 0x85ebca6b;
+  h ^= h >> 13;
   return h;
 }
 

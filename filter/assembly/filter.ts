@@ -3,7 +3,7 @@
 // The request path allocates no managed objects and never traps: any unexpected host status
 // denies the request and counts a host fault (fail closed).
 import { BufferType, HeadersAction, LogLevel, Status } from "./abi";
-import { ptrOf, put, utf8 } from "./bytes";
+import { ptrOf, put, sameBytes, utf8 } from "./bytes";
 import * as contexts from "./contexts";
 import * as d from "./decide";
 import * as host from "./host";
@@ -233,7 +233,7 @@ function readHeaders(policy: Policy, p: usize, size: usize): bool {
     }
     for (let h = 0; h < wanted.length; h++) {
       const w = unchecked(wanted[h]);
-      if (w.len == kl && memory.compare(w.ptr, k, kl) == 0 && unchecked(policy.headerLens[h]) < 0) {
+      if (w.len == kl && sameBytes(w.ptr, k, kl) && unchecked(policy.headerLens[h]) < 0) {
         unchecked((policy.headerPtrs[h] = v));
         unchecked((policy.headerLens[h] = <isize>vl));
       }

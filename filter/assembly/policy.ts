@@ -1,7 +1,7 @@
 // The compiled policy as the filter holds it: decoded once in on_configure from the
 // CompiledPolicy bytes (proto/perimeter/v1/compiled.proto) into flat, immutable tables, then
 // only read. Strings point into the policy's own copy of the configuration bytes.
-import { fnv1a, ptrOf, utf8 } from './bytes';
+import { hashBytes, ptrOf, sameBytes, utf8 } from './bytes';
 import { KIND_EXACT, KIND_MAX, KIND_PREFIX, KIND_SEGMENT_PREFIX, Match } from './match';
 import { Reader, WIRE_LEN, WIRE_VARINT } from './reader';
 
@@ -95,12 +95,12 @@ export class IdentityTable {
   /** Slot of the key, or -1. */
   find(p: usize, len: usize): i32 {
     if (this.refs.length == 0) return -1;
-    const h = fnv1a(p, len);
+    const h = hashBytes(p, len);
     let i = h & this.mask;
     while (true) {
       const kl = unchecked(this.keyLens[i]);
       if (kl == 0xffffffff) return -1;
-      if (unchecked(this.hashes[i]) == h && kl == <u32>len && memory.compare(unchecked(this.keyPtrs[i]), p, len) == 0) return <i32>i;
+      if (unchecked(this.hashes[i]) == h && kl == <u32>len && sameBytes(unchecked(this.keyPtrs[i]), p, len)) return <i32>i;
       i = (i + 1) & this.mask;
     }
   }
@@ -479,7 +479,7 @@ function buildTable(keys: Array<Match>, rules: Array<u32>): IdentityTable {
   const slotOf = new StaticArray<u32>(n);
   for (let i = 0; i < n; i++) {
     const k = keys[i];
-    const h = fnv1a(k.ptr, k.len);
+    const h = hashBytes(k.ptr, k.len);
     let s = h & t.mask;
     while (true) {
       const kl = t.keyLens[s];
@@ -489,7 +489,7 @@ function buildTable(keys: Array<Match>, rules: Array<u32>): IdentityTable {
         t.keyLens[s] = <u32>k.len;
         break;
       }
-      if (t.hashes[s] == h && kl == <u32>k.len && memory.compare(t.keyPtrs[s], k.ptr, k.len) == 0) break;
+      if (t.hashes[s] == h && kl == <u32>k.len && sameBytes(t.keyPtrs[s], k.ptr, k.len)) break;
       s = (s + 1) & t.mask;
     }
     slotOf[i] = s;

@@ -4,14 +4,14 @@
  * fail-closed paths.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { CompiledPolicy } from '../../proto/gen/perimeter/v1/compiled.js';
+import type { PolicyRequest } from '../../control/eval/request.js';
 import { FILTER_NAME, FILTER_WASM, parseRecord, RECORD_KEY, toEnvoy } from '../../envoy/filter-runner.js';
 import { type Header, PluginConfigError, ProxyWasmHost } from '../../envoy/host/host.js';
 import { validateModule } from '../../envoy/host/validate.js';
-import type { PolicyRequest } from '../../control/eval/request.js';
+import { CompiledPolicy } from '../../proto/gen/perimeter/v1/compiled.js';
 import { compiled, perimeter, TD } from '../helpers/policy.js';
 
 const WEB = `${TD}/ns/shop/sa/web`;
@@ -23,13 +23,22 @@ function policyBytes(yaml: string, workload = 'api'): Uint8Array {
   return w.bytes;
 }
 
-const ENFORCE = policyBytes(perimeter('enforce', `- name: web-reads\n  action: allow\n  from: {workloads: [web]}\n  to: {methods: [GET], paths: [/orders/*]}`));
-const SIMULATE = policyBytes(perimeter('simulate', `- name: web-reads\n  action: allow\n  from: {workloads: [web]}\n  to: {methods: [GET], paths: [/orders/*]}`));
+const ENFORCE = policyBytes(
+  perimeter('enforce', `- name: web-reads\n  action: allow\n  from: {workloads: [web]}\n  to: {methods: [GET], paths: [/orders/*]}`),
+);
+const SIMULATE = policyBytes(
+  perimeter('simulate', `- name: web-reads\n  action: allow\n  from: {workloads: [web]}\n  to: {methods: [GET], paths: [/orders/*]}`),
+);
 
 function setup(opts: { policy?: Uint8Array; faults?: Record<string, number>; clock?: { ms: number } } = {}) {
   const logs: string[] = [];
   const clock = opts.clock ?? { ms: Date.parse('2026-06-01T00:00:00Z') };
-  const host = ProxyWasmHost.load(FILTER_WASM, { vmId: 'perimeter', log: (l, m) => logs.push(`${l}: ${m}`), now: () => clock.ms, ...(opts.faults ? { faults: opts.faults } : {}) });
+  const host = ProxyWasmHost.load(FILTER_WASM, {
+    vmId: 'perimeter',
+    log: (l, m) => logs.push(`${l}: ${m}`),
+    now: () => clock.ms,
+    ...(opts.faults ? { faults: opts.faults } : {}),
+  });
   const plugin = host.configure({ name: FILTER_NAME, rootId: 'perimeter', configuration: opts.policy ?? ENFORCE });
   const send = (req: Partial<PolicyRequest>, p = plugin) => {
     const { info, headers } = toEnvoy({ method: 'GET', path: '/', ...req } as PolicyRequest);
@@ -48,9 +57,13 @@ test('the release module loads in Envoy: the ABI checker and our host agree', ()
   const verdict = validateModule(bytes);
   assert.deepEqual(verdict.errors, []);
   assert.equal(verdict.info?.hasStart, false, 'no start section: top-level code runs from _initialize');
-  assert.deepEqual(verdict.info?.imports.map((i) => i.module).filter((m) => m !== 'env'), []);
+  assert.deepEqual(
+    verdict.info?.imports.map((i) => i.module).filter((m) => m !== 'env'),
+    [],
+  );
   const exported = verdict.info?.exports.map((e) => e.name) ?? [];
-  for (const name of ['proxy_abi_version_0_2_1', 'malloc', '_initialize', 'proxy_on_configure', 'proxy_on_request_headers', 'memory']) assert.ok(exported.includes(name), name);
+  for (const name of ['proxy_abi_version_0_2_1', 'malloc', '_initialize', 'proxy_on_configure', 'proxy_on_request_headers', 'memory'])
+    assert.ok(exported.includes(name), name);
   const checker = new URL('../../../shared/tools/wasm-abi-check.mjs', import.meta.url).pathname;
   if (existsSync(checker)) {
     const r = spawnSync(process.execPath, [checker, FILTER_WASM, '--json'], { encoding: 'utf8' });
@@ -119,7 +132,12 @@ test('a request without :path is denied as unsafe', () => {
 
 test('a malformed, JSON or unknown-version configuration is refused and counted; the previous policy keeps serving', () => {
   const { host, send, counter } = setup();
-  const bad = [Uint8Array.from([0x0a, 0xff]), Buffer.from('{"rules":[]}'), CompiledPolicy.encode({ ...CompiledPolicy.decode(ENFORCE), formatVersion: 2 }).finish(), new Uint8Array()];
+  const bad = [
+    Uint8Array.from([0x0a, 0xff]),
+    Buffer.from('{"rules":[]}'),
+    CompiledPolicy.encode({ ...CompiledPolicy.decode(ENFORCE), formatVersion: 2 }).finish(),
+    new Uint8Array(),
+  ];
   for (const configuration of bad) {
     assert.throws(() => host.configure({ name: FILTER_NAME, rootId: 'perimeter', configuration }), PluginConfigError);
   }
@@ -181,7 +199,9 @@ test('claims from jwt_authn metadata, request principals and destination ports',
 });
 
 test('expiring rules read the host clock', () => {
-  const policy = policyBytes(perimeter('enforce', `- name: temp\n  action: allow\n  from: {workloads: [web]}\n  expires: 2026-07-01T00:00:00Z`));
+  const policy = policyBytes(
+    perimeter('enforce', `- name: temp\n  action: allow\n  from: {workloads: [web]}\n  expires: 2026-07-01T00:00:00Z`),
+  );
   const clock = { ms: Date.parse('2026-06-30T23:59:59Z') };
   const { send } = setup({ policy, clock });
   assert.equal(send({ principal: WEB }).outcome.action, 'Continue');

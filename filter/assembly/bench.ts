@@ -1,0 +1,41 @@
+// A benchmark-only entry (filter/build/perimeter-bench.wasm, never deployed): the same policy
+// decoder and decision code as the filter, driven without host calls, so the pure in-Wasm
+// decision cost can be measured apart from the host boundary.
+import * as d from "./decide";
+import { normalizeHost, normalizePath } from "./match";
+import { decodePolicy, Policy } from "./policy";
+
+let policy: Policy | null = null;
+
+export function malloc(size: usize): usize {
+  return heap.alloc(size);
+}
+
+export function free(ptr: usize): void {
+  heap.free(ptr);
+}
+
+/** Decodes CompiledPolicy bytes; 1 on success. */
+export function bench_load(ptr: usize, len: usize): u32 {
+  const pool = new ArrayBuffer(<i32>len);
+  memory.copy(changetype<usize>(pool), ptr, len);
+  policy = decodePolicy(pool);
+  return policy ? 1 : 0;
+}
+
+/** Sets the request (principal length -1 = unauthenticated). */
+export function bench_request(principal: usize, principalLen: i32, methodBit: u32, path: usize, pathLen: usize, host: usize, hostLen: usize): u32 {
+  d.setPeer(principalLen >= 0, principal, principalLen >= 0 ? <usize>principalLen : 0);
+  d.setMethodBit(methodBit);
+  d.setPort(-1);
+  d.setRequestPrincipalLen(-1);
+  return normalizePath(path, pathLen) && normalizeHost(host, hostLen) ? 1 : 0;
+}
+
+/** Runs the decision n times; returns the last outcome (code*2 + allow). */
+export function bench_decide(n: u32): u32 {
+  const p = policy;
+  if (p === null) return 0xffffffff;
+  for (let i: u32 = 0; i < n; i++) d.decide(p);
+  return d.code * 2 + (d.decision ? 1 : 0);
+}
