@@ -11,6 +11,11 @@ const asc = join(here, '..', 'node_modules', '.bin', 'asc');
 for (const target of ['release', 'debug']) {
   execFileSync(asc, ['--config', 'asconfig.json', '--target', target], { cwd: here, stdio: 'inherit' });
 }
+// The host's second test module (test/fixtures/probe): exercises what the filter does not.
+execFileSync(asc, ['--config', 'asconfig.json', '--target', 'release'], {
+  cwd: join(here, '..', 'test', 'fixtures', 'probe'),
+  stdio: 'inherit',
+});
 // The benchmark-only module: the same decision code, no host imports, never deployed.
 execFileSync(asc, ['--config', 'asconfig.bench.json', '--target', 'release'], { cwd: here, stdio: 'inherit' });
 const shared = join(here, '..', '..', 'shared', 'tools', 'wasm-abi-check.mjs');

@@ -20,7 +20,7 @@ import { Metrics } from './metrics.js';
 import type { StreamInfo } from './properties.js';
 import { validateModule } from './validate.js';
 import { type VmHooks, WasmTrap, WasmVm } from './vm.js';
-import type { ModuleInfo } from './wasm-binary.js';
+import { hoistStart, type ModuleInfo } from './wasm-binary.js';
 
 export type { Header, LocalReply } from './context.js';
 export type { StreamInfo } from './properties.js';
@@ -94,7 +94,7 @@ export class ProxyWasmHost {
     readonly info: ModuleInfo,
     private readonly opts: HostOptions,
   ) {
-    this.module = new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>);
+    this.module = new WebAssembly.Module(hoistStart(bytes) as Uint8Array<ArrayBuffer>);
     this.vmId = opts.vmId ?? '';
     this.logLevel = opts.logLevel ?? 'info';
     const log = opts.log ?? ((level: LogLevelName, message: string) => process.stderr.write(`[wasm ${level}] ${message}\n`));

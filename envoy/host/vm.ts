@@ -12,7 +12,7 @@ import { BufferType, LOG_LEVEL_NAMES, LogLevel, type LogLevelName, MapType, Wasm
 import type { Metrics } from './metrics.js';
 import { deserializePairs, serializePairs } from './pairs.js';
 import { lookupProperty } from './properties.js';
-import type { ModuleInfo } from './wasm-binary.js';
+import { HOISTED_START, type ModuleInfo } from './wasm-binary.js';
 
 export class WasmTrap extends Error {}
 
@@ -84,7 +84,7 @@ export class WasmVm {
         (imports[imp.module] as Record<string, unknown>)[imp.name] = memoryImport;
       }
     }
-    this.instance = new WebAssembly.Instance(module, imports); // runs the start section (restricted)
+    this.instance = new WebAssembly.Instance(module, imports); // the start function was hoisted: startVm runs it
     this.exportsByName = this.instance.exports;
     this.memoryImport = memoryImport;
   }
@@ -101,10 +101,11 @@ export class WasmVm {
     return typeof this.exportsByName[name] === 'function';
   }
 
-  /** Runs _initialize (+ main / __main_void) or _start, still restricted, as cpp-host does. */
+  /** Runs the start function, then _initialize (+ main / __main_void) or _start, restricted, as cpp-host does. */
   startVm(): void {
     this.restricted = 'start';
     try {
+      if (this.has(HOISTED_START)) this.call(undefined, HOISTED_START);
       if (this.has('_initialize')) {
         this.call(undefined, '_initialize');
         if (this.has('main')) this.call(undefined, 'main', 0, 0);

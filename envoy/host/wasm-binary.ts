@@ -148,3 +148,91 @@ export function parseModule(bytes: Uint8Array): ModuleInfo {
   });
   return { imports, exports, hasStart, ...(memory ? { memory } : {}) };
 }
+
+export const HOISTED_START = '__proxy_wasm_host_start';
+
+/**
+ * Moves a module's start function into an export, so the host can run it itself: in JS a start
+ * section runs inside `new WebAssembly.Instance`, before the instance (and so its memory) is
+ * reachable, while Envoy's host calls made from it must read module memory. The module's
+ * behaviour is otherwise unchanged: the host calls the export first, under the same
+ * start-up restrictions.
+ */
+export function hoistStart(bytes: Uint8Array): Uint8Array {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let p = 8;
+  const readU32 = (): number => {
+    let r = 0;
+    let shift = 0;
+    for (;;) {
+      const b = buf[p++] as number;
+      r |= (b & 0x7f) << shift;
+      if ((b & 0x80) === 0) return r >>> 0;
+      shift += 7;
+    }
+  };
+  const leb = (n: number): number[] => {
+    const out: number[] = [];
+    let v = n >>> 0;
+    do {
+      let b = v & 0x7f;
+      v >>>= 7;
+      if (v) b |= 0x80;
+      out.push(b);
+    } while (v);
+    return out;
+  };
+  const sections: { id: number; body: Buffer }[] = [];
+  while (p < buf.length) {
+    const id = buf[p++] as number;
+    const size = readU32();
+    sections.push({ id, body: buf.subarray(p, p + size) });
+    p += size;
+  }
+  const start = sections.find((s) => s.id === 8);
+  if (!start) return bytes;
+  p = 0;
+  const startIndex = (() => {
+    const b = start.body;
+    let r = 0;
+    let shift = 0;
+    let i = 0;
+    for (;;) {
+      const x = b[i++] as number;
+      r |= (x & 0x7f) << shift;
+      if ((x & 0x80) === 0) return r >>> 0;
+      shift += 7;
+    }
+  })();
+  const name = Buffer.from(HOISTED_START);
+  const entry = Buffer.from([...leb(name.length), ...name, 0x00, ...leb(startIndex)]);
+  const out: number[] = [...buf.subarray(0, 8)];
+  let exported = false;
+  for (const s of sections) {
+    if (s.id === 8) {
+      if (!exported) {
+        const body = Buffer.concat([Buffer.from(leb(1)), entry]);
+        out.push(7, ...leb(body.length), ...body);
+      }
+      continue;
+    }
+    if (s.id === 7) {
+      const b = Buffer.from(s.body);
+      let i = 0;
+      let count = 0;
+      let shift = 0;
+      for (;;) {
+        const x = b[i++] as number;
+        count |= (x & 0x7f) << shift;
+        if ((x & 0x80) === 0) break;
+        shift += 7;
+      }
+      const body = Buffer.concat([Buffer.from(leb(count + 1)), b.subarray(i), entry]);
+      out.push(7, ...leb(body.length), ...body);
+      exported = true;
+      continue;
+    }
+    out.push(s.id, ...leb(s.body.length), ...s.body);
+  }
+  return Uint8Array.from(out);
+}

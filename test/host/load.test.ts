@@ -1,0 +1,116 @@
+/** Load-time validation: the errors Envoy gives for modules it would not load (cpp-host wasm.cc, v8.cc). */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ProxyWasmHost, WasmLoadError } from '../../envoy/host/host.js';
+import { validateModule } from '../../envoy/host/validate.js';
+import { buildModule, minimalSpec } from '../helpers/wasm-builder.js';
+
+const i32 = (n: number) => Array(n).fill('i32') as 'i32'[];
+
+test('a minimal module (ABI marker, malloc, memory) loads', () => {
+  assert.deepEqual(validateModule(buildModule(minimalSpec())).errors, []);
+  assert.ok(ProxyWasmHost.load(buildModule(minimalSpec())));
+});
+
+const cases: { name: string; spec: () => Parameters<typeof buildModule>[0] | Uint8Array; error: RegExp }[] = [
+  { name: 'not WebAssembly', spec: () => Buffer.from('not wasm at all'), error: /^Failed to load Wasm module: not a WebAssembly module/ },
+  {
+    name: 'no ABI marker',
+    spec: () => ({ ...minimalSpec(), exports: minimalSpec().exports.filter((e) => e.name !== 'proxy_abi_version_0_2_1') }),
+    error: /^Missing or unknown Proxy-Wasm ABI version$/,
+  },
+  {
+    name: 'an import Envoy does not register',
+    spec: () => ({ ...minimalSpec(), imports: [{ module: 'env', name: 'abort', params: i32(4), results: [] }] }),
+    error: /^Failed to load Wasm module due to a missing import: env\.abort$/,
+  },
+  {
+    name: 'an ABI 0.1.0-only import',
+    spec: () => ({ ...minimalSpec(), imports: [{ module: 'env', name: 'proxy_get_configuration', params: i32(2), results: ['i32'] }] }),
+    error: /missing import: env\.proxy_get_configuration \(registered for ABI 0\.1\.0 only\)/,
+  },
+  {
+    name: 'an import with the wrong type',
+    spec: () => ({ ...minimalSpec(), imports: [{ module: 'env', name: 'proxy_log', params: i32(2), results: ['i32'] }] }),
+    error:
+      /^Failed to load Wasm module due to an import type mismatch: env\.proxy_log, want: \(i32, i32\) -> \(i32\), but host exports: \(i32, i32, i32\) -> \(i32\)$/,
+  },
+  {
+    name: 'the old 10-parameter proxy_grpc_call',
+    spec: () => ({ ...minimalSpec(), imports: [{ module: 'env', name: 'proxy_grpc_call', params: i32(10), results: ['i32'] }] }),
+    error: /import type mismatch: env\.proxy_grpc_call/,
+  },
+  {
+    name: 'an imported global',
+    spec: () => ({ ...minimalSpec(), globalImport: { module: 'env', name: 'seed' } }),
+    error: /missing import: env\.seed/,
+  },
+  {
+    name: 'a known callback with the wrong signature',
+    spec: () => ({
+      ...minimalSpec(),
+      exports: [...minimalSpec().exports, { name: 'proxy_on_configure', params: i32(1), results: ['i32'] }],
+    }),
+    error: /^Bad function signature for: proxy_on_configure$/,
+  },
+  {
+    name: 'no allocator',
+    spec: () => ({ ...minimalSpec(), exports: minimalSpec().exports.filter((e) => e.name !== 'malloc') }),
+    error: /^Wasm module is missing malloc function\.$/,
+  },
+  {
+    name: 'more memory than Envoy allows',
+    spec: () => ({ ...minimalSpec(), memoryPages: 16385 }),
+    error: /exceeds the limit of 16384/,
+  },
+];
+
+for (const c of cases) {
+  test(`refuses ${c.name}`, () => {
+    const spec = c.spec();
+    const bytes = spec instanceof Uint8Array ? spec : buildModule(spec);
+    const v = validateModule(bytes);
+    assert.equal(v.ok, false);
+    assert.ok(
+      v.errors.some((e) => c.error.test(e)),
+      v.errors.join('\n'),
+    );
+    assert.throws(() => ProxyWasmHost.load(bytes), WasmLoadError);
+  });
+}
+
+test('proxy_on_memory_allocate is accepted when malloc is absent', () => {
+  const spec = minimalSpec();
+  spec.exports = [
+    { name: 'proxy_abi_version_0_2_1', params: [], results: [] },
+    { name: 'proxy_on_memory_allocate', params: i32(1), results: ['i32'] },
+  ];
+  assert.deepEqual(validateModule(buildModule(spec)).errors, []);
+});
+
+test('WASI imports load under both module names; unknown WASI functions do not', () => {
+  for (const module of ['wasi_snapshot_preview1', 'wasi_unstable']) {
+    const ok = { ...minimalSpec(), imports: [{ module, name: 'fd_write', params: i32(4), results: ['i32' as const] }] };
+    assert.deepEqual(validateModule(buildModule(ok)).errors, [], module);
+  }
+  const bad = {
+    ...minimalSpec(),
+    imports: [{ module: 'wasi_snapshot_preview1', name: 'sock_open', params: i32(3), results: ['i32' as const] }],
+  };
+  assert.match(validateModule(buildModule(bad)).errors.join(), /missing import: wasi_snapshot_preview1\.sock_open/);
+});
+
+test('a start section may log but may not make other host calls (restricted_callback)', () => {
+  const logs: string[] = [];
+  const okSpec = { ...minimalSpec(), startCalls: 0 };
+  assert.ok(ProxyWasmHost.load(buildModule(okSpec), { log: (_l, m) => logs.push(m) }));
+  const bad = {
+    ...minimalSpec(),
+    imports: [{ module: 'env', name: 'proxy_get_property', params: i32(4), results: ['i32' as const] }],
+    startCalls: 0,
+  };
+  assert.throws(
+    () => ProxyWasmHost.load(buildModule(bad)),
+    (e: Error) => e instanceof WasmLoadError && /restricted_callback/.test(e.message),
+  );
+});

@@ -1,0 +1,268 @@
+/**
+ * Host conformance with a second module of our own (test/fixtures/probe), covering what the
+ * filter does not use: Envoy's callback order, properties and their encodings, header maps
+ * and their availability, local replies, status conversion, bodies, shared data, queues,
+ * metrics, ticks, callouts, and the failure policies.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { type FailurePolicy, type Header, PluginConfigError, ProxyWasmHost } from '../../envoy/host/host.js';
+
+const PROBE = new URL('../fixtures/probe/build/probe.wasm', import.meta.url).pathname;
+
+function setup(opts: { config?: string; failurePolicy?: FailurePolicy; canary?: boolean; allowStop?: boolean; vmConfig?: string } = {}) {
+  const logs: string[] = [];
+  const clock = { ms: 1_000_000 };
+  const host = ProxyWasmHost.load(PROBE, {
+    vmId: 'probe-vm',
+    vmConfiguration: Buffer.from(opts.vmConfig ?? 'vm-config'),
+    now: () => clock.ms,
+    log: (level, m) => logs.push(level === 'info' ? m : `${level}: ${m}`),
+  });
+  const plugin = host.configure({
+    name: 'probe',
+    rootId: 'probe-root',
+    configuration: Buffer.from(opts.config ?? 'plain'),
+    ...(opts.failurePolicy ? { failurePolicy: opts.failurePolicy } : {}),
+    ...(opts.canary !== undefined ? { canary: opts.canary } : {}),
+    ...(opts.allowStop ? { allowOnHeadersStopIteration: true } : {}),
+  });
+  const info = {
+    connection: { uriSanPeerCertificate: 'spiffe://td/ns/a/sa/b', tlsVersion: 'TLSv1.3', mtls: true, requestedServerName: '' },
+    source: { address: '10.0.0.1', port: 53412 },
+    destination: { address: '10.0.0.2', port: 8443 },
+  };
+  const request = (probe: string | undefined, extra: Header[] = []) => {
+    const s = plugin.newStream(info);
+    const headers: Header[] = [
+      [':method', 'GET'],
+      [':path', '/a/b?x=1'],
+      [':authority', 'svc.example'],
+      ...(probe ? ([['x-probe', probe]] as Header[]) : []),
+      ...extra,
+    ];
+    return { stream: s, outcome: s.onRequestHeaders(headers, true) };
+  };
+  const line = (prefix: string) => logs.find((l) => l.startsWith(prefix));
+  return { host, plugin, logs, clock, request, line };
+}
+
+test('callback order: root create, vm_start, configure; stream create → headers → log → done → delete', () => {
+  const { logs, request } = setup();
+  const { stream } = request(undefined);
+  stream.onResponseHeaders([[':status', '200']], true);
+  stream.finish();
+  assert.deepEqual(
+    logs.map((l) => l.split(' ')[0]),
+    ['create', 'vm_start', 'configure', 'create', 'request_headers', 'response_headers', 'log', 'done', 'delete'],
+  );
+  assert.equal(logs[0], 'create 1 0');
+  assert.match(logs[1] ?? '', /^vm_start 1 0 vm-config started=1$/);
+  assert.equal(logs[2], 'configure 1 plain');
+  assert.equal(logs[3], 'create 2 1');
+  assert.equal(logs[4], 'request_headers 2 3 1');
+});
+
+test('properties: strings raw, integers 8-byte LE, booleans 1 byte, whole objects and unknown paths refused', () => {
+  const { request, line } = setup();
+  request('props');
+  const prop = (p: string) => line(`prop ${p}=`)?.slice(`prop ${p}=`.length);
+  assert.equal(prop('request.path'), '/a/b?x=1');
+  assert.equal(prop('request.url_path'), '/a/b');
+  assert.equal(prop('request.query'), 'x=1');
+  assert.equal(prop('request.host'), 'svc.example');
+  assert.equal(prop('request.method'), 'GET');
+  assert.equal(prop('source.address'), '10.0.0.1:53412');
+  assert.equal(prop('destination.port'), 'fb20000000000000');
+  assert.equal(prop('connection.mtls'), '01');
+  assert.equal(prop('connection.uri_san_peer_certificate'), 'spiffe://td/ns/a/sa/b');
+  assert.equal(prop('connection.subject_peer_certificate'), '');
+  assert.equal(prop('connection.requested_server_name'), '');
+  assert.equal(prop('plugin_name'), 'probe');
+  assert.equal(prop('plugin_root_id'), 'probe-root');
+  assert.equal(prop('plugin_vm_id'), 'probe-vm');
+  assert.equal(prop('request.headers.x-probe'), 'props');
+  assert.equal(prop('connection'), 'status 3');
+  assert.equal(prop('nonsense'), 'status 1');
+  assert.equal(prop('metadata.filter_metadata.ns.key'), 'status 1');
+});
+
+test('a local reply is deferred, overrides the return value and passes through the response callbacks', () => {
+  const { request, logs } = setup();
+  const { outcome, stream } = request('reply');
+  assert.equal(outcome.action, 'LocalReply');
+  assert.equal(outcome.localReply?.status, 418);
+  assert.equal(outcome.localReply?.details, 'probe_said_no');
+  assert.equal(Buffer.from(outcome.localReply?.body ?? []).toString(), 'nope');
+  assert.equal(outcome.localReply?.grpcStatus, 3);
+  assert.deepEqual(outcome.localReply?.headers, [['x-probe-reply', 'yes']]);
+  assert.ok(
+    logs.some((l) => /^response_headers \d+ \d+ status 418 request_path 2 request\.path status 1$/.test(l)),
+    logs.join('\n'),
+  );
+  assert.ok(logs.some((l) => l === 'response_body 4 1'));
+  assert.deepEqual(
+    stream.replyHeaders?.find(([k]) => k === 'x-probe-saw'),
+    ['x-probe-saw', '418'],
+  );
+  assert.deepEqual(
+    stream.replyHeaders?.find(([k]) => k === 'content-type'),
+    ['content-type', 'text/plain'],
+  );
+});
+
+test('a local reply from on_response_headers replaces the upstream response', () => {
+  const { request } = setup();
+  const { stream } = request(undefined);
+  const o = stream.onResponseHeaders(
+    [
+      [':status', '200'],
+      ['x-reply-from-response', '1'],
+    ],
+    true,
+  );
+  assert.equal(o.action, 'LocalReply');
+  assert.equal(o.localReply?.status, 502);
+  assert.equal(o.localReply?.details, 'replaced_in_response');
+});
+
+test('header status conversion: 1 → StopAllIterationAndWatermark (unless allowed), 2 → Continue, >4 → 4', () => {
+  assert.equal(setup().request('stop').outcome.action, 'StopAllIterationAndWatermark');
+  assert.equal(setup({ allowStop: true }).request('stop').outcome.action, 'StopIteration');
+  assert.equal(setup().request('ret2').outcome.action, 'Continue');
+  assert.equal(setup().request('ret9').outcome.action, 'StopAllIterationAndWatermark');
+});
+
+test('request headers: readable while paused, gone after Continue, back read-only in on_log', () => {
+  const { request, logs } = setup();
+  const { stream } = request(undefined);
+  stream.onResponseHeaders([[':status', '204']], true);
+  stream.finish();
+  assert.ok(
+    logs.some((l) => /^response_headers \d+ 1 status 204 request_path 2 request\.path status 1$/.test(l)),
+    logs.join('\n'),
+  );
+  assert.ok(
+    logs.some((l) => /^log \d+ path \/a\/b\?x=1 add 2$/.test(l)),
+    logs.join('\n'),
+  );
+});
+
+test('header maps: add, replace, remove (keys lower-cased), size in bytes, empty value is Ok 0/0', () => {
+  const { request, line } = setup();
+  const { stream } = request('headers', [
+    ['x-remove', 'gone'],
+    ['x-empty', ''],
+  ]);
+  const h = line('headers ');
+  assert.match(h ?? '', /^headers 0 0 0 size \d+ pairs 6 empty 0 0\/0 missing 1 badmap 2$/);
+  const size = Number(/size (\d+)/.exec(h ?? '')?.[1]);
+  assert.equal(
+    size,
+    stream.requestHeaders.reduce((n, [k, v]) => n + k.length + v.length, 0),
+  );
+  assert.deepEqual(
+    stream.requestHeaders.find(([k]) => k === 'x-added'),
+    ['x-added', '1'],
+  );
+  assert.deepEqual(
+    stream.requestHeaders.find(([k]) => k === 'x-probe'),
+    ['x-probe', 'replaced'],
+  );
+  assert.equal(
+    stream.requestHeaders.find(([k]) => k === 'x-remove'),
+    undefined,
+  );
+});
+
+test('request bodies: buffered until the end, readable and replaceable', () => {
+  const { request, logs } = setup();
+  const { stream } = request('body');
+  assert.equal(stream.onRequestBody(Buffer.from('hello '), false).action, 'StopIterationAndBuffer');
+  assert.equal(stream.onRequestBody(Buffer.from('world'), true).action, 'Continue');
+  assert.equal(stream.requestBody.toString(), 'HELLO WORLD');
+  assert.ok(logs.includes('request_body 11 1 status_len 11'), logs.join('\n'));
+  assert.ok(logs.includes('set_body 0'));
+});
+
+test('shared data with compare-and-swap', () => {
+  const { request, line } = setup();
+  request('shared');
+  // set Ok; get Ok "v1"; wrong cas → CasMismatch (8); right cas → Ok; value now v2
+  assert.equal(line('shared '), 'shared 0 0 v1 8 0 v2');
+});
+
+test('shared queues: enqueue from a stream, delivered to the registering root, then Empty', () => {
+  const { request, line } = setup();
+  request('queue');
+  assert.equal(line('queue '), 'queue 0 same 0');
+  assert.equal(line('queue_ready '), 'queue_ready 1 0 hello then 7');
+});
+
+test("metrics: Envoy's id scheme, counters refuse non-positive deltas, histograms cannot be read", () => {
+  const { request, line, host } = setup();
+  request('metrics');
+  assert.equal(line('metrics '), 'metrics ids 4 9 14 badType 2 zero 2 gauge 5 hget 2');
+  assert.equal(host.metrics.value('probe.requests'), 1n);
+  assert.match(host.metrics.prometheus(), /envoy_probe_requests 1/);
+});
+
+test('callouts, foreign functions, log levels, contexts, stream types and memory checks', () => {
+  const { request, line } = setup();
+  request('http');
+  assert.equal(line('http '), 'http 2');
+  request('misc');
+  assert.equal(line('misc '), 'misc config 1 foreign 1 level 2 badLevel 2 effective 2 continue 2 upstream 12 oob 6 time 0 nonzero');
+});
+
+test('ticks reach the root context that asked for them', () => {
+  const { host, clock, logs } = setup({ config: 'tick' });
+  assert.ok(logs.includes('tick_set 0'));
+  host.tick();
+  assert.ok(!logs.some((l) => l.startsWith('tick 1')));
+  clock.ms += 100;
+  host.tick();
+  assert.ok(logs.includes('tick 1'));
+});
+
+test('on_configure returning false, or trapping, refuses the plugin; the canary keeps the live VM clean', () => {
+  assert.throws(() => setup({ config: 'fail' }), PluginConfigError);
+  assert.throws(() => setup({ config: 'trap' }), PluginConfigError);
+  const { host } = setup();
+  const before = [...host.vm.contexts.keys()];
+  assert.throws(() => host.configure({ name: 'probe', rootId: 'probe-root', configuration: Buffer.from('fail') }), PluginConfigError);
+  assert.deepEqual([...host.vm.contexts.keys()], before);
+  assert.equal(host.vm.failed, false);
+});
+
+test('FAIL_CLOSED: a trap answers 503 wasm_fail_stream for that stream and every later one', () => {
+  const { request, host } = setup({ failurePolicy: 'FAIL_CLOSED' });
+  const first = request('trap').outcome;
+  assert.equal(first.localReply?.status, 503);
+  assert.equal(first.localReply?.details, 'wasm_fail_stream');
+  assert.equal(first.localReply?.grpcStatus, 14);
+  assert.equal(host.vm.failed, true);
+  assert.equal(request(undefined).outcome.localReply?.status, 503);
+});
+
+test('FAIL_OPEN: after a trap, later streams skip the filter', () => {
+  const { request } = setup({ failurePolicy: 'FAIL_OPEN' });
+  assert.equal(request('trap').outcome.localReply?.status, 503);
+  const next = request(undefined).outcome;
+  assert.equal(next.action, 'Continue');
+  assert.equal(next.skipped, true);
+});
+
+test('FAIL_RELOAD: after a trap, a new VM on a later stream, with backoff', () => {
+  const { request, host, clock } = setup({ failurePolicy: 'FAIL_RELOAD' });
+  assert.equal(request('trap').outcome.localReply?.status, 503);
+  clock.ms += 10;
+  // The first reload happens at once; a second trap within the backoff keeps failing closed.
+  assert.equal(request(undefined).outcome.action, 'Continue');
+  assert.equal(host.starts, 2);
+  assert.equal(request('trap').outcome.localReply?.status, 503);
+  assert.equal(request(undefined).outcome.localReply?.status, 503);
+  clock.ms += 1000;
+  assert.equal(request(undefined).outcome.action, 'Continue');
+  assert.equal(host.starts, 3);
+});
