@@ -7,6 +7,8 @@ export const PAIRS_MAX_BYTES = 1 << 20;
 export const PAIRS_MAX_COUNT = 1024;
 
 export function serializePairs(pairs: readonly (readonly [string | Uint8Array, string | Uint8Array])[]): Uint8Array {
+  if (pairs.every(([k, v]) => typeof k === 'string' && typeof v === 'string'))
+    return serializeStringPairs(pairs as readonly (readonly [string, string])[]);
   const enc = pairs.map(
     ([k, v]) => [typeof k === 'string' ? Buffer.from(k) : Buffer.from(k), typeof v === 'string' ? Buffer.from(v) : Buffer.from(v)] as const,
   );
@@ -44,4 +46,46 @@ export function deserializePairs(bytes: Uint8Array): [string, string][] {
     off += kl + vl + 2;
   }
   return off === b.length ? out : [];
+}
+
+/** The common case (header maps): strings encoded straight into one buffer. */
+function serializeStringPairs(pairs: readonly (readonly [string, string])[]): Uint8Array {
+  let size = 4;
+  const lens = new Array<number>(pairs.length * 2);
+  for (let i = 0; i < pairs.length; i++) {
+    const [k, v] = pairs[i] as readonly [string, string];
+    const kl = byteLength(k);
+    const vl = byteLength(v);
+    lens[i * 2] = kl;
+    lens[i * 2 + 1] = vl;
+    size += 8 + kl + vl + 2;
+  }
+  const out = Buffer.allocUnsafe(size);
+  out.writeUInt32LE(pairs.length, 0);
+  let off = 4 + pairs.length * 8;
+  for (let i = 0; i < pairs.length; i++) {
+    const [k, v] = pairs[i] as readonly [string, string];
+    const kl = lens[i * 2] as number;
+    const vl = lens[i * 2 + 1] as number;
+    out.writeUInt32LE(kl, 4 + i * 8);
+    out.writeUInt32LE(vl, 8 + i * 8);
+    off = writeText(out, k, kl, off);
+    off = writeText(out, v, vl, off);
+  }
+  return out;
+}
+
+/** UTF-8 length; header text is nearly always ASCII, counted without leaving JS. */
+function byteLength(s: string): number {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return Buffer.byteLength(s);
+  return s.length;
+}
+
+/** Writes text and its NUL terminator at `off`; returns the offset after them. */
+function writeText(out: Buffer, s: string, len: number, off: number): number {
+  if (len === s.length) {
+    for (let i = 0; i < len; i++) out[off + i] = s.charCodeAt(i);
+  } else out.write(s, off, len, 'utf8');
+  out[off + len] = 0;
+  return off + len + 1;
 }

@@ -42,20 +42,23 @@ export interface PluginIdentity {
 export interface PropertyScope {
   plugin: PluginIdentity;
   /** Undefined in a root context. */
-  stream?: {
-    info: StreamInfo;
-    /** Request headers while readable (undefined once they have continued). */
-    requestHeaders?: readonly (readonly [string, string])[];
-    responseHeaders?: readonly (readonly [string, string])[];
-    filterState: Map<string, Uint8Array>;
-    responseCode?: number;
-    responseCodeDetails?: string;
-  };
+  stream?:
+    | {
+        info: StreamInfo;
+        /** Request headers while readable (undefined once they have continued). */
+        requestHeaders?: readonly (readonly [string, string])[] | undefined;
+        responseHeaders?: readonly (readonly [string, string])[] | undefined;
+        filterState: Map<string, Uint8Array>;
+        responseCode?: number | undefined;
+        responseCodeDetails?: string | undefined;
+      }
+    | undefined;
 }
 
-export type Lookup = { status: number; value?: Uint8Array };
+/** A string result is returned as text (encoded straight into module memory), others as bytes. */
+export type Lookup = { status: number; value?: Uint8Array; text?: string };
 
-const str = (s: string): Lookup => ({ status: WasmResult.Ok, value: Buffer.from(s) });
+const str = (s: string): Lookup => ({ status: WasmResult.Ok, text: s });
 const int = (n: number | bigint): Lookup => {
   const b = Buffer.alloc(8);
   b.writeBigInt64LE(BigInt(n));
@@ -81,7 +84,8 @@ function structValue(v: unknown): Lookup {
 }
 
 function encodeLeaf(v: unknown): Uint8Array {
-  return structValue(v).value ?? new Uint8Array();
+  const r = structValue(v);
+  return r.text !== undefined ? Buffer.from(r.text) : (r.value ?? new Uint8Array());
 }
 
 function joinHeaders(headers: readonly (readonly [string, string])[], name: string): string | undefined {
@@ -192,7 +196,14 @@ function metadata(scope: PropertyScope, rest: string[]): Lookup {
   return structValue(v);
 }
 
+const URI_SAN_PEER = 'connection\0uri_san_peer_certificate';
+
 export function lookupProperty(scope: PropertyScope, path: string): Lookup {
+  // The identity every authorization filter reads first: answered without splitting the path.
+  if (path === URI_SAN_PEER && scope.stream) {
+    const id = scope.stream.info.connection?.uriSanPeerCertificate;
+    return id !== undefined ? str(id) : NOT_FOUND;
+  }
   const segs = path.split('\0');
   if (segs.length > 1 && segs[segs.length - 1] === '') segs.pop(); // a trailing NUL is harmless
   const [head, ...rest] = segs;

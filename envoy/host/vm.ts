@@ -16,6 +16,8 @@ import { HOISTED_START, type ModuleInfo } from './wasm-binary.js';
 
 export class WasmTrap extends Error {}
 
+const EMPTY = new Uint8Array(0);
+
 /** Process-wide shared data and queues, per vm_id (as Envoy's are). */
 const sharedData = new Map<string, Map<string, { value: Uint8Array; cas: number }>>();
 const sharedQueues = new Map<number, { vmId: string; name: string; items: Uint8Array[]; root: number }>();
@@ -142,34 +144,54 @@ export class WasmVm {
   }
 
   // === memory ===
+  // Views are cached per ArrayBuffer: memory.grow() detaches the old buffer, so a changed
+  // buffer means new views.
+  private viewBuffer: ArrayBuffer | undefined;
+  private u8 = new Uint8Array(0);
+  private dv = new DataView(new ArrayBuffer(0));
+  private buf = Buffer.alloc(0);
+
+  private views(): void {
+    const b = this.memory.buffer;
+    if (b !== this.viewBuffer) {
+      this.viewBuffer = b;
+      this.u8 = new Uint8Array(b);
+      this.dv = new DataView(b);
+      this.buf = Buffer.from(b);
+    }
+  }
 
   bytes(): Uint8Array {
-    return new Uint8Array(this.memory.buffer);
+    this.views();
+    return this.u8;
   }
 
   inBounds(ptr: number, len: number): boolean {
-    return ptr >= 0 && len >= 0 && ptr + len <= this.memory.buffer.byteLength;
+    this.views();
+    return ptr >= 0 && len >= 0 && ptr + len <= this.u8.length;
   }
 
   read(ptr: number, len: number): Uint8Array | undefined {
     if (!this.inBounds(ptr >>> 0, len >>> 0)) return undefined;
-    return this.bytes().slice(ptr >>> 0, (ptr >>> 0) + (len >>> 0));
+    return this.u8.slice(ptr >>> 0, (ptr >>> 0) + (len >>> 0));
   }
 
   readString(ptr: number, len: number): string | undefined {
-    const b = this.read(ptr, len);
-    return b === undefined ? undefined : Buffer.from(b).toString('utf8');
+    const p = ptr >>> 0;
+    const l = len >>> 0;
+    if (!this.inBounds(p, l)) return undefined;
+    return l === 0 ? '' : this.buf.toString('utf8', p, p + l);
   }
 
   writeU32(ptr: number, v: number): boolean {
     if (!this.inBounds(ptr >>> 0, 4)) return false;
-    new DataView(this.memory.buffer).setUint32(ptr >>> 0, v >>> 0, true);
+    this.dv.setUint32(ptr >>> 0, v >>> 0, true);
     return true;
   }
 
   writeU64(ptr: number, v: bigint): boolean {
     if (!this.inBounds(ptr >>> 0, 8)) return false;
-    new DataView(this.memory.buffer).setBigUint64(ptr >>> 0, BigInt.asUintN(64, v), true);
+    this.dv.setBigUint64(ptr >>> 0, BigInt.asUintN(64, v), true);
     return true;
   }
 
@@ -195,9 +217,26 @@ export class WasmVm {
     }
     const p = this.malloc(data.length);
     if (p === 0 || !this.inBounds(p, data.length)) return WasmResult.InvalidMemoryAccess;
-    this.bytes().set(data, p);
+    this.u8.set(data, p);
     this.writeU32(ptrPtr, p);
     this.writeU32(sizePtr, data.length);
+    return WasmResult.Ok;
+  }
+
+  /** copyOut for a string, encoded straight into module memory. */
+  copyOutString(s: string, ptrPtr: number, sizePtr: number): number {
+    if (!this.inBounds(ptrPtr >>> 0, 4) || !this.inBounds(sizePtr >>> 0, 4)) return WasmResult.InvalidMemoryAccess;
+    const n = Buffer.byteLength(s);
+    if (n === 0) {
+      this.writeU32(ptrPtr, 0);
+      this.writeU32(sizePtr, 0);
+      return WasmResult.Ok;
+    }
+    const p = this.malloc(n);
+    if (p === 0 || !this.inBounds(p, n)) return WasmResult.InvalidMemoryAccess;
+    this.buf.write(s, p, n, 'utf8');
+    this.writeU32(ptrPtr, p);
+    this.writeU32(sizePtr, n);
     return WasmResult.Ok;
   }
 
@@ -284,25 +323,20 @@ export class WasmVm {
         const r = lookupProperty(
           {
             plugin: root.plugin,
-            ...(s
-              ? {
-                  stream: {
-                    info: s.info,
-                    ...(s.phase === 'request_headers' || s.requestHeadersPaused || s.phase === 'log'
-                      ? { requestHeaders: s.requestHeaders }
-                      : {}),
-                    responseHeaders: s.responseHeaders,
-                    filterState: s.filterState,
-                    ...(s.localReply ? { responseCode: s.localReply.status } : {}),
-                    ...(s.responseCodeDetails ? { responseCodeDetails: s.responseCodeDetails } : {}),
-                  },
-                }
-              : {}),
+            stream: s && {
+              info: s.info,
+              requestHeaders: s.phase === 'request_headers' || s.requestHeadersPaused || s.phase === 'log' ? s.requestHeaders : undefined,
+              responseHeaders: s.responseHeaders,
+              filterState: s.filterState,
+              responseCode: s.localReply?.status,
+              responseCodeDetails: s.responseCodeDetails,
+            },
           },
           path,
         );
         if (r.status !== WasmResult.Ok) return r.status;
-        return vm.copyOut(r.value ?? new Uint8Array(), outPtr, outSize);
+        if (r.text !== undefined) return vm.copyOutString(r.text, outPtr, outSize);
+        return vm.copyOut(r.value ?? EMPTY, outPtr, outSize);
       },
       proxy_set_property(pathPtr: number, pathSize: number, valuePtr: number, valueSize: number) {
         const path = vm.readString(pathPtr, pathSize);
@@ -316,7 +350,7 @@ export class WasmVm {
       proxy_get_header_map_pairs(type: number, outPtr: number, outSize: number) {
         if (type > MapType.HttpCallResponseTrailers) return WasmResult.BadArgument;
         const m = type >= MapType.HttpCallResponseHeaders ? vm.callout(type) : vm.headerMap(type)?.map;
-        return vm.copyOut(m && m.length ? serializePairs(m) : new Uint8Array(), outPtr, outSize);
+        return vm.copyOut(m && m.length ? serializePairs(m) : EMPTY, outPtr, outSize);
       },
       proxy_set_header_map_pairs(type: number, ptr: number, size: number) {
         const h = vm.headerMap(type);
