@@ -3,7 +3,7 @@
 // only read. Strings point into the policy's own copy of the configuration bytes.
 import { hashBytes, ptrOf, sameBytes, utf8 } from './bytes';
 import { KIND_EXACT, KIND_MAX, KIND_PREFIX, KIND_SEGMENT_PREFIX, Match } from './match';
-import { Reader, WIRE_LEN, WIRE_VARINT } from './reader';
+import { nested, Reader, WIRE_LEN, WIRE_VARINT } from './reader';
 
 export const FORMAT_VERSION: u32 = 1;
 
@@ -28,33 +28,43 @@ export const NEED_PORT: u32 = 1;
 export const NEED_TIME: u32 = 2;
 export const NEED_CLAIMS: u32 = 4;
 
+// Shared empty tables: most lists of most rules are empty, and an allocation each would
+// multiply a large policy's footprint.
+const NO_MATCHES = new StaticArray<Match>(0);
+const NO_U32 = new StaticArray<u32>(0);
+const NO_BYTES = new ArrayBuffer(0);
+
 export class Source {
   peer: u8 = PEER_ANY;
-  principals: StaticArray<Match> = [];
-  notPrincipals: StaticArray<Match> = [];
-  requestPrincipals: StaticArray<Match> = [];
-  notRequestPrincipals: StaticArray<Match> = [];
-  namespaces: StaticArray<Match> = [];
-  notNamespaces: StaticArray<Match> = [];
+  principals: StaticArray<Match> = NO_MATCHES;
+  notPrincipals: StaticArray<Match> = NO_MATCHES;
+  requestPrincipals: StaticArray<Match> = NO_MATCHES;
+  notRequestPrincipals: StaticArray<Match> = NO_MATCHES;
+  namespaces: StaticArray<Match> = NO_MATCHES;
+  notNamespaces: StaticArray<Match> = NO_MATCHES;
 }
 
 export class Operation {
   methods: u32 = 0;
   notMethods: u32 = 0;
-  paths: StaticArray<Match> = [];
-  notPaths: StaticArray<Match> = [];
-  hosts: StaticArray<Match> = [];
-  notHosts: StaticArray<Match> = [];
-  ports: StaticArray<u32> = [];
-  notPorts: StaticArray<u32> = [];
+  paths: StaticArray<Match> = NO_MATCHES;
+  notPaths: StaticArray<Match> = NO_MATCHES;
+  hosts: StaticArray<Match> = NO_MATCHES;
+  notHosts: StaticArray<Match> = NO_MATCHES;
+  ports: StaticArray<u32> = NO_U32;
+  notPorts: StaticArray<u32> = NO_U32;
 }
 
 export class Condition {
   attribute: u8 = 0;
   key: u32 = 0;
-  values: StaticArray<Match> = [];
-  notValues: StaticArray<Match> = [];
+  values: StaticArray<Match> = NO_MATCHES;
+  notValues: StaticArray<Match> = NO_MATCHES;
 }
+
+const NO_SOURCES = new StaticArray<Source>(0);
+const NO_OPERATIONS = new StaticArray<Operation>(0);
+const NO_CONDITIONS = new StaticArray<Condition>(0);
 
 export class Rule {
   namePtr: usize = 0;
@@ -63,13 +73,13 @@ export class Rule {
   action: u8 = 0;
   mode: u8 = 0;
   expiresMs: i64 = 0;
-  sources: StaticArray<Source> = [];
-  operations: StaticArray<Operation> = [];
-  conditions: StaticArray<Condition> = [];
+  sources: StaticArray<Source> = NO_SOURCES;
+  operations: StaticArray<Operation> = NO_OPERATIONS;
+  conditions: StaticArray<Condition> = NO_CONDITIONS;
   /** "perimeter/rule", for the decision record. */
-  label: ArrayBuffer = new ArrayBuffer(0);
+  label: ArrayBuffer = NO_BYTES;
   /** Response details of a deny by this rule: perimeter_denied[perimeter/rule@version]. */
-  details: ArrayBuffer = new ArrayBuffer(0);
+  details: ArrayBuffer = NO_BYTES;
   metricId: u32 = 0;
   pendingHits: i64 = 0;
 }
@@ -83,14 +93,14 @@ export class Perimeter {
 /** Open-addressing hash table from identity bytes to the rules whose sources name them. */
 export class IdentityTable {
   mask: u32 = 0;
-  hashes: StaticArray<u32> = [];
+  hashes: StaticArray<u32> = NO_U32;
   keyPtrs: StaticArray<usize> = [];
-  keyLens: StaticArray<u32> = [];
-  refStart: StaticArray<u32> = [];
-  refCount: StaticArray<u32> = [];
-  refs: StaticArray<u32> = [];
+  keyLens: StaticArray<u32> = NO_U32;
+  refStart: StaticArray<u32> = NO_U32;
+  refCount: StaticArray<u32> = NO_U32;
+  refs: StaticArray<u32> = NO_U32;
   /** Distinct key lengths, for prefix tables (probed once per length). */
-  lengths: StaticArray<u32> = [];
+  lengths: StaticArray<u32> = NO_U32;
 
   /** Slot of the key, or -1. */
   find(p: usize, len: usize): i32 {
@@ -115,16 +125,16 @@ export class Policy {
   defaultPerimeterLen: usize = 0;
   perimeters: StaticArray<Perimeter> = [];
   rules: StaticArray<Rule> = [];
-  headers: StaticArray<Match> = [];
-  claims: StaticArray<Match> = [];
+  headers: StaticArray<Match> = NO_MATCHES;
+  claims: StaticArray<Match> = NO_MATCHES;
   needs: u32 = 0;
   usesRequestPrincipal: bool = false;
   exact: IdentityTable = new IdentityTable();
   prefix: IdentityTable = new IdentityTable();
-  authenticated: StaticArray<u32> = [];
-  unauthenticated: StaticArray<u32> = [];
+  authenticated: StaticArray<u32> = NO_U32;
+  unauthenticated: StaticArray<u32> = NO_U32;
   /** Per-rule visit stamps, so a request evaluates each candidate rule once. */
-  stamps: StaticArray<u32> = [];
+  stamps: StaticArray<u32> = NO_U32;
   generation: u32 = 0;
   /** Per-request values of the headers and claims the policy reads (pointer, length; -1 = absent). */
   headerPtrs: StaticArray<usize> = [];
@@ -132,10 +142,10 @@ export class Policy {
   claimPtrs: StaticArray<usize> = [];
   claimLens: StaticArray<isize> = [];
   /** "default" and unsafe-request labels and details of this policy. */
-  defaultLabel: ArrayBuffer = new ArrayBuffer(0);
-  defaultDetails: ArrayBuffer = new ArrayBuffer(0);
-  unsafeLabel: ArrayBuffer = new ArrayBuffer(0);
-  unsafeDetails: ArrayBuffer = new ArrayBuffer(0);
+  defaultLabel: ArrayBuffer = NO_BYTES;
+  defaultDetails: ArrayBuffer = NO_BYTES;
+  unsafeLabel: ArrayBuffer = NO_BYTES;
+  unsafeDetails: ArrayBuffer = NO_BYTES;
   decidedCounters: bool = false;
 
   constructor(pool: ArrayBuffer) {
@@ -145,7 +155,7 @@ export class Policy {
 
 function matches(r: Reader, into: Array<Match>): void {
   if (!r.lengthDelimited()) return;
-  const m = new Reader(r.fieldStart, r.fieldStart + r.fieldLen);
+  const m = nested(r, 4);
   let kind: u32 = 0;
   let ptr: usize = 0;
   let len: usize = 0;
@@ -166,13 +176,56 @@ function matches(r: Reader, into: Array<Match>): void {
   into.push(new Match(<u8>kind, ptr, len));
 }
 
+/** A fixed copy of a scratch list (the list is reused, so it is cleared here). */
 function fixed<T>(a: Array<T>): StaticArray<T> {
-  return StaticArray.fromArray<T>(a);
+  const out = a.length == 0 ? emptyOf<T>() : StaticArray.fromArray<T>(a);
+  a.length = 0;
+  return out;
 }
+
+function emptyOf<T>(): StaticArray<T> {
+  if (isReference<T>()) {
+    if (idof<T>() == idof<Match>()) return changetype<StaticArray<T>>(NO_MATCHES);
+    if (idof<T>() == idof<Source>()) return changetype<StaticArray<T>>(NO_SOURCES);
+    if (idof<T>() == idof<Operation>()) return changetype<StaticArray<T>>(NO_OPERATIONS);
+    if (idof<T>() == idof<Condition>()) return changetype<StaticArray<T>>(NO_CONDITIONS);
+  } else if (sizeof<T>() == 4) {
+    return changetype<StaticArray<T>>(NO_U32);
+  }
+  return new StaticArray<T>(0);
+}
+
+function resetScratch(): void {
+  S_P.length = 0;
+  S_NP.length = 0;
+  S_RP.length = 0;
+  S_NRP.length = 0;
+  S_NS.length = 0;
+  S_NNS.length = 0;
+  O_PATHS.length = 0;
+  O_NOT_PATHS.length = 0;
+  O_HOSTS.length = 0;
+  O_NOT_HOSTS.length = 0;
+  O_PORTS.length = 0;
+  O_NOT_PORTS.length = 0;
+  C_VALUES.length = 0;
+  C_NOT_VALUES.length = 0;
+  R_SOURCES.length = 0;
+  R_OPS.length = 0;
+  R_CONDS.length = 0;
+}
+
+// Scratch lists for decoding, reused from message to message (decoding never nests a message
+// inside another of the same kind, so one set per kind suffices).
+const S_P = new Array<Match>(), S_NP = new Array<Match>(), S_RP = new Array<Match>(), S_NRP = new Array<Match>(), S_NS = new Array<Match>(), S_NNS = new Array<Match>();
+const O_PATHS = new Array<Match>(), O_NOT_PATHS = new Array<Match>(), O_HOSTS = new Array<Match>(), O_NOT_HOSTS = new Array<Match>();
+const O_PORTS = new Array<u32>(), O_NOT_PORTS = new Array<u32>();
+const C_VALUES = new Array<Match>(), C_NOT_VALUES = new Array<Match>();
+const R_SOURCES = new Array<Source>(), R_OPS = new Array<Operation>(), R_CONDS = new Array<Condition>();
 
 function decodeSource(r: Reader): Source | null {
   if (!r.lengthDelimited()) return null;
-  const m = new Reader(r.fieldStart, r.fieldStart + r.fieldLen);
+  const m = nested(r, 3);
   const s = new Source();
   const p: Match[] = [],
     np: Match[] = [],
@@ -209,7 +262,7 @@ function decodeSource(r: Reader): Source | null {
 
 function decodeOperation(r: Reader): Operation | null {
   if (!r.lengthDelimited()) return null;
-  const m = new Reader(r.fieldStart, r.fieldStart + r.fieldLen);
+  const m = nested(r, 3);
   const o = new Operation();
   const paths: Match[] = [],
     notPaths: Match[] = [],
@@ -246,7 +299,7 @@ function decodeOperation(r: Reader): Operation | null {
 
 function decodeCondition(r: Reader): Condition | null {
   if (!r.lengthDelimited()) return null;
-  const m = new Reader(r.fieldStart, r.fieldStart + r.fieldLen);
+  const m = nested(r, 3);
   const c = new Condition();
   const values: Match[] = [],
     notValues: Match[] = [];
@@ -273,7 +326,7 @@ function decodeCondition(r: Reader): Condition | null {
 
 function decodeRule(r: Reader): Rule | null {
   if (!r.lengthDelimited()) return null;
-  const m = new Reader(r.fieldStart, r.fieldStart + r.fieldLen);
+  const m = nested(r, 2);
   const rule = new Rule();
   const sources: Source[] = [],
     ops: Operation[] = [],
@@ -318,7 +371,7 @@ function decodeRule(r: Reader): Rule | null {
 
 function decodePerimeter(r: Reader): Perimeter | null {
   if (!r.lengthDelimited()) return null;
-  const m = new Reader(r.fieldStart, r.fieldStart + r.fieldLen);
+  const m = nested(r, 2);
   const p = new Perimeter();
   let mode: u32 = 0;
   while (!m.done) {
@@ -343,6 +396,7 @@ function decodePerimeter(r: Reader): Perimeter | null {
 
 /** Decodes CompiledPolicy bytes held in `pool`; null when malformed or of another format. */
 export function decodePolicy(pool: ArrayBuffer): Policy | null {
+  resetScratch();
   const base = ptrOf(pool);
   const r = new Reader(base, base + <usize>pool.byteLength);
   const policy = new Policy(pool);
@@ -531,7 +585,7 @@ function concat3(a: string, p: usize, plen: usize, b: string): ArrayBuffer {
 }
 
 function label(policy: Policy, perimPtr: usize, perimLen: usize, name: string, ruleNamePtr: usize, ruleNameLen: usize): ArrayBuffer {
-  const n = utf8(name);
+  const n = name.length > 0 ? utf8(name) : NO_BYTES;
   const np = name.length > 0 ? ptrOf(n) : ruleNamePtr;
   const nl = name.length > 0 ? <usize>n.byteLength : ruleNameLen;
   const out = new ArrayBuffer(<i32>(perimLen + 1 + nl));

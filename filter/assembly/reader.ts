@@ -15,11 +15,21 @@ export class Reader {
   fieldStart: usize = 0;
   fieldLen: usize = 0;
 
-  constructor(
-    start: usize,
-    public end: usize,
-  ) {
+  constructor(start: usize, end: usize) {
     this.pos = start;
+    this.end = end;
+  }
+
+  end: usize;
+
+  /** Re-aims a reader at new bytes (decoders reuse one reader per nesting depth). */
+  reset(start: usize, end: usize): Reader {
+    this.pos = start;
+    this.end = end;
+    this.failed = false;
+    this.fieldStart = 0;
+    this.fieldLen = 0;
+    return this;
   }
 
   get done(): bool {
@@ -104,8 +114,22 @@ export class Reader {
       this.fail();
       return;
     }
-    const inner = new Reader(this.fieldStart, this.fieldStart + this.fieldLen);
-    while (!inner.done) into.push(inner.u32());
-    if (inner.failed) this.fail();
+    const end = this.fieldStart + this.fieldLen;
+    const save = this.pos;
+    this.pos = this.fieldStart;
+    while (!this.failed && this.pos < end) into.push(this.u32());
+    if (!this.failed) this.pos = save;
   }
+}
+
+const depths = new StaticArray<Reader | null>(8);
+
+/** A reader for the last length-delimited field of `r`, reused per nesting depth. */
+export function nested(r: Reader, depth: i32): Reader {
+  let inner = depths[depth];
+  if (inner === null) {
+    inner = new Reader(0, 0);
+    depths[depth] = inner;
+  }
+  return inner.reset(r.fieldStart, r.fieldStart + r.fieldLen);
 }
