@@ -453,11 +453,12 @@ export function decodePolicy(pool: ArrayBuffer): Policy | null {
   policy.rules = fixed(rules);
   policy.headers = fixed(headers);
   policy.claims = fixed(claims);
-  policy.stamps = new StaticArray<u32>(rules.length);
-  policy.headerPtrs = new StaticArray<usize>(headers.length);
-  policy.headerLens = new StaticArray<isize>(headers.length);
-  policy.claimPtrs = new StaticArray<usize>(claims.length);
-  policy.claimLens = new StaticArray<isize>(claims.length);
+  // Sized from the fixed tables: fixed() empties the scratch lists it copies.
+  policy.stamps = new StaticArray<u32>(policy.rules.length);
+  policy.headerPtrs = new StaticArray<usize>(policy.headers.length);
+  policy.headerLens = new StaticArray<isize>(policy.headers.length);
+  policy.claimPtrs = new StaticArray<usize>(policy.claims.length);
+  policy.claimLens = new StaticArray<isize>(policy.claims.length);
   buildIndex(policy);
   buildLabels(policy);
   return policy;
