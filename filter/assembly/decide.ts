@@ -278,10 +278,13 @@ export function decide(policy: Policy): void {
 
   if (authenticated) {
     visitSlot(policy, policy.exact, policy.exact.find(principalPtr, principalLen));
-    const lengths = policy.prefix.lengths;
+    const prefix = policy.prefix;
+    const lengths = prefix.lengths;
     for (let i = 0; i < lengths.length; i++) {
       const l = <usize>unchecked(lengths[i]);
-      if (l <= principalLen) visitSlot(policy, policy.prefix, policy.prefix.find(principalPtr, l));
+      if (l > principalLen) continue;
+      if (unchecked(prefix.rawAt[i]) == 0 && l < principalLen && load<u8>(principalPtr + l) != 0x2f) continue;
+      visitSlot(policy, prefix, prefix.find(principalPtr, l));
     }
     visitList(policy, policy.authenticated);
   } else {

@@ -101,6 +101,8 @@ export class IdentityTable {
   refs: StaticArray<u32> = NO_U32;
   /** Distinct key lengths, for prefix tables (probed once per length). */
   lengths: StaticArray<u32> = NO_U32;
+  /** Per length: 1 when some key of that length is a raw prefix (probed whatever follows it). */
+  rawAt: StaticArray<u32> = NO_U32;
 
   /** Slot of the key, or -1. */
   find(p: usize, len: usize): i32 {
@@ -227,12 +229,12 @@ function decodeSource(r: Reader): Source | null {
   if (!r.lengthDelimited()) return null;
   const m = nested(r, 3);
   const s = new Source();
-  const p: Match[] = [],
-    np: Match[] = [],
-    rp: Match[] = [],
-    nrp: Match[] = [],
-    ns: Match[] = [],
-    nns: Match[] = [];
+  const p = S_P,
+    np = S_NP,
+    rp = S_RP,
+    nrp = S_NRP,
+    ns = S_NS,
+    nns = S_NNS;
   let peer: u32 = 0;
   while (!m.done) {
     const t = m.tag();
@@ -264,12 +266,12 @@ function decodeOperation(r: Reader): Operation | null {
   if (!r.lengthDelimited()) return null;
   const m = nested(r, 3);
   const o = new Operation();
-  const paths: Match[] = [],
-    notPaths: Match[] = [],
-    hosts: Match[] = [],
-    notHosts: Match[] = [];
-  const ports: u32[] = [],
-    notPorts: u32[] = [];
+  const paths = O_PATHS,
+    notPaths = O_NOT_PATHS,
+    hosts = O_HOSTS,
+    notHosts = O_NOT_HOSTS;
+  const ports = O_PORTS,
+    notPorts = O_NOT_PORTS;
   while (!m.done) {
     const t = m.tag();
     const f = t >> 3;
@@ -301,8 +303,8 @@ function decodeCondition(r: Reader): Condition | null {
   if (!r.lengthDelimited()) return null;
   const m = nested(r, 3);
   const c = new Condition();
-  const values: Match[] = [],
-    notValues: Match[] = [];
+  const values = C_VALUES,
+    notValues = C_NOT_VALUES;
   let attribute: u32 = 0;
   while (!m.done) {
     const t = m.tag();
@@ -328,9 +330,9 @@ function decodeRule(r: Reader): Rule | null {
   if (!r.lengthDelimited()) return null;
   const m = nested(r, 2);
   const rule = new Rule();
-  const sources: Source[] = [],
-    ops: Operation[] = [],
-    conds: Condition[] = [];
+  const sources = R_SOURCES,
+    ops = R_OPS,
+    conds = R_CONDS;
   let action: u32 = 0;
   let mode: u32 = 0;
   while (!m.done) {
@@ -563,13 +565,19 @@ function buildTable(keys: Array<Match>, rules: Array<u32>): IdentityTable {
     t.refs[t.refStart[s] + t.refCount[s]] = rules[i];
     t.refCount[s] = t.refCount[s] + 1;
   }
-  // Distinct key lengths, for prefix probing.
+  // Distinct key lengths, for prefix probing; a segment prefix can only match at a "/" boundary,
+  // so a length with segment prefixes only is probed just when the identity has one there.
   const lengths: u32[] = [];
   for (let s: u32 = 0; s < cap; s++) {
     const kl = t.keyLens[s];
     if (kl != 0xffffffff && !lengths.includes(kl)) lengths.push(kl);
   }
   lengths.sort();
+  const rawAt = new StaticArray<u32>(lengths.length);
+  for (let i = 0; i < n; i++) {
+    if (keys[i].kind == KIND_PREFIX) rawAt[lengths.indexOf(<u32>keys[i].len)] = 1;
+  }
+  t.rawAt = rawAt;
   t.lengths = fixed(lengths);
   return t;
 }
@@ -610,7 +618,8 @@ function buildLabels(policy: Policy): void {
     const rule = policy.rules[i];
     const p = policy.perimeters[rule.perimeter];
     rule.label = label(policy, p.namePtr, p.nameLen, '', rule.namePtr, rule.nameLen);
-    rule.details = details(policy, rule.label);
+    // Only a deny rule's name goes into a 403's details.
+    if (rule.action == ACTION_DENY) rule.details = details(policy, rule.label);
   }
 }
 
