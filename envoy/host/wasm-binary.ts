@@ -36,6 +36,33 @@ const KINDS = ['func', 'table', 'memory', 'global', 'tag'] as const;
 
 export class WasmFormatError extends Error {}
 
+/** Unsigned LEB128 at `at`: the value and the offset after it. */
+export function readLeb(buf: Uint8Array, at: number): [number, number] {
+  let r = 0;
+  let shift = 0;
+  let p = at;
+  for (;;) {
+    if (p >= buf.length) throw new WasmFormatError('truncated module');
+    const b = buf[p++] as number;
+    r |= (b & 0x7f) << shift;
+    if ((b & 0x80) === 0) return [r >>> 0, p];
+    shift += 7;
+    if (shift > 35) throw new WasmFormatError('bad LEB128');
+  }
+}
+
+export function encodeLeb(n: number): number[] {
+  const out: number[] = [];
+  let v = n >>> 0;
+  do {
+    let b = v & 0x7f;
+    v >>>= 7;
+    if (v) b |= 0x80;
+    out.push(b);
+  } while (v);
+  return out;
+}
+
 export function formatType(t: FuncType): string {
   return `(${t.params.join(', ')}) -> (${t.results.join(', ')})`;
 }
@@ -58,16 +85,9 @@ export function parseModule(bytes: Uint8Array): ModuleInfo {
     if (p + n > buf.length) throw new WasmFormatError('truncated module');
   };
   const u32 = () => {
-    let r = 0;
-    let shift = 0;
-    for (;;) {
-      need(1);
-      const b = buf[p++] as number;
-      r |= (b & 0x7f) << shift;
-      if ((b & 0x80) === 0) return r >>> 0;
-      shift += 7;
-      if (shift > 35) throw new WasmFormatError('bad LEB128');
-    }
+    const [v, next] = readLeb(buf, p);
+    p = next;
+    return v;
   };
   const name = () => {
     const l = u32();
@@ -160,50 +180,19 @@ export const HOISTED_START = '__proxy_wasm_host_start';
  */
 export function hoistStart(bytes: Uint8Array): Uint8Array {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const leb = encodeLeb;
   let p = 8;
-  const readU32 = (): number => {
-    let r = 0;
-    let shift = 0;
-    for (;;) {
-      const b = buf[p++] as number;
-      r |= (b & 0x7f) << shift;
-      if ((b & 0x80) === 0) return r >>> 0;
-      shift += 7;
-    }
-  };
-  const leb = (n: number): number[] => {
-    const out: number[] = [];
-    let v = n >>> 0;
-    do {
-      let b = v & 0x7f;
-      v >>>= 7;
-      if (v) b |= 0x80;
-      out.push(b);
-    } while (v);
-    return out;
-  };
   const sections: { id: number; body: Buffer }[] = [];
   while (p < buf.length) {
     const id = buf[p++] as number;
-    const size = readU32();
+    const [size, next] = readLeb(buf, p);
+    p = next;
     sections.push({ id, body: buf.subarray(p, p + size) });
     p += size;
   }
   const start = sections.find((s) => s.id === 8);
   if (!start) return bytes;
-  p = 0;
-  const startIndex = (() => {
-    const b = start.body;
-    let r = 0;
-    let shift = 0;
-    let i = 0;
-    for (;;) {
-      const x = b[i++] as number;
-      r |= (x & 0x7f) << shift;
-      if ((x & 0x80) === 0) return r >>> 0;
-      shift += 7;
-    }
-  })();
+  const [startIndex] = readLeb(start.body, 0);
   const name = Buffer.from(HOISTED_START);
   const entry = Buffer.from([...leb(name.length), ...name, 0x00, ...leb(startIndex)]);
   const out: number[] = [...buf.subarray(0, 8)];
@@ -218,15 +207,7 @@ export function hoistStart(bytes: Uint8Array): Uint8Array {
     }
     if (s.id === 7) {
       const b = Buffer.from(s.body);
-      let i = 0;
-      let count = 0;
-      let shift = 0;
-      for (;;) {
-        const x = b[i++] as number;
-        count |= (x & 0x7f) << shift;
-        if ((x & 0x80) === 0) break;
-        shift += 7;
-      }
+      const [count, i] = readLeb(b, 0);
       const body = Buffer.concat([Buffer.from(leb(count + 1)), b.subarray(i), entry]);
       out.push(7, ...leb(body.length), ...body);
       exported = true;

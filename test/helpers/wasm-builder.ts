@@ -3,6 +3,8 @@
  * chosen imports (with any types), exported functions with trivial bodies, a memory, and an
  * optional start function that calls one import.
  */
+import { encodeLeb } from '../../envoy/host/wasm-binary.js';
+
 type Val = 'i32' | 'i64';
 interface Fn {
   params: Val[];
@@ -19,18 +21,7 @@ export interface ModuleSpec {
 }
 
 const VAL = { i32: 0x7f, i64: 0x7e };
-
-function leb(n: number): number[] {
-  const out: number[] = [];
-  let v = n >>> 0;
-  do {
-    let b = v & 0x7f;
-    v >>>= 7;
-    if (v) b |= 0x80;
-    out.push(b);
-  } while (v);
-  return out;
-}
+const leb = encodeLeb;
 
 const str = (s: string) => [...leb(Buffer.byteLength(s)), ...Buffer.from(s)];
 const section = (id: number, body: number[]) => [id, ...leb(body.length), ...body];
