@@ -12,7 +12,7 @@ export function utf8(s: string): ArrayBuffer {
 }
 
 /** Equality of two byte ranges of one length, eight bytes at a time. */
-export function sameBytes(a: usize, b: usize, len: usize): bool {
+@inline export function sameBytes(a: usize, b: usize, len: usize): bool {
   let i: usize = 0;
   while (i + 8 <= len) {
     if (load<u64>(a + i) != load<u64>(b + i)) return false;
@@ -51,7 +51,7 @@ export function contains(s: usize, slen: usize, p: usize, plen: usize): bool {
  * A 32-bit hash for short keys (SPIFFE IDs and their prefixes), four bytes per step with
  * MurmurHash3's mixing; the table builder and the lookup use this one function.
  */
-export function hashBytes(p: usize, len: usize): u32 {
+@inline export function hashBytes(p: usize, len: usize): u32 {
   let h: u32 = 0x9747b28c ^ <u32>len;
   let i: usize = 0;
   while (i + 4 <= len) {

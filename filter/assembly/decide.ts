@@ -121,7 +121,7 @@ function anyElement(ms: StaticArray<Match>, p: usize, len: usize): bool {
   return false;
 }
 
-function sourceMatches(s: Source): bool {
+@inline function sourceMatches(s: Source): bool {
   if (s.peer == PEER_AUTHENTICATED && !authenticated) return false;
   if (s.peer == PEER_UNAUTHENTICATED && authenticated) return false;
   if (s.principals.length > 0 && (!authenticated || !matchAny(s.principals, principalPtr, principalLen))) return false;
@@ -134,12 +134,12 @@ function sourceMatches(s: Source): bool {
   return true;
 }
 
-function portIn(ports: StaticArray<u32>): bool {
+@inline function portIn(ports: StaticArray<u32>): bool {
   for (let i = 0; i < ports.length; i++) if (<i64>unchecked(ports[i]) == port) return true;
   return false;
 }
 
-function operationMatches(o: Operation): bool {
+@inline function operationMatches(o: Operation): bool {
   if (o.methods != 0 && (o.methods & methodBit) == 0) return false;
   if ((o.notMethods & methodBit) != 0) return false;
   if (o.paths.length > 0 && !matchAny(o.paths, PATH_BUF, pathLen)) return false;
@@ -151,7 +151,7 @@ function operationMatches(o: Operation): bool {
   return true;
 }
 
-function conditionHolds(c: Condition, policy: Policy): bool {
+@inline function conditionHolds(c: Condition, policy: Policy): bool {
   let p: usize = 0;
   let len: isize = -1;
   if (c.attribute == ATTR_HEADER) {
@@ -180,7 +180,7 @@ function conditionHolds(c: Condition, policy: Policy): bool {
   return true;
 }
 
-function ruleMatches(rule: Rule, policy: Policy): bool {
+@inline function ruleMatches(rule: Rule, policy: Policy): bool {
   if (rule.expiresMs != 0 && nowMs >= rule.expiresMs) return false;
   let any = false;
   const sources = rule.sources;
@@ -207,7 +207,7 @@ function ruleMatches(rule: Rule, policy: Policy): bool {
   return true;
 }
 
-function visit(policy: Policy, r: u32): void {
+@inline function visit(policy: Policy, r: u32): void {
   const stamps = policy.stamps;
   if (unchecked(stamps[r]) == policy.generation) return;
   unchecked((stamps[r] = policy.generation));

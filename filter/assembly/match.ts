@@ -15,7 +15,7 @@ export class Match {
   constructor(public kind: u8, public ptr: usize, public len: usize) {}
 }
 
-export function matchOne(m: Match, s: usize, slen: usize): bool {
+@inline export function matchOne(m: Match, s: usize, slen: usize): bool {
   switch (m.kind) {
     case KIND_EXACT:
       return equalBytes(s, slen, m.ptr, m.len);
@@ -34,7 +34,7 @@ export function matchOne(m: Match, s: usize, slen: usize): bool {
   }
 }
 
-export function matchAny(ms: StaticArray<Match>, s: usize, slen: usize): bool {
+@inline export function matchAny(ms: StaticArray<Match>, s: usize, slen: usize): bool {
   for (let i = 0; i < ms.length; i++) {
     if (matchOne(unchecked(ms[i]), s, slen)) return true;
   }

@@ -105,7 +105,7 @@ export class IdentityTable {
   rawAt: StaticArray<u32> = NO_U32;
 
   /** Slot of the key, or -1. */
-  find(p: usize, len: usize): i32 {
+  @inline find(p: usize, len: usize): i32 {
     if (this.refs.length == 0) return -1;
     const h = hashBytes(p, len);
     let i = h & this.mask;
