@@ -8,12 +8,13 @@ import * as contexts from "./contexts";
 import * as d from "./decide";
 import * as host from "./host";
 import { normalizeHost, normalizePath } from "./match";
-import { decodePolicy, MODE_ENFORCE, MODE_OBSERVE, MODE_SIMULATE, NEED_CLAIMS, NEED_PORT, NEED_TIME, Policy } from "./policy";
+import { decodePolicy, MODE_ENFORCE, NEED_CLAIMS, NEED_PORT, NEED_TIME, Policy } from "./policy";
 
 // Constants as UTF-8, made once when the module starts (no host calls there).
 const URI_SAN = utf8("connection\0uri_san_peer_certificate");
 const DESTINATION_PORT = utf8("destination\0port");
 const CLAIMS_PREFIX = "metadata\0filter_metadata\0envoy.filters.http.jwt_authn\0jwt_payload\0";
+const CLAIMS_PREFIX_BYTES = utf8(CLAIMS_PREFIX);
 const CLAIM_ISS = utf8(CLAIMS_PREFIX + "iss");
 const CLAIM_SUB = utf8(CLAIMS_PREFIX + "sub");
 const RECORD_PROPERTY = utf8("perimeter_decision");
@@ -275,11 +276,10 @@ function readExtras(policy: Policy): bool {
 const CLAIM_PATH: usize = memory.data(1024);
 
 function claimProperty(name: usize, len: usize): u32 {
-  const prefix = utf8(CLAIMS_PREFIX);
-  // The prefix is a constant; only the claim name varies (bounded by the buffer).
-  const plen = <usize>prefix.byteLength;
+  // The prefix is a constant made at start-up; only the claim name varies (bounded by the buffer).
+  const plen = <usize>CLAIMS_PREFIX_BYTES.byteLength;
   if (plen + len > 1024) return Status.NotFound;
-  let at = put(CLAIM_PATH, 0, ptrOf(prefix), plen);
+  let at = put(CLAIM_PATH, 0, ptrOf(CLAIMS_PREFIX_BYTES), plen);
   at = put(CLAIM_PATH, at, name, len);
   const st = host.getProperty(CLAIM_PATH, at);
   keep(host.hostPtr);
@@ -400,5 +400,3 @@ export function onRequestHeaders(id: u32): u32 {
   return HeadersAction.StopIteration;
 }
 
-// Keep the mode constants referenced for readers of the record format.
-export const RECORD_MODES: StaticArray<u8> = [MODE_OBSERVE, MODE_SIMULATE, MODE_ENFORCE];
