@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- --quick] [suite…]`: runs the benchmark suites, prints their tables and
- * budgets, and writes bench/results/latest.json (quick runs write quick.json instead).
+ * budgets, and writes bench/results/<suite>.json (quick runs: <suite>.quick.json, not committed).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -41,11 +41,13 @@ const machine = {
   model: os.cpus()[0]?.model,
   memoryGiB: Math.round(os.totalmem() / 2 ** 30),
   node: process.version,
+  flags: process.execArgv.filter((a) => a.startsWith('--') && !a.startsWith('--import')),
   platform: `${os.platform()} ${os.release()}`,
 };
 const dir = join(import.meta.dirname, 'results');
 mkdirSync(dir, { recursive: true });
-writeFileSync(
-  join(dir, quick ? 'quick.json' : 'latest.json'),
-  `${JSON.stringify({ date: new Date().toISOString(), quick, machine, results }, null, 2)}\n`,
-);
+// One file per suite, so running one suite never overwrites another's figures.
+for (const r of results) {
+  const file = join(dir, quick ? `${r.suite}.quick.json` : `${r.suite}.json`);
+  writeFileSync(file, `${JSON.stringify({ date: new Date().toISOString(), quick, machine, result: r }, null, 2)}\n`);
+}
