@@ -198,6 +198,25 @@ test('claims from jwt_authn metadata, request principals and destination ports',
   assert.equal(send({ ...base, headers: {}, claims: { amr: ['mfa'] } }).outcome.localReply?.status, 403);
 });
 
+test('a repeated header is read by its first value, as Envoy returns it', () => {
+  const policy = policyBytes(
+    perimeter(
+      'enforce',
+      `- name: posture\n  action: allow\n  from: {workloads: [web]}\n  when: [{header: x-device-posture, equals: compliant}]`,
+    ),
+  );
+  const { plugin } = setup({ policy });
+  const decide = (values: string[]) => {
+    const { info, headers } = toEnvoy({ principal: WEB, method: 'GET', path: '/' });
+    const stream = plugin.newStream(info);
+    const outcome = stream.onRequestHeaders([...headers, ...values.map((v) => ['x-device-posture', v] as Header)], true);
+    stream.finish();
+    return outcome.action;
+  };
+  assert.equal(decide(['compliant', 'jailbroken']), 'Continue');
+  assert.equal(decide(['jailbroken', 'compliant']), 'LocalReply');
+});
+
 test('expiring rules read the host clock', () => {
   const policy = policyBytes(
     perimeter('enforce', `- name: temp\n  action: allow\n  from: {workloads: [web]}\n  expires: 2026-07-01T00:00:00Z`),
