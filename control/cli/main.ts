@@ -3,6 +3,7 @@
  * printed as one line without a stack trace.
  */
 import { Command, CommanderError, Option } from 'commander';
+import { runCaInit, runCaIssue } from './ca-cmd.js';
 import { runCheck } from './check-cmd.js';
 import { runCompile } from './compile-cmd.js';
 import { InputError } from './load-policy.js';
@@ -52,6 +53,25 @@ export function buildProgram(setExit: (code: number) => void): Command {
     )
     .option('--json', 'machine-readable output')
     .action((o) => setExit(runCheck(o)));
+
+  const ca = program.command('ca').description('the mesh CA: X.509-SVIDs (ECDSA P-256, SPIFFE ID as URI SAN)');
+  ca.command('init')
+    .description('create the mesh CA under <state>/ca/')
+    .requiredOption('--state <dir>', 'state directory')
+    .requiredOption('--trust-domain <td>', 'SPIFFE trust domain, e.g. shop.example')
+    .option('--validity-days <n>', 'CA lifetime in days', '365')
+    .option('--force', 'replace an existing CA (every SVID it issued stops verifying)')
+    .action(async (o) => setExit(await runCaInit(o)));
+  ca.command('issue')
+    .description('issue an X.509-SVID for a SPIFFE ID of the trust domain')
+    .requiredOption('--state <dir>', 'state directory holding the CA')
+    .requiredOption('--identity <spiffe-id>', 'spiffe://<trust-domain>/ns/<ns>/sa/<sa>')
+    .option('--ttl <duration>', 'lifetime, e.g. 1h, 24h, 7d', '24h')
+    .option('--out <dir>', 'where to write <name>.crt.pem and <name>.key.pem (default <state>/svids)')
+    .option('--name <name>', 'file name (default: the last path segment of the identity)')
+    .option('--dns <name>', 'also a DNS SAN (repeatable)', collect)
+    .option('--json', 'machine-readable output')
+    .action(async (o) => setExit(await runCaIssue(o)));
 
   return program;
 }

@@ -128,3 +128,16 @@ test('compile: a summary per workload, --json, and --out writes decodable .pb fi
   assert.equal(db.workload, 'db');
   assert.equal(db.rules.length, 4);
 });
+
+test('ca init and ca issue write a CA and an SVID; bad input exits 1', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'perimeter-'));
+  assert.equal(run('ca', 'init', '--state', dir, '--trust-domain', 'shop.example').code, 0);
+  assert.equal(run('ca', 'init', '--state', dir, '--trust-domain', 'shop.example').code, 1, 'an existing CA is not replaced');
+  const r = run('ca', 'issue', '--state', dir, '--identity', 'spiffe://shop.example/ns/shop/sa/web', '--ttl', '1h', '--json');
+  assert.equal(r.code, 0, r.err);
+  const j = JSON.parse(r.out);
+  assert.match(readFileSync(j.cert, 'utf8'), /BEGIN CERTIFICATE[\s\S]*BEGIN CERTIFICATE/);
+  assert.ok(Date.parse(j.notAfter) - Date.now() <= 3_600_000);
+  assert.equal(run('ca', 'issue', '--state', dir, '--identity', 'spiffe://other.example/ns/a/sa/b').code, 1);
+  assert.equal(run('ca', 'issue', '--state', dir, '--identity', 'spiffe://shop.example/ns/a/sa/b', '--ttl', 'soon').code, 1);
+});

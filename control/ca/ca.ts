@@ -1,0 +1,160 @@
+/**
+ * The mesh CA: a self-signed ECDSA P-256 root for one trust domain, and short-lived X.509-SVIDs
+ * (SPIFFE ID as the only URI SAN, ECDSA P-256, client and server auth) signed by it, with
+ * @peculiar/x509 over Node's WebCrypto. Keys are written with mode 0600 under a 0700 directory.
+ */
+// @peculiar/x509 resolves its ASN.1 services through tsyringe, which needs the Reflect metadata API.
+import 'reflect-metadata';
+import { webcrypto } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as x509 from '@peculiar/x509';
+import { parseSpiffeId } from '../policy/spiffe.js';
+
+x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+
+const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
+
+export interface CaFiles {
+  dir: string;
+  certPem: string;
+  keyPem: string;
+  trustDomain: string;
+}
+
+export interface Svid {
+  identity: string;
+  certPem: string;
+  keyPem: string;
+  /** The chain a peer needs to verify it: the SVID then the CA. */
+  chainPem: string;
+  notAfter: Date;
+}
+
+export class CaError extends Error {}
+
+export function caDir(stateDir: string): string {
+  return join(stateDir, 'ca');
+}
+
+function pem(label: string, der: ArrayBuffer): string {
+  return x509.PemConverter.encode(der, label);
+}
+
+async function keyPair(): Promise<CryptoKeyPair> {
+  return (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as CryptoKeyPair;
+}
+
+function serial(): string {
+  // A positive 128-bit serial (RFC 5280 asks for unpredictable serials up to 20 octets).
+  const b = webcrypto.getRandomValues(new Uint8Array(16));
+  b[0] = (b[0] as number) & 0x7f;
+  return Buffer.from(b).toString('hex');
+}
+
+function writeSecret(file: string, text: string): void {
+  writeFileSync(file, text, { mode: 0o600 });
+}
+
+/** Creates the CA under `<state>/ca/`; refuses to replace an existing one unless `force`. */
+export async function initCa(
+  stateDir: string,
+  trustDomain: string,
+  opts: { validityDays?: number; force?: boolean; now?: Date } = {},
+): Promise<CaFiles> {
+  const parsed = parseSpiffeId(`spiffe://${trustDomain}`);
+  if (typeof parsed === 'string') throw new CaError(`"${trustDomain}" is not a valid trust domain: ${parsed}`);
+  const dir = caDir(stateDir);
+  if (existsSync(join(dir, 'ca.key.pem')) && !opts.force)
+    throw new CaError(`a CA already exists in ${dir} (use --force to replace it, which invalidates every SVID)`);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const keys = await keyPair();
+  const now = opts.now ?? new Date();
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: serial(),
+    name: `O=Perimeter, CN=Perimeter mesh CA ${trustDomain}`,
+    notBefore: new Date(now.getTime() - 60_000),
+    notAfter: new Date(now.getTime() + (opts.validityDays ?? 365) * 86_400_000),
+    signingAlgorithm: ALG,
+    keys,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      new x509.SubjectAlternativeNameExtension([{ type: 'url', value: `spiffe://${trustDomain}` }]),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+    ],
+  });
+  const certPem = cert.toString('pem');
+  const keyPem = pem('PRIVATE KEY', await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
+  writeFileSync(join(dir, 'ca.crt.pem'), certPem, { mode: 0o644 });
+  writeSecret(join(dir, 'ca.key.pem'), keyPem);
+  writeFileSync(join(dir, 'trust-domain'), `${trustDomain}\n`, { mode: 0o644 });
+  return { dir, certPem, keyPem, trustDomain };
+}
+
+export function loadCa(stateDir: string): CaFiles {
+  const dir = caDir(stateDir);
+  const file = (n: string) => {
+    const p = join(dir, n);
+    if (!existsSync(p)) throw new CaError(`no CA in ${dir}: run perimeter ca init --state ${stateDir} --trust-domain <td>`);
+    return readFileSync(p, 'utf8');
+  };
+  return { dir, certPem: file('ca.crt.pem'), keyPem: file('ca.key.pem'), trustDomain: file('trust-domain').trim() };
+}
+
+/** Issues an X.509-SVID for `identity`, which must be in the CA's trust domain. */
+export async function issueSvid(
+  ca: CaFiles,
+  identity: string,
+  opts: { ttlMs?: number; dnsNames?: string[]; now?: Date } = {},
+): Promise<Svid> {
+  const parsed = parseSpiffeId(identity);
+  if (typeof parsed === 'string') throw new CaError(`malformed SPIFFE ID "${identity}": ${parsed}`);
+  if (parsed.trustDomain !== ca.trustDomain) throw new CaError(`${identity} is not in the CA's trust domain ${ca.trustDomain}`);
+  if (parsed.segments.length === 0) throw new CaError('an SVID names a workload: the SPIFFE ID needs a path');
+  const caCert = new x509.X509Certificate(ca.certPem);
+  const caKey = await webcrypto.subtle.importKey('pkcs8', x509.PemConverter.decodeFirst(ca.keyPem), ALG, false, ['sign']);
+  const keys = await keyPair();
+  const now = opts.now ?? new Date();
+  const notAfter = new Date(now.getTime() + (opts.ttlMs ?? 24 * 3_600_000));
+  if (notAfter > caCert.notAfter) throw new CaError('the SVID would outlive its CA; renew the CA first');
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: serial(),
+    subject: 'O=Perimeter',
+    issuer: caCert.subject,
+    notBefore: new Date(now.getTime() - 60_000),
+    notAfter,
+    signingAlgorithm: ALG,
+    publicKey: keys.publicKey,
+    signingKey: caKey as CryptoKey,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
+      new x509.SubjectAlternativeNameExtension(
+        [{ type: 'url', value: identity }, ...(opts.dnsNames ?? []).map((d) => ({ type: 'dns' as const, value: d }))],
+        false,
+      ),
+      await x509.AuthorityKeyIdentifierExtension.create(caCert),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+    ],
+  });
+  const certPem = cert.toString('pem');
+  return {
+    identity,
+    certPem,
+    keyPem: pem('PRIVATE KEY', await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)),
+    chainPem: `${certPem}\n${ca.certPem}`,
+    notAfter,
+  };
+}
+
+/** Writes an SVID as <name>.crt.pem (with the chain) and <name>.key.pem (0600). */
+export function writeSvid(dir: string, name: string, svid: Svid): { cert: string; key: string } {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const cert = join(dir, `${name}.crt.pem`);
+  const key = join(dir, `${name}.key.pem`);
+  writeFileSync(cert, svid.chainPem, { mode: 0o644 });
+  writeSecret(key, svid.keyPem);
+  return { cert, key };
+}
