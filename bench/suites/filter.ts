@@ -8,11 +8,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Bench } from 'tinybench';
 import { evaluate } from '../../control/eval/evaluate.js';
-import { FILTER_WASM, FilterRunner, toEnvoy } from '../../envoy/filter-runner.js';
+import { FilterRunner, toEnvoy } from '../../envoy/filter-runner.js';
 import { benchRequests, compiledTarget } from '../policies.js';
 import type { Row, SuiteResult } from '../types.js';
 
-const BENCH_WASM = join(FILTER_WASM, '..', 'perimeter-bench.wasm');
+// Built by npm run build beside the benchmarks, not in filter/build: it is not a module for Envoy.
+const BENCH_WASM = join(import.meta.dirname, '..', 'build', 'perimeter-bench.wasm');
 const METHOD_BITS: Record<string, number> = {
   GET: 1,
   HEAD: 2,
