@@ -74,22 +74,24 @@ export function toEnvoy(req: PolicyRequest): { info: StreamInfo; headers: Header
 export class FilterRunner {
   readonly host: ProxyWasmHost;
   private clockMs = Date.now();
-  private readonly plugins = new Map<string, Plugin>();
+  private current: { policy: Uint8Array; plugin: Plugin } | undefined;
 
   constructor(wasm: string | Uint8Array = FILTER_WASM) {
     if (typeof wasm === 'string' && !existsSync(wasm)) throw new Error(`${wasm} does not exist: run npm run build`);
     this.host = ProxyWasmHost.load(wasm, { vmId: 'perimeter', now: () => this.clockMs, log: () => {} });
   }
 
-  /** The plugin configured with these CompiledPolicy bytes (a new root context per policy, as an update). */
+  /**
+   * The plugin configured with these CompiledPolicy bytes. A different policy is applied the way
+   * Envoy applies an update: a new root context in the same VM, the previous one retired.
+   */
   plugin(policy: Uint8Array): Plugin {
-    const key = Buffer.from(policy).toString('base64');
-    let p = this.plugins.get(key);
-    if (!p) {
-      p = this.host.configure({ name: FILTER_NAME, rootId: 'perimeter', configuration: policy, canary: false });
-      this.plugins.set(key, p);
-    }
-    return p;
+    const cur = this.current;
+    if (cur && (cur.policy === policy || Buffer.compare(cur.policy, policy) === 0)) return cur.plugin;
+    const plugin = this.host.configure({ name: FILTER_NAME, rootId: 'perimeter', configuration: policy, canary: false });
+    cur?.plugin.retire();
+    this.current = { policy, plugin };
+    return plugin;
   }
 
   decide(policy: Uint8Array, req: PolicyRequest): FilterDecision {
