@@ -2,6 +2,7 @@
  * `npm run bench [-- --quick] [suite…]`: runs the benchmark suites, prints their tables and
  * budgets, and writes bench/results/<suite>.json (quick runs: <suite>.quick.json, not committed).
  */
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +19,20 @@ const quick = args.includes('--quick');
 const chosen = args.filter((a) => !a.startsWith('--'));
 const names = chosen.length ? chosen : Object.keys(SUITES);
 for (const n of names) if (!SUITES[n]) throw new Error(`unknown suite ${n} (known: ${Object.keys(SUITES).join(', ')})`);
+
+// Several suites: each runs in a process of its own (same Node flags), so no suite measures
+// the heap another one left behind.
+if (names.length > 1) {
+  let failed = 0;
+  for (const [i, n] of names.entries()) {
+    process.stderr.write(`[${i + 1}/${names.length}] ${n}${quick ? ' (quick)' : ''}\n`);
+    const r = spawnSync(process.execPath, [...process.execArgv, process.argv[1] as string, n, ...(quick ? ['--quick'] : [])], {
+      stdio: 'inherit',
+    });
+    if (r.status !== 0) failed++;
+  }
+  process.exit(failed ? 1 : 0);
+}
 
 const results: SuiteResult[] = [];
 for (const [i, n] of names.entries()) {
