@@ -69,6 +69,11 @@ export interface PluginOptions {
   reloadBackoffMs?: number;
 }
 
+/** Envoy's header maps have lower-case keys. Always a copy: the module may change the map. */
+function lowerCaseKeys(headers: Header[]): Header[] {
+  return headers.map(([k, v]) => [k.toLowerCase(), v]);
+}
+
 export const FAIL_STREAM_REPLY: LocalReply = {
   status: 503,
   details: 'wasm_fail_stream',
@@ -375,7 +380,7 @@ export class HttpStream {
   }
 
   onRequestHeaders(headers: Header[], endOfStream = false): HeadersOutcome {
-    this.ctx.requestHeaders = headers.map(([k, v]) => [k.toLowerCase(), v]);
+    this.ctx.requestHeaders = lowerCaseKeys(headers);
     if (this.mode === 'skip') return { action: 'Continue', skipped: true };
     if (this.mode === 'fail') return { action: 'LocalReply', localReply: this.failStream() };
     this.ctx.phase = 'request_headers';
@@ -409,7 +414,7 @@ export class HttpStream {
   }
 
   onResponseHeaders(headers: Header[], endOfStream = false): HeadersOutcome {
-    this.ctx.responseHeaders = headers.map(([k, v]) => [k.toLowerCase(), v]);
+    this.ctx.responseHeaders = lowerCaseKeys(headers);
     if (this.mode !== 'normal' || this.ctx.localReply) return { action: 'Continue', ...(this.mode === 'skip' ? { skipped: true } : {}) };
     this.ctx.requestHeadersPaused = false;
     this.ctx.phase = 'response_headers';

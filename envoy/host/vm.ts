@@ -631,6 +631,7 @@ export class WasmVm {
   readonly pendingQueueReady = new Set<number>();
 
   flushQueues(): void {
+    if (this.pendingQueueReady.size === 0) return;
     for (const id of [...this.pendingQueueReady]) {
       this.pendingQueueReady.delete(id);
       const q = sharedQueues.get(id);
