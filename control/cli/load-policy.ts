@@ -9,7 +9,7 @@ export class InputError extends Error {}
 export function loadAndCompile(paths: readonly string[]): CompileResult {
   const loaded = loadPaths(paths);
   if (!loaded.ok) {
-    for (const d of loaded.diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
+    for (const d of loaded.diagnostics) printDiagnosticsTo(process.stderr, formatDiagnostic(d), d.severity);
     throw new InputError(`policy ${paths.join(' ')} has errors (${summarize(loaded.diagnostics)}); nothing was evaluated`);
   }
   return compile(loaded.policy);

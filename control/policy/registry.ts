@@ -24,14 +24,6 @@ export class Registry {
     });
   }
 
-  named(name: string): Workload | undefined {
-    return this.byName.get(name);
-  }
-
-  withIdentity(id: string): Workload | undefined {
-    return this.byIdentity.get(id);
-  }
-
   /** Workloads carrying every label of the selector (an empty selector matches none). */
   labelled(selector: Record<string, string>): Workload[] {
     const entries = Object.entries(selector);

@@ -29,6 +29,11 @@ export function utf8(s: string): ArrayBuffer {
   return alen == blen && sameBytes(a, b, alen);
 }
 
+/** Whether bytes equal a constant made with utf8() (header names, methods). */
+@inline export function isName(p: usize, len: usize, name: ArrayBuffer): bool {
+  return equalBytes(p, len, changetype<usize>(name), <usize>name.byteLength);
+}
+
 @inline export function startsWith(s: usize, slen: usize, p: usize, plen: usize): bool {
   return slen >= plen && sameBytes(s, p, plen);
 }

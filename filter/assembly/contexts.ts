@@ -119,7 +119,3 @@ export function deleteStream(id: u32): void {
     }
   }
 }
-
-export function streamCount(): u32 {
-  return count;
-}

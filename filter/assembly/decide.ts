@@ -2,7 +2,6 @@
 // only the rules the peer identity can reach (the identity index), each once, and combines
 // the enforced and written views exactly as docs/semantics.md and the reference evaluator do.
 // Nothing here allocates.
-import { equalBytes } from "./bytes";
 import { HOST_BUF, hostLen, Match, matchAny, matchOne, PATH_BUF, pathLen } from "./match";
 import {
   ACTION_ALLOW,
@@ -307,9 +306,4 @@ export function decide(policy: Policy): void {
   } else {
     byDefault(policy, false);
   }
-}
-
-/** Whether the bytes of a header name equal a constant (for pseudo-headers). */
-@inline export function isName(p: usize, len: usize, name: ArrayBuffer): bool {
-  return equalBytes(p, len, changetype<usize>(name), <usize>name.byteLength);
 }

@@ -3,7 +3,7 @@
 // The request path allocates no managed objects and never traps: any unexpected host status
 // denies the request and counts a host fault (fail closed).
 import { BufferType, HeadersAction, LogLevel, Status } from "./abi";
-import { ptrOf, put, sameBytes, utf8 } from "./bytes";
+import { isName, ptrOf, put, sameBytes, utf8 } from "./bytes";
 import * as contexts from "./contexts";
 import * as d from "./decide";
 import * as host from "./host";
@@ -212,19 +212,19 @@ function readHeaders(policy: Policy, p: usize, size: usize): bool {
     const v = k + kl + 1;
     off += kl + vl + 2;
     if (kl > 0 && load<u8>(k) == 0x3a) {
-      if (d.isName(k, kl, H_PATH)) {
+      if (isName(k, kl, H_PATH)) {
         if (rawPathLen < 0) {
           rawPathPtr = v;
           rawPathLen = <isize>vl;
         }
-      } else if (d.isName(k, kl, H_AUTHORITY)) {
+      } else if (isName(k, kl, H_AUTHORITY)) {
         if (rawHostLen == 0) {
           rawHostPtr = v;
           rawHostLen = vl;
         }
-      } else if (d.isName(k, kl, H_METHOD) && d.methodBit == 0) {
+      } else if (isName(k, kl, H_METHOD) && d.methodBit == 0) {
         for (let m = 0; m < METHODS.length; m++) {
-          if (d.isName(v, vl, unchecked(METHODS[m]))) {
+          if (isName(v, vl, unchecked(METHODS[m]))) {
             d.setMethodBit(1 << m);
             break;
           }
