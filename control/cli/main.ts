@@ -3,14 +3,19 @@
  * printed as one line without a stack trace.
  */
 import { Command, CommanderError, Option } from 'commander';
+import { DEFAULT_MODULE_PATH, RESOURCE_NAME } from '../../envoy/config/perimeter-filter.js';
 import { runCaInit, runCaIssue } from './ca-cmd.js';
 import { runCheck } from './check-cmd.js';
 import { runCompile } from './compile-cmd.js';
+import { runDiff, runRollback, runStatus, runVersions } from './history-cmd.js';
 import { InputError } from './load-policy.js';
+import { runServe } from './serve-cmd.js';
 import { UsageError } from './targets.js';
 import { runValidate } from './validate-cmd.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
+/** Where the server keeps its CA, history and server.json unless told otherwise. */
+const STATE = process.env.PERIMETER_STATE ?? '.perimeter';
 
 export function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command('perimeter')
@@ -57,14 +62,14 @@ export function buildProgram(setExit: (code: number) => void): Command {
   const ca = program.command('ca').description('the mesh CA: X.509-SVIDs (ECDSA P-256, SPIFFE ID as URI SAN)');
   ca.command('init')
     .description('create the mesh CA under <state>/ca/')
-    .requiredOption('--state <dir>', 'state directory')
+    .option('--state <dir>', 'state directory', STATE)
     .requiredOption('--trust-domain <td>', 'SPIFFE trust domain, e.g. shop.example')
     .option('--validity-days <n>', 'CA lifetime in days', '365')
     .option('--force', 'replace an existing CA (every SVID it issued stops verifying)')
     .action(async (o) => setExit(await runCaInit(o)));
   ca.command('issue')
     .description('issue an X.509-SVID for a SPIFFE ID of the trust domain')
-    .requiredOption('--state <dir>', 'state directory holding the CA')
+    .option('--state <dir>', 'state directory holding the CA', STATE)
     .requiredOption('--identity <spiffe-id>', 'spiffe://<trust-domain>/ns/<ns>/sa/<sa>')
     .option('--ttl <duration>', 'lifetime, e.g. 1h, 24h, 7d', '24h')
     .option('--out <dir>', 'where to write <name>.crt.pem and <name>.key.pem (default <state>/svids)')
@@ -72,6 +77,53 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--dns <name>', 'also a DNS SAN (repeatable)', collect)
     .option('--json', 'machine-readable output')
     .action(async (o) => setExit(await runCaIssue(o)));
+
+  program
+    .command('serve')
+    .description('run the xDS control server: compile the policy, watch it, stream each sidecar its own policy')
+    .requiredOption('--policy <path>', 'policy file or directory (repeatable)', collect)
+    .option('--state <dir>', 'state directory: CA, history, server.json', STATE)
+    .option('--listen <host:port>', 'xDS (gRPC) listener', '127.0.0.1:18000')
+    .option('--admin <host:port>', 'admin endpoint: /metrics, /status, /versions, /rollback', '127.0.0.1:18001')
+    .option('--no-admin', 'no admin endpoint')
+    .option('--insecure', 'plaintext xDS, trusting node.id as the identity (local development only)')
+    .option('--debounce <ms>', 'quiet time before a policy change is compiled', '100')
+    .option('--resource-name <name>', 'ECDS resource name (the HttpFilter name in the sidecar)', RESOURCE_NAME)
+    .option('--module-path <path>', 'where sidecars find perimeter.wasm', DEFAULT_MODULE_PATH)
+    .option('--wasm <file>', 'the module sidecars run (its sha256 names the VM); default filter/build/perimeter.wasm')
+    .option('--log-level <level>', 'debug, info, warn, error', 'info')
+    .action(async (o) => setExit(await runServe(o)));
+
+  program
+    .command('status')
+    .description('the running control server: snapshot, rejected changes, connected sidecars and what they ACKed')
+    .option('--state <dir>', 'state directory of the running server', STATE)
+    .option('--json', 'machine-readable output')
+    .action(async (o) => setExit(await runStatus(o)));
+
+  program
+    .command('versions')
+    .description('the published versions, newest last')
+    .option('--state <dir>', 'state directory', STATE)
+    .option('--json', 'machine-readable output')
+    .action((o) => setExit(runVersions(o)));
+
+  program
+    .command('diff')
+    .description('which rules changed between two versions, per workload (#seq or version digest prefix)')
+    .argument('<from>')
+    .argument('<to>')
+    .option('--state <dir>', 'state directory', STATE)
+    .option('--json', 'machine-readable output')
+    .action((a: string, b: string, o) => setExit(runDiff(a, b, o)));
+
+  program
+    .command('rollback')
+    .description('republish an old version on the running server until the policy directory next changes')
+    .argument('<version>', '#seq or version digest prefix')
+    .option('--state <dir>', 'state directory of the running server', STATE)
+    .option('--json', 'machine-readable output')
+    .action(async (v: string, o) => setExit(await runRollback(v, o)));
 
   return program;
 }

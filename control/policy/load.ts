@@ -22,6 +22,8 @@ export interface LoadResult {
   diagnostics: Diagnostic[];
   ok: boolean;
   files: string[];
+  /** The texts read, when loaded from paths (kept with each published version). */
+  sources?: SourceFile[];
 }
 
 export interface SourceFile {
@@ -50,6 +52,7 @@ export function loadPaths(paths: readonly string[]): LoadResult {
   const result = loadSources(files);
   result.diagnostics = sortDiagnostics([...diagnostics, ...result.diagnostics]);
   result.ok = !hasErrors(result.diagnostics);
+  result.sources = files;
   return result;
 }
 

@@ -1,0 +1,84 @@
+/**
+ * The control server's admin endpoint (loopback by default): Prometheus `/metrics`, `/status`
+ * and `/versions` as JSON, `/healthz`, and `POST /rollback` for `perimeter rollback`.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface AdminHandlers {
+  metrics(): Promise<string>;
+  metricsContentType: string;
+  status(): unknown;
+  versions(): unknown;
+  healthy(): boolean;
+  rollback(to: string): unknown;
+}
+
+export class AdminError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(`${JSON.stringify(body, null, 2)}\n`);
+}
+
+async function body(req: IncomingMessage, limit = 64 * 1024): Promise<string> {
+  let size = 0;
+  const chunks: Buffer[] = [];
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > limit) throw new AdminError(413, 'request body too large');
+    chunks.push(c as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export async function startAdmin(address: string, h: AdminHandlers): Promise<{ server: Server; port: number }> {
+  const server = createServer((req, res) => {
+    void (async () => {
+      const url = new URL(req.url ?? '/', 'http://admin');
+      try {
+        if (req.method === 'GET' && url.pathname === '/metrics') {
+          res.writeHead(200, { 'content-type': h.metricsContentType });
+          res.end(await h.metrics());
+        } else if (req.method === 'GET' && url.pathname === '/status') json(res, 200, h.status());
+        else if (req.method === 'GET' && url.pathname === '/versions') json(res, 200, h.versions());
+        else if (req.method === 'GET' && url.pathname === '/healthz') {
+          const ok = h.healthy();
+          res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' });
+          res.end(ok ? 'ok\n' : 'no snapshot yet\n');
+        } else if (req.method === 'POST' && url.pathname === '/rollback') {
+          const text = await body(req);
+          let to: unknown;
+          try {
+            to = (JSON.parse(text) as { to?: unknown }).to;
+          } catch {
+            throw new AdminError(400, 'body must be JSON {"to": "<version>"}');
+          }
+          if (typeof to !== 'string' || !to) throw new AdminError(400, 'body must be JSON {"to": "<version>"}');
+          json(res, 200, h.rollback(to));
+        } else json(res, 404, { error: `no ${req.method} ${url.pathname}; try /status, /versions, /metrics, /healthz` });
+      } catch (e) {
+        json(res, e instanceof AdminError ? e.status : 500, { error: (e as Error).message });
+      }
+    })();
+  });
+  const { host, port } = splitAddress(address);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  return { server, port: (server.address() as AddressInfo).port };
+}
+
+export function splitAddress(address: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(address);
+  if (!m) throw new AdminError(400, `${address}: expected host:port`);
+  return { host: m[1] ?? m[2] ?? '127.0.0.1', port: Number(m[3]) };
+}

@@ -1,0 +1,319 @@
+/**
+ * `perimeter serve`: the policy directory, the history, the snapshot cache, the xDS server and
+ * the admin endpoint, wired together. Owns start-up order (a snapshot exists before the first
+ * stream is accepted) and shutdown (streams end cleanly, the state file goes away).
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { join } from 'node:path';
+import { DEFAULT_MODULE_PATH, type ModuleRef, RESOURCE_NAME } from '../../envoy/config/perimeter-filter.js';
+import { type CaFiles, caDir, initCa, issueSvid, loadCa } from '../ca/ca.js';
+import { loadPaths } from '../policy/load.js';
+import { parseSpiffeId } from '../policy/spiffe.js';
+import { SnapshotCache } from '../xds/cache.js';
+import { type Logger, XdsServer } from '../xds/server.js';
+import type { StreamInfo } from '../xds/session.js';
+import { TYPE } from '../xds/types.js';
+import { AdminError, startAdmin } from './admin.js';
+import { writeFileAtomic } from './atomic.js';
+import { History, HistoryError } from './history.js';
+import { ServerMetrics } from './metrics.js';
+import { type Published, Publisher } from './publisher.js';
+import { watchPaths } from './watch.js';
+
+export const CONTROL_IDENTITY_PATH = '/ns/perimeter-system/sa/perimeter-control';
+
+export interface ControlServerOptions {
+  policy: readonly string[];
+  state: string;
+  /** host:port of the xDS listener (port 0: any free port). */
+  listen: string;
+  /** host:port of the admin endpoint, or false for none. */
+  admin: string | false;
+  insecure: boolean;
+  debounceMs?: number;
+  watch?: boolean;
+  resourceName?: string;
+  /** The module sidecars load: its path there and the local file whose sha256 names the VM. */
+  modulePath?: string;
+  moduleFile: string;
+  log: Logger;
+  keepaliveTimeMs?: number;
+  keepaliveTimeoutMs?: number;
+  now?: () => number;
+}
+
+export interface SidecarStatus {
+  stream: number;
+  identity: string;
+  workload: string | undefined;
+  transport: string;
+  service: string;
+  peer: string;
+  connectedAt: string;
+  /** Policy version of the workload the sidecar last ACKed (if it is known). */
+  ackedPolicy: string | undefined;
+  /** Policy version the sidecar should have now. */
+  currentPolicy: string | undefined;
+  inSync: boolean;
+  pushes: number;
+  lastNack: { at: string; message: string; policy: string | undefined } | undefined;
+}
+
+export interface StatusReport {
+  server: { pid: number; xds: string; admin: string | undefined; secure: boolean; trustDomain: string | undefined; resourceName: string };
+  snapshot:
+    | { version: string; seq: number | undefined; origin: string; publishedAt: string; workloads: number; summary: string[] }
+    | undefined;
+  lastRejected: { at: string; errors: number; messages: string[] } | undefined;
+  sidecars: SidecarStatus[];
+}
+
+/** Written to `<state>/server.json` while serving, so CLI commands can find the admin endpoint. */
+export interface ServerFile {
+  pid: number;
+  xds: string;
+  admin: string | undefined;
+  startedAt: string;
+}
+
+export function serverFilePath(state: string): string {
+  return join(state, 'server.json');
+}
+
+export function moduleRef(moduleFile: string, modulePath = DEFAULT_MODULE_PATH): ModuleRef {
+  if (!existsSync(moduleFile)) throw new Error(`${moduleFile} does not exist: run npm run build`);
+  return { filename: modulePath, sha256: createHash('sha256').update(readFileSync(moduleFile)).digest('hex') };
+}
+
+export class ControlServer {
+  readonly cache: SnapshotCache;
+  readonly metrics = new ServerMetrics();
+  readonly publisher: Publisher;
+  readonly history: History;
+  private xds!: XdsServer;
+  private admin: Server | undefined;
+  private unwatch: (() => void) | undefined;
+  xdsPort = 0;
+  adminPort: number | undefined;
+  trustDomain: string | undefined;
+  private readonly resourceName: string;
+  private readonly module: ModuleRef;
+  /** xDS set version → the workload policy version it carries, for `status`. */
+  private readonly policyOf = new Map<string, string>();
+  private readonly log: Logger;
+
+  private constructor(private readonly opts: ControlServerOptions) {
+    this.log = opts.log;
+    this.cache = new SnapshotCache(opts.now);
+    this.history = History.open(opts.state);
+    if (this.history.recovered.length)
+      this.log.warn({ files: this.history.recovered }, 'removed temporary history files left by an interrupted write');
+    this.resourceName = opts.resourceName ?? RESOURCE_NAME;
+    this.module = moduleRef(opts.moduleFile, opts.modulePath);
+    this.publisher = new Publisher({
+      paths: opts.policy,
+      cache: this.cache,
+      module: this.module,
+      resourceName: this.resourceName,
+      history: this.history,
+      ...(opts.now ? { now: opts.now } : {}),
+      hooks: {
+        ...this.metrics.publisher,
+        published: (p) => {
+          this.metrics.publisher.published?.(p);
+          this.remember(p);
+          this.log.info(
+            { version: p.version, seq: p.seq, origin: p.origin, workloads: p.workloads.length, changes: p.summary },
+            p.origin === 'rollback' ? 'rolled back' : 'snapshot published',
+          );
+        },
+        rejected: (r) => {
+          this.metrics.publisher.rejected?.(r);
+          this.log.warn(
+            { errors: r.errors, diagnostics: r.messages, serving: this.publisher.current?.version },
+            'policy change rejected; the last good snapshot keeps serving',
+          );
+        },
+      },
+    });
+  }
+
+  static async start(opts: ControlServerOptions): Promise<ControlServer> {
+    const s = new ControlServer(opts);
+    await s.boot();
+    return s;
+  }
+
+  private async boot(): Promise<void> {
+    const o = this.opts;
+    const first = this.publisher.reload();
+    if (!first.ok) {
+      const restored = this.publisher.restoreLatest();
+      if (restored)
+        this.log.warn({ version: restored.version, seq: restored.seq }, 'policy has errors at start: serving the last good version');
+      else this.log.error({}, 'policy has errors at start and there is no history: serving nothing (sidecars deny) until it is fixed');
+    }
+    this.trustDomain = this.trustDomainOf();
+    const tls = o.insecure ? undefined : await this.serverTls();
+    if (o.insecure) this.log.warn({}, 'xDS without TLS (--insecure): node.id is trusted as the sidecar identity; local development only');
+    this.xds = new XdsServer({
+      cache: this.cache,
+      ...(tls ? { tls } : {}),
+      events: {
+        ...this.metrics.xds,
+        nack: (st, type, nack) => {
+          this.metrics.xds.nack?.(st, type, nack);
+          this.log.warn(
+            { node: st.identity, stream: st.id, type, rejected: this.policyOf.get(nack.version) ?? nack.version, error: nack.message },
+            'sidecar NACKed',
+          );
+        },
+      },
+      log: this.log,
+      controlPlaneId: `perimeter@${process.pid}`,
+      ...(o.keepaliveTimeMs ? { keepaliveTimeMs: o.keepaliveTimeMs } : {}),
+      ...(o.keepaliveTimeoutMs ? { keepaliveTimeoutMs: o.keepaliveTimeoutMs } : {}),
+      ...(o.now ? { now: o.now } : {}),
+    });
+    this.xdsPort = await this.xds.listen(o.listen);
+    if (o.admin !== false) {
+      const a = await startAdmin(o.admin, {
+        metrics: () => this.metrics.text(),
+        metricsContentType: this.metrics.registry.contentType,
+        status: () => this.status(),
+        versions: () => this.history.entries(),
+        healthy: () => this.publisher.current !== undefined,
+        rollback: (to) => {
+          try {
+            return summaryOf(this.publisher.rollback(to));
+          } catch (e) {
+            if (e instanceof HistoryError) throw new AdminError(404, e.message);
+            throw e;
+          }
+        },
+      });
+      this.admin = a.server;
+      this.adminPort = a.port;
+    }
+    if (o.watch !== false)
+      this.unwatch = watchPaths(
+        o.policy,
+        { debounceMs: o.debounceMs ?? 100, onError: (e) => this.log.error({ err: e.message }, 'watch failed') },
+        () => this.publisher.reload(),
+      );
+    const host = o.listen.replace(/:\d+$/, '');
+    const file: ServerFile = {
+      pid: process.pid,
+      xds: `${host}:${this.xdsPort}`,
+      admin: this.adminPort !== undefined ? `${(o.admin as string).replace(/:\d+$/, '')}:${this.adminPort}` : undefined,
+      startedAt: new Date().toISOString(),
+    };
+    writeFileAtomic(serverFilePath(o.state), `${JSON.stringify(file, null, 2)}\n`);
+    this.log.info({ xds: file.xds, admin: file.admin, secure: !o.insecure, trustDomain: this.trustDomain }, 'control server ready');
+  }
+
+  private trustDomainOf(): string | undefined {
+    if (existsSync(join(caDir(this.opts.state), 'trust-domain'))) return loadCa(this.opts.state).trustDomain;
+    const loaded = loadPaths(this.opts.policy);
+    if (loaded.ok) return loaded.policy.mesh.trustDomain;
+    const id = this.publisher.current?.workloads[0]?.identity;
+    const parsed = id ? parseSpiffeId(id) : undefined;
+    return parsed && typeof parsed !== 'string' ? parsed.trustDomain : undefined;
+  }
+
+  /** The mesh CA (created on first start, as istiod does) and a fresh SVID for this server. */
+  private async serverTls() {
+    let ca: CaFiles;
+    if (existsSync(join(caDir(this.opts.state), 'ca.key.pem'))) ca = loadCa(this.opts.state);
+    else {
+      if (!this.trustDomain) throw new Error('no mesh CA and no valid policy to take the trust domain from: run perimeter ca init');
+      ca = await initCa(this.opts.state, this.trustDomain);
+      this.log.warn({ dir: ca.dir, trustDomain: ca.trustDomain }, 'created a new mesh CA');
+    }
+    const svid = await issueSvid(ca, `spiffe://${ca.trustDomain}${CONTROL_IDENTITY_PATH}`, {
+      ttlMs: 24 * 3_600_000,
+      dnsNames: ['localhost', 'perimeter-control'],
+    });
+    return { caPem: ca.certPem, certPem: svid.chainPem, keyPem: svid.keyPem, trustDomain: ca.trustDomain };
+  }
+
+  private remember(p: Published): void {
+    if (this.policyOf.size > 100_000) this.policyOf.clear();
+    for (const w of p.workloads) {
+      const v = this.cache.get(w.identity, TYPE.extensionConfig)?.version;
+      if (v) this.policyOf.set(v, w.version);
+    }
+  }
+
+  get streams(): ReadonlyMap<number, StreamInfo> {
+    return this.xds.streams;
+  }
+
+  get xdsServer(): XdsServer {
+    return this.xds;
+  }
+
+  status(): StatusReport {
+    const p = this.publisher.current;
+    const byIdentity = new Map((p?.workloads ?? []).map((w) => [w.identity, w]));
+    const iso = (t: number | undefined) => (t === undefined ? '' : new Date(t).toISOString());
+    const sidecars = [...this.xds.streams.values()].map((s): SidecarStatus => {
+      const t = s.types.get(TYPE.extensionConfig) ?? [...s.types.values()][0];
+      const w = byIdentity.get(s.identity);
+      const acked = t?.ackedVersion !== undefined ? this.policyOf.get(t.ackedVersion) : undefined;
+      return {
+        stream: s.id,
+        identity: s.identity,
+        workload: w?.name,
+        transport: s.transport,
+        service: s.service,
+        peer: s.peer,
+        connectedAt: iso(s.connectedAt),
+        ackedPolicy: acked,
+        currentPolicy: w?.version,
+        inSync: acked !== undefined && acked === w?.version,
+        pushes: t?.pushes ?? 0,
+        lastNack: t?.lastNack
+          ? { at: iso(t.lastNack.at), message: t.lastNack.message, policy: this.policyOf.get(t.lastNack.version) }
+          : undefined,
+      };
+    });
+    const r = this.publisher.lastRejected;
+    return {
+      server: {
+        pid: process.pid,
+        xds: `${this.opts.listen.replace(/:\d+$/, '')}:${this.xdsPort}`,
+        admin: this.adminPort !== undefined ? `${String(this.opts.admin).replace(/:\d+$/, '')}:${this.adminPort}` : undefined,
+        secure: !this.opts.insecure,
+        trustDomain: this.trustDomain,
+        resourceName: this.resourceName,
+      },
+      snapshot: p
+        ? { version: p.version, seq: p.seq, origin: p.origin, publishedAt: iso(p.at), workloads: p.workloads.length, summary: p.summary }
+        : undefined,
+      lastRejected: r ? { at: iso(r.at), errors: r.errors, messages: r.messages } : undefined,
+      sidecars,
+    };
+  }
+
+  async stop(): Promise<void> {
+    this.unwatch?.();
+    await this.xds?.stop();
+    await new Promise<void>((resolve) => (this.admin ? this.admin.close(() => resolve()) : resolve()));
+    this.admin?.closeAllConnections();
+    const file = serverFilePath(this.opts.state);
+    try {
+      const f = JSON.parse(readFileSync(file, 'utf8')) as ServerFile;
+      if (f.pid === process.pid) rmSync(file, { force: true });
+    } catch {
+      // already gone
+    }
+    this.log.info({}, 'control server stopped');
+  }
+}
+
+function summaryOf(p: Published) {
+  return { version: p.version, seq: p.seq, origin: p.origin, workloads: p.workloads.length, summary: p.summary };
+}

@@ -1,0 +1,171 @@
+/**
+ * From the policy directory to the snapshot cache: load, validate, compile, record in the
+ * history, publish. A batch with errors is rejected whole and the last good snapshot keeps
+ * serving. A rollback republishes an old version's stored policies until the next change.
+ */
+
+import { filterConfigAny, type ModuleRef } from '../../envoy/config/perimeter-filter.js';
+import { CompiledPolicy } from '../../proto/gen/perimeter/v1/compiled.js';
+import type { CompileResult } from '../compile/compile.js';
+import { compile, digest } from '../compile/compile.js';
+import { formatDiagnostic } from '../policy/diagnostics.js';
+import { loadPaths } from '../policy/load.js';
+import { type SnapshotCache, type XdsResource, xdsResource } from '../xds/cache.js';
+import { TYPE } from '../xds/types.js';
+import { diffVersions, summarize } from './diff.js';
+import type { History, HistoryEntry } from './history.js';
+
+export interface PublishedWorkload {
+  name: string;
+  identity: string;
+  version: string;
+  bytes: Uint8Array;
+}
+
+export interface Published {
+  version: string;
+  /** The history entry, when a history is kept. */
+  seq?: number;
+  origin: 'policy' | 'rollback' | 'history';
+  at: number;
+  workloads: PublishedWorkload[];
+  summary: string[];
+}
+
+export interface Rejected {
+  at: number;
+  errors: number;
+  /** The diagnostics exactly as `perimeter validate` prints them. */
+  messages: string[];
+}
+
+export interface PublisherHooks {
+  compiled?(seconds: number): void;
+  published?(p: Published): void;
+  rejected?(r: Rejected): void;
+}
+
+export interface PublisherOptions {
+  paths: readonly string[];
+  cache: SnapshotCache;
+  module: ModuleRef;
+  resourceName: string;
+  history?: History;
+  hooks?: PublisherHooks;
+  now?: () => number;
+}
+
+export type ReloadResult = { ok: true; published: Published; changed: boolean } | { ok: false; rejected: Rejected };
+
+export class Publisher {
+  current: Published | undefined;
+  lastRejected: Rejected | undefined;
+  /** The version the policy paths last compiled to. */
+  private policyVersion: string | undefined;
+  private readonly now: () => number;
+
+  constructor(private readonly opts: PublisherOptions) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Loads the policy paths; publishes if valid (and different), else rejects and keeps serving. */
+  reload(): ReloadResult {
+    const t0 = process.hrtime.bigint();
+    const loaded = loadPaths(this.opts.paths);
+    if (!loaded.ok) {
+      const errors = loaded.diagnostics.filter((d) => d.severity === 'error');
+      this.lastRejected = { at: this.now(), errors: errors.length, messages: loaded.diagnostics.map(formatDiagnostic) };
+      this.opts.hooks?.rejected?.(this.lastRejected);
+      return { ok: false, rejected: this.lastRejected };
+    }
+    const result = compile(loaded.policy);
+    this.opts.hooks?.compiled?.(Number(process.hrtime.bigint() - t0) / 1e9);
+    const workloads = fromCompile(result);
+    // Only a change of the policy itself publishes: after a rollback, an edit that compiles to
+    // what was already there does not undo it.
+    if (this.current && result.version === this.policyVersion) return { ok: true, published: this.current, changed: false };
+    this.policyVersion = result.version;
+    if (this.current?.version === result.version) return { ok: true, published: this.current, changed: false };
+    const sources = (loaded.sources ?? []).map((f) => ({ path: f.name, text: f.text }));
+    return { ok: true, published: this.publish(workloads, result.version, 'policy', { sources }), changed: true };
+  }
+
+  /** Serves the latest history entry (at start, when the policy directory does not load). */
+  restoreLatest(): Published | undefined {
+    const h = this.opts.history;
+    const e = h?.latest();
+    if (!h || !e) return undefined;
+    return this.publishEntry(e, 'history');
+  }
+
+  rollback(ref: string): Published {
+    const h = this.opts.history;
+    if (!h) throw new Error('rollback needs a state directory with a history');
+    const e = h.find(ref);
+    return this.publishEntry(e, 'rollback');
+  }
+
+  private publishEntry(e: HistoryEntry, origin: 'rollback' | 'history'): Published {
+    const h = this.opts.history as History;
+    const workloads = e.workloads.map((w) => ({ name: w.name, identity: w.identity, version: w.version, bytes: h.blob(w.version) }));
+    return this.publish(workloads, e.version, origin, { rollbackOf: e.seq, entry: origin === 'history' ? e : undefined });
+  }
+
+  private publish(
+    workloads: PublishedWorkload[],
+    version: string,
+    origin: Published['origin'],
+    meta: { sources?: { path: string; text: string }[]; rollbackOf?: number; entry?: HistoryEntry },
+  ): Published {
+    const before = new Map((this.current?.workloads ?? []).map((w) => [w.name, CompiledPolicy.decode(w.bytes)]));
+    const after = new Map(workloads.map((w) => [w.name, CompiledPolicy.decode(w.bytes)]));
+    const summary = this.current ? summarize(diffVersions(before, after)) : [`${workloads.length} workloads`];
+    let seq = meta.entry?.seq;
+    const h = this.opts.history;
+    if (h && !meta.entry && !(origin === 'policy' && h.latest()?.version === version && !this.current)) {
+      const blobs = new Map(workloads.map((w) => [w.version, w.bytes]));
+      let sourcesBlob: string | undefined;
+      if (meta.sources) {
+        const bytes = Buffer.from(JSON.stringify(meta.sources));
+        sourcesBlob = `src-${digest(bytes)}`;
+        blobs.set(sourcesBlob, bytes);
+      }
+      const entry = h.append(
+        {
+          version,
+          time: new Date(this.now()).toISOString(),
+          reason: origin === 'rollback' ? 'rollback' : 'publish',
+          ...(meta.rollbackOf !== undefined && origin === 'rollback' ? { rollbackOf: meta.rollbackOf } : {}),
+          summary,
+          workloads: workloads.map(({ name, identity, version: v }) => ({ name, identity, version: v })),
+          ...(sourcesBlob ? { sources: sourcesBlob } : {}),
+        },
+        blobs,
+      );
+      seq = entry.seq;
+    } else if (h && !meta.entry) seq = h.latest()?.seq;
+    const published: Published = { version, ...(seq !== undefined ? { seq } : {}), origin, at: this.now(), workloads, summary };
+    this.opts.cache.setAll(snapshotOf(workloads, this.opts.module, this.opts.resourceName));
+    this.current = published;
+    this.opts.hooks?.published?.(published);
+    return published;
+  }
+}
+
+function fromCompile(result: CompileResult): PublishedWorkload[] {
+  return result.workloads.map((w) => ({ name: w.workload.name, identity: w.workload.identity, version: w.version, bytes: w.bytes }));
+}
+
+/** Node key (the workload's SPIFFE ID) → its one ECDS resource. */
+export function snapshotOf(
+  workloads: readonly PublishedWorkload[],
+  module: ModuleRef,
+  resourceName: string,
+): Map<string, Map<string, XdsResource[]>> {
+  return new Map(
+    workloads.map((w) => [
+      w.identity,
+      new Map([[TYPE.extensionConfig, [xdsResource(resourceName, filterConfigAny(w.bytes, module, resourceName))]]]),
+    ]),
+  );
+}

@@ -1,0 +1,105 @@
+/**
+ * An incremental (Delta) stream, ADS or single-type ECDS. The server tracks what the client
+ * holds (name → version, seeded from `initial_resource_versions` on reconnect) and sends only
+ * differences: changed resources in `resources`, deleted or non-existent subscribed names in
+ * `removed_resources`. Subscription changes are honoured even with a stale nonce; a NACKed
+ * version is not re-sent because it is already counted as held.
+ */
+import { create } from '@bufbuild/protobuf';
+import {
+  type DeltaDiscoveryRequest,
+  type DeltaDiscoveryResponse,
+  DeltaDiscoveryResponseSchema,
+} from '../../proto/gen/envoy/envoy/service/discovery/v3/discovery_pb.js';
+import type { XdsResource } from './cache.js';
+import { Session } from './session.js';
+import { isFullState, pushOrder } from './types.js';
+
+/** Version recorded for a name the client was told does not exist. */
+const ABSENT = '';
+
+interface Subscription {
+  names: Set<string>;
+  wildcard: boolean;
+  /** What the client holds (or was told is absent), by name. */
+  held: Map<string, string>;
+}
+
+export type DeltaSend = (response: DeltaDiscoveryResponse) => void;
+
+export class DeltaSession extends Session {
+  private readonly subs = new Map<string, Subscription>();
+  send: DeltaSend = () => {};
+  controlPlane = 'perimeter';
+
+  onRequest(req: DeltaDiscoveryRequest): void {
+    const type = this.typeOf(req.typeUrl);
+    let sub = this.subs.get(type);
+    if (!sub) {
+      sub = { names: new Set(), wildcard: false, held: new Map(Object.entries(req.initialResourceVersions)) };
+      this.subs.set(type, sub);
+      // Legacy wildcard: LDS/CDS streams that never name a resource want everything.
+      if (req.resourceNamesSubscribe.length === 0 && isFullState(type)) sub.wildcard = true;
+    }
+    for (const n of req.resourceNamesSubscribe) {
+      if (n === '*') sub.wildcard = true;
+      else sub.names.add(n);
+    }
+    for (const n of req.resourceNamesUnsubscribe) {
+      if (n === '*') sub.wildcard = false;
+      else sub.names.delete(n);
+      // Forget it, so a later subscribe sends it again; a wildcard client still holds it.
+      if (!sub.wildcard) sub.held.delete(n);
+    }
+    if (!sub.wildcard) for (const n of [...sub.held.keys()]) if (!sub.names.has(n)) sub.held.delete(n);
+    this.status(type).subscribed = sub.wildcard ? ['*', ...sub.names] : [...sub.names];
+
+    if (!this.isStale(type, req.responseNonce)) {
+      if (req.errorDetail) this.recordNack(type, req.responseNonce, req.errorDetail.message || `code ${req.errorDetail.code}`);
+      else if (req.responseNonce !== '') this.recordAck(type, req.responseNonce, this.inFlight.get(type)?.version ?? '');
+    }
+    this.respond(type, sub);
+  }
+
+  protected onChange(changed: ReadonlySet<string>): void {
+    for (const type of pushOrder(changed)) {
+      const sub = this.subs.get(type);
+      if (sub) this.respond(type, sub);
+    }
+  }
+
+  private respond(type: string, sub: Subscription): void {
+    const snapshot = this.cache.get(this.info.identity, type);
+    const changed: XdsResource[] = [];
+    const removed: string[] = [];
+    for (const r of snapshot?.resources.values() ?? [])
+      if ((sub.wildcard || sub.names.has(r.name)) && sub.held.get(r.name) !== r.version) {
+        changed.push(r);
+        sub.held.set(r.name, r.version);
+      }
+    for (const [name, version] of sub.held)
+      if (!snapshot?.resources.has(name) && version !== ABSENT) {
+        removed.push(name);
+        if (sub.names.has(name)) sub.held.set(name, ABSENT);
+        else sub.held.delete(name);
+      }
+    for (const name of sub.names)
+      if (!sub.held.has(name) && !snapshot?.resources.has(name)) {
+        removed.push(name);
+        sub.held.set(name, ABSENT);
+      }
+    if (changed.length === 0 && removed.length === 0) return;
+    const nonce = this.nextNonce();
+    const version = snapshot?.version ?? ABSENT;
+    const response = create(DeltaDiscoveryResponseSchema, {
+      systemVersionInfo: version,
+      resources: changed.map((r) => ({ name: r.name, version: r.version, resource: r.resource })),
+      removedResources: removed,
+      typeUrl: type,
+      nonce,
+      controlPlane: { identifier: this.controlPlane },
+    });
+    this.recordPush(type, nonce, version, changed.length, removed.length);
+    this.send(response);
+  }
+}

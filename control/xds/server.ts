@@ -1,0 +1,290 @@
+/**
+ * The gRPC layer of the xDS engine: ADS (SotW and Delta) and the standalone ECDS service on
+ * @grpc/grpc-js, over mTLS with the mesh CA. Each stream is bound to the SPIFFE ID of its client
+ * certificate and reads only that node's snapshot; a node.id that says otherwise is refused.
+ * With `insecure` (local development only) node.id is trusted instead.
+ */
+
+import type { PeerCertificate } from 'node:tls';
+import { create } from '@bufbuild/protobuf';
+import * as grpc from '@grpc/grpc-js';
+import { AggregatedDiscoveryService } from '../../proto/gen/envoy/envoy/service/discovery/v3/ads_pb.js';
+import {
+  type DeltaDiscoveryRequest,
+  type DiscoveryRequest,
+  type DiscoveryResponse,
+  DiscoveryResponseSchema,
+} from '../../proto/gen/envoy/envoy/service/discovery/v3/discovery_pb.js';
+import { ExtensionConfigDiscoveryService } from '../../proto/gen/envoy/envoy/service/extension/v3/config_discovery_pb.js';
+import { type SnapshotCache, setVersion } from './cache.js';
+import { DeltaSession } from './delta.js';
+import { serviceDefinition } from './grpc-service.js';
+import { spiffeIdOf } from './identity.js';
+import { type Session, StreamError, type StreamEvents, type StreamInfo } from './session.js';
+import { SotwSession } from './sotw.js';
+import { TYPE } from './types.js';
+
+export interface ServerTls {
+  /** PEM of the mesh CA: client certificates must chain to it. */
+  caPem: string;
+  /** The server's certificate chain and key (an SVID of the control server). */
+  certPem: string;
+  keyPem: string;
+  trustDomain: string;
+}
+
+export interface Logger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export interface ServerEvents extends StreamEvents {
+  connect(s: StreamInfo): void;
+  disconnect(s: StreamInfo): void;
+  refused(reason: 'unauthenticated' | 'node_mismatch' | 'bad_request', peer: string, message: string): void;
+}
+
+export interface XdsServerOptions {
+  cache: SnapshotCache;
+  /** Absent = plaintext, node.id trusted: local development only. */
+  tls?: ServerTls;
+  events?: Partial<ServerEvents>;
+  log?: Logger;
+  /** Identifier sent in every response's control_plane field. */
+  controlPlaneId?: string;
+  keepaliveTimeMs?: number;
+  keepaliveTimeoutMs?: number;
+  /** Streams are closed after this long (clients reconnect), spreading them over replicas. */
+  maxConnectionAgeMs?: number;
+  now?: () => number;
+}
+
+const silent: Logger = { info() {}, warn() {}, error() {} };
+
+type Duplex = grpc.ServerDuplexStream<object, object>;
+
+export class XdsServer {
+  readonly streams = new Map<number, StreamInfo>();
+  private readonly calls = new Map<number, Duplex>();
+  private readonly server: grpc.Server;
+  private nextId = 0;
+  private readonly log: Logger;
+  private readonly now: () => number;
+  private readonly events: ServerEvents;
+  private stopping = false;
+
+  constructor(private readonly opts: XdsServerOptions) {
+    this.log = opts.log ?? silent;
+    this.now = opts.now ?? Date.now;
+    const noop = () => {};
+    this.events = {
+      push: noop,
+      ack: noop,
+      nack: noop,
+      staleNonce: noop,
+      connect: noop,
+      disconnect: noop,
+      refused: noop,
+      ...opts.events,
+    };
+    this.server = new grpc.Server({
+      'grpc.keepalive_time_ms': opts.keepaliveTimeMs ?? 30_000,
+      'grpc.keepalive_timeout_ms': opts.keepaliveTimeoutMs ?? 10_000,
+      'grpc.max_connection_age_ms': opts.maxConnectionAgeMs ?? 30 * 60_000,
+      'grpc.max_connection_age_grace_ms': 10_000,
+    });
+    this.server.addService(serviceDefinition(AggregatedDiscoveryService), {
+      StreamAggregatedResources: (call: Duplex) => this.serve(call, 'sotw', 'ads'),
+      DeltaAggregatedResources: (call: Duplex) => this.serve(call, 'delta', 'ads'),
+    });
+    this.server.addService(serviceDefinition(ExtensionConfigDiscoveryService), {
+      StreamExtensionConfigs: (call: Duplex) => this.serve(call, 'sotw', 'ecds', TYPE.extensionConfig),
+      DeltaExtensionConfigs: (call: Duplex) => this.serve(call, 'delta', 'ecds', TYPE.extensionConfig),
+      FetchExtensionConfigs: (call: grpc.ServerUnaryCall<DiscoveryRequest, DiscoveryResponse>, cb: grpc.sendUnaryData<DiscoveryResponse>) =>
+        this.fetch(call, cb),
+    });
+  }
+
+  get secure(): boolean {
+    return this.opts.tls !== undefined;
+  }
+
+  /** Binds `host:port` (port 0 picks one) and returns the port. */
+  listen(address: string): Promise<number> {
+    const t = this.opts.tls;
+    const creds = t
+      ? grpc.ServerCredentials.createSsl(
+          Buffer.from(t.caPem),
+          [{ cert_chain: Buffer.from(t.certPem), private_key: Buffer.from(t.keyPem) }],
+          true,
+        )
+      : grpc.ServerCredentials.createInsecure();
+    return new Promise((resolve, reject) => {
+      this.server.bindAsync(address, creds, (err, port) => (err ? reject(err) : resolve(port)));
+    });
+  }
+
+  /** Ends every stream with UNAVAILABLE (clients reconnect elsewhere or later), then closes. */
+  async stop(graceMs = 2_000): Promise<void> {
+    this.stopping = true;
+    for (const call of this.calls.values()) endWith(call, grpc.status.UNAVAILABLE, 'the control server is shutting down');
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, graceMs);
+      this.server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  /** The identity a call may act as, or why it may not. */
+  private identify(
+    call: { getAuthContext(): { sslPeerCertificate?: PeerCertificate } | null; getPeer(): string },
+    nodeId: string,
+  ): string | StreamError {
+    const t = this.opts.tls;
+    if (!nodeId) return new StreamError(grpc.status.INVALID_ARGUMENT, 'the first request must carry node.id (the workload SPIFFE ID)');
+    if (!t) return nodeId;
+    const id = spiffeIdOf(call.getAuthContext()?.sslPeerCertificate, t.trustDomain);
+    if (typeof id !== 'string') return new StreamError(grpc.status.UNAUTHENTICATED, id.error);
+    if (nodeId !== id)
+      return new StreamError(
+        grpc.status.PERMISSION_DENIED,
+        `node.id ${nodeId} contradicts the client certificate, which is ${id}: a sidecar is served only its own workload`,
+      );
+    return id;
+  }
+
+  private refuse(call: { getPeer(): string }, err: StreamError): void {
+    const reason =
+      err.code === grpc.status.PERMISSION_DENIED
+        ? 'node_mismatch'
+        : err.code === grpc.status.UNAUTHENTICATED
+          ? 'unauthenticated'
+          : 'bad_request';
+    this.events.refused(reason, call.getPeer(), err.message);
+    this.log.warn({ peer: call.getPeer(), code: grpc.status[err.code], reason: err.message }, 'xDS stream refused');
+  }
+
+  private serve(call: Duplex, transport: 'sotw' | 'delta', service: 'ads' | 'ecds', fixedType?: string): void {
+    if (this.stopping) {
+      endWith(call, grpc.status.UNAVAILABLE, 'the control server is shutting down');
+      return;
+    }
+    let session: SotwSession | DeltaSession | undefined;
+    const id = ++this.nextId;
+    const fail = (err: StreamError) => {
+      if (!session) this.refuse(call, err);
+      else this.log.warn({ stream: id, node: session.info.identity, reason: err.message }, 'xDS stream ended: protocol error');
+      endWith(call, err.code, err.message);
+    };
+    call.on('data', (req: DiscoveryRequest | DeltaDiscoveryRequest) => {
+      try {
+        const nodeId = req.node?.id ?? '';
+        if (!session) {
+          const who = this.identify(call, nodeId);
+          if (who instanceof StreamError) return fail(who);
+          session = this.open(id, call, transport, service, who, nodeId, fixedType);
+        } else if (nodeId && nodeId !== session.info.nodeId) {
+          return fail(
+            new StreamError(grpc.status.PERMISSION_DENIED, `node.id changed on the stream from ${session.info.nodeId} to ${nodeId}`),
+          );
+        }
+        if (session instanceof SotwSession) session.onRequest(req as DiscoveryRequest);
+        else session.onRequest(req as DeltaDiscoveryRequest);
+      } catch (e) {
+        if (e instanceof StreamError) return fail(e);
+        this.log.error({ stream: id, err: String((e as Error).stack ?? e) }, 'xDS request failed');
+        endWith(call, grpc.status.INTERNAL, 'internal error');
+      }
+    });
+    const closed = () => {
+      if (!this.calls.has(id) && !session) return;
+      this.calls.delete(id);
+      if (session && this.streams.delete(id)) {
+        session.close();
+        this.events.disconnect(session.info);
+        this.log.info({ stream: id, node: session.info.identity }, 'xDS stream closed');
+      }
+    };
+    this.calls.set(id, call);
+    call.on('end', () => {
+      closed();
+      call.end();
+    });
+    call.on('cancelled', closed);
+    call.on('error', closed);
+    call.on('close', closed);
+  }
+
+  private open(
+    id: number,
+    call: Duplex,
+    transport: 'sotw' | 'delta',
+    service: 'ads' | 'ecds',
+    identity: string,
+    nodeId: string,
+    fixedType?: string,
+  ): SotwSession | DeltaSession {
+    const info: StreamInfo = {
+      id,
+      transport,
+      service,
+      peer: call.getPeer(),
+      identity,
+      nodeId,
+      secure: this.secure,
+      connectedAt: this.now(),
+      types: new Map(),
+    };
+    const session: SotwSession | DeltaSession =
+      transport === 'sotw'
+        ? new SotwSession(info, this.opts.cache, this.events, this.now, fixedType)
+        : new DeltaSession(info, this.opts.cache, this.events, this.now, fixedType);
+    session.controlPlane = this.opts.controlPlaneId ?? 'perimeter';
+    session.send = (response: object) => {
+      if (!call.writable) return;
+      call.write(response);
+    };
+    this.streams.set(id, info);
+    (session as Session).start();
+    this.events.connect(info);
+    this.log.info(
+      { stream: id, node: identity, transport, service, peer: info.peer, secure: this.secure },
+      this.secure ? 'xDS stream bound to client certificate' : 'xDS stream bound to node.id (insecure: identity not verified)',
+    );
+    return session;
+  }
+
+  /** ECDS over unary gRPC: the current resources for the caller, no subscription. */
+  private fetch(call: grpc.ServerUnaryCall<DiscoveryRequest, DiscoveryResponse>, cb: grpc.sendUnaryData<DiscoveryResponse>): void {
+    const req = call.request;
+    const who = this.identify(call, req.node?.id ?? '');
+    if (who instanceof StreamError) {
+      this.refuse(call, who);
+      cb({ code: who.code, details: who.message });
+      return;
+    }
+    const snapshot = this.opts.cache.get(who, TYPE.extensionConfig);
+    const wanted = new Set(req.resourceNames);
+    const selected = [...(snapshot?.resources.values() ?? [])].filter((r) => wanted.size === 0 || wanted.has(r.name));
+    cb(
+      null,
+      create(DiscoveryResponseSchema, {
+        versionInfo: setVersion(selected),
+        resources: selected.map((r) => r.resource),
+        typeUrl: TYPE.extensionConfig,
+        controlPlane: { identifier: this.opts.controlPlaneId ?? 'perimeter' },
+      }),
+    );
+  }
+}
+
+function endWith(call: Duplex, code: grpc.status, details: string): void {
+  if (call.destroyed || call.writableEnded) return;
+  call.emit('error', Object.assign(new Error(details), { code, details }));
+}

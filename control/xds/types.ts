@@ -1,0 +1,31 @@
+/** xDS type URLs and the order in which a change is pushed on one ADS stream (make before break). */
+const T = 'type.googleapis.com/';
+
+export const TYPE = {
+  cluster: `${T}envoy.config.cluster.v3.Cluster`,
+  endpoint: `${T}envoy.config.endpoint.v3.ClusterLoadAssignment`,
+  listener: `${T}envoy.config.listener.v3.Listener`,
+  route: `${T}envoy.config.route.v3.RouteConfiguration`,
+  secret: `${T}envoy.extensions.transport_sockets.tls.v3.Secret`,
+  extensionConfig: `${T}envoy.config.core.v3.TypedExtensionConfig`,
+} as const;
+
+/** CDS → EDS → LDS → RDS → SDS → ECDS (xds_protocol "eventual consistency"); others after, by name. */
+const ORDER: readonly string[] = [TYPE.cluster, TYPE.endpoint, TYPE.listener, TYPE.route, TYPE.secret, TYPE.extensionConfig];
+
+export function pushOrder(types: Iterable<string>): string[] {
+  const rank = (t: string) => {
+    const i = ORDER.indexOf(t);
+    return i < 0 ? ORDER.length : i;
+  };
+  return [...types].sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** LDS and CDS: a SotW response is the full state, and an empty first request means wildcard. */
+export function isFullState(typeUrl: string): boolean {
+  return typeUrl === TYPE.listener || typeUrl === TYPE.cluster;
+}
+
+export function shortType(typeUrl: string): string {
+  return typeUrl.slice(typeUrl.lastIndexOf('.') + 1);
+}

@@ -1,0 +1,332 @@
+/**
+ * A small xDS client, as Envoy behaves: one ADS (or ECDS) stream, SotW or Delta, over mTLS with
+ * the workload's SVID, verifying that the server's certificate carries the expected SPIFFE ID.
+ * Every response is validated before it is accepted; a rejected one is NACKed with the last
+ * accepted version and the client keeps what it had. On disconnect it keeps its resources and
+ * reconnects with jittered exponential backoff (500 ms to 30 s, Envoy's defaults), telling the
+ * server what it holds. The local sidecar takes its policy through it; tests drive it.
+ */
+import { EventEmitter } from 'node:events';
+import { checkServerIdentity as defaultCheck, type PeerCertificate } from 'node:tls';
+import { create } from '@bufbuild/protobuf';
+import type { Any } from '@bufbuild/protobuf/wkt';
+import * as grpc from '@grpc/grpc-js';
+import { clientConstructor } from '../../control/xds/grpc-service.js';
+import { AggregatedDiscoveryService } from '../../proto/gen/envoy/envoy/service/discovery/v3/ads_pb.js';
+import {
+  DeltaDiscoveryRequestSchema,
+  type DeltaDiscoveryResponse,
+  DiscoveryRequestSchema,
+  type DiscoveryResponse,
+} from '../../proto/gen/envoy/envoy/service/discovery/v3/discovery_pb.js';
+import { ExtensionConfigDiscoveryService } from '../../proto/gen/envoy/envoy/service/extension/v3/config_discovery_pb.js';
+
+export interface ClientTls {
+  caPem: string;
+  certPem: string;
+  keyPem: string;
+  /** The SPIFFE ID the server must present (exact), or `spiffe://<td>` for any ID in the trust domain. */
+  serverId: string;
+}
+
+export interface HeldResource {
+  name: string;
+  version: string;
+  resource: Any;
+}
+
+/** Returns an error message to NACK the response, or undefined to accept it. */
+export type Validator = (type: string, resources: readonly HeldResource[]) => string | undefined;
+
+export interface XdsClientOptions {
+  address: string;
+  nodeId: string;
+  tls?: ClientTls;
+  transport?: 'sotw' | 'delta';
+  service?: 'ads' | 'ecds';
+  validate?: Validator;
+  backoffBaseMs?: number;
+  backoffMaxMs?: number;
+  /** grpc-js channel options (keepalive and the like). */
+  channelOptions?: grpc.ChannelOptions;
+}
+
+interface TypeState {
+  names: string[];
+  version: string;
+  nonce: string;
+  held: Map<string, HeldResource>;
+}
+
+export interface XdsClientEvents {
+  /** Accepted: the full set now held for `type`. */
+  update: [type: string, resources: ReadonlyMap<string, HeldResource>, version: string];
+  nack: [type: string, message: string];
+  connected: [];
+  disconnected: [status: grpc.StatusObject];
+}
+
+const ADS = clientConstructor(AggregatedDiscoveryService);
+const ECDS = clientConstructor(ExtensionConfigDiscoveryService);
+
+export function uriSans(cert: PeerCertificate): string[] {
+  return (cert.subjectaltname ?? '')
+    .split(/,\s*/)
+    .filter((s) => s.startsWith('URI:'))
+    .map((s) => s.slice(4));
+}
+
+export class XdsClient extends EventEmitter<XdsClientEvents> {
+  private readonly types = new Map<string, TypeState>();
+  private readonly client: grpc.Client;
+  private call: grpc.ClientDuplexStream<object, DiscoveryResponse | DeltaDiscoveryResponse> | undefined;
+  private stopped = false;
+  private attempt = 0;
+  private retry: NodeJS.Timeout | undefined;
+  /** Responses accepted, NACKs sent and connections made: for tests and the sidecar's stats. */
+  readonly stats = { accepted: 0, rejected: 0, connects: 0 };
+
+  constructor(private readonly opts: XdsClientOptions) {
+    super();
+    const t = opts.tls;
+    const creds = t
+      ? grpc.credentials.createSsl(Buffer.from(t.caPem), Buffer.from(t.keyPem), Buffer.from(t.certPem), {
+          checkServerIdentity: (host, cert) => {
+            const ids = uriSans(cert).filter((u) => u.startsWith('spiffe://'));
+            const ok = /^spiffe:\/\/[^/]+$/.test(t.serverId) ? ids.some((i) => i.startsWith(`${t.serverId}/`)) : ids.includes(t.serverId);
+            if (ok) return undefined;
+            // Not a SPIFFE match: fall back to the hostname check for certificates made for DNS names.
+            return ids.length ? new Error(`control server presented ${ids.join(', ')}, expected ${t.serverId}`) : defaultCheck(host, cert);
+          },
+        })
+      : grpc.credentials.createInsecure();
+    const Ctor = opts.service === 'ecds' ? ECDS : ADS;
+    this.client = new Ctor(opts.address, creds, {
+      'grpc.max_receive_message_length': 64 * 1024 * 1024,
+      'grpc.keepalive_time_ms': 30_000,
+      ...opts.channelOptions,
+    });
+  }
+
+  get transport(): 'sotw' | 'delta' {
+    return this.opts.transport ?? 'sotw';
+  }
+
+  /** Sets the names wanted for `type` (empty with LDS/CDS: wildcard). Starts the stream if needed. */
+  subscribe(type: string, names: readonly string[]): void {
+    const st = this.types.get(type) ?? { names: [], version: '', nonce: '', held: new Map() };
+    const before = st.names;
+    this.types.set(type, st);
+    st.names = [...names];
+    if (!this.call) {
+      this.connect();
+      return;
+    }
+    if (this.transport === 'sotw') this.sendSotw(type, st);
+    else {
+      const add = names.filter((n) => !before.includes(n));
+      const drop = before.filter((n) => !names.includes(n));
+      for (const n of drop) st.held.delete(n);
+      this.write({ typeUrl: type, resourceNamesSubscribe: add, resourceNamesUnsubscribe: drop, responseNonce: st.nonce });
+    }
+  }
+
+  held(type: string): ReadonlyMap<string, HeldResource> {
+    return this.types.get(type)?.held ?? new Map();
+  }
+
+  version(type: string): string {
+    return this.types.get(type)?.version ?? '';
+  }
+
+  /** Resolves on the next accepted update of `type` that satisfies `pred`. */
+  waitFor(
+    type: string,
+    pred: (held: ReadonlyMap<string, HeldResource>) => boolean,
+    timeoutMs = 5_000,
+  ): Promise<ReadonlyMap<string, HeldResource>> {
+    const now = this.types.get(type)?.held;
+    if (now && this.version(type) !== '' && pred(now)) return Promise.resolve(now);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.off('update', on);
+        reject(new Error(`no ${type} update matching within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const on = (t: string, held: ReadonlyMap<string, HeldResource>) => {
+        if (t !== type || !pred(held)) return;
+        clearTimeout(timer);
+        this.off('update', on);
+        resolve(held);
+      };
+      this.on('update', on);
+    });
+  }
+
+  close(): void {
+    this.stopped = true;
+    clearTimeout(this.retry);
+    this.call?.cancel();
+    this.call = undefined;
+    this.client.close();
+  }
+
+  private connect(): void {
+    if (this.stopped) return;
+    const method =
+      this.opts.service === 'ecds'
+        ? this.transport === 'sotw'
+          ? 'StreamExtensionConfigs'
+          : 'DeltaExtensionConfigs'
+        : this.transport === 'sotw'
+          ? 'StreamAggregatedResources'
+          : 'DeltaAggregatedResources';
+    const call = (this.client as unknown as Record<string, () => typeof this.call>)[method]?.call(this.client);
+    if (!call) throw new Error(`no method ${method}`);
+    this.call = call;
+    this.sentNode = false;
+    let gotData = false;
+    call.on('data', (resp) => {
+      if (!gotData) {
+        gotData = true;
+        this.attempt = 0;
+      }
+      if (this.transport === 'sotw') this.onSotw(resp as DiscoveryResponse);
+      else this.onDelta(resp as DeltaDiscoveryResponse);
+    });
+    call.on('status', (status: grpc.StatusObject) => {
+      if (this.call === call) this.call = undefined;
+      this.emit('disconnected', status);
+      this.scheduleReconnect();
+    });
+    call.on('error', () => {});
+    call.on('metadata', () => {
+      this.stats.connects++;
+      this.emit('connected');
+    });
+    for (const [type, st] of this.types) {
+      if (this.transport === 'sotw') this.sendSotw(type, st);
+      else
+        this.write({
+          typeUrl: type,
+          resourceNamesSubscribe: st.names,
+          initialResourceVersions: Object.fromEntries([...st.held.values()].map((r) => [r.name, r.version])),
+        });
+    }
+  }
+
+  private scheduleReconnect(): void {
+    if (this.stopped) return;
+    const base = this.opts.backoffBaseMs ?? 500;
+    const max = this.opts.backoffMaxMs ?? 30_000;
+    const delay = Math.min(max, base * 2 ** this.attempt) * (0.5 + Math.random() / 2);
+    this.attempt++;
+    // A new stream starts fresh: nonces belong to the old one.
+    for (const st of this.types.values()) st.nonce = '';
+    this.retry = setTimeout(() => this.connect(), delay);
+  }
+
+  /** Only the first request of a stream must carry the node (Envoy's set_node_on_first_message_only). */
+  private write(msg: Record<string, unknown>): void {
+    const node = this.sentNode ? {} : { node: { id: this.opts.nodeId, userAgentName: 'perimeter-sidecar' } };
+    this.sentNode = true;
+    const schema = this.transport === 'sotw' ? DiscoveryRequestSchema : DeltaDiscoveryRequestSchema;
+    this.call?.write(create(schema as typeof DiscoveryRequestSchema, { ...node, ...msg }));
+  }
+  private sentNode = false;
+
+  private sendSotw(type: string, st: TypeState): void {
+    this.write({ typeUrl: type, resourceNames: st.names, versionInfo: st.version, responseNonce: st.nonce });
+  }
+
+  private onSotw(resp: DiscoveryResponse): void {
+    const st = this.types.get(resp.typeUrl);
+    if (!st) return;
+    const names = new Set<string>();
+    const list: HeldResource[] = [];
+    let error: string | undefined;
+    for (const [i, r] of resp.resources.entries()) {
+      const name = resourceName(r);
+      if (names.has(name)) error ??= `resource index ${i}: ${name} appears twice in one response`;
+      names.add(name);
+      list.push({ name, version: resp.versionInfo, resource: r });
+    }
+    error ??= this.opts.validate?.(resp.typeUrl, list);
+    st.nonce = resp.nonce;
+    if (error) {
+      this.reject(resp.typeUrl, () => this.write(nackSotw(st, resp, error)), error);
+      return;
+    }
+    st.version = resp.versionInfo;
+    st.held = new Map(list.map((r) => [r.name, r]));
+    this.write({ typeUrl: resp.typeUrl, versionInfo: st.version, responseNonce: resp.nonce, resourceNames: st.names });
+    this.accept(resp.typeUrl, st);
+  }
+
+  private onDelta(resp: DeltaDiscoveryResponse): void {
+    const st = this.types.get(resp.typeUrl);
+    if (!st) return;
+    st.nonce = resp.nonce;
+    const next = new Map(st.held);
+    for (const n of resp.removedResources) next.delete(n);
+    const changed: HeldResource[] = [];
+    for (const r of resp.resources) {
+      if (!r.resource) continue;
+      const h = { name: r.name, version: r.version, resource: r.resource };
+      changed.push(h);
+      next.set(r.name, h);
+    }
+    const error = this.opts.validate?.(resp.typeUrl, changed);
+    if (error) {
+      const nack = {
+        typeUrl: resp.typeUrl,
+        responseNonce: resp.nonce,
+        errorDetail: { code: grpc.status.INVALID_ARGUMENT, message: error },
+      };
+      this.reject(resp.typeUrl, () => this.write(nack), error);
+      return;
+    }
+    st.held = next;
+    st.version = resp.systemVersionInfo;
+    this.write({ typeUrl: resp.typeUrl, responseNonce: resp.nonce });
+    this.accept(resp.typeUrl, st);
+  }
+
+  private accept(type: string, st: TypeState): void {
+    this.stats.accepted++;
+    this.emit('update', type, st.held, st.version);
+  }
+
+  private reject(type: string, send: () => void, error: string): void {
+    this.stats.rejected++;
+    send();
+    this.emit('nack', type, error);
+  }
+}
+
+function nackSotw(st: TypeState, resp: DiscoveryResponse, message: string) {
+  return {
+    typeUrl: resp.typeUrl,
+    versionInfo: st.version,
+    responseNonce: resp.nonce,
+    resourceNames: st.names,
+    errorDetail: { code: grpc.status.INVALID_ARGUMENT, message },
+  };
+}
+
+/** The name of a resource in a SotW response: the `name` field every xDS resource type has first. */
+function resourceName(r: Any): string {
+  // Field 1 (name) as a length-delimited string: true for Listener, Cluster, RouteConfiguration,
+  // TypedExtensionConfig, Secret; ClusterLoadAssignment's cluster_name is field 1 as well.
+  const b = r.value;
+  if (b[0] !== 0x0a) return '';
+  let len = 0;
+  let shift = 0;
+  let i = 1;
+  for (; i < b.length; i++) {
+    const byte = b[i] as number;
+    len |= (byte & 0x7f) << shift;
+    shift += 7;
+    if (!(byte & 0x80)) break;
+  }
+  return Buffer.from(b.subarray(i + 1, i + 1 + len)).toString('utf8');
+}
