@@ -114,7 +114,7 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
 
   /** Sets the names wanted for `type` (empty with LDS/CDS: wildcard). Starts the stream if needed. */
   subscribe(type: string, names: readonly string[]): void {
-    const st = this.types.get(type) ?? { names: [], version: '', nonce: '', held: new Map() };
+    const st: TypeState = this.types.get(type) ?? { names: [], version: '', nonce: '', held: new Map() };
     const before = st.names;
     this.types.set(type, st);
     st.names = [...names];
