@@ -18,7 +18,7 @@ before(async () => {
 });
 after(() => server.stop(200));
 
-const set = (node: string, list: ReturnType<typeof resource>[], type = ECDS) => cache.set(node, new Map([[type, list]]));
+const set = (node: string, list: ReturnType<typeof resource>[], type: string = ECDS) => cache.set(node, new Map([[type, list]]));
 const namesOf = (r: { resources: { name: string }[] }) => r.resources.map((x) => x.name).sort();
 
 test('subscribe sends the resources with per-resource versions; a change sends only what changed', async () => {
