@@ -16,10 +16,13 @@ const modeName = (m: Mode) => (Mode[m] ?? String(m)).replace(/^MODE_/, '').toLow
 
 /** A rule as a comparable string, with indexes (perimeter, header keys) resolved to names. */
 function ruleKey(p: CompiledPolicy, r: CompiledRule): [string, string] {
-  const id = `${p.perimeters[r.perimeter]?.name ?? '?'}/${r.name}`;
+  const perimeter = p.perimeters[r.perimeter];
+  const id = `${perimeter?.name ?? '?'}/${r.name}`;
   const content = JSON.stringify({
     ...r,
     perimeter: undefined,
+    // A mode inherited from the perimeter changes with it; that change is reported once, for the perimeter.
+    mode: r.mode === perimeter?.mode ? 'inherited' : r.mode,
     conditions: r.conditions.map((c) => ({
       ...c,
       key:
@@ -55,12 +58,14 @@ export function diffWorkload(name: string, a: CompiledPolicy | undefined, b: Com
   }
   for (const id of ra.keys()) if (!rb.has(id)) d.rulesRemoved.push(id);
   if (a && b) {
-    if (a.defaultMode !== b.defaultMode) d.modes.push(`mesh default: ${modeName(a.defaultMode)} → ${modeName(b.defaultMode)}`);
     const pa = new Map(a.perimeters.map((p) => [p.name, p.mode]));
     for (const p of b.perimeters) {
       const old = pa.get(p.name);
-      if (old !== undefined && old !== p.mode) d.modes.push(`${p.name}: ${modeName(old)} → ${modeName(p.mode)}`);
+      if (old !== undefined && old !== p.mode) d.modes.push(`perimeter ${p.name}: ${modeName(old)} → ${modeName(p.mode)}`);
     }
+    // The default decision follows the perimeters (or the mesh default when none protects it).
+    if (a.defaultMode !== b.defaultMode && d.modes.length === 0)
+      d.modes.push(`default: ${modeName(a.defaultMode)} → ${modeName(b.defaultMode)}`);
   }
   const same = d.status === 'changed' && !d.rulesAdded.length && !d.rulesRemoved.length && !d.rulesChanged.length && !d.modes.length;
   return same && a?.version === b?.version ? undefined : d;

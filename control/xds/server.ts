@@ -251,6 +251,8 @@ export class XdsServer {
       call.write(response);
     };
     this.streams.set(id, info);
+    // Headers now, not with the first response: a client whose config is current learns it is connected.
+    call.sendMetadata(new grpc.Metadata());
     (session as Session).start();
     this.events.connect(info);
     this.log.info(

@@ -104,6 +104,8 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
     this.client = new Ctor(opts.address, creds, {
       'grpc.max_receive_message_length': 64 * 1024 * 1024,
       'grpc.keepalive_time_ms': 30_000,
+      // SNI must be a name, not an address; the identity check above is what matters.
+      ...(t ? { 'grpc.ssl_target_name_override': 'perimeter-control' } : {}),
       ...opts.channelOptions,
     });
   }
@@ -250,7 +252,7 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
       names.add(name);
       list.push({ name, version: resp.versionInfo, resource: r });
     }
-    error ??= this.opts.validate?.(resp.typeUrl, list);
+    error ??= this.check(resp.typeUrl, list);
     st.nonce = resp.nonce;
     if (error) {
       this.reject(resp.typeUrl, () => this.write(nackSotw(st, resp, error)), error);
@@ -275,7 +277,7 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
       changed.push(h);
       next.set(r.name, h);
     }
-    const error = this.opts.validate?.(resp.typeUrl, changed);
+    const error = this.check(resp.typeUrl, changed);
     if (error) {
       const nack = {
         typeUrl: resp.typeUrl,
@@ -289,6 +291,15 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
     st.version = resp.systemVersionInfo;
     this.write({ typeUrl: resp.typeUrl, responseNonce: resp.nonce });
     this.accept(resp.typeUrl, st);
+  }
+
+  /** A validator that throws rejects the update: nothing is accepted because something broke. */
+  private check(type: string, resources: readonly HeldResource[]): string | undefined {
+    try {
+      return this.opts.validate?.(type, resources);
+    } catch (e) {
+      return `validation failed: ${(e as Error).message}`;
+    }
   }
 
   private accept(type: string, st: TypeState): void {

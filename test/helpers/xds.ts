@@ -124,11 +124,12 @@ export class RawStream<Req, Resp> {
   }
 }
 
+const SNI = { 'grpc.ssl_target_name_override': 'perimeter-control' };
 const ADS = clientConstructor(AggregatedDiscoveryService);
 const ECDS = clientConstructor(ExtensionConfigDiscoveryService);
 
 export function sotw(address: string, tls?: { caPem: string; certPem: string; keyPem: string }, ecds = false) {
-  const client = new (ecds ? ECDS : ADS)(address, credentials(tls));
+  const client = new (ecds ? ECDS : ADS)(address, credentials(tls), tls ? SNI : {});
   const s = new RawStream<DiscoveryRequest, DiscoveryResponse>(client, ecds ? 'StreamExtensionConfigs' : 'StreamAggregatedResources');
   return Object.assign(s, {
     req: (init: MessageInitShape<typeof DiscoveryRequestSchema>) => s.send(create(DiscoveryRequestSchema, init)),
@@ -136,7 +137,7 @@ export function sotw(address: string, tls?: { caPem: string; certPem: string; ke
 }
 
 export function delta(address: string, tls?: { caPem: string; certPem: string; keyPem: string }, ecds = false) {
-  const client = new (ecds ? ECDS : ADS)(address, credentials(tls));
+  const client = new (ecds ? ECDS : ADS)(address, credentials(tls), tls ? SNI : {});
   const s = new RawStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>(
     client,
     ecds ? 'DeltaExtensionConfigs' : 'DeltaAggregatedResources',
@@ -152,4 +153,13 @@ export function names(r: DiscoveryResponse): string[] {
     const b = a.value;
     return Buffer.from(b.subarray(2, 2 + (b[1] as number))).toString();
   });
+}
+
+/** Polls until `pred` holds (real sockets and timers: no fixed sleeps). */
+export async function eventually(pred: () => boolean | Promise<boolean>, ms = 5_000, what = 'condition'): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await pred())) {
+    if (Date.now() > end) throw new Error(`${what} not met within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }

@@ -6,17 +6,9 @@ import { test } from 'node:test';
 import { SnapshotCache } from '../../control/xds/cache.js';
 import { XdsServer } from '../../control/xds/server.js';
 import { TYPE } from '../../control/xds/types.js';
-import { delta, resource, sotw } from '../helpers/xds.js';
+import { delta, eventually, resource, sotw } from '../helpers/xds.js';
 
 const ECDS = TYPE.extensionConfig;
-
-async function until(pred: () => boolean, ms = 5_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 test('stopping the server ends every stream with UNAVAILABLE, promptly', async () => {
   const cache = new SnapshotCache();
@@ -71,7 +63,7 @@ test('keep-alives: a peer that stops answering is dropped and its stream forgott
   await new Promise((r) => setTimeout(r, 700));
   assert.equal(server.streams.size, 1);
   frozen = true;
-  await until(() => server.streams.size === 0, 3_000);
+  await eventually(() => server.streams.size === 0, 3_000, 'stream dropped');
   s.close();
   relay.close();
   for (const p of pairs) for (const x of p) x.destroy();
