@@ -21,7 +21,20 @@ function run(...args: string[]) {
 before(async () => {
   server = spawn(
     process.execPath,
-    ['bin/perimeter.js', 'serve', '--policy', policy, '--state', state, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--debounce', '30'],
+    [
+      'bin/perimeter.js',
+      'serve',
+      '--policy',
+      policy,
+      '--state',
+      state,
+      '--listen',
+      '127.0.0.1:0',
+      '--admin',
+      '127.0.0.1:0',
+      '--debounce',
+      '30',
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   server.stdout?.on('data', (d) => {
@@ -37,7 +50,10 @@ after(() => {
 });
 
 test('serve logs structured JSON and status shows what it serves', () => {
-  const lines = logs.trim().split('\n').map((l) => JSON.parse(l) as { msg: string; level: number });
+  const lines = logs
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { msg: string; level: number });
   assert.ok(lines.some((l) => l.msg === 'control server ready'));
   const r = run('status', '--state', state);
   assert.equal(r.code, 0, r.err);
@@ -50,7 +66,10 @@ test('serve logs structured JSON and status shows what it serves', () => {
 
 test('an edit becomes version #2; versions lists both and diff names the rules that changed', async () => {
   const file = join(policy, 'db.yaml');
-  writeFileSync(file, readFileSync(file, 'utf8').replace('mode: simulate', 'mode: enforce').replace('name: no-deletes', 'name: never-delete'));
+  writeFileSync(
+    file,
+    readFileSync(file, 'utf8').replace('mode: simulate', 'mode: enforce').replace('name: no-deletes', 'name: never-delete'),
+  );
   await eventually(() => JSON.parse(run('status', '--state', state, '--json').out).snapshot.seq === 2, 5_000, 'version 2');
   const v = run('versions', '--state', state);
   assert.equal(v.code, 0);
@@ -64,7 +83,10 @@ test('an edit becomes version #2; versions lists both and diff names the rules t
   assert.match(d.out, /- db\/no-deletes/);
   assert.doesNotMatch(d.out, /^web$/m);
   const j = JSON.parse(run('diff', '1', '2', '--state', state, '--json').out);
-  assert.deepEqual(j.workloads.map((w: { workload: string }) => w.workload), ['db']);
+  assert.deepEqual(
+    j.workloads.map((w: { workload: string }) => w.workload),
+    ['db'],
+  );
 });
 
 test('rollback republishes an old version as a new history entry; bad references exit 1', () => {

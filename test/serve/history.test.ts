@@ -10,7 +10,9 @@ import { History, HistoryError } from '../../control/serve/history.js';
 
 function killDuringWrite(state: string, afterSeq: number, extraMs: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/history-writer.ts', state], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/history-writer.ts', state], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let last = 0;
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (d: string) => {
@@ -19,7 +21,9 @@ function killDuringWrite(state: string, afterSeq: number, extraMs: number): Prom
         else if (Number(line.slice(2)) === afterSeq) setTimeout(() => child.kill('SIGKILL'), extraMs);
       }
     });
-    child.on('exit', (_code, signal) => (signal === 'SIGKILL' ? resolve(last) : reject(new Error(`writer exited without being killed (${signal})`))));
+    child.on('exit', (_code, signal) =>
+      signal === 'SIGKILL' ? resolve(last) : reject(new Error(`writer exited without being killed (${signal})`)),
+    );
   });
 }
 
