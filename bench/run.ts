@@ -12,6 +12,7 @@ import type { SuiteResult } from './types.js';
 const SUITES: Record<string, () => Promise<{ run: (o: { quick: boolean }) => Promise<SuiteResult> }>> = {
   compile: () => import('./suites/compile.js'),
   filter: () => import('./suites/filter.js'),
+  xds: () => import('./suites/xds.js'),
 };
 
 const args = process.argv.slice(2);

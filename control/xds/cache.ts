@@ -5,13 +5,16 @@
  * workload wakes only that workload's streams.
  */
 import { createHash } from 'node:crypto';
-import type { Any } from '@bufbuild/protobuf/wkt';
+import { toBinary } from '@bufbuild/protobuf';
+import { type Any, AnySchema } from '@bufbuild/protobuf/wkt';
 
 export interface XdsResource {
   name: string;
   /** Content digest of `resource.value`; equal versions mean equal bytes. */
   version: string;
   resource: Any;
+  /** `resource` as encoded bytes: encoded once, copied into every response that carries it. */
+  encoded: Uint8Array;
 }
 
 export interface TypeSnapshot {
@@ -32,7 +35,7 @@ export function resourceVersion(value: Uint8Array): string {
 }
 
 export function xdsResource(name: string, resource: Any): XdsResource {
-  return { name, version: resourceVersion(resource.value), resource };
+  return { name, version: resourceVersion(resource.value), resource, encoded: toBinary(AnySchema, resource) };
 }
 
 /** Digest of a set of resources by name and version: the version_info of a response carrying them. */
@@ -52,11 +55,10 @@ export class SnapshotCache {
    * Replaces the snapshot of `node`: type URL → its resources. Returns the changed types.
    * A resource name repeated within one type is a programming error (clients NACK it).
    */
-  set(node: string, byType: ReadonlyMap<string, readonly XdsResource[]>): Set<string> {
+  set(node: string, byType: ReadonlyMap<string, readonly XdsResource[]>, at = this.now()): Set<string> {
     const before = this.nodes.get(node);
     const next = new Map<string, TypeSnapshot>();
     const changed = new Set<string>();
-    const at = this.now();
     for (const [type, list] of byType) {
       const resources = new Map<string, XdsResource>();
       for (const r of list) {
@@ -87,13 +89,16 @@ export class SnapshotCache {
 
   /** Replaces every node at once: nodes absent from `all` are cleared. Returns the nodes that changed. */
   setAll(all: ReadonlyMap<string, ReadonlyMap<string, readonly XdsResource[]>>): string[] {
+    // One publication time for the whole snapshot: convergence counts from the change, not
+    // from the moment this node's turn came in the loop.
+    const at = this.now();
     const touched: string[] = [];
     for (const node of [...this.nodes.keys()])
       if (!all.has(node)) {
         this.clear(node);
         touched.push(node);
       }
-    for (const [node, byType] of all) if (this.set(node, byType).size > 0) touched.push(node);
+    for (const [node, byType] of all) if (this.set(node, byType, at).size > 0) touched.push(node);
     return touched;
   }
 

@@ -5,15 +5,11 @@
  * `removed_resources`. Subscription changes are honoured even with a stale nonce; a NACKed
  * version is not re-sent because it is already counted as held.
  */
-import { create } from '@bufbuild/protobuf';
-import {
-  type DeltaDiscoveryRequest,
-  type DeltaDiscoveryResponse,
-  DeltaDiscoveryResponseSchema,
-} from '../../proto/gen/envoy/envoy/service/discovery/v3/discovery_pb.js';
+import type { DeltaDiscoveryRequest } from '../../proto/gen/envoy/envoy/service/discovery/v3/discovery_pb.js';
 import type { XdsResource } from './cache.js';
 import { Session } from './session.js';
 import { isFullState, pushOrder } from './types.js';
+import { encodeDelta } from './wire.js';
 
 /** Version recorded for a name the client was told does not exist. */
 const ABSENT = '';
@@ -25,7 +21,8 @@ interface Subscription {
   held: Map<string, string>;
 }
 
-export type DeltaSend = (response: DeltaDiscoveryResponse) => void;
+/** Receives an encoded DeltaDiscoveryResponse. */
+export type DeltaSend = (response: Uint8Array) => void;
 
 export class DeltaSession extends Session {
   private readonly subs = new Map<string, Subscription>();
@@ -91,13 +88,13 @@ export class DeltaSession extends Session {
     if (changed.length === 0 && removed.length === 0) return;
     const nonce = this.nextNonce();
     const version = snapshot?.version ?? ABSENT;
-    const response = create(DeltaDiscoveryResponseSchema, {
+    const response = encodeDelta({
       systemVersionInfo: version,
-      resources: changed.map((r) => ({ name: r.name, version: r.version, resource: r.resource })),
-      removedResources: removed,
+      resources: changed.map((r) => ({ name: r.name, version: r.version, any: r.encoded })),
+      removed,
       typeUrl: type,
       nonce,
-      controlPlane: { identifier: this.controlPlane },
+      controlPlane: this.controlPlane,
     });
     this.recordPush(type, nonce, version, changed.length, removed.length);
     this.send(response);

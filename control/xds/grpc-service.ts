@@ -14,7 +14,9 @@ function codec(m: DescMethod) {
     responseStream: m.methodKind === 'server_streaming' || m.methodKind === 'bidi_streaming',
     requestSerialize: (v: Record<string, unknown>) => Buffer.from(toBinary(m.input, create(m.input, v))),
     requestDeserialize: (b: Buffer) => fromBinary(m.input, b),
-    responseSerialize: (v: Record<string, unknown>) => Buffer.from(toBinary(m.output, create(m.output, v))),
+    // Responses may arrive already encoded (control/xds/wire.ts); they pass through as they are.
+    responseSerialize: (v: Record<string, unknown> | Uint8Array) =>
+      v instanceof Uint8Array ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : Buffer.from(toBinary(m.output, create(m.output, v))),
     responseDeserialize: (b: Buffer) => fromBinary(m.output, b),
     originalName: m.localName,
   };

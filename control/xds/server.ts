@@ -20,6 +20,7 @@ import { type SnapshotCache, setVersion } from './cache.js';
 import { DeltaSession } from './delta.js';
 import { serviceDefinition } from './grpc-service.js';
 import { spiffeIdOf } from './identity.js';
+import { PushQueue } from './push-queue.js';
 import { type Session, StreamError, type StreamEvents, type StreamInfo } from './session.js';
 import { SotwSession } from './sotw.js';
 import { TYPE } from './types.js';
@@ -73,6 +74,7 @@ export class XdsServer {
   private readonly now: () => number;
   private readonly events: ServerEvents;
   private stopping = false;
+  private readonly queue = new PushQueue();
 
   constructor(private readonly opts: XdsServerOptions) {
     this.log = opts.log ?? silent;
@@ -246,14 +248,14 @@ export class XdsServer {
         ? new SotwSession(info, this.opts.cache, this.events, this.now, fixedType)
         : new DeltaSession(info, this.opts.cache, this.events, this.now, fixedType);
     session.controlPlane = this.opts.controlPlaneId ?? 'perimeter';
-    session.send = (response: object) => {
+    session.send = (response: Uint8Array) => {
       if (!call.writable) return;
       call.write(response);
     };
     this.streams.set(id, info);
     // Headers now, not with the first response: a client whose config is current learns it is connected.
     call.sendMetadata(new grpc.Metadata());
-    (session as Session).start();
+    (session as Session).start(this.queue);
     this.events.connect(info);
     this.log.info(
       { stream: id, node: identity, transport, service, peer: info.peer, secure: this.secure },

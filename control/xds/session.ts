@@ -4,6 +4,7 @@
  * the gRPC layer feeds requests in and carries responses out.
  */
 import type { SnapshotCache, TypeSnapshot } from './cache.js';
+import type { PushQueue } from './push-queue.js';
 
 export interface NackRecord {
   /** The version (or, in Delta, the response's system version) the client rejected. */
@@ -79,14 +80,23 @@ export abstract class Session {
   ) {}
 
   /** Starts following the node's snapshot; call once the stream's identity is bound. */
-  start(): void {
-    this.unwatch = this.cache.watch(this.info.identity, (changed) => this.onChange(changed));
+  start(queue?: PushQueue): void {
+    this.queue = queue;
+    this.unwatch = this.cache.watch(this.info.identity, (changed) => (queue ? queue.enqueue(this, changed) : this.onChange(changed)));
+  }
+
+  /** The push queue's turn for this stream. */
+  push(changed: ReadonlySet<string>): void {
+    if (this.unwatch) this.onChange(changed);
   }
 
   close(): void {
     this.unwatch?.();
     this.unwatch = undefined;
+    this.queue?.drop(this);
   }
+
+  private queue: PushQueue | undefined;
 
   protected abstract onChange(changed: ReadonlySet<string>): void;
 

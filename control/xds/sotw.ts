@@ -5,15 +5,11 @@
  * subscribed to changed or it asked for something new; LDS/CDS are sent as full state; EDS is
  * re-sent after CDS changes so clusters finish warming.
  */
-import { create } from '@bufbuild/protobuf';
-import {
-  type DiscoveryRequest,
-  type DiscoveryResponse,
-  DiscoveryResponseSchema,
-} from '../../proto/gen/envoy/envoy/service/discovery/v3/discovery_pb.js';
+import type { DiscoveryRequest } from '../../proto/gen/envoy/envoy/service/discovery/v3/discovery_pb.js';
 import { setVersion, type XdsResource } from './cache.js';
 import { Session } from './session.js';
 import { isFullState, pushOrder, TYPE } from './types.js';
+import { encodeSotw } from './wire.js';
 
 interface Subscription {
   names: Set<string>;
@@ -22,7 +18,8 @@ interface Subscription {
   sentVersion: string | undefined;
 }
 
-export type SotwSend = (response: DiscoveryResponse) => void;
+/** Receives an encoded DiscoveryResponse. */
+export type SotwSend = (response: Uint8Array) => void;
 
 export class SotwSession extends Session {
   private readonly subs = new Map<string, Subscription>();
@@ -88,12 +85,12 @@ export class SotwSession extends Session {
     // except for full-state types, where empty is an answer, and after a removal.
     if (selected.length === 0 && sub.sentVersion === undefined && !(isFullState(type) && snapshot)) return;
     const nonce = this.nextNonce();
-    const response = create(DiscoveryResponseSchema, {
+    const response = encodeSotw({
       versionInfo: version,
-      resources: selected.map((r) => r.resource),
+      resources: selected.map((r) => r.encoded),
       typeUrl: type,
       nonce,
-      controlPlane: { identifier: this.controlPlane },
+      controlPlane: this.controlPlane,
     });
     sub.sentVersion = version;
     this.recordPush(type, nonce, version, selected.length, 0);
