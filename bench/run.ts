@@ -44,8 +44,8 @@ for (const [i, n] of names.entries()) {
   const fmt = (x: number | undefined) => (x === undefined ? '' : x < 10 ? x.toFixed(3) : x.toFixed(1));
   process.stdout.write(
     `\n${table(
-      ['BENCHMARK', 'MEDIAN', 'MIN', 'MAX', 'UNIT', 'SAMPLES'],
-      r.rows.map((row) => [row.name, fmt(row.median), fmt(row.min), fmt(row.max), row.unit, String(row.samples)]),
+      ['BENCHMARK', 'MEDIAN', 'P99', 'MIN', 'MAX', 'UNIT', 'SAMPLES'],
+      r.rows.map((row) => [row.name, fmt(row.median), fmt(row.p99), fmt(row.min), fmt(row.max), row.unit, String(row.samples)]),
     )}\n`,
   );
   for (const b of r.budgets)

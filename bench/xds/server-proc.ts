@@ -1,9 +1,13 @@
 /**
  * The control server side of the convergence benchmark, in a process of its own so its memory
- * is measured alone: an mTLS XdsServer over a snapshot of N synthetic workloads. Driven over IPC:
- * `publish` swaps in the next policy version; `memory` reports usage after a full GC; `drain`
- * returns the convergence samples (publication → ACK, per sidecar) gathered since the last call.
+ * is measured alone: an mTLS XdsServer over a snapshot of N synthetic workloads, or (mode
+ * `baseline`) a bare node:http2 server holding the same mTLS connections and streams. Driven over
+ * IPC: `publish` swaps in the next policy version; `memory` reports usage after a full GC;
+ * `drain` returns the convergence samples (publication → ACK, per sidecar) since the last call
+ * and the CPU time spent since the publication.
  */
+import { createSecureServer, type ServerHttp2Stream } from 'node:http2';
+import type { AddressInfo } from 'node:net';
 import { compile } from '../../control/compile/compile.js';
 import { snapshotOf } from '../../control/serve/publisher.js';
 import { SnapshotCache } from '../../control/xds/cache.js';
@@ -12,6 +16,7 @@ import { syntheticPolicy } from '../fixtures.js';
 
 interface Init {
   workloads: number;
+  mode: 'sotw' | 'delta' | 'baseline';
   tls: { caPem: string; certPem: string; keyPem: string; trustDomain: string };
 }
 
@@ -20,18 +25,12 @@ const module = { filename: '/etc/perimeter/perimeter.wasm', sha256: '0'.repeat(6
 const policy = syntheticPolicy(init.workloads, 10);
 const cache = new SnapshotCache();
 let samples: number[] = [];
-let acks = 0;
-let publishedAt = 0;
-let lastPush = 0;
+let cpuAt = process.cpuUsage();
 const server = new XdsServer({
   cache,
   tls: init.tls,
   events: {
-    push: () => {
-      lastPush = Date.now();
-    },
     ack: (_s, _t, _v, _p, convergenceMs) => {
-      acks++;
       if (convergenceMs !== undefined) samples.push(convergenceMs);
     },
   },
@@ -45,13 +44,30 @@ function publish(k: number): number {
   const r = compile(policy);
   const workloads = r.workloads.map((w) => ({ name: w.workload.name, identity: w.workload.identity, version: w.version, bytes: w.bytes }));
   const snapshot = snapshotOf(workloads, module, 'perimeter.authz');
-  publishedAt = Date.now();
+  const at = Date.now();
+  cpuAt = process.cpuUsage();
   cache.setAll(snapshot);
-  return publishedAt;
+  return at;
 }
 
-publish(0);
-const port = await server.listen('127.0.0.1:0');
+const bare: ServerHttp2Stream[] = [];
+async function listen(): Promise<number> {
+  if (init.mode !== 'baseline') {
+    publish(0);
+    return server.listen('127.0.0.1:0');
+  }
+  const t = init.tls;
+  const s = createSecureServer({ ca: t.caPem, cert: t.certPem, key: t.keyPem, requestCert: true, rejectUnauthorized: true });
+  s.on('stream', (st) => {
+    st.respond({ ':status': 200, 'content-type': 'application/grpc' });
+    st.on('data', () => {});
+    bare.push(st);
+  });
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  return (s.address() as AddressInfo).port;
+}
+
+const port = await listen();
 const send = (m: unknown) => process.send?.(m);
 send({ ready: port, identities: policy.workloads.map((w) => w.identity) });
 
@@ -61,10 +77,13 @@ process.on('message', (m: { cmd: string; k?: number }) => {
     globalThis.gc?.();
     globalThis.gc?.();
     const u = process.memoryUsage();
-    send({ memory: { rss: u.rss, heapTotal: u.heapTotal, heap: u.heapUsed, external: u.external, streams: server.streams.size } });
+    send({ memory: { rss: u.rss, heapTotal: u.heapTotal, heap: u.heapUsed, external: u.external } });
   } else if (m.cmd === 'drain') {
-    send({ samples, acks, streams: server.streams.size, pushSpanMs: lastPush - publishedAt });
+    const cpu = process.cpuUsage(cpuAt);
+    send({ samples, cpuMs: (cpu.user + cpu.system) / 1000 });
     samples = [];
-    acks = 0;
-  } else if (m.cmd === 'stop') void server.stop(1_000).then(() => process.exit(0));
+  } else if (m.cmd === 'stop') {
+    if (init.mode === 'baseline') process.exit(0);
+    void server.stop(1_000).then(() => process.exit(0));
+  }
 });

@@ -79,7 +79,8 @@ export class SotwSession extends Session {
     const snapshot = this.cache.get(this.info.identity, type);
     const selected: XdsResource[] = [];
     for (const r of snapshot?.resources.values() ?? []) if (sub.wildcard || sub.names.has(r.name)) selected.push(r);
-    const version = setVersion(selected);
+    // Usually the client wants every resource of the type, whose version the cache already knows.
+    const version = snapshot && selected.length === snapshot.resources.size ? snapshot.version : setVersion(selected);
     if (!force && version === sub.sentVersion) return;
     // Nothing to say yet: the client waits (or times out) rather than being told "empty",
     // except for full-state types, where empty is an answer, and after a removal.
