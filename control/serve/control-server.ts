@@ -41,6 +41,8 @@ export interface ControlServerOptions {
   log: Logger;
   keepaliveTimeMs?: number;
   keepaliveTimeoutMs?: number;
+  /** Lifetime of the control server's own SVID; it is renewed at half of it. Default 24 h. */
+  svidTtlMs?: number;
   now?: () => number;
 }
 
@@ -103,6 +105,7 @@ export class ControlServer {
   /** xDS set version → the workload policy version it carries, for `status`. */
   private readonly policyOf = new Map<string, string>();
   private readonly log: Logger;
+  private renewal: NodeJS.Timeout | undefined;
 
   private constructor(private readonly opts: ControlServerOptions) {
     this.log = opts.log;
@@ -156,7 +159,8 @@ export class ControlServer {
       else this.log.error({}, 'policy has errors at start and there is no history: serving nothing (sidecars deny) until it is fixed');
     }
     this.trustDomain = this.trustDomainOf();
-    const tls = o.insecure ? undefined : await this.serverTls();
+    const ca = o.insecure ? undefined : await this.meshCa();
+    const tls = ca ? await this.serverTls(ca) : undefined;
     if (o.insecure) this.log.warn({}, 'xDS without TLS (--insecure): node.id is trusted as the sidecar identity; local development only');
     this.xds = new XdsServer({
       cache: this.cache,
@@ -178,6 +182,7 @@ export class ControlServer {
       ...(o.now ? { now: o.now } : {}),
     });
     this.xdsPort = await this.xds.listen(o.listen);
+    if (ca) this.scheduleRenewal(ca);
     if (o.admin !== false) {
       const a = await startAdmin(o.admin, {
         metrics: () => this.metrics.text(),
@@ -223,20 +228,43 @@ export class ControlServer {
     return parsed && typeof parsed !== 'string' ? parsed.trustDomain : undefined;
   }
 
-  /** The mesh CA (created on first start, as istiod does) and a fresh SVID for this server. */
-  private async serverTls() {
-    let ca: CaFiles;
-    if (existsSync(join(caDir(this.opts.state), 'ca.key.pem'))) ca = loadCa(this.opts.state);
-    else {
-      if (!this.trustDomain) throw new Error('no mesh CA and no valid policy to take the trust domain from: run perimeter ca init');
-      ca = await initCa(this.opts.state, this.trustDomain);
-      this.log.warn({ dir: ca.dir, trustDomain: ca.trustDomain }, 'created a new mesh CA');
-    }
-    const svid = await issueSvid(ca, `spiffe://${ca.trustDomain}${CONTROL_IDENTITY_PATH}`, {
-      ttlMs: 24 * 3_600_000,
+  /** The mesh CA, created on first start as istiod does. */
+  private async meshCa(): Promise<CaFiles> {
+    if (existsSync(join(caDir(this.opts.state), 'ca.key.pem'))) return loadCa(this.opts.state);
+    if (!this.trustDomain) throw new Error('no mesh CA and no valid policy to take the trust domain from: run perimeter ca init');
+    const ca = await initCa(this.opts.state, this.trustDomain);
+    this.log.warn({ dir: ca.dir, trustDomain: ca.trustDomain }, 'created a new mesh CA');
+    return ca;
+  }
+
+  private svid(ca: CaFiles) {
+    return issueSvid(ca, `spiffe://${ca.trustDomain}${CONTROL_IDENTITY_PATH}`, {
+      ttlMs: this.opts.svidTtlMs ?? 24 * 3_600_000,
       dnsNames: ['localhost', 'perimeter-control'],
     });
+  }
+
+  private async serverTls(ca: CaFiles) {
+    const svid = await this.svid(ca);
     return { caPem: ca.certPem, certPem: svid.chainPem, keyPem: svid.keyPem, trustDomain: ca.trustDomain };
+  }
+
+  /** The server's own SVID is short-lived too: renewed at half its lifetime, without a restart. */
+  private scheduleRenewal(ca: CaFiles, delayMs = (this.opts.svidTtlMs ?? 24 * 3_600_000) / 2): void {
+    this.renewal = setTimeout(() => {
+      this.svid(ca).then(
+        (svid) => {
+          this.xds.rotate(svid.chainPem, svid.keyPem);
+          this.log.info({ notAfter: svid.notAfter.toISOString() }, 'control server SVID renewed');
+          this.scheduleRenewal(ca);
+        },
+        (e: Error) => {
+          this.log.error({ err: e.message }, 'control server SVID renewal failed; retrying in a minute');
+          this.scheduleRenewal(ca, Math.min(60_000, delayMs));
+        },
+      );
+    }, delayMs);
+    this.renewal.unref();
   }
 
   private remember(p: Published): void {
@@ -299,6 +327,7 @@ export class ControlServer {
   }
 
   async stop(): Promise<void> {
+    clearTimeout(this.renewal);
     this.unwatch?.();
     await this.xds?.stop();
     await new Promise<void>((resolve) => (this.admin ? this.admin.close(() => resolve()) : resolve()));

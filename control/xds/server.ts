@@ -23,6 +23,7 @@ import { spiffeIdOf } from './identity.js';
 import { PushQueue } from './push-queue.js';
 import { type Session, StreamError, type StreamEvents, type StreamInfo } from './session.js';
 import { SotwSession } from './sotw.js';
+import { SvidServerCredentials } from './svid-credentials.js';
 import { TYPE } from './types.js';
 
 export interface ServerTls {
@@ -74,6 +75,7 @@ export class XdsServer {
   private readonly now: () => number;
   private readonly events: ServerEvents;
   private stopping = false;
+  private credentials: SvidServerCredentials | undefined;
   private readonly queue = new PushQueue();
 
   constructor(private readonly opts: XdsServerOptions) {
@@ -116,15 +118,20 @@ export class XdsServer {
   listen(address: string): Promise<number> {
     const t = this.opts.tls;
     const creds = t
-      ? grpc.ServerCredentials.createSsl(
-          Buffer.from(t.caPem),
-          [{ cert_chain: Buffer.from(t.certPem), private_key: Buffer.from(t.keyPem) }],
-          true,
-        )
+      ? (this.credentials = new SvidServerCredentials(t.caPem, t.certPem, t.keyPem))
       : grpc.ServerCredentials.createInsecure();
     return new Promise((resolve, reject) => {
       this.server.bindAsync(address, creds, (err, port) => (err ? reject(err) : resolve(port)));
     });
+  }
+
+  /**
+   * Serves a new certificate (a renewed SVID of the control server) to connections made from
+   * now on; streams already open keep theirs until they reconnect.
+   */
+  rotate(certPem: string, keyPem: string): void {
+    if (!this.credentials) throw new Error('rotate: the server has no TLS');
+    this.credentials.rotate(certPem, keyPem);
   }
 
   /** Ends every stream with UNAVAILABLE (clients reconnect elsewhere or later), then closes. */
