@@ -117,9 +117,8 @@ export class XdsServer {
   /** Binds `host:port` (port 0 picks one) and returns the port. */
   listen(address: string): Promise<number> {
     const t = this.opts.tls;
-    const creds = t
-      ? (this.credentials = new SvidServerCredentials(t.caPem, t.certPem, t.keyPem))
-      : grpc.ServerCredentials.createInsecure();
+    if (t) this.credentials = new SvidServerCredentials(t.caPem, t.certPem, t.keyPem);
+    const creds = this.credentials ?? grpc.ServerCredentials.createInsecure();
     return new Promise((resolve, reject) => {
       this.server.bindAsync(address, creds, (err, port) => (err ? reject(err) : resolve(port)));
     });
