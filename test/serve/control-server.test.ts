@@ -258,3 +258,23 @@ test('starting with a broken policy serves the last good version from the histor
   assert.equal((await admin('/healthz')).status, 200);
   edit('db.yaml', 'methods: [DELETE, FROB]', 'methods: [DELETE]');
 });
+
+test('a deleted perimeter leaves its workload on the mesh default; a deleted workload loses its resource (Delta: removed)', async () => {
+  const payments = await sidecar('spiffe://shop.example/ns/payments/sa/payments', { transport: 'delta' });
+  const intruder = await sidecar('spiffe://shop.example/ns/shop/sa/intruder', { transport: 'delta' });
+  await eventually(() => policyOf(payments) !== undefined && policyOf(intruder) !== undefined, 3_000, 'both served');
+  assert.ok((policyOf(payments)?.perimeters.length ?? 0) > 0);
+  const paymentsFile = join(policyDir, 'payments.yaml');
+  const saved = readFileSync(paymentsFile, 'utf8');
+  writeFileSync(paymentsFile, '# removed\n');
+  await eventually(() => policyOf(payments)?.perimeters.length === 0, 3_000, 'payments on the mesh default');
+  assert.equal(policyOf(payments)?.defaultPerimeter, '', 'the mesh default decides');
+  writeFileSync(paymentsFile, saved);
+  await eventually(() => (policyOf(payments)?.perimeters.length ?? 0) > 0, 3_000, 'payments perimeter back');
+
+  const intruderDoc = /---\n# A compromised workload[\s\S]*$/;
+  assert.match(readFileSync(join(policyDir, 'workloads.yaml'), 'utf8'), intruderDoc);
+  edit('workloads.yaml', (readFileSync(join(policyDir, 'workloads.yaml'), 'utf8').match(intruderDoc) as RegExpMatchArray)[0], '');
+  await eventually(() => intruder.held(ECDS).size === 0, 3_000, 'intruder resource removed');
+  assert.equal(policyOf(intruder), undefined);
+});
