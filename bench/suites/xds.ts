@@ -61,6 +61,7 @@ async function session(ca: CaFiles, sidecars: number, mode: Mode, changes: numbe
       '--import',
       'tsx',
       '--expose-gc',
+      ...(process.env.PERIMETER_BENCH_V8 ? process.env.PERIMETER_BENCH_V8.split(' ') : []),
       ...(process.env.PERIMETER_BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PERIMETER_BENCH_PROFILE}`] : []),
     ],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

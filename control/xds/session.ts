@@ -69,6 +69,7 @@ export abstract class Session {
   /** The last response sent per type, until the client answers it. */
   protected readonly inFlight = new Map<string, InFlight>();
   private readonly lastSent = new Map<string, string>();
+  private queue: PushQueue | undefined;
 
   constructor(
     readonly info: StreamInfo,
@@ -95,8 +96,6 @@ export abstract class Session {
     this.unwatch = undefined;
     this.queue?.drop(this);
   }
-
-  private queue: PushQueue | undefined;
 
   protected abstract onChange(changed: ReadonlySet<string>): void;
 
