@@ -30,6 +30,7 @@ export const ROOTS = [
   'envoy/extensions/transport_sockets/tls/v3/tls_spiffe_validator_config.proto',
   'envoy/extensions/access_loggers/grpc/v3/als.proto',
   'envoy/extensions/access_loggers/file/v3/file.proto',
+  'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
 ];
 
 function locate(file) {

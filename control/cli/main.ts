@@ -7,6 +7,7 @@ import { DEFAULT_MODULE_PATH, RESOURCE_NAME } from '../../envoy/config/perimeter
 import { runCaInit, runCaIssue } from './ca-cmd.js';
 import { runCheck } from './check-cmd.js';
 import { runCompile } from './compile-cmd.js';
+import { BOOTSTRAP_DEFAULTS, runEnvoyBootstrap } from './envoy-cmd.js';
 import { runDiff, runRollback, runStatus, runVersions } from './history-cmd.js';
 import { InputError } from './load-policy.js';
 import { runServe } from './serve-cmd.js';
@@ -77,6 +78,34 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--dns <name>', 'also a DNS SAN (repeatable)', collect)
     .option('--json', 'machine-readable output')
     .action(async (o) => setExit(await runCaIssue(o)));
+
+  const envoy = program.command('envoy').description('Envoy configuration for the sidecars');
+  envoy
+    .command('bootstrap')
+    .description("render a workload's Envoy bootstrap (mTLS inbound and outbound, the filter by ECDS, ALS), checked against Envoy's protos")
+    .requiredOption('--workload <name>', 'workload name or SPIFFE ID')
+    .requiredOption('--policy <dir>', 'policy directory (the registry and what the policy needs)')
+    .requiredOption('--control <host:port>', 'the control server (xDS and ALS)')
+    .option(
+      '--control-identity <spiffe-id>',
+      'SPIFFE ID the control server must present (default …/ns/perimeter-system/sa/perimeter-control)',
+    )
+    .option('--inbound <port>', 'inbound mTLS listener', BOOTSTRAP_DEFAULTS.inbound)
+    .option('--app <port>', 'the local app behind the sidecar', BOOTSTRAP_DEFAULTS.app)
+    .option('--outbound <port>', 'outbound listener on loopback (plain HTTP from the app)', BOOTSTRAP_DEFAULTS.outbound)
+    .option('--admin-port <port>', 'Envoy admin, on loopback', BOOTSTRAP_DEFAULTS.adminPort)
+    .option('--certs <dir>', 'where svid.crt.pem, svid.key.pem and ca.crt.pem are mounted', BOOTSTRAP_DEFAULTS.certs)
+    .option(
+      '--peer <workload=host:port>',
+      'an outbound destination (repeatable; default: every workload at <name>.<ns>.svc.cluster.local)',
+      collect,
+    )
+    .option('--delta', 'incremental xDS (DELTA_GRPC) instead of state of the world')
+    .option('--jwks <file>', 'JWKS for jwt_authn, when the policy reads claims', BOOTSTRAP_DEFAULTS.jwks)
+    .option('--jwt-issuer <iss>', 'expected JWT issuer')
+    .option('--resource-name <name>', 'ECDS resource name, as the control server serves it', BOOTSTRAP_DEFAULTS.resourceName)
+    .option('--out <file>', 'write to a file instead of stdout')
+    .action((o) => setExit(runEnvoyBootstrap(o)));
 
   program
     .command('serve')

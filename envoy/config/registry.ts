@@ -22,6 +22,7 @@ import { file_envoy_extensions_filters_http_wasm_v3_wasm } from '../../proto/gen
 import { file_envoy_extensions_filters_network_http_connection_manager_v3_http_connection_manager } from '../../proto/gen/envoy/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager_pb.js';
 import { file_envoy_extensions_transport_sockets_tls_v3_tls } from '../../proto/gen/envoy/envoy/extensions/transport_sockets/tls/v3/tls_pb.js';
 import { file_envoy_extensions_transport_sockets_tls_v3_tls_spiffe_validator_config } from '../../proto/gen/envoy/envoy/extensions/transport_sockets/tls/v3/tls_spiffe_validator_config_pb.js';
+import { file_envoy_extensions_upstreams_http_v3_http_protocol_options } from '../../proto/gen/envoy/envoy/extensions/upstreams/http/v3/http_protocol_options_pb.js';
 
 /** Every Envoy type a Perimeter config may carry in a typed_config. */
 export const envoyRegistry = createRegistry(
@@ -39,6 +40,7 @@ export const envoyRegistry = createRegistry(
   file_envoy_extensions_transport_sockets_tls_v3_tls_spiffe_validator_config,
   file_envoy_extensions_access_loggers_grpc_v3_als,
   file_envoy_extensions_access_loggers_file_v3_file,
+  file_envoy_extensions_upstreams_http_v3_http_protocol_options,
 );
 
 export type ParseResult<T> = { ok: true; value: T } | { ok: false; error: string };

@@ -1,0 +1,104 @@
+/** `perimeter envoy bootstrap`: the Envoy bootstrap of one workload's sidecar, checked against Envoy's protos. */
+import { writeFileSync } from 'node:fs';
+import { type Peer, renderBootstrapYaml } from '../../envoy/config/bootstrap.js';
+import { RESOURCE_NAME } from '../../envoy/config/perimeter-filter.js';
+import { parseEnvoyConfig } from '../../envoy/config/registry.js';
+import { BootstrapSchema } from '../../proto/gen/envoy/envoy/config/bootstrap/v3/bootstrap_pb.js';
+import { Need } from '../../proto/gen/perimeter/v1/compiled.js';
+import { CONTROL_IDENTITY_PATH } from '../serve/control-server.js';
+import { loadAndCompile } from './load-policy.js';
+import { UsageError } from './targets.js';
+
+export interface BootstrapCmdOptions {
+  workload: string;
+  policy: string;
+  control: string;
+  controlIdentity?: string;
+  inbound: string;
+  app: string;
+  outbound: string;
+  adminPort: string;
+  certs: string;
+  peer?: string[];
+  delta?: boolean;
+  jwks: string;
+  jwtIssuer?: string;
+  resourceName: string;
+  out?: string;
+}
+
+function port(flag: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new UsageError(`${flag} ${v}: a port number (1-65535)`);
+  return n;
+}
+
+function hostPort(flag: string, v: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(v);
+  if (!m) throw new UsageError(`${flag} ${v}: expected host:port`);
+  return { host: (m[1] ?? m[2]) as string, port: port(flag, m[3] as string) };
+}
+
+export function runEnvoyBootstrap(o: BootstrapCmdOptions): number {
+  const compiled = loadAndCompile([o.policy]);
+  const me = compiled.workloads.find((w) => w.workload.name === o.workload || w.workload.identity === o.workload);
+  if (!me)
+    throw new UsageError(`no workload ${o.workload} in ${o.policy} (known: ${compiled.workloads.map((w) => w.workload.name).join(', ')})`);
+  const trustDomain = me.workload.identity.replace(/^spiffe:\/\//, '').split('/')[0] as string;
+  const ports = {
+    inbound: port('--inbound', o.inbound),
+    app: port('--app', o.app),
+    outbound: port('--outbound', o.outbound),
+    admin: port('--admin-port', o.adminPort),
+  };
+  const explicit = new Map(
+    (o.peer ?? []).map((p) => {
+      const eq = p.indexOf('=');
+      if (eq < 1) throw new UsageError(`--peer ${p}: expected WORKLOAD=HOST:PORT`);
+      return [p.slice(0, eq), hostPort('--peer', p.slice(eq + 1))] as const;
+    }),
+  );
+  for (const n of explicit.keys())
+    if (!compiled.workloads.some((w) => w.workload.name === n)) throw new UsageError(`--peer ${n}: no such workload`);
+  // Without --peer, peers are reached at their Kubernetes service name on the inbound port.
+  const peers: Peer[] = compiled.workloads
+    .filter((w) => w !== me)
+    .map((w) => {
+      const at = explicit.get(w.workload.name);
+      return {
+        workload: w.workload,
+        host: at?.host ?? `${w.workload.name}.${w.workload.namespace}.svc.cluster.local`,
+        port: at?.port ?? ports.inbound,
+      };
+    })
+    .filter((p) => explicit.size === 0 || explicit.has(p.workload.name));
+  const yaml = renderBootstrapYaml({
+    workload: me.workload,
+    trustDomain,
+    control: { ...hostPort('--control', o.control), identity: o.controlIdentity ?? `spiffe://${trustDomain}${CONTROL_IDENTITY_PATH}` },
+    ports,
+    certDir: o.certs.replace(/\/$/, ''),
+    peers,
+    resourceName: o.resourceName,
+    delta: Boolean(o.delta),
+    ...(me.policy.needs & Need.NEED_CLAIMS ? { jwt: { jwksFile: o.jwks, ...(o.jwtIssuer ? { issuer: o.jwtIssuer } : {}) } } : {}),
+  });
+  // Never hand out a config Envoy's own types reject.
+  const parsed = parseEnvoyConfig(BootstrapSchema, yaml);
+  if (!parsed.ok) throw new Error(`internal error: the rendered bootstrap does not parse as an Envoy Bootstrap: ${parsed.error}`);
+  if (o.out) {
+    writeFileSync(o.out, yaml);
+    process.stderr.write(`wrote ${o.out}: Envoy bootstrap for ${me.workload.name} (${me.workload.identity})\n`);
+  } else process.stdout.write(yaml);
+  return 0;
+}
+
+export const BOOTSTRAP_DEFAULTS = {
+  inbound: '15443',
+  app: '8080',
+  outbound: '15001',
+  adminPort: '15000',
+  certs: '/etc/perimeter/certs',
+  jwks: '/etc/perimeter/jwks.json',
+  resourceName: RESOURCE_NAME,
+};

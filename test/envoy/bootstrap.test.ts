@@ -1,0 +1,119 @@
+/** `perimeter envoy bootstrap`: every rendered config parses strictly into Envoy's Bootstrap, and says what it must. */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { test } from 'node:test';
+import { type JsonObject, toJson } from '@bufbuild/protobuf';
+import { envoyRegistry, parseEnvoyConfig } from '../../envoy/config/registry.js';
+import { BootstrapSchema } from '../../proto/gen/envoy/envoy/config/bootstrap/v3/bootstrap_pb.js';
+
+const SHOP = 'examples/shop/policy';
+const WORKLOADS = ['ingress', 'web', 'app', 'db', 'payments', 'reports', 'jump-host', 'intruder'];
+
+function render(...args: string[]) {
+  const r = spawnSync(
+    process.execPath,
+    ['bin/perimeter.js', 'envoy', 'bootstrap', '--policy', SHOP, '--control', 'perimeter-control.perimeter-system:18000', ...args],
+    {
+      encoding: 'utf8',
+    },
+  );
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+/** The bootstrap, parsed strictly, back in Envoy's canonical JSON (so field names are Envoy's own). */
+function parsed(yaml: string): JsonObject {
+  const p = parseEnvoyConfig(BootstrapSchema, yaml);
+  assert.ok(p.ok, p.ok ? '' : p.error);
+  return toJson(BootstrapSchema, p.value, { registry: envoyRegistry }) as JsonObject;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: walking Envoy's JSON in assertions
+type Any = any;
+
+test('every workload of the shop renders a bootstrap that parses strictly as Envoy’s Bootstrap', () => {
+  for (const w of WORKLOADS) {
+    const r = render('--workload', w);
+    assert.equal(r.code, 0, r.err);
+    parsed(r.out);
+  }
+});
+
+test('inbound: client certificates required and checked against the trust domain; paths normalised; the filter by ECDS; the router last', () => {
+  const b: Any = parsed(render('--workload', 'db').out);
+  assert.equal(b.node.id, 'spiffe://shop.example/ns/data/sa/db');
+  assert.deepEqual(b.admin.address.socketAddress.address, '127.0.0.1');
+  const inbound = b.staticResources.listeners.find((l: Any) => l.name === 'inbound');
+  const chain = inbound.filterChains[0];
+  const tls = chain.transportSocket.typedConfig;
+  assert.equal(tls['@type'], 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext');
+  assert.equal(tls.requireClientCertificate, true);
+  const spiffe = tls.commonTlsContext.validationContext.customValidatorConfig;
+  assert.equal(spiffe.name, 'envoy.tls.cert_validator.spiffe');
+  assert.deepEqual(
+    spiffe.typedConfig.trustDomains.map((t: Any) => t.name),
+    ['shop.example'],
+  );
+  const hcm = chain.filters[0].typedConfig;
+  assert.equal(hcm.normalizePath, true);
+  assert.equal(hcm.mergeSlashes, true);
+  assert.equal(hcm.pathWithEscapedSlashesAction, 'REJECT_REQUEST');
+  assert.deepEqual(
+    hcm.httpFilters.map((f: Any) => f.name),
+    ['perimeter.authz', 'envoy.filters.http.router'],
+    'db reads no claims: no jwt_authn',
+  );
+  const ecds = hcm.httpFilters[0].configDiscovery;
+  assert.deepEqual(ecds.configSource.ads, {});
+  assert.deepEqual(ecds.typeUrls, ['type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm']);
+  assert.equal(ecds.defaultConfig, undefined, 'no default config: no policy, no traffic');
+  const als = hcm.accessLog.find((l: Any) => l.name === 'envoy.access_loggers.http_grpc').typedConfig.commonConfig;
+  assert.deepEqual(als.filterStateObjectsToLog, ['wasm.perimeter_decision']);
+  assert.equal(als.grpcService.envoyGrpc.clusterName, 'perimeter-control');
+  assert.equal(b.dynamicResources.adsConfig.apiType, 'GRPC');
+  const control = b.staticResources.clusters.find((c: Any) => c.name === 'perimeter-control');
+  const sans = control.transportSocket.typedConfig.commonTlsContext.validationContext.matchTypedSubjectAltNames;
+  assert.deepEqual(sans, [{ sanType: 'URI', matcher: { exact: 'spiffe://shop.example/ns/perimeter-system/sa/perimeter-control' } }]);
+});
+
+test('a workload whose policy reads claims gets jwt_authn before the filter, with the payload where the filter reads it', () => {
+  const b: Any = parsed(render('--workload', 'payments', '--jwks', '/etc/keys/jwks.json', '--jwt-issuer', 'https://idp.shop.example').out);
+  const hcm = b.staticResources.listeners[0].filterChains[0].filters[0].typedConfig;
+  assert.deepEqual(
+    hcm.httpFilters.map((f: Any) => f.name),
+    ['envoy.filters.http.jwt_authn', 'perimeter.authz', 'envoy.filters.http.router'],
+  );
+  const provider = hcm.httpFilters[0].typedConfig.providers.perimeter;
+  assert.equal(provider.payloadInMetadata, 'jwt_payload');
+  assert.equal(provider.localJwks.filename, '/etc/keys/jwks.json');
+  assert.equal(provider.issuer, 'https://idp.shop.example');
+});
+
+test('outbound: plain HTTP from the app, mTLS to each peer with its SPIFFE ID checked; --peer and --delta', () => {
+  const b: Any = parsed(
+    render('--workload', 'app', '--peer', 'db=10.0.0.7:15443', '--peer', 'payments=payments.local:15443', '--delta').out,
+  );
+  assert.equal(b.dynamicResources.adsConfig.apiType, 'DELTA_GRPC');
+  const out = b.staticResources.listeners.find((l: Any) => l.name === 'outbound');
+  assert.equal(out.address.socketAddress.address, '127.0.0.1');
+  assert.equal(out.filterChains[0].transportSocket, undefined);
+  const clusters = b.staticResources.clusters.filter((c: Any) => c.name.startsWith('out|'));
+  assert.deepEqual(clusters.map((c: Any) => c.name).sort(), ['out|db', 'out|payments']);
+  const db = clusters.find((c: Any) => c.name === 'out|db');
+  assert.equal(db.type, 'STATIC');
+  assert.equal(
+    db.transportSocket.typedConfig.commonTlsContext.validationContext.matchTypedSubjectAltNames[0].matcher.exact,
+    'spiffe://shop.example/ns/data/sa/db',
+  );
+  assert.equal(clusters.find((c: Any) => c.name === 'out|payments').type, 'STRICT_DNS');
+});
+
+test('bad input is a one-line error with exit 1; the parser rejects what Envoy would', () => {
+  assert.match(render('--workload', 'nobody').err, /no workload nobody/);
+  assert.equal(render('--workload', 'web', '--peer', 'db').code, 1);
+  assert.equal(render('--workload', 'web', '--inbound', '70000').code, 1);
+  const yaml = render('--workload', 'web').out;
+  const typo = parseEnvoyConfig(BootstrapSchema, yaml.replace('normalize_path: true', 'normalise_path: true'));
+  assert.equal(typo.ok, false);
+  const badEnum = parseEnvoyConfig(BootstrapSchema, yaml.replace('REJECT_REQUEST', 'REJECT'));
+  assert.equal(badEnum.ok, false);
+});
