@@ -1,0 +1,140 @@
+/**
+ * The inbound side of the local sidecar: mTLS that requires a client certificate from the mesh
+ * CA, the connection manager's path handling, then every request through the Proxy-Wasm module
+ * (as Envoy runs it) and, if it continues, to the upstream app (HTTP/1.1). The module's decision
+ * record is handed to `onRecord` for the access log.
+ */
+import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:https';
+import type { TLSSocket } from 'node:tls';
+import { RECORD_KEY } from '../filter-runner.js';
+import type { Header, LocalReply, StreamInfo } from '../host/host.js';
+import { hcmPath } from './hcm-path.js';
+import type { PolicyHolder } from './policy-holder.js';
+
+export interface InboundOptions {
+  tls: { caPem: string; certPem: string; keyPem: string };
+  upstream: { host: string; port: number };
+  policy: PolicyHolder;
+  onRecord?: (r: AccessRecord) => void;
+}
+
+export interface AccessRecord {
+  time: string;
+  peer: string | undefined;
+  method: string;
+  path: string;
+  status: number;
+  details: string;
+  decision: string;
+}
+
+/** Hop-by-hop headers are the proxy's own, never forwarded (RFC 9110 §7.6.1). */
+const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'host']);
+
+function peerIdentity(req: IncomingMessage): string | undefined {
+  const cert = (req.socket as TLSSocket).getPeerCertificate?.();
+  const uri = (cert?.subjectaltname ?? '').split(/,\s*/).find((s) => s.startsWith('URI:'));
+  return uri?.slice(4);
+}
+
+function reply(res: ServerResponse, r: LocalReply, extra: Header[] = []): void {
+  res.statusCode = r.status;
+  for (const [k, v] of [...r.headers, ...extra]) if (!k.startsWith(':')) res.setHeader(k, v);
+  res.end(Buffer.from(r.body));
+}
+
+export function startInbound(o: InboundOptions, port: number, host = '127.0.0.1'): Promise<Server> {
+  const server = createServer(
+    { ca: o.tls.caPem, cert: o.tls.certPem, key: o.tls.keyPem, requestCert: true, rejectUnauthorized: true },
+    (req, res) => handle(o, req, res),
+  );
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve(server));
+  });
+}
+
+function handle(o: InboundOptions, req: IncomingMessage, res: ServerResponse): void {
+  const peer = peerIdentity(req);
+  const log = (status: number, details: string, decision = '') =>
+    o.onRecord?.({ time: new Date().toISOString(), peer, method: req.method ?? '', path: req.url ?? '', status, details, decision });
+  const path = hcmPath(req.url ?? '/');
+  if (!path.ok) {
+    res.writeHead(400, { 'content-type': 'text/plain' }).end('Bad Request\n');
+    return log(400, path.details);
+  }
+  const current = o.policy.current;
+  if (!current) {
+    // As Envoy without the ECDS config and no default: nothing passes.
+    res.writeHead(500, { 'content-type': 'text/plain' }).end('perimeter: no policy received yet\n');
+    return log(500, 'filter_config_not_found');
+  }
+  const headers: Header[] = [
+    [':method', req.method ?? 'GET'],
+    [':path', path.path],
+    [':authority', req.headers.host ?? ''],
+    [':scheme', 'https'],
+  ];
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    const k = (req.rawHeaders[i] as string).toLowerCase();
+    if (!HOP.has(k) && k !== 'x-forwarded-client-cert') headers.push([k, req.rawHeaders[i + 1] as string]);
+  }
+  const socket = req.socket as TLSSocket;
+  const info: StreamInfo = {
+    connection: {
+      ...(peer ? { uriSanPeerCertificate: peer } : {}),
+      tlsVersion: socket.getProtocol?.() ?? 'TLSv1.3',
+      mtls: peer !== undefined,
+    },
+    source: { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 },
+    destination: { address: socket.localAddress ?? '', port: socket.localPort ?? 0 },
+    protocol: req.httpVersion === '1.0' ? 'HTTP/1.0' : 'HTTP/1.1',
+  };
+  const stream = current.plugin.newStream(info);
+  const record = () => Buffer.from(stream.filterState.get(RECORD_KEY) ?? new Uint8Array()).toString('utf8');
+  const noBody =
+    req.headers['content-length'] === '0' || (req.headers['content-length'] === undefined && !req.headers['transfer-encoding']);
+  const outcome = stream.onRequestHeaders(headers, noBody);
+  if (outcome.action === 'LocalReply' && outcome.localReply) {
+    reply(res, outcome.localReply, stream.replyHeaders?.filter(([k]) => k.startsWith('x-')) ?? []);
+    stream.finish();
+    return log(outcome.localReply.status, outcome.localReply.details, record());
+  }
+  // Forward what the module left of the request, with the peer identity as Envoy's XFCC (SANITIZE_SET).
+  const forward: Record<string, string | string[]> = {};
+  for (const [k, v] of stream.requestHeaders) {
+    if (k.startsWith(':')) continue;
+    const prev = forward[k];
+    forward[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+  }
+  if (peer) forward['x-forwarded-client-cert'] = `URI=${peer}`;
+  const up = httpRequest(
+    {
+      host: o.upstream.host,
+      port: o.upstream.port,
+      method: req.method,
+      path: path.path,
+      headers: { ...forward, host: req.headers.host ?? '' },
+    },
+    (upRes) => {
+      const h: Header[] = [[':status', String(upRes.statusCode ?? 502)]];
+      for (let i = 0; i < upRes.rawHeaders.length; i += 2)
+        h.push([(upRes.rawHeaders[i] as string).toLowerCase(), upRes.rawHeaders[i + 1] as string]);
+      stream.onResponseHeaders(h, false);
+      res.statusCode = upRes.statusCode ?? 502;
+      for (const [k, v] of stream.responseHeaders) if (!k.startsWith(':') && !HOP.has(k)) res.setHeader(k, v);
+      upRes.pipe(res);
+      upRes.on('end', () => {
+        stream.finish();
+        log(res.statusCode, 'via_upstream', record());
+      });
+    },
+  );
+  up.on('error', () => {
+    if (!res.headersSent) res.writeHead(503, { 'content-type': 'text/plain' }).end('upstream connect error\n');
+    stream.finish();
+    log(503, 'upstream_reset_before_response_started', record());
+  });
+  req.pipe(up);
+}

@@ -1,0 +1,101 @@
+/**
+ * The local sidecar: what Envoy does for a workload, where no Envoy is installed. It takes its
+ * policy over the same ECDS stream Envoy uses (ADS, with the workload's SVID), runs the module in
+ * the Proxy-Wasm host for every inbound request, and keeps the last policy while the control
+ * server is away; until the first policy arrives it denies everything.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { TYPE } from '../../control/xds/types.js';
+import { RESOURCE_NAME } from '../config/perimeter-filter.js';
+import { ProxyWasmHost } from '../host/host.js';
+import { type AccessRecord, startInbound } from './inbound.js';
+import { PolicyHolder } from './policy-holder.js';
+import { XdsClient } from './xds-client.js';
+
+export interface SidecarOptions {
+  identity: string;
+  /** host:port of the control server. */
+  control: string;
+  /** The SPIFFE ID the control server must present; `spiffe://<td>` accepts any in the trust domain. */
+  controlIdentity: string;
+  tls: { caPem: string; certPem: string; keyPem: string };
+  inboundPort: number;
+  upstream: { host: string; port: number };
+  /** The Proxy-Wasm module, as Envoy's vm_config.code.local.filename. */
+  wasm: string;
+  resourceName?: string;
+  transport?: 'sotw' | 'delta';
+  backoffBaseMs?: number;
+  backoffMaxMs?: number;
+  log?: (event: string, fields: Record<string, unknown>) => void;
+  onRecord?: (r: AccessRecord) => void;
+}
+
+export class Sidecar {
+  readonly policy: PolicyHolder;
+  readonly xds: XdsClient;
+  private inbound!: Server;
+  readonly host: ProxyWasmHost;
+
+  private constructor(private readonly o: SidecarOptions) {
+    const log = o.log ?? (() => {});
+    const bytes = readFileSync(o.wasm);
+    this.host = ProxyWasmHost.load(new Uint8Array(bytes), { vmId: 'perimeter', nodeId: o.identity, log: () => {} });
+    const resourceName = o.resourceName ?? RESOURCE_NAME;
+    this.policy = new PolicyHolder(this.host, resourceName, createHash('sha256').update(bytes).digest('hex'), (m) =>
+      log('warning', { message: m }),
+    );
+    this.xds = new XdsClient({
+      address: o.control,
+      nodeId: o.identity,
+      tls: { ...o.tls, serverId: o.controlIdentity },
+      transport: o.transport ?? 'sotw',
+      service: 'ads',
+      ...(o.backoffBaseMs ? { backoffBaseMs: o.backoffBaseMs } : {}),
+      ...(o.backoffMaxMs ? { backoffMaxMs: o.backoffMaxMs } : {}),
+      validate: (_type, resources) => {
+        for (const r of resources) {
+          const err = this.policy.check(r.name, r.version, r.resource);
+          if (err) return err;
+        }
+        return undefined;
+      },
+    });
+    this.xds.on('update', (_type, held) => {
+      const r = held.get(resourceName);
+      this.policy.adopt(r?.version);
+      log(r ? 'policy applied' : 'policy removed: denying everything', { version: r?.version });
+    });
+    this.xds.on('nack', (_type, message) => log('policy rejected', { message }));
+    this.xds.on('disconnected', (s) => log('control server unreachable: keeping the last policy', { code: s.code, details: s.details }));
+    this.xds.on('connected', () => log('connected to the control server', { control: o.control }));
+  }
+
+  static async start(o: SidecarOptions): Promise<Sidecar> {
+    const s = new Sidecar(o);
+    s.inbound = await startInbound(
+      { tls: o.tls, upstream: o.upstream, policy: s.policy, ...(o.onRecord ? { onRecord: o.onRecord } : {}) },
+      o.inboundPort,
+    );
+    s.xds.subscribe(TYPE.extensionConfig, [o.resourceName ?? RESOURCE_NAME]);
+    return s;
+  }
+
+  get inboundPort(): number {
+    return (this.inbound.address() as AddressInfo).port;
+  }
+
+  /** The xDS version of the policy in force, or undefined (denying everything). */
+  get policyVersion(): string | undefined {
+    return this.policy.current?.version;
+  }
+
+  async stop(): Promise<void> {
+    this.xds.close();
+    await new Promise<void>((r) => this.inbound.close(() => r()));
+    this.inbound.closeAllConnections();
+  }
+}
