@@ -62,13 +62,15 @@ function handle(o: InboundOptions, req: IncomingMessage, res: ServerResponse): v
   const path = hcmPath(req.url ?? '/');
   if (!path.ok) {
     res.writeHead(400, { 'content-type': 'text/plain' }).end('Bad Request\n');
-    return log(400, path.details);
+    log(400, path.details);
+    return;
   }
   const current = o.policy.current;
   if (!current) {
     // As Envoy without the ECDS config and no default: nothing passes.
     res.writeHead(500, { 'content-type': 'text/plain' }).end('perimeter: no policy received yet\n');
-    return log(500, 'filter_config_not_found');
+    log(500, 'filter_config_not_found');
+    return;
   }
   const headers: Header[] = [
     [':method', req.method ?? 'GET'],
@@ -99,7 +101,8 @@ function handle(o: InboundOptions, req: IncomingMessage, res: ServerResponse): v
   if (outcome.action === 'LocalReply' && outcome.localReply) {
     reply(res, outcome.localReply, stream.replyHeaders?.filter(([k]) => k.startsWith('x-')) ?? []);
     stream.finish();
-    return log(outcome.localReply.status, outcome.localReply.details, record());
+    log(outcome.localReply.status, outcome.localReply.details, record());
+    return;
   }
   // Forward what the module left of the request, with the peer identity as Envoy's XFCC (SANITIZE_SET).
   const forward: Record<string, string | string[]> = {};

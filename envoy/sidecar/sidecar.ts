@@ -40,7 +40,7 @@ export class Sidecar {
   private inbound!: Server;
   readonly host: ProxyWasmHost;
 
-  private constructor(private readonly o: SidecarOptions) {
+  private constructor(o: SidecarOptions) {
     const log = o.log ?? (() => {});
     const bytes = readFileSync(o.wasm);
     this.host = ProxyWasmHost.load(new Uint8Array(bytes), { vmId: 'perimeter', nodeId: o.identity, log: () => {} });
