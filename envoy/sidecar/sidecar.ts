@@ -2,16 +2,19 @@
  * The local sidecar: what Envoy does for a workload, where no Envoy is installed. It takes its
  * policy over the same ECDS stream Envoy uses (ADS, with the workload's SVID), runs the module in
  * the Proxy-Wasm host for every inbound request, and keeps the last policy while the control
- * server is away; until the first policy arrives it denies everything.
+ * server is away; until the first policy arrives it denies everything. Outbound, it carries the
+ * app's plain HTTP to the destination's sidecar over mTLS with the workload's SVID.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import type { Server as HttpServer } from 'node:http';
 import type { Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { TYPE } from '../../control/xds/types.js';
 import { RESOURCE_NAME } from '../config/perimeter-filter.js';
 import { ProxyWasmHost } from '../host/host.js';
 import { type AccessRecord, startInbound } from './inbound.js';
+import { type OutboundPeer, startOutbound } from './outbound.js';
 import { PolicyHolder } from './policy-holder.js';
 import { XdsClient } from './xds-client.js';
 
@@ -24,6 +27,9 @@ export interface SidecarOptions {
   tls: { caPem: string; certPem: string; keyPem: string };
   inboundPort: number;
   upstream: { host: string; port: number };
+  /** Loopback port for the app's outbound calls (absent: no outbound side). */
+  outboundPort?: number;
+  peers?: readonly OutboundPeer[];
   /** The Proxy-Wasm module, as Envoy's vm_config.code.local.filename. */
   wasm: string;
   resourceName?: string;
@@ -38,6 +44,7 @@ export class Sidecar {
   readonly policy: PolicyHolder;
   readonly xds: XdsClient;
   private inbound!: Server;
+  private outbound: HttpServer | undefined;
   readonly host: ProxyWasmHost;
 
   private constructor(o: SidecarOptions) {
@@ -80,12 +87,17 @@ export class Sidecar {
       { tls: o.tls, upstream: o.upstream, policy: s.policy, ...(o.onRecord ? { onRecord: o.onRecord } : {}) },
       o.inboundPort,
     );
+    if (o.outboundPort !== undefined) s.outbound = await startOutbound({ tls: o.tls, peers: o.peers ?? [] }, o.outboundPort);
     s.xds.subscribe(TYPE.extensionConfig, [o.resourceName ?? RESOURCE_NAME]);
     return s;
   }
 
   get inboundPort(): number {
     return (this.inbound.address() as AddressInfo).port;
+  }
+
+  get outboundPort(): number | undefined {
+    return (this.outbound?.address() as AddressInfo | undefined)?.port;
   }
 
   /** The xDS version of the policy in force, or undefined (denying everything). */
@@ -97,5 +109,10 @@ export class Sidecar {
     this.xds.close();
     await new Promise<void>((r) => this.inbound.close(() => r()));
     this.inbound.closeAllConnections();
+    if (this.outbound) {
+      const out = this.outbound;
+      await new Promise<void>((r) => out.close(() => r()));
+      out.closeAllConnections();
+    }
   }
 }

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, request as httpRequest, type Server } from 'node:http';
 import { request } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -15,6 +15,7 @@ import { type CaFiles, issueSvid, loadCa } from '../../control/ca/ca.js';
 import { BUILT_MODULE } from '../../control/cli/serve-cmd.js';
 import { ControlServer } from '../../control/serve/control-server.js';
 import type { AccessRecord } from '../../envoy/sidecar/inbound.js';
+import type { OutboundPeer } from '../../envoy/sidecar/outbound.js';
 import { Sidecar } from '../../envoy/sidecar/sidecar.js';
 import { eventually } from '../helpers/xds.js';
 
@@ -67,6 +68,20 @@ async function call(from: string | undefined, method: string, path: string): Pro
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
       },
     );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function plain(port: number, host: string, method: string, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, method, path, headers: { host }, agent: false }, (res) => {
+      let body = '';
+      res.on('data', (d) => {
+        body += d;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
     req.on('error', reject);
     req.end();
   });
@@ -135,6 +150,38 @@ test('a policy change reaches the sidecar and changes decisions without a restar
   await eventually(() => sidecar.policyVersion !== before, 5_000, 'new policy');
   assert.equal((await call(WEB, 'GET', '/api/orders/1')).status, 403);
   assert.equal((await call(WEB, 'POST', '/api/orders')).status, 200);
+});
+
+test('outbound: the app speaks plain HTTP to its sidecar, which carries it over mTLS with its SVID to the right peer', async () => {
+  const out = async (identity: string, peers: OutboundPeer[], host: string) => {
+    const svid = await issueSvid(ca, identity);
+    const s = await Sidecar.start({
+      identity,
+      control: `127.0.0.1:${controlPort}`,
+      controlIdentity: 'spiffe://shop.example',
+      tls: { caPem: ca.certPem, certPem: svid.chainPem, keyPem: svid.keyPem },
+      inboundPort: 0,
+      outboundPort: 0,
+      peers,
+      upstream: { host: '127.0.0.1', port: 9 },
+      wasm: BUILT_MODULE,
+    });
+    try {
+      return await plain(s.outboundPort as number, host, 'POST', '/api/orders');
+    } finally {
+      await s.stop();
+    }
+  };
+  const toApp: OutboundPeer = { name: 'app', namespace: 'shop', identity: APP, host: '127.0.0.1', port: sidecar.inboundPort };
+  const ok = await out(WEB, [toApp], 'app');
+  assert.equal(ok.status, 200, ok.body);
+  assert.equal(JSON.parse(ok.body).xfcc, `URI=${WEB}`);
+  assert.equal((await out(INTRUDER, [toApp], 'app.shop:8080')).status, 403);
+  assert.equal((await out(WEB, [toApp], 'payments')).status, 404);
+  // Whoever answers at the address must be the destination: app's sidecar is not db.
+  const impostor = await out(WEB, [{ ...toApp, name: 'db', namespace: 'data', identity: 'spiffe://shop.example/ns/data/sa/db' }], 'db');
+  assert.equal(impostor.status, 503);
+  assert.match(impostor.body, /expected spiffe:\/\/shop\.example\/ns\/data\/sa\/db/);
 });
 
 test('with the control server gone the last policy keeps enforcing; restarted, the sidecar converges again', async () => {
