@@ -11,6 +11,7 @@ import { BOOTSTRAP_DEFAULTS, runEnvoyBootstrap } from './envoy-cmd.js';
 import { runDiff, runRollback, runStatus, runVersions } from './history-cmd.js';
 import { InputError } from './load-policy.js';
 import { runServe } from './serve-cmd.js';
+import { runSidecar } from './sidecar-cmd.js';
 import { UsageError } from './targets.js';
 import { runValidate } from './validate-cmd.js';
 
@@ -106,6 +107,25 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--resource-name <name>', 'ECDS resource name, as the control server serves it', BOOTSTRAP_DEFAULTS.resourceName)
     .option('--out <file>', 'write to a file instead of stdout')
     .action((o) => setExit(runEnvoyBootstrap(o)));
+
+  program
+    .command('sidecar')
+    .description("the local sidecar: a workload's mTLS inbound (policy from the control server, enforced by the Wasm module) and outbound")
+    .requiredOption('--workload <name|spiffe-id>', 'the workload (a name needs --policy)')
+    .requiredOption('--control <host:port>', 'the control server')
+    .requiredOption('--inbound <port>', 'inbound mTLS port (0: any free port)')
+    .requiredOption('--upstream <host:port>', 'the app behind the sidecar')
+    .option('--outbound <port>', 'loopback port for the app’s outbound calls')
+    .option('--peer <workload=host:port>', 'an outbound destination (repeatable; needs --policy)', collect)
+    .option('--policy <dir>', 'policy directory, to resolve workload names')
+    .option('--state <dir>', 'state directory whose CA issues this sidecar’s SVID', STATE)
+    .option('--cert <file>', 'SVID certificate chain (instead of issuing one from --state)')
+    .option('--key <file>', 'SVID private key')
+    .option('--ca <file>', 'mesh CA certificate')
+    .option('--wasm <file>', 'the Proxy-Wasm module to run (default filter/build/perimeter.wasm)')
+    .option('--control-identity <spiffe-id>', 'SPIFFE ID the control server must present')
+    .option('--delta', 'incremental xDS')
+    .action(async (o) => setExit(await runSidecar(o)));
 
   program
     .command('serve')

@@ -6,12 +6,13 @@
  * requests are denied.
  */
 import type { Any } from '@bufbuild/protobuf/wkt';
+import { CompiledPolicy } from '../../proto/gen/perimeter/v1/compiled.js';
 import { readFilterConfig, vmId } from '../config/perimeter-filter.js';
 import { type Plugin, PluginConfigError, type ProxyWasmHost } from '../host/host.js';
 
 export class PolicyHolder {
-  current: { plugin: Plugin; version: string } | undefined;
-  private staged = new Map<string, Plugin>();
+  current: { plugin: Plugin; version: string; policyVersion: string } | undefined;
+  private staged = new Map<string, { plugin: Plugin; policyVersion: string }>();
 
   constructor(
     private readonly host: ProxyWasmHost,
@@ -29,8 +30,8 @@ export class PolicyHolder {
       this.warn(`the control server names VM ${cfg.vmId}; this sidecar runs module ${this.moduleSha256.slice(0, 12)}`);
     try {
       const plugin = this.host.configure({ name: cfg.name, rootId: cfg.rootId, configuration: cfg.policy, failurePolicy: 'FAIL_CLOSED' });
-      this.staged.get(version)?.retire();
-      this.staged.set(version, plugin);
+      this.staged.get(version)?.plugin.retire();
+      this.staged.set(version, { plugin, policyVersion: policyVersionOf(cfg.policy) });
       return undefined;
     } catch (e) {
       if (e instanceof PluginConfigError) return e.message;
@@ -42,11 +43,20 @@ export class PolicyHolder {
   adopt(version: string | undefined): void {
     const next = version === undefined ? undefined : this.staged.get(version);
     if (version !== undefined) this.staged.delete(version);
-    for (const p of this.staged.values()) p.retire();
+    for (const p of this.staged.values()) p.plugin.retire();
     this.staged.clear();
     if (version !== undefined && !next) return;
     const old = this.current;
-    this.current = next && version !== undefined ? { plugin: next, version } : undefined;
-    if (old && old.plugin !== next) old.plugin.retire();
+    this.current = next && version !== undefined ? { ...next, version } : undefined;
+    if (old && old.plugin !== next?.plugin) old.plugin.retire();
+  }
+}
+
+/** The CompiledPolicy version, for logs; '' when the module (--wasm) takes some other configuration. */
+function policyVersionOf(bytes: Uint8Array): string {
+  try {
+    return CompiledPolicy.decode(bytes).version;
+  } catch {
+    return '';
   }
 }

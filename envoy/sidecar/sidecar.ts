@@ -74,7 +74,7 @@ export class Sidecar {
     this.xds.on('update', (_type, held) => {
       const r = held.get(resourceName);
       this.policy.adopt(r?.version);
-      log(r ? 'policy applied' : 'policy removed: denying everything', { version: r?.version });
+      log(r ? 'policy applied' : 'policy removed: denying everything', { version: this.policy.current?.policyVersion });
     });
     this.xds.on('nack', (_type, message) => log('policy rejected', { message }));
     this.xds.on('disconnected', (s) => log('control server unreachable: keeping the last policy', { code: s.code, details: s.details }));
