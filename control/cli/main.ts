@@ -116,6 +116,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .requiredOption('--inbound <port>', 'inbound mTLS port (0: any free port)')
     .requiredOption('--upstream <host:port>', 'the app behind the sidecar')
     .option('--outbound <port>', 'loopback port for the app’s outbound calls')
+    .option('--admin-port <port>', 'loopback admin: /stats/prometheus, /ready')
     .option('--peer <workload=host:port>', 'an outbound destination (repeatable; needs --policy)', collect)
     .option('--policy <dir>', 'policy directory, to resolve workload names')
     .option('--state <dir>', 'state directory whose CA issues this sidecar’s SVID', STATE)

@@ -15,6 +15,7 @@ export interface SidecarCmdOptions {
   inbound: string;
   upstream: string;
   outbound?: string;
+  adminPort?: string;
   peer?: string[];
   policy?: string;
   state: string;
@@ -83,12 +84,19 @@ export async function runSidecar(o: SidecarCmdOptions): Promise<number> {
     inboundPort: portOf('--inbound', o.inbound),
     upstream: hostPort('--upstream', o.upstream),
     ...(o.outbound !== undefined ? { outboundPort: portOf('--outbound', o.outbound), peers } : {}),
+    ...(o.adminPort !== undefined ? { adminPort: portOf('--admin-port', o.adminPort) } : {}),
     wasm: o.wasm ?? BUILT_MODULE,
     transport: o.delta ? 'delta' : 'sotw',
     log: line,
     onRecord: (r) => line('access', { ...r }),
   });
-  line('listening', { inbound: sidecar.inboundPort, outbound: sidecar.outboundPort, upstream: o.upstream, control: o.control });
+  line('listening', {
+    inbound: sidecar.inboundPort,
+    outbound: sidecar.outboundPort,
+    admin: sidecar.adminPort,
+    upstream: o.upstream,
+    control: o.control,
+  });
   await new Promise<void>((resolve) => {
     const stop = () => void sidecar.stop().then(resolve);
     process.once('SIGINT', stop);

@@ -13,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { TYPE } from '../../control/xds/types.js';
 import { RESOURCE_NAME } from '../config/perimeter-filter.js';
 import { ProxyWasmHost } from '../host/host.js';
+import { startAdmin } from './admin.js';
 import { type AccessRecord, startInbound } from './inbound.js';
 import { type OutboundPeer, startOutbound } from './outbound.js';
 import { PolicyHolder } from './policy-holder.js';
@@ -27,6 +28,8 @@ export interface SidecarOptions {
   tls: { caPem: string; certPem: string; keyPem: string };
   inboundPort: number;
   upstream: { host: string; port: number };
+  /** Loopback admin port: /stats/prometheus, /ready (absent: none). */
+  adminPort?: number;
   /** Loopback port for the app's outbound calls (absent: no outbound side). */
   outboundPort?: number;
   peers?: readonly OutboundPeer[];
@@ -45,6 +48,9 @@ export class Sidecar {
   readonly xds: XdsClient;
   private inbound!: Server;
   private outbound: HttpServer | undefined;
+  private admin: HttpServer | undefined;
+  private ticker: NodeJS.Timeout | undefined;
+  private xdsConnected = false;
   readonly host: ProxyWasmHost;
 
   private constructor(o: SidecarOptions) {
@@ -78,7 +84,13 @@ export class Sidecar {
     });
     this.xds.on('nack', (_type, message) => log('policy rejected', { message }));
     this.xds.on('disconnected', (s) => log('control server unreachable: keeping the last policy', { code: s.code, details: s.details }));
-    this.xds.on('connected', () => log('connected to the control server', { control: o.control }));
+    this.xds.on('connected', () => {
+      this.xdsConnected = true;
+      log('connected to the control server', { control: o.control });
+    });
+    this.xds.on('disconnected', () => {
+      this.xdsConnected = false;
+    });
   }
 
   static async start(o: SidecarOptions): Promise<Sidecar> {
@@ -88,6 +100,14 @@ export class Sidecar {
       o.inboundPort,
     );
     if (o.outboundPort !== undefined) s.outbound = await startOutbound({ tls: o.tls, peers: o.peers ?? [] }, o.outboundPort);
+    if (o.adminPort !== undefined)
+      s.admin = await startAdmin(
+        { prometheus: () => s.host.metrics.prometheus(), hasPolicy: () => s.policy.current !== undefined, connected: () => s.xdsConnected },
+        o.adminPort,
+      );
+    // Envoy's dispatcher delivers proxy_on_tick; the filter flushes its counters there.
+    s.ticker = setInterval(() => s.host.tick(), 200);
+    s.ticker.unref();
     s.xds.subscribe(TYPE.extensionConfig, [o.resourceName ?? RESOURCE_NAME]);
     return s;
   }
@@ -105,14 +125,19 @@ export class Sidecar {
     return this.policy.current?.version;
   }
 
+  get adminPort(): number | undefined {
+    return (this.admin?.address() as AddressInfo | undefined)?.port;
+  }
+
   async stop(): Promise<void> {
+    clearInterval(this.ticker);
     this.xds.close();
     await new Promise<void>((r) => this.inbound.close(() => r()));
     this.inbound.closeAllConnections();
-    if (this.outbound) {
-      const out = this.outbound;
-      await new Promise<void>((r) => out.close(() => r()));
-      out.closeAllConnections();
+    for (const srv of [this.outbound, this.admin]) {
+      if (!srv) continue;
+      await new Promise<void>((r) => srv.close(() => r()));
+      srv.closeAllConnections();
     }
   }
 }

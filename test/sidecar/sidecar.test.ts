@@ -105,6 +105,7 @@ before(async () => {
     inboundPort: 0,
     upstream: { host: '127.0.0.1', port: (app.address() as AddressInfo).port },
     wasm: BUILT_MODULE,
+    adminPort: 0,
     backoffBaseMs: 50,
     backoffMaxMs: 200,
     onRecord: (r) => records.push(r),
@@ -132,6 +133,19 @@ test('a caller the policy does not allow gets 403 with the reason; the app never
   const rec = records.at(-1);
   assert.match(rec?.details ?? '', /^perimeter_denied\[app\/default@[0-9a-f]+\]$/);
   assert.match(rec?.decision ?? '', /decision=deny enforced=1/);
+});
+
+test('the filter’s counters and the sidecar’s state on the loopback admin port, in Prometheus format', async () => {
+  const get = async (path: string) => {
+    const res = await fetch(`http://127.0.0.1:${sidecar.adminPort}${path}`);
+    return { status: res.status, text: await res.text() };
+  };
+  await eventually(async () => /^envoy_perimeter_denied [1-9]/m.test((await get('/stats/prometheus')).text), 3_000, 'counters flushed');
+  const stats = (await get('/stats/prometheus')).text;
+  assert.match(stats, /^envoy_perimeter_allowed [1-9]/m);
+  assert.match(stats, /^perimeter_sidecar_policy_present 1$/m);
+  assert.match(stats, /^perimeter_sidecar_control_plane_connected 1$/m);
+  assert.equal((await get('/ready')).status, 200);
 });
 
 test('escaped slashes are rejected before the filter, as Envoy’s connection manager does', async () => {
