@@ -1,0 +1,55 @@
+/** The Kubernetes manifests we ship: the Envoy config inside is valid and current, the commands are ours. */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { parseAllDocuments } from 'yaml';
+import { parseEnvoyConfig } from '../../envoy/config/registry.js';
+import { BootstrapSchema } from '../../proto/gen/envoy/envoy/config/bootstrap/v3/bootstrap_pb.js';
+
+// biome-ignore lint/suspicious/noExplicitAny: walking Kubernetes objects in assertions
+type Obj = any;
+const docs = (file: string): Obj[] => parseAllDocuments(readFileSync(file, 'utf8')).map((d) => d.toJS());
+
+test('the sidecar example carries exactly the bootstrap perimeter envoy bootstrap renders, and Envoy’s types accept it', () => {
+  const all = docs('envoy/k8s/sidecar-example.yaml');
+  const shipped = all.find((d) => d.kind === 'ConfigMap').data['envoy.yaml'] as string;
+  const parsed = parseEnvoyConfig(BootstrapSchema, shipped);
+  assert.ok(parsed.ok, parsed.ok ? '' : parsed.error);
+  const fresh = spawnSync(
+    process.execPath,
+    [
+      'bin/perimeter.js',
+      'envoy',
+      'bootstrap',
+      '--workload',
+      'web',
+      '--policy',
+      'examples/shop/policy',
+      '--control',
+      'perimeter-control.perimeter-system.svc.cluster.local:18000',
+    ],
+    { encoding: 'utf8' },
+  );
+  assert.equal(fresh.status, 0, fresh.stderr);
+  assert.equal(shipped, fresh.stdout, 'envoy/k8s/sidecar-example.yaml is stale: re-render the ConfigMap');
+  const pod = all.find((d) => d.kind === 'Deployment').spec.template.spec;
+  const envoy = pod.containers.find((c: Obj) => c.name === 'envoy');
+  const mounts = Object.fromEntries(envoy.volumeMounts.map((m: Obj) => [m.mountPath, m.name]));
+  assert.equal(mounts['/etc/perimeter/certs'], 'svid', 'the bootstrap reads the SVID from /etc/perimeter/certs');
+  assert.equal(mounts['/etc/perimeter'], 'wasm', 'the ECDS resource names /etc/perimeter/perimeter.wasm');
+  assert.deepEqual(envoy.args.slice(0, 2), ['-c', '/etc/envoy/envoy.yaml']);
+});
+
+test('the control server manifest runs perimeter serve with its state on a volume and xDS on the service port', () => {
+  const all = docs('envoy/k8s/control-server.yaml');
+  const deploy = all.find((d) => d.kind === 'Deployment');
+  const c = deploy.spec.template.spec.containers[0];
+  assert.equal(c.args[0], 'serve');
+  assert.ok(c.args.includes('--state=/var/lib/perimeter'));
+  assert.ok(c.args.includes('--listen=0.0.0.0:18000'));
+  assert.ok(c.volumeMounts.some((m: Obj) => m.mountPath === '/var/lib/perimeter' && m.name === 'state'));
+  const svc = all.find((d) => d.kind === 'Service');
+  assert.equal(svc.spec.ports[0].port, 18000);
+  assert.equal(c.readinessProbe.httpGet.path, '/healthz');
+});
