@@ -16,6 +16,7 @@ export interface SidecarCmdOptions {
   upstream: string;
   outbound?: string;
   adminPort?: string;
+  als?: string;
   peer?: string[];
   policy?: string;
   state: string;
@@ -85,6 +86,7 @@ export async function runSidecar(o: SidecarCmdOptions): Promise<number> {
     upstream: hostPort('--upstream', o.upstream),
     ...(o.outbound !== undefined ? { outboundPort: portOf('--outbound', o.outbound), peers } : {}),
     ...(o.adminPort !== undefined ? { adminPort: portOf('--admin-port', o.adminPort) } : {}),
+    ...(o.als ? { als: `${hostPort('--als', o.als).host}:${hostPort('--als', o.als).port}` } : {}),
     wasm: o.wasm ?? BUILT_MODULE,
     transport: o.delta ? 'delta' : 'sotw',
     log: line,

@@ -23,6 +23,7 @@ export interface AccessRecord {
   time: string;
   peer: string | undefined;
   method: string;
+  authority: string;
   path: string;
   status: number;
   details: string;
@@ -58,7 +59,16 @@ export function startInbound(o: InboundOptions, port: number, host = '127.0.0.1'
 function handle(o: InboundOptions, req: IncomingMessage, res: ServerResponse): void {
   const peer = peerIdentity(req);
   const log = (status: number, details: string, decision = '') =>
-    o.onRecord?.({ time: new Date().toISOString(), peer, method: req.method ?? '', path: req.url ?? '', status, details, decision });
+    o.onRecord?.({
+      time: new Date().toISOString(),
+      peer,
+      method: req.method ?? '',
+      authority: req.headers.host ?? '',
+      path: req.url ?? '',
+      status,
+      details,
+      decision,
+    });
   const path = hcmPath(req.url ?? '/');
   if (!path.ok) {
     res.writeHead(400, { 'content-type': 'text/plain' }).end('Bad Request\n');

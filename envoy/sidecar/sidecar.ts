@@ -14,10 +14,11 @@ import { TYPE } from '../../control/xds/types.js';
 import { RESOURCE_NAME } from '../config/perimeter-filter.js';
 import { ProxyWasmHost } from '../host/host.js';
 import { startAdmin } from './admin.js';
+import { AlsClient } from './als-client.js';
 import { type AccessRecord, startInbound } from './inbound.js';
 import { type OutboundPeer, startOutbound } from './outbound.js';
 import { PolicyHolder } from './policy-holder.js';
-import { XdsClient } from './xds-client.js';
+import { svidCredentials, XdsClient } from './xds-client.js';
 
 export interface SidecarOptions {
   identity: string;
@@ -28,6 +29,8 @@ export interface SidecarOptions {
   tls: { caPem: string; certPem: string; keyPem: string };
   inboundPort: number;
   upstream: { host: string; port: number };
+  /** host:port of an Access Log Service to stream access entries to (absent: none). */
+  als?: string;
   /** Loopback admin port: /stats/prometheus, /ready (absent: none). */
   adminPort?: number;
   /** Loopback port for the app's outbound calls (absent: no outbound side). */
@@ -51,6 +54,7 @@ export class Sidecar {
   private admin: HttpServer | undefined;
   private ticker: NodeJS.Timeout | undefined;
   private xdsConnected = false;
+  readonly als: AlsClient | undefined;
   readonly host: ProxyWasmHost;
 
   private constructor(o: SidecarOptions) {
@@ -82,6 +86,14 @@ export class Sidecar {
       this.policy.adopt(r?.version);
       log(r ? 'policy applied' : 'policy removed: denying everything', { version: this.policy.current?.policyVersion });
     });
+    if (o.als)
+      this.als = new AlsClient({
+        address: o.als,
+        nodeId: o.identity,
+        logName: `perimeter/${o.identity}`,
+        credentials: svidCredentials({ ...o.tls, serverId: o.controlIdentity }),
+        channelOptions: { 'grpc.ssl_target_name_override': 'perimeter-control' },
+      });
     this.xds.on('nack', (_type, message) => log('policy rejected', { message }));
     this.xds.on('disconnected', (s) => log('control server unreachable: keeping the last policy', { code: s.code, details: s.details }));
     this.xds.on('connected', () => {
@@ -96,7 +108,15 @@ export class Sidecar {
   static async start(o: SidecarOptions): Promise<Sidecar> {
     const s = new Sidecar(o);
     s.inbound = await startInbound(
-      { tls: o.tls, upstream: o.upstream, policy: s.policy, ...(o.onRecord ? { onRecord: o.onRecord } : {}) },
+      {
+        tls: o.tls,
+        upstream: o.upstream,
+        policy: s.policy,
+        onRecord: (r) => {
+          s.als?.log(r);
+          o.onRecord?.(r);
+        },
+      },
       o.inboundPort,
     );
     if (o.outboundPort !== undefined) s.outbound = await startOutbound({ tls: o.tls, peers: o.peers ?? [] }, o.outboundPort);
@@ -131,6 +151,7 @@ export class Sidecar {
 
   async stop(): Promise<void> {
     clearInterval(this.ticker);
+    this.als?.close();
     this.xds.close();
     await new Promise<void>((r) => this.inbound.close(() => r()));
     this.inbound.closeAllConnections();

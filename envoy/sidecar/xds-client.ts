@@ -76,6 +76,19 @@ export function uriSans(cert: PeerCertificate): string[] {
     .map((s) => s.slice(4));
 }
 
+/** mTLS with the workload's SVID; the server must present `serverId` (or any ID of the trust domain `spiffe://<td>`). */
+export function svidCredentials(t: ClientTls): grpc.ChannelCredentials {
+  return grpc.credentials.createSsl(Buffer.from(t.caPem), Buffer.from(t.keyPem), Buffer.from(t.certPem), {
+    checkServerIdentity: (host, cert) => {
+      const ids = uriSans(cert).filter((u) => u.startsWith('spiffe://'));
+      const ok = /^spiffe:\/\/[^/]+$/.test(t.serverId) ? ids.some((i) => i.startsWith(`${t.serverId}/`)) : ids.includes(t.serverId);
+      if (ok) return undefined;
+      // Not a SPIFFE match: fall back to the hostname check for certificates made for DNS names.
+      return ids.length ? new Error(`control server presented ${ids.join(', ')}, expected ${t.serverId}`) : defaultCheck(host, cert);
+    },
+  });
+}
+
 export class XdsClient extends EventEmitter<XdsClientEvents> {
   private readonly types = new Map<string, TypeState>();
   private readonly client: grpc.Client;
@@ -89,17 +102,7 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
   constructor(private readonly opts: XdsClientOptions) {
     super();
     const t = opts.tls;
-    const creds = t
-      ? grpc.credentials.createSsl(Buffer.from(t.caPem), Buffer.from(t.keyPem), Buffer.from(t.certPem), {
-          checkServerIdentity: (host, cert) => {
-            const ids = uriSans(cert).filter((u) => u.startsWith('spiffe://'));
-            const ok = /^spiffe:\/\/[^/]+$/.test(t.serverId) ? ids.some((i) => i.startsWith(`${t.serverId}/`)) : ids.includes(t.serverId);
-            if (ok) return undefined;
-            // Not a SPIFFE match: fall back to the hostname check for certificates made for DNS names.
-            return ids.length ? new Error(`control server presented ${ids.join(', ')}, expected ${t.serverId}`) : defaultCheck(host, cert);
-          },
-        })
-      : grpc.credentials.createInsecure();
+    const creds = t ? svidCredentials(t) : grpc.credentials.createInsecure();
     const Ctor = opts.service === 'ecds' ? ECDS : ADS;
     this.client = new Ctor(opts.address, creds, {
       'grpc.max_receive_message_length': 64 * 1024 * 1024,
