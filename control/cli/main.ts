@@ -118,6 +118,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--outbound <port>', 'loopback port for the app’s outbound calls')
     .option('--admin-port <port>', 'loopback admin: /stats/prometheus, /ready')
     .option('--als <host:port>', 'stream access entries (with the decision record) to this Access Log Service')
+    .option('--jwks <file>', 'verify bearer tokens against this JWKS and hand the claims to the module (as Envoy jwt_authn)')
+    .option('--jwt-issuer <iss>', 'expected JWT issuer')
     .option('--peer <workload=host:port>', 'an outbound destination (repeatable; needs --policy)', collect)
     .option('--policy <dir>', 'policy directory, to resolve workload names')
     .option('--state <dir>', 'state directory whose CA issues this sidecar’s SVID', STATE)

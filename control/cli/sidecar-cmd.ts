@@ -17,6 +17,8 @@ export interface SidecarCmdOptions {
   outbound?: string;
   adminPort?: string;
   als?: string;
+  jwks?: string;
+  jwtIssuer?: string;
   peer?: string[];
   policy?: string;
   state: string;
@@ -86,6 +88,7 @@ export async function runSidecar(o: SidecarCmdOptions): Promise<number> {
     upstream: hostPort('--upstream', o.upstream),
     ...(o.outbound !== undefined ? { outboundPort: portOf('--outbound', o.outbound), peers } : {}),
     ...(o.adminPort !== undefined ? { adminPort: portOf('--admin-port', o.adminPort) } : {}),
+    ...(o.jwks ? { jwt: { jwksFile: o.jwks, ...(o.jwtIssuer ? { issuer: o.jwtIssuer } : {}) } } : {}),
     ...(o.als ? { als: `${hostPort('--als', o.als).host}:${hostPort('--als', o.als).port}` } : {}),
     wasm: o.wasm ?? BUILT_MODULE,
     transport: o.delta ? 'delta' : 'sotw',

@@ -7,15 +7,18 @@
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { TLSSocket } from 'node:tls';
-import { RECORD_KEY } from '../filter-runner.js';
+import { JWT_METADATA_NAMESPACE, JWT_PAYLOAD_KEY, RECORD_KEY } from '../filter-runner.js';
 import type { Header, LocalReply, StreamInfo } from '../host/host.js';
 import { hcmPath } from './hcm-path.js';
+import type { JwtVerifier } from './jwt.js';
 import type { PolicyHolder } from './policy-holder.js';
 
 export interface InboundOptions {
   tls: { caPem: string; certPem: string; keyPem: string };
   upstream: { host: string; port: number };
   policy: PolicyHolder;
+  /** Verifies bearer tokens as Envoy's jwt_authn does (present when the policy reads claims). */
+  jwt?: JwtVerifier;
   onRecord?: (r: AccessRecord) => void;
 }
 
@@ -48,7 +51,12 @@ function reply(res: ServerResponse, r: LocalReply, extra: Header[] = []): void {
 export function startInbound(o: InboundOptions, port: number, host = '127.0.0.1'): Promise<Server> {
   const server = createServer(
     { ca: o.tls.caPem, cert: o.tls.certPem, key: o.tls.keyPem, requestCert: true, rejectUnauthorized: true },
-    (req, res) => handle(o, req, res),
+    (req, res) => {
+      void handle(o, req, res).catch(() => {
+        // Nothing is allowed because something broke.
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' }).end('internal error\n');
+      });
+    },
   );
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -56,7 +64,7 @@ export function startInbound(o: InboundOptions, port: number, host = '127.0.0.1'
   });
 }
 
-function handle(o: InboundOptions, req: IncomingMessage, res: ServerResponse): void {
+async function handle(o: InboundOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const peer = peerIdentity(req);
   const log = (status: number, details: string, decision = '') =>
     o.onRecord?.({
@@ -92,8 +100,21 @@ function handle(o: InboundOptions, req: IncomingMessage, res: ServerResponse): v
     const k = (req.rawHeaders[i] as string).toLowerCase();
     if (!HOP.has(k) && k !== 'x-forwarded-client-cert') headers.push([k, req.rawHeaders[i + 1] as string]);
   }
+  let claims: Record<string, unknown> | undefined;
+  if (o.jwt) {
+    const jwt = await o.jwt.verify(req.headers.authorization);
+    if (jwt.kind === 'rejected') {
+      res
+        .writeHead(401, { 'content-type': 'text/plain', 'www-authenticate': 'Bearer realm="perimeter", error="invalid_token"' })
+        .end('Jwt verification fails\n');
+      log(401, 'jwt_authn_access_denied{Jwt_verification_fails}');
+      return;
+    }
+    if (jwt.kind === 'verified') claims = jwt.payload as Record<string, unknown>;
+  }
   const socket = req.socket as TLSSocket;
   const info: StreamInfo = {
+    ...(claims ? { metadata: { [JWT_METADATA_NAMESPACE]: { [JWT_PAYLOAD_KEY]: claims } } } : {}),
     connection: {
       ...(peer ? { uriSanPeerCertificate: peer } : {}),
       tlsVersion: socket.getProtocol?.() ?? 'TLSv1.3',

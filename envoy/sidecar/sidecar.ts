@@ -16,6 +16,7 @@ import { ProxyWasmHost } from '../host/host.js';
 import { startAdmin } from './admin.js';
 import { AlsClient } from './als-client.js';
 import { type AccessRecord, startInbound } from './inbound.js';
+import { JwtVerifier } from './jwt.js';
 import { type OutboundPeer, startOutbound } from './outbound.js';
 import { PolicyHolder } from './policy-holder.js';
 import { svidCredentials, XdsClient } from './xds-client.js';
@@ -29,6 +30,8 @@ export interface SidecarOptions {
   tls: { caPem: string; certPem: string; keyPem: string };
   inboundPort: number;
   upstream: { host: string; port: number };
+  /** Bearer tokens verified against this JWKS, claims to the module as Envoy's jwt_authn does. */
+  jwt?: { jwksFile: string; issuer?: string };
   /** host:port of an Access Log Service to stream access entries to (absent: none). */
   als?: string;
   /** Loopback admin port: /stats/prometheus, /ready (absent: none). */
@@ -112,6 +115,7 @@ export class Sidecar {
         tls: o.tls,
         upstream: o.upstream,
         policy: s.policy,
+        ...(o.jwt ? { jwt: JwtVerifier.fromFile(o.jwt.jwksFile, o.jwt.issuer) } : {}),
         onRecord: (r) => {
           s.als?.log(r);
           o.onRecord?.(r);

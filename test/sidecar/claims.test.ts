@@ -1,0 +1,117 @@
+/**
+ * User and device claims end to end: the payments perimeter allows POST /payments/charge from app
+ * only with a compliant device header and an MFA token. Tokens are real ES256 JWTs checked against a
+ * JWKS file, their claims handed to the module where Envoy's jwt_authn puts them.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { request } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { type CaFiles, issueSvid, loadCa } from '../../control/ca/ca.js';
+import { BUILT_MODULE } from '../../control/cli/serve-cmd.js';
+import { CONTROL_IDENTITY_PATH, ControlServer } from '../../control/serve/control-server.js';
+import { Sidecar } from '../../envoy/sidecar/sidecar.js';
+import { eventually } from '../helpers/xds.js';
+
+const PAYMENTS = 'spiffe://shop.example/ns/payments/sa/payments';
+const APP = 'spiffe://shop.example/ns/shop/sa/app';
+const ISSUER = 'https://idp.shop.example';
+
+async function charge(ca: CaFiles, port: number, headers: Record<string, string>): Promise<number> {
+  const svid = await issueSvid(ca, APP);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/payments/charge',
+        headers: { 'content-length': '0', ...headers },
+        ca: ca.certPem,
+        cert: svid.chainPem,
+        key: svid.keyPem,
+        checkServerIdentity: () => undefined,
+        agent: false,
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('POST /payments/charge: allowed with MFA and a compliant device; denied without either; a forged token is 401', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'perimeter-jwt-'));
+  const { publicKey, privateKey } = await generateKeyPair('ES256');
+  const jwk = { ...(await exportJWK(publicKey)), kid: 'idp-1', alg: 'ES256', use: 'sig' };
+  writeFileSync(join(dir, 'jwks.json'), JSON.stringify({ keys: [jwk] }));
+  const token = (amr: string[], key = privateKey, iss = ISSUER) =>
+    new SignJWT({ amr })
+      .setProtectedHeader({ alg: 'ES256', kid: 'idp-1' })
+      .setIssuer(iss)
+      .setSubject('alice')
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .sign(key);
+
+  const control = await ControlServer.start({
+    policy: ['examples/shop/policy'],
+    state: dir,
+    listen: '127.0.0.1:0',
+    admin: false,
+    insecure: false,
+    watch: false,
+    moduleFile: BUILT_MODULE,
+    log: { info() {}, warn() {}, error() {} },
+  });
+  const ca = loadCa(dir);
+  const app = createServer((_q, r) => r.end('charged'));
+  await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
+  const svid = await issueSvid(ca, PAYMENTS);
+  const sidecar = await Sidecar.start({
+    identity: PAYMENTS,
+    control: `127.0.0.1:${control.xdsPort}`,
+    controlIdentity: `spiffe://shop.example${CONTROL_IDENTITY_PATH}`,
+    tls: { caPem: ca.certPem, certPem: svid.chainPem, keyPem: svid.keyPem },
+    inboundPort: 0,
+    upstream: { host: '127.0.0.1', port: (app.address() as AddressInfo).port },
+    wasm: BUILT_MODULE,
+    jwt: { jwksFile: join(dir, 'jwks.json'), issuer: ISSUER },
+  });
+  try {
+    await eventually(() => sidecar.policyVersion !== undefined, 5_000, 'policy');
+    const port = sidecar.inboundPort;
+    const compliant = { 'x-device-posture': 'compliant' };
+    assert.equal(await charge(ca, port, { ...compliant, authorization: `Bearer ${await token(['pwd', 'mfa'])}` }), 200);
+    assert.equal(await charge(ca, port, { ...compliant, authorization: `Bearer ${await token(['pwd'])}` }), 403, 'no MFA');
+    assert.equal(await charge(ca, port, compliant), 403, 'no token');
+    assert.equal(
+      await charge(ca, port, { 'x-device-posture': 'unknown', authorization: `Bearer ${await token(['mfa'])}` }),
+      403,
+      'device not compliant',
+    );
+    const other = await generateKeyPair('ES256');
+    assert.equal(
+      await charge(ca, port, { ...compliant, authorization: `Bearer ${await token(['mfa'], other.privateKey)}` }),
+      401,
+      'forged',
+    );
+    assert.equal(
+      await charge(ca, port, { ...compliant, authorization: `Bearer ${await token(['mfa'], privateKey, 'https://evil')}` }),
+      401,
+      'wrong issuer',
+    );
+  } finally {
+    await sidecar.stop();
+    await control.stop();
+    app.close();
+  }
+});
