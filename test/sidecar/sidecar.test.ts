@@ -198,6 +198,19 @@ test('outbound: the app speaks plain HTTP to its sidecar, which carries it over 
   assert.match(impostor.body, /expected spiffe:\/\/shop\.example\/ns\/data\/sa\/db/);
 });
 
+test('a bad policy edit is rejected by the control server; the sidecar keeps its policy and its decisions', async () => {
+  const before = sidecar.policyVersion;
+  const file = join(policyDir, 'app.yaml');
+  const good = readFileSync(file, 'utf8');
+  writeFileSync(file, good.replace('methods: [POST]', 'methods: [POST, FROB]'));
+  await eventually(() => control.publisher.lastRejected !== undefined, 5_000, 'rejection');
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(sidecar.policyVersion, before);
+  assert.equal((await call(WEB, 'POST', '/api/orders')).status, 200);
+  assert.equal((await call(INTRUDER, 'POST', '/api/orders')).status, 403);
+  writeFileSync(file, good);
+});
+
 test('with the control server gone the last policy keeps enforcing; restarted, the sidecar converges again', async () => {
   const version = sidecar.policyVersion;
   await control.stop();
