@@ -3,12 +3,12 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { request } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { issueSvid, loadCa } from '../../control/ca/ca.js';
+import { mtls } from '../helpers/mesh.js';
 import { eventually } from '../helpers/xds.js';
 
 const state = mkdtempSync(join(tmpdir(), 'perimeter-cli-sc-'));
@@ -52,29 +52,7 @@ test('a sidecar started from the command line enforces the policy the control se
   await eventually(() => /"event":"policy applied"/.test(out.get(sidecar) ?? ''), 20_000, 'sidecar policy');
   const port = Number(/"event":"listening","inbound":(\d+)/.exec(out.get(sidecar) ?? '')?.[1]);
   const ca = loadCa(state);
-  const call = async (identity: string) => {
-    const svid = await issueSvid(ca, identity);
-    return new Promise<number>((resolve, reject) => {
-      const req = request(
-        {
-          host: '127.0.0.1',
-          port,
-          path: '/api/orders/1',
-          ca: ca.certPem,
-          cert: svid.chainPem,
-          key: svid.keyPem,
-          checkServerIdentity: () => undefined,
-          agent: false,
-        },
-        (res) => {
-          res.resume();
-          res.on('end', () => resolve(res.statusCode ?? 0));
-        },
-      );
-      req.on('error', reject);
-      req.end();
-    });
-  };
+  const call = async (identity: string) => (await mtls(port, ca.certPem, await issueSvid(ca, identity), { path: '/api/orders/1' })).status;
   assert.equal(await call('spiffe://shop.example/ns/shop/sa/web'), 200);
   assert.equal(await call('spiffe://shop.example/ns/shop/sa/intruder'), 403);
   await eventually(

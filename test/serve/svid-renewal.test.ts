@@ -6,11 +6,10 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { connect } from 'node:tls';
 import { issueSvid, loadCa } from '../../control/ca/ca.js';
-import { BUILT_MODULE } from '../../control/cli/serve-cmd.js';
-import { ControlServer } from '../../control/serve/control-server.js';
 import { TYPE } from '../../control/xds/types.js';
 import { RESOURCE_NAME } from '../../envoy/config/perimeter-filter.js';
 import { XdsClient } from '../../envoy/sidecar/xds-client.js';
+import { testControl } from '../helpers/mesh.js';
 import { eventually } from '../helpers/xds.js';
 
 const WEB = 'spiffe://shop.example/ns/shop/sa/web';
@@ -33,17 +32,7 @@ test('the server SVID is renewed at half its lifetime; new connections get the n
   const logs: string[] = [];
   const log = { info: (_o: object, m: string) => logs.push(m), warn() {}, error: (_o: object, m: string) => logs.push(m) };
   const state = mkdtempSync(join(tmpdir(), 'perimeter-renew-'));
-  const server = await ControlServer.start({
-    policy: ['examples/shop/policy'],
-    state,
-    listen: '127.0.0.1:0',
-    admin: false,
-    insecure: false,
-    watch: false,
-    moduleFile: BUILT_MODULE,
-    log,
-    svidTtlMs: 1_200,
-  });
+  const server = await testControl(state, { log, svidTtlMs: 1_200 });
   try {
     const ca = loadCa(state);
     const svid = await issueSvid(ca, WEB);

@@ -2,7 +2,6 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { createServer as createHttp } from 'node:http';
-import { request } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,11 +10,12 @@ import { anyUnpack, BytesValueSchema } from '@bufbuild/protobuf/wkt';
 import * as grpc from '@grpc/grpc-js';
 import { issueSvid, loadCa } from '../../control/ca/ca.js';
 import { BUILT_MODULE } from '../../control/cli/serve-cmd.js';
-import { CONTROL_IDENTITY_PATH, ControlServer } from '../../control/serve/control-server.js';
+import { CONTROL_IDENTITY_PATH } from '../../control/serve/control-server.js';
 import { serviceDefinition } from '../../control/xds/grpc-service.js';
 import { SvidServerCredentials } from '../../control/xds/svid-credentials.js';
 import { Sidecar } from '../../envoy/sidecar/sidecar.js';
 import { AccessLogService, type StreamAccessLogsMessage } from '../../proto/gen/envoy/envoy/service/accesslog/v3/als_pb.js';
+import { mtls, testControl } from '../helpers/mesh.js';
 import { eventually } from '../helpers/xds.js';
 
 const APP = 'spiffe://shop.example/ns/shop/sa/app';
@@ -23,16 +23,7 @@ const INTRUDER = 'spiffe://shop.example/ns/shop/sa/intruder';
 
 test('access entries reach the Access Log Service with the decision record, also when the service comes up late', async () => {
   const state = mkdtempSync(join(tmpdir(), 'perimeter-als-'));
-  const control = await ControlServer.start({
-    policy: ['examples/shop/policy'],
-    state,
-    listen: '127.0.0.1:0',
-    admin: false,
-    insecure: false,
-    watch: false,
-    moduleFile: BUILT_MODULE,
-    log: { info() {}, warn() {}, error() {} },
-  });
+  const control = await testControl(state);
   const ca = loadCa(state);
   const app = createHttp((_q, r) => r.end('ok'));
   await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
@@ -57,26 +48,7 @@ test('access entries reach the Access Log Service with the decision record, also
   try {
     await eventually(() => sidecar.policyVersion !== undefined, 5_000, 'policy');
     const intruder = await issueSvid(ca, INTRUDER);
-    const status = await new Promise<number>((resolve, reject) => {
-      const req = request(
-        {
-          host: '127.0.0.1',
-          port: sidecar.inboundPort,
-          path: '/api/orders/1',
-          ca: ca.certPem,
-          cert: intruder.chainPem,
-          key: intruder.keyPem,
-          checkServerIdentity: () => undefined,
-          agent: false,
-        },
-        (res) => {
-          res.resume();
-          res.on('end', () => resolve(res.statusCode ?? 0));
-        },
-      );
-      req.on('error', reject);
-      req.end();
-    });
+    const { status } = await mtls(sidecar.inboundPort, ca.certPem, intruder, { path: '/api/orders/1' });
     assert.equal(status, 403);
 
     const received: StreamAccessLogsMessage[] = [];

@@ -6,7 +6,6 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { request } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,8 +13,9 @@ import { test } from 'node:test';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { type CaFiles, issueSvid, loadCa } from '../../control/ca/ca.js';
 import { BUILT_MODULE } from '../../control/cli/serve-cmd.js';
-import { CONTROL_IDENTITY_PATH, ControlServer } from '../../control/serve/control-server.js';
+import { CONTROL_IDENTITY_PATH } from '../../control/serve/control-server.js';
 import { Sidecar } from '../../envoy/sidecar/sidecar.js';
+import { mtls, testControl } from '../helpers/mesh.js';
 import { eventually } from '../helpers/xds.js';
 
 const PAYMENTS = 'spiffe://shop.example/ns/payments/sa/payments';
@@ -23,29 +23,12 @@ const APP = 'spiffe://shop.example/ns/shop/sa/app';
 const ISSUER = 'https://idp.shop.example';
 
 async function charge(ca: CaFiles, port: number, headers: Record<string, string>): Promise<number> {
-  const svid = await issueSvid(ca, APP);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        method: 'POST',
-        path: '/payments/charge',
-        headers: { 'content-length': '0', ...headers },
-        ca: ca.certPem,
-        cert: svid.chainPem,
-        key: svid.keyPem,
-        checkServerIdentity: () => undefined,
-        agent: false,
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      },
-    );
-    req.on('error', reject);
-    req.end();
+  const r = await mtls(port, ca.certPem, await issueSvid(ca, APP), {
+    method: 'POST',
+    path: '/payments/charge',
+    headers: { 'content-length': '0', ...headers },
   });
+  return r.status;
 }
 
 test('POST /payments/charge: allowed with MFA and a compliant device; denied without either; a forged token is 401', async () => {
@@ -62,16 +45,7 @@ test('POST /payments/charge: allowed with MFA and a compliant device; denied wit
       .setExpirationTime('5m')
       .sign(key);
 
-  const control = await ControlServer.start({
-    policy: ['examples/shop/policy'],
-    state: dir,
-    listen: '127.0.0.1:0',
-    admin: false,
-    insecure: false,
-    watch: false,
-    moduleFile: BUILT_MODULE,
-    log: { info() {}, warn() {}, error() {} },
-  });
+  const control = await testControl(dir);
   const ca = loadCa(dir);
   const app = createServer((_q, r) => r.end('charged'));
   await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));

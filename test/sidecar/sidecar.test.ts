@@ -6,7 +6,6 @@
 import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, request as httpRequest, type Server } from 'node:http';
-import { request } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +16,7 @@ import { ControlServer } from '../../control/serve/control-server.js';
 import type { AccessRecord } from '../../envoy/sidecar/inbound.js';
 import type { OutboundPeer } from '../../envoy/sidecar/outbound.js';
 import { Sidecar } from '../../envoy/sidecar/sidecar.js';
+import { mtls } from '../helpers/mesh.js';
 import { eventually } from '../helpers/xds.js';
 
 const APP = 'spiffe://shop.example/ns/shop/sa/app';
@@ -45,32 +45,8 @@ const startControl = (port = 0) =>
     log: silent,
   });
 
-async function call(from: string | undefined, method: string, path: string): Promise<{ status: number; body: string; details?: string }> {
-  const svid = from ? await issueSvid(ca, from) : undefined;
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port: sidecar.inboundPort,
-        method,
-        path,
-        ca: ca.certPem,
-        ...(svid ? { cert: svid.chainPem, key: svid.keyPem } : {}),
-        servername: 'app',
-        checkServerIdentity: () => undefined,
-        agent: false,
-      },
-      (res) => {
-        let body = '';
-        res.on('data', (d) => {
-          body += d;
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
+async function call(from: string | undefined, method: string, path: string): Promise<{ status: number; body: string }> {
+  return mtls(sidecar.inboundPort, ca.certPem, from ? await issueSvid(ca, from) : undefined, { method, path });
 }
 
 function plain(port: number, host: string, method: string, path: string): Promise<{ status: number; body: string }> {

@@ -1,0 +1,56 @@
+/** Pieces of a small mesh for tests: a control server on the shop policy, and mTLS calls into sidecars. */
+import { request } from 'node:https';
+import type { Svid } from '../../control/ca/ca.js';
+import { BUILT_MODULE } from '../../control/cli/serve-cmd.js';
+import { ControlServer, type ControlServerOptions } from '../../control/serve/control-server.js';
+
+export const silentLog = { info() {}, warn() {}, error() {} };
+
+/** A control server with mTLS on a free loopback port, no admin and no watching unless asked. */
+export function testControl(state: string, o: Partial<ControlServerOptions> = {}): Promise<ControlServer> {
+  return ControlServer.start({
+    policy: ['examples/shop/policy'],
+    state,
+    listen: '127.0.0.1:0',
+    admin: false,
+    insecure: false,
+    watch: false,
+    moduleFile: BUILT_MODULE,
+    log: silentLog,
+    ...o,
+  });
+}
+
+export interface Call {
+  method?: string;
+  path: string;
+  headers?: Record<string, string>;
+}
+
+/** One HTTPS request to a sidecar's inbound port, with `svid` as the client certificate (or none). */
+export function mtls(port: number, caPem: string, svid: Svid | undefined, c: Call): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: c.method ?? 'GET',
+        path: c.path,
+        headers: c.headers ?? {},
+        ca: caPem,
+        ...(svid ? { cert: svid.chainPem, key: svid.keyPem } : {}),
+        checkServerIdentity: () => undefined,
+        agent: false,
+      },
+      (res) => {
+        let body = '';
+        res.on('data', (d) => {
+          body += d;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
