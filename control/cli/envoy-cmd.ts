@@ -1,12 +1,15 @@
 /** `perimeter envoy bootstrap`: the Envoy bootstrap of one workload's sidecar, checked against Envoy's protos. */
-import { writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { type Peer, renderBootstrapYaml } from '../../envoy/config/bootstrap.js';
 import { RESOURCE_NAME } from '../../envoy/config/perimeter-filter.js';
 import { parseEnvoyConfig } from '../../envoy/config/registry.js';
+import { renderWasmPlugin } from '../../envoy/config/wasmplugin.js';
 import { BootstrapSchema } from '../../proto/gen/envoy/envoy/config/bootstrap/v3/bootstrap_pb.js';
 import { Need } from '../../proto/gen/perimeter/v1/compiled.js';
 import { CONTROL_IDENTITY_PATH } from '../serve/control-server.js';
 import { loadAndCompile } from './load-policy.js';
+import { BUILT_MODULE } from './serve-cmd.js';
 import { UsageError } from './targets.js';
 
 export interface BootstrapCmdOptions {
@@ -102,3 +105,24 @@ export const BOOTSTRAP_DEFAULTS = {
   jwks: '/etc/perimeter/jwks.json',
   resourceName: RESOURCE_NAME,
 };
+
+export function runWasmPlugin(o: { workload: string; policy: string; url: string; wasm?: string; out?: string }): number {
+  const compiled = loadAndCompile([o.policy]);
+  const me = compiled.workloads.find((w) => w.workload.name === o.workload || w.workload.identity === o.workload);
+  if (!me)
+    throw new UsageError(`no workload ${o.workload} in ${o.policy} (known: ${compiled.workloads.map((w) => w.workload.name).join(', ')})`);
+  const module = o.wasm ?? BUILT_MODULE;
+  if (!existsSync(module)) throw new UsageError(`${module} does not exist: run npm run build`);
+  const text = renderWasmPlugin({
+    workload: me.workload,
+    policy: me.bytes,
+    policyVersion: me.version,
+    url: o.url,
+    sha256: createHash('sha256').update(readFileSync(module)).digest('hex'),
+  });
+  if (o.out) {
+    writeFileSync(o.out, text);
+    process.stderr.write(`wrote ${o.out}: WasmPlugin for ${me.workload.name}, policy ${me.version}\n`);
+  } else process.stdout.write(text);
+  return 0;
+}

@@ -7,7 +7,7 @@ import { DEFAULT_MODULE_PATH, RESOURCE_NAME } from '../../envoy/config/perimeter
 import { runCaInit, runCaIssue } from './ca-cmd.js';
 import { runCheck } from './check-cmd.js';
 import { runCompile } from './compile-cmd.js';
-import { BOOTSTRAP_DEFAULTS, runEnvoyBootstrap } from './envoy-cmd.js';
+import { BOOTSTRAP_DEFAULTS, runEnvoyBootstrap, runWasmPlugin } from './envoy-cmd.js';
 import { runDiff, runRollback, runStatus, runVersions } from './history-cmd.js';
 import { InputError } from './load-policy.js';
 import { runServe } from './serve-cmd.js';
@@ -107,6 +107,16 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--resource-name <name>', 'ECDS resource name, as the control server serves it', BOOTSTRAP_DEFAULTS.resourceName)
     .option('--out <file>', 'write to a file instead of stdout')
     .action((o) => setExit(runEnvoyBootstrap(o)));
+
+  envoy
+    .command('wasmplugin')
+    .description("an Istio WasmPlugin carrying a workload's policy, for an existing Istio mesh")
+    .requiredOption('--workload <name>', 'workload name or SPIFFE ID')
+    .requiredOption('--policy <dir>', 'policy directory')
+    .option('--url <url>', 'where Istio fetches the module (oci://, https://, file://)', 'oci://ghcr.io/perimeter-dev/perimeter-wasm:0.1.0')
+    .option('--wasm <file>', 'the module whose sha256 is pinned (default filter/build/perimeter.wasm)')
+    .option('--out <file>', 'write to a file instead of stdout')
+    .action((o) => setExit(runWasmPlugin(o)));
 
   program
     .command('sidecar')

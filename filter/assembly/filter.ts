@@ -8,6 +8,7 @@ import * as contexts from "./contexts";
 import * as d from "./decide";
 import * as host from "./host";
 import { normalizeHost, normalizePath } from "./match";
+import { policyFromJson } from "./json-config";
 import { decodePolicy, MODE_ENFORCE, NEED_CLAIMS, NEED_PORT, NEED_TIME, Policy } from "./policy";
 
 // Constants as UTF-8, made once when the module starts (no host calls there).
@@ -114,11 +115,14 @@ export function onConfigure(rootId: u32, size: u32): bool {
     host.release(ptr);
     return reject("no plugin configuration (the CompiledPolicy bytes)");
   }
-  const pool = new ArrayBuffer(<i32>len);
+  let pool = new ArrayBuffer(<i32>len);
   memory.copy(ptrOf(pool), ptr, len);
   host.release(ptr);
   if (pool.byteLength > 0 && load<u8>(ptrOf(pool)) == 0x7b) {
-    return reject("the plugin configuration looks like JSON; it must be CompiledPolicy bytes (google.protobuf.BytesValue)");
+    // JSON: Istio's WasmPlugin pluginConfig, {"policy": "<base64>"}.
+    const decoded = policyFromJson(pool);
+    if (decoded === null) return reject("JSON configuration without a base64 \"policy\" (the CompiledPolicy bytes)");
+    pool = decoded;
   }
   const policy = decodePolicy(pool);
   if (policy === null) return reject("malformed CompiledPolicy or unknown format version");

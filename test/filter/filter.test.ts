@@ -146,6 +146,42 @@ test('a malformed, JSON or unknown-version configuration is refused and counted;
   assert.equal(send({ principal: BATCH, path: '/orders/1' }).outcome.localReply?.status, 403);
 });
 
+test('a JSON configuration {"policy": "<base64>"} (Istio WasmPlugin pluginConfig) is the same policy; without it, refused', () => {
+  const { host, counter } = setup();
+  const b64 = Buffer.from(ENFORCE).toString('base64');
+  for (const text of [
+    `{"policy": "${b64}"}`,
+    `{ "other": 1, "policy":"${b64.replace(/\//g, '\\/')}" }`,
+    `{"policy": "${Buffer.from(ENFORCE).toString('base64url')}"}`,
+  ]) {
+    const p = host.configure({ name: FILTER_NAME, rootId: 'perimeter', configuration: Buffer.from(text) });
+    const web = p.newStream(toEnvoy({ principal: WEB, method: 'GET', path: '/orders/1' } as PolicyRequest).info);
+    assert.equal(
+      web.onRequestHeaders(toEnvoy({ principal: WEB, method: 'GET', path: '/orders/1' } as PolicyRequest).headers, true).action,
+      'Continue',
+      text,
+    );
+    web.finish();
+    const batch = p.newStream(toEnvoy({ principal: BATCH, method: 'GET', path: '/orders/1' } as PolicyRequest).info);
+    assert.equal(
+      batch.onRequestHeaders(toEnvoy({ principal: BATCH, method: 'GET', path: '/orders/1' } as PolicyRequest).headers, true).localReply
+        ?.status,
+      403,
+    );
+    batch.finish();
+    p.retire();
+  }
+  const before = counter('perimeter.config_rejected');
+  for (const text of ['{"policy": "not base64!"}', '{"policy": 42}', '{"policy": "QQ"', `{"policy": "${b64.slice(0, 40)}"}`]) {
+    assert.throws(
+      () => host.configure({ name: FILTER_NAME, rootId: 'perimeter', configuration: Buffer.from(text) }),
+      PluginConfigError,
+      text,
+    );
+  }
+  assert.equal(counter('perimeter.config_rejected'), before + 4);
+});
+
 test('an update is a new root context in the same VM; streams keep the policy they started with', () => {
   const { host, plugin: first, send } = setup();
   const inFlight = first.newStream(toEnvoy({ principal: WEB, method: 'GET', path: '/orders/1' }).info);
