@@ -128,7 +128,15 @@ async function handle(o: InboundOptions, req: IncomingMessage, res: ServerRespon
   const record = () => Buffer.from(stream.filterState.get(RECORD_KEY) ?? new Uint8Array()).toString('utf8');
   const noBody =
     req.headers['content-length'] === '0' || (req.headers['content-length'] === undefined && !req.headers['transfer-encoding']);
-  const outcome = stream.onRequestHeaders(headers, noBody);
+  let outcome: { action: string; localReply?: LocalReply } = stream.onRequestHeaders(headers, noBody);
+  // A module that stops on headers wants the body first (our filter never does; --wasm may).
+  let body: Buffer | undefined;
+  if (outcome.action !== 'Continue' && outcome.action !== 'LocalReply' && !noBody) {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    body = Buffer.concat(chunks);
+    outcome = stream.onRequestBody(body, true);
+  }
   if (outcome.action === 'LocalReply' && outcome.localReply) {
     reply(res, outcome.localReply, stream.replyHeaders?.filter(([k]) => k.startsWith('x-')) ?? []);
     stream.finish();
@@ -170,5 +178,6 @@ async function handle(o: InboundOptions, req: IncomingMessage, res: ServerRespon
     stream.finish();
     log(503, 'upstream_reset_before_response_started', record());
   });
-  req.pipe(up);
+  if (body) up.end(body);
+  else req.pipe(up);
 }
