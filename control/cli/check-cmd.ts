@@ -169,7 +169,7 @@ export function describe(o: CheckOutcome): string {
   return `${lines.join('\n')}\n`;
 }
 
-interface Flow {
+export interface Flow {
   name: string;
   from: string;
   to: string;
@@ -182,7 +182,7 @@ interface Flow {
   expect?: 'allow' | 'deny' | 'would-deny';
 }
 
-function readFlows(file: string): Flow[] {
+export function readFlows(file: string): Flow[] {
   let doc: unknown;
   try {
     doc = parse(readFileSync(file, 'utf8'));

@@ -7,6 +7,7 @@ import { DEFAULT_MODULE_PATH, RESOURCE_NAME } from '../../envoy/config/perimeter
 import { runCaInit, runCaIssue } from './ca-cmd.js';
 import { runCheck } from './check-cmd.js';
 import { runCompile } from './compile-cmd.js';
+import { runDemo } from './demo-cmd.js';
 import { BOOTSTRAP_DEFAULTS, runEnvoyBootstrap, runWasmPlugin } from './envoy-cmd.js';
 import { runDiff, runRollback, runStatus, runVersions } from './history-cmd.js';
 import { InputError } from './load-policy.js';
@@ -140,6 +141,15 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--control-identity <spiffe-id>', 'SPIFFE ID the control server must present')
     .option('--delta', 'incremental xDS')
     .action(async (o) => setExit(await runSidecar(o)));
+
+  program
+    .command('demo')
+    .description('the example shop as a live mesh on loopback: control server, CA, one sidecar per workload, traffic')
+    .option('--policy <dir>', 'policy directory', 'examples/shop/policy')
+    .option('--flows <file>', 'flows to play', 'examples/shop/flows.yaml')
+    .option('--interval <ms>', 'time between rounds after the policy change', '5000')
+    .option('--once', 'stop after the policy change round (exit 4 if a first-round decision is not as expected)')
+    .action(async (o) => setExit(await runDemo(o)));
 
   program
     .command('serve')
