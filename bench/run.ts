@@ -13,6 +13,7 @@ const SUITES: Record<string, () => Promise<{ run: (o: { quick: boolean }) => Pro
   compile: () => import('./suites/compile.js'),
   filter: () => import('./suites/filter.js'),
   xds: () => import('./suites/xds.js'),
+  sidecar: () => import('./suites/sidecar.js'),
 };
 
 const args = process.argv.slice(2);

@@ -8,7 +8,7 @@ import { request as httpRequest, type IncomingMessage, type ServerResponse } fro
 import { createServer, type Server } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { JWT_METADATA_NAMESPACE, JWT_PAYLOAD_KEY, RECORD_KEY } from '../filter-runner.js';
-import type { Header, LocalReply, StreamInfo } from '../host/host.js';
+import type { Header, HttpStream, LocalReply, StreamInfo } from '../host/host.js';
 import { hcmPath } from './hcm-path.js';
 import type { JwtVerifier } from './jwt.js';
 import type { PolicyHolder } from './policy-holder.js';
@@ -17,6 +17,8 @@ export interface InboundOptions {
   tls: { caPem: string; certPem: string; keyPem: string };
   upstream: { host: string; port: number };
   policy: PolicyHolder;
+  /** Benchmarks only (never a flag): the same proxy with the module left out, for a ratio. */
+  withoutFilter?: boolean;
   /** Verifies bearer tokens as Envoy's jwt_authn does (present when the policy reads claims). */
   jwt?: JwtVerifier;
   onRecord?: (r: AccessRecord) => void;
@@ -36,9 +38,15 @@ export interface AccessRecord {
 /** Hop-by-hop headers are the proxy's own, never forwarded (RFC 9110 §7.6.1). */
 const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'host']);
 
+/** Per connection, not per request: parsing the peer certificate costs as much as a small request. */
+const peers = new WeakMap<TLSSocket, string | undefined>();
+
 function peerIdentity(req: IncomingMessage): string | undefined {
-  const cert = (req.socket as TLSSocket).getPeerCertificate?.();
+  const socket = req.socket as TLSSocket;
+  if (peers.has(socket)) return peers.get(socket);
+  const cert = socket.getPeerCertificate?.();
   const uri = (cert?.subjectaltname ?? '').split(/,\s*/).find((s) => s.startsWith('URI:'));
+  peers.set(socket, uri?.slice(4));
   return uri?.slice(4);
 }
 
@@ -83,6 +91,7 @@ async function handle(o: InboundOptions, req: IncomingMessage, res: ServerRespon
     log(400, path.details);
     return;
   }
+  if (o.withoutFilter) return proxy(o, req, res, path.path, peer, undefined, log);
   const current = o.policy.current;
   if (!current) {
     // As Envoy without the ECDS config and no default: nothing passes.
@@ -143,10 +152,29 @@ async function handle(o: InboundOptions, req: IncomingMessage, res: ServerRespon
     log(outcome.localReply.status, outcome.localReply.details, record());
     return;
   }
-  // Forward what the module left of the request, with the peer identity as Envoy's XFCC (SANITIZE_SET).
+  proxy(o, req, res, path.path, peer, { stream, record, body }, log);
+}
+
+type Log = (status: number, details: string, decision?: string) => void;
+
+/** To the upstream app: what the module left of the request (all of it without a module). */
+function proxy(
+  o: InboundOptions,
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+  peer: string | undefined,
+  filtered: { stream: HttpStream; record: () => string; body: Buffer | undefined } | undefined,
+  log: Log,
+): void {
+  const stream = filtered?.stream;
+  const record = filtered?.record ?? (() => '');
+  const body = filtered?.body;
+  // Forward the request headers, with the peer identity as Envoy's XFCC (SANITIZE_SET).
   const forward: Record<string, string | string[]> = {};
-  for (const [k, v] of stream.requestHeaders) {
-    if (k.startsWith(':')) continue;
+  const pairs: Header[] = stream ? stream.requestHeaders : rawPairs(req);
+  for (const [k, v] of pairs) {
+    if (k.startsWith(':') || HOP.has(k) || k === 'x-forwarded-client-cert') continue;
     const prev = forward[k];
     forward[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
   }
@@ -156,28 +184,35 @@ async function handle(o: InboundOptions, req: IncomingMessage, res: ServerRespon
       host: o.upstream.host,
       port: o.upstream.port,
       method: req.method,
-      path: path.path,
+      path,
       headers: { ...forward, host: req.headers.host ?? '' },
     },
     (upRes) => {
       const h: Header[] = [[':status', String(upRes.statusCode ?? 502)]];
       for (let i = 0; i < upRes.rawHeaders.length; i += 2)
         h.push([(upRes.rawHeaders[i] as string).toLowerCase(), upRes.rawHeaders[i + 1] as string]);
-      stream.onResponseHeaders(h, false);
+      stream?.onResponseHeaders(h, false);
       res.statusCode = upRes.statusCode ?? 502;
-      for (const [k, v] of stream.responseHeaders) if (!k.startsWith(':') && !HOP.has(k)) res.setHeader(k, v);
+      for (const [k, v] of stream ? stream.responseHeaders : h) if (!k.startsWith(':') && !HOP.has(k)) res.setHeader(k, v);
       upRes.pipe(res);
       upRes.on('end', () => {
-        stream.finish();
+        stream?.finish();
         log(res.statusCode, 'via_upstream', record());
       });
     },
   );
   up.on('error', () => {
     if (!res.headersSent) res.writeHead(503, { 'content-type': 'text/plain' }).end('upstream connect error\n');
-    stream.finish();
+    stream?.finish();
     log(503, 'upstream_reset_before_response_started', record());
   });
   if (body) up.end(body);
   else req.pipe(up);
+}
+
+function rawPairs(req: IncomingMessage): Header[] {
+  const out: Header[] = [];
+  for (let i = 0; i < req.rawHeaders.length; i += 2)
+    out.push([(req.rawHeaders[i] as string).toLowerCase(), req.rawHeaders[i + 1] as string]);
+  return out;
 }

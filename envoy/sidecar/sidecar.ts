@@ -30,6 +30,8 @@ export interface SidecarOptions {
   tls: { caPem: string; certPem: string; keyPem: string };
   inboundPort: number;
   upstream: { host: string; port: number };
+  /** Benchmarks only (never a flag): the same sidecar with the module left out. */
+  withoutFilter?: boolean;
   /** Bearer tokens verified against this JWKS, claims to the module as Envoy's jwt_authn does. */
   jwt?: { jwksFile: string; issuer?: string };
   /** host:port of an Access Log Service to stream access entries to (absent: none). */
@@ -115,6 +117,7 @@ export class Sidecar {
         tls: o.tls,
         upstream: o.upstream,
         policy: s.policy,
+        ...(o.withoutFilter ? { withoutFilter: true } : {}),
         ...(o.jwt ? { jwt: JwtVerifier.fromFile(o.jwt.jwksFile, o.jwt.issuer) } : {}),
         onRecord: (r) => {
           s.als?.log(r);
