@@ -143,8 +143,9 @@ async function handle(o: InboundOptions, req: IncomingMessage, res: ServerRespon
   if (outcome.action !== 'Continue' && outcome.action !== 'LocalReply' && !noBody) {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
-    body = Buffer.concat(chunks);
-    outcome = stream.onRequestBody(body, true);
+    outcome = stream.onRequestBody(Buffer.concat(chunks), true);
+    // What the module left of the body (it may rewrite it) is what goes upstream.
+    body = Buffer.from(stream.ctx.requestBody);
   }
   if (outcome.action === 'LocalReply' && outcome.localReply) {
     reply(res, outcome.localReply, stream.replyHeaders?.filter(([k]) => k.startsWith('x-')) ?? []);

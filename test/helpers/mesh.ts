@@ -25,6 +25,7 @@ export interface Call {
   method?: string;
   path: string;
   headers?: Record<string, string>;
+  body?: string;
 }
 
 /** One HTTPS request to a sidecar's inbound port, with `svid` as the client certificate (or none). */
@@ -51,6 +52,6 @@ export function mtls(port: number, caPem: string, svid: Svid | undefined, c: Cal
       },
     );
     req.on('error', reject);
-    req.end();
+    req.end(c.body);
   });
 }
