@@ -10,7 +10,7 @@ import { Need } from '../../proto/gen/perimeter/v1/compiled.js';
 import { CONTROL_IDENTITY_PATH } from '../serve/control-server.js';
 import { loadAndCompile } from './load-policy.js';
 import { BUILT_MODULE } from './serve-cmd.js';
-import { UsageError } from './targets.js';
+import { hostPortArg, portArg, UsageError } from './targets.js';
 
 export interface BootstrapCmdOptions {
   workload: string;
@@ -30,18 +30,6 @@ export interface BootstrapCmdOptions {
   out?: string;
 }
 
-function port(flag: string, v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new UsageError(`${flag} ${v}: a port number (1-65535)`);
-  return n;
-}
-
-function hostPort(flag: string, v: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(v);
-  if (!m) throw new UsageError(`${flag} ${v}: expected host:port`);
-  return { host: (m[1] ?? m[2]) as string, port: port(flag, m[3] as string) };
-}
-
 export function runEnvoyBootstrap(o: BootstrapCmdOptions): number {
   const compiled = loadAndCompile([o.policy]);
   const me = compiled.workloads.find((w) => w.workload.name === o.workload || w.workload.identity === o.workload);
@@ -49,16 +37,16 @@ export function runEnvoyBootstrap(o: BootstrapCmdOptions): number {
     throw new UsageError(`no workload ${o.workload} in ${o.policy} (known: ${compiled.workloads.map((w) => w.workload.name).join(', ')})`);
   const trustDomain = me.workload.identity.replace(/^spiffe:\/\//, '').split('/')[0] as string;
   const ports = {
-    inbound: port('--inbound', o.inbound),
-    app: port('--app', o.app),
-    outbound: port('--outbound', o.outbound),
-    admin: port('--admin-port', o.adminPort),
+    inbound: portArg('--inbound', o.inbound),
+    app: portArg('--app', o.app),
+    outbound: portArg('--outbound', o.outbound),
+    admin: portArg('--admin-port', o.adminPort),
   };
   const explicit = new Map(
     (o.peer ?? []).map((p) => {
       const eq = p.indexOf('=');
       if (eq < 1) throw new UsageError(`--peer ${p}: expected WORKLOAD=HOST:PORT`);
-      return [p.slice(0, eq), hostPort('--peer', p.slice(eq + 1))] as const;
+      return [p.slice(0, eq), hostPortArg('--peer', p.slice(eq + 1))] as const;
     }),
   );
   for (const n of explicit.keys())
@@ -78,7 +66,7 @@ export function runEnvoyBootstrap(o: BootstrapCmdOptions): number {
   const yaml = renderBootstrapYaml({
     workload: me.workload,
     trustDomain,
-    control: { ...hostPort('--control', o.control), identity: o.controlIdentity ?? `spiffe://${trustDomain}${CONTROL_IDENTITY_PATH}` },
+    control: { ...hostPortArg('--control', o.control), identity: o.controlIdentity ?? `spiffe://${trustDomain}${CONTROL_IDENTITY_PATH}` },
     ports,
     certDir: o.certs.replace(/\/$/, ''),
     peers,

@@ -7,7 +7,7 @@ import { loadPaths } from '../policy/load.js';
 import type { Workload } from '../policy/model.js';
 import { CONTROL_IDENTITY_PATH } from '../serve/control-server.js';
 import { BUILT_MODULE } from './serve-cmd.js';
-import { UsageError } from './targets.js';
+import { hostPortArg, portArg, UsageError } from './targets.js';
 
 export interface SidecarCmdOptions {
   workload: string;
@@ -28,19 +28,6 @@ export interface SidecarCmdOptions {
   wasm?: string;
   controlIdentity?: string;
   delta?: boolean;
-}
-
-function hostPort(flag: string, v: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(v);
-  const port = Number(m?.[3]);
-  if (!m || port < 0 || port > 65535) throw new UsageError(`${flag} ${v}: expected host:port`);
-  return { host: (m[1] ?? m[2]) as string, port };
-}
-
-function portOf(flag: string, v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`${flag} ${v}: a port number`);
-  return n;
 }
 
 function registry(policy: string | undefined): Workload[] {
@@ -70,12 +57,13 @@ export async function runSidecar(o: SidecarCmdOptions): Promise<number> {
       throw e;
     }
   }
+  if (o.als) hostPortArg('--als', o.als);
   const peers: OutboundPeer[] = (o.peer ?? []).map((p) => {
     const eq = p.indexOf('=');
     if (eq < 1) throw new UsageError(`--peer ${p}: expected WORKLOAD=HOST:PORT`);
     const w = workloads.find((x) => x.name === p.slice(0, eq));
     if (!w) throw new UsageError(`--peer ${p}: no workload ${p.slice(0, eq)} (peers are named with --policy DIR)`);
-    return { name: w.name, namespace: w.namespace, identity: w.identity, ...hostPort('--peer', p.slice(eq + 1)) };
+    return { name: w.name, namespace: w.namespace, identity: w.identity, ...hostPortArg('--peer', p.slice(eq + 1)) };
   });
   const line = (event: string, fields: Record<string, unknown>) =>
     process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), sidecar: me, event, ...fields })}\n`);
@@ -84,12 +72,12 @@ export async function runSidecar(o: SidecarCmdOptions): Promise<number> {
     control: o.control,
     controlIdentity: o.controlIdentity ?? `spiffe://${trustDomain}${CONTROL_IDENTITY_PATH}`,
     tls,
-    inboundPort: portOf('--inbound', o.inbound),
-    upstream: hostPort('--upstream', o.upstream),
-    ...(o.outbound !== undefined ? { outboundPort: portOf('--outbound', o.outbound), peers } : {}),
-    ...(o.adminPort !== undefined ? { adminPort: portOf('--admin-port', o.adminPort) } : {}),
+    inboundPort: portArg('--inbound', o.inbound, true),
+    upstream: hostPortArg('--upstream', o.upstream),
+    ...(o.outbound !== undefined ? { outboundPort: portArg('--outbound', o.outbound, true), peers } : {}),
+    ...(o.adminPort !== undefined ? { adminPort: portArg('--admin-port', o.adminPort, true) } : {}),
     ...(o.jwks ? { jwt: { jwksFile: o.jwks, ...(o.jwtIssuer ? { issuer: o.jwtIssuer } : {}) } } : {}),
-    ...(o.als ? { als: `${hostPort('--als', o.als).host}:${hostPort('--als', o.als).port}` } : {}),
+    ...(o.als ? { als: o.als } : {}),
     wasm: o.wasm ?? BUILT_MODULE,
     transport: o.delta ? 'delta' : 'sotw',
     log: line,

@@ -20,3 +20,18 @@ export function callerIdentity(result: CompileResult, from: string): string | un
   if (!w) throw new UsageError(`--from "${from}" is not unauthenticated, a spiffe:// ID or a registered workload`);
   return w.workload.identity;
 }
+
+/** A port given on the command line; 0 (any free port) only where a listener may pick one. */
+export function portArg(flag: string, v: string, allowZero = false): number {
+  const n = Number(v);
+  const min = allowZero ? 0 : 1;
+  if (!/^\d+$/.test(v) || n < min || n > 65535) throw new UsageError(`${flag} ${v}: a port number (${min}-65535)`);
+  return n;
+}
+
+/** `host:port` or `[v6]:port` given on the command line. */
+export function hostPortArg(flag: string, v: string, allowZero = false): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(v);
+  if (!m) throw new UsageError(`${flag} ${v}: expected host:port`);
+  return { host: (m[1] ?? m[2]) as string, port: portArg(flag, m[3] as string, allowZero) };
+}

@@ -9,7 +9,6 @@ import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { DEFAULT_MODULE_PATH, type ModuleRef, RESOURCE_NAME } from '../../envoy/config/perimeter-filter.js';
 import { type CaFiles, caDir, initCa, issueSvid, loadCa } from '../ca/ca.js';
-import { loadPaths } from '../policy/load.js';
 import { parseSpiffeId } from '../policy/spiffe.js';
 import { SnapshotCache } from '../xds/cache.js';
 import { type Logger, XdsServer } from '../xds/server.js';
@@ -221,8 +220,7 @@ export class ControlServer {
 
   private trustDomainOf(): string | undefined {
     if (existsSync(join(caDir(this.opts.state), 'trust-domain'))) return loadCa(this.opts.state).trustDomain;
-    const loaded = loadPaths(this.opts.policy);
-    if (loaded.ok) return loaded.policy.mesh.trustDomain;
+    if (this.publisher.trustDomain) return this.publisher.trustDomain;
     const id = this.publisher.current?.workloads[0]?.identity;
     const parsed = id ? parseSpiffeId(id) : undefined;
     return parsed && typeof parsed !== 'string' ? parsed.trustDomain : undefined;

@@ -60,6 +60,8 @@ export type ReloadResult = { ok: true; published: Published; changed: boolean } 
 export class Publisher {
   current: Published | undefined;
   lastRejected: Rejected | undefined;
+  /** The trust domain of the last policy that loaded. */
+  trustDomain: string | undefined;
   /** The version the policy paths last compiled to. */
   private policyVersion: string | undefined;
   private readonly now: () => number;
@@ -78,6 +80,7 @@ export class Publisher {
       this.opts.hooks?.rejected?.(this.lastRejected);
       return { ok: false, rejected: this.lastRejected };
     }
+    this.trustDomain = loaded.policy.mesh.trustDomain;
     const result = compile(loaded.policy);
     this.opts.hooks?.compiled?.(Number(process.hrtime.bigint() - t0) / 1e9);
     const workloads = fromCompile(result);
