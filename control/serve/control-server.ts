@@ -207,13 +207,7 @@ export class ControlServer {
         { debounceMs: o.debounceMs ?? 100, onError: (e) => this.log.error({ err: e.message }, 'watch failed') },
         () => this.publisher.reload(),
       );
-    const host = o.listen.replace(/:\d+$/, '');
-    const file: ServerFile = {
-      pid: process.pid,
-      xds: `${host}:${this.xdsPort}`,
-      admin: this.adminPort !== undefined ? `${(o.admin as string).replace(/:\d+$/, '')}:${this.adminPort}` : undefined,
-      startedAt: new Date().toISOString(),
-    };
+    const file: ServerFile = { pid: process.pid, ...this.addresses(), startedAt: new Date().toISOString() };
     writeFileAtomic(serverFilePath(o.state), `${JSON.stringify(file, null, 2)}\n`);
     this.log.info({ xds: file.xds, admin: file.admin, secure: !o.insecure, trustDomain: this.trustDomain }, 'control server ready');
   }
@@ -273,6 +267,15 @@ export class ControlServer {
     }
   }
 
+  /** Where the listeners ended up (port 0 in the options means any free port). */
+  private addresses(): { xds: string; admin: string | undefined } {
+    const host = (address: string) => address.replace(/:\d+$/, '');
+    return {
+      xds: `${host(this.opts.listen)}:${this.xdsPort}`,
+      admin: this.adminPort !== undefined && this.opts.admin !== false ? `${host(this.opts.admin)}:${this.adminPort}` : undefined,
+    };
+  }
+
   get streams(): ReadonlyMap<number, StreamInfo> {
     return this.xds.streams;
   }
@@ -310,8 +313,7 @@ export class ControlServer {
     return {
       server: {
         pid: process.pid,
-        xds: `${this.opts.listen.replace(/:\d+$/, '')}:${this.xdsPort}`,
-        admin: this.adminPort !== undefined ? `${String(this.opts.admin).replace(/:\d+$/, '')}:${this.adminPort}` : undefined,
+        ...this.addresses(),
         secure: !this.opts.insecure,
         trustDomain: this.trustDomain,
         resourceName: this.resourceName,

@@ -1,14 +1,19 @@
-/** The SPIFFE ID a stream is bound to: the single spiffe:// URI SAN of the verified client certificate. */
+/** SPIFFE IDs from certificates: the URI SANs a peer presents, and the one a stream is bound to. */
 import type { PeerCertificate } from 'node:tls';
 import { parseSpiffeId } from '../policy/spiffe.js';
 
-export function spiffeIdOf(cert: PeerCertificate | undefined, trustDomain: string): string | { error: string } {
-  if (!cert?.raw) return { error: 'no verified client certificate' };
-  const uris = (cert.subjectaltname ?? '')
+/** The URI SANs of a certificate as Node presents it (`subjectaltname: "URI:…, DNS:…"`). */
+export function uriSans(cert: PeerCertificate | undefined): string[] {
+  return (cert?.subjectaltname ?? '')
     .split(/,\s*/)
     .filter((s) => s.startsWith('URI:'))
     .map((s) => s.slice(4));
-  const ids = uris.filter((u) => u.startsWith('spiffe://'));
+}
+
+/** The single spiffe:// URI SAN of the verified client certificate, in the trust domain. */
+export function spiffeIdOf(cert: PeerCertificate | undefined, trustDomain: string): string | { error: string } {
+  if (!cert?.raw) return { error: 'no verified client certificate' };
+  const ids = uriSans(cert).filter((u) => u.startsWith('spiffe://'));
   if (ids.length !== 1) return { error: `the client certificate must carry exactly one spiffe:// URI SAN (found ${ids.length})` };
   const id = ids[0] as string;
   const parsed = parseSpiffeId(id);

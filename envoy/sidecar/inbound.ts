@@ -7,9 +7,11 @@
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { TLSSocket } from 'node:tls';
+import { uriSans } from '../../control/xds/identity.js';
 import { JWT_METADATA_NAMESPACE, JWT_PAYLOAD_KEY, RECORD_KEY } from '../filter-runner.js';
 import type { Header, HttpStream, LocalReply, StreamInfo } from '../host/host.js';
 import { hcmPath } from './hcm-path.js';
+import { HOP_BY_HOP } from './hop-by-hop.js';
 import type { JwtVerifier } from './jwt.js';
 import type { PolicyHolder } from './policy-holder.js';
 
@@ -35,19 +37,16 @@ export interface AccessRecord {
   decision: string;
 }
 
-/** Hop-by-hop headers are the proxy's own, never forwarded (RFC 9110 §7.6.1). */
-const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'host']);
-
 /** Per connection, not per request: parsing the peer certificate costs as much as a small request. */
 const peers = new WeakMap<TLSSocket, string | undefined>();
 
 function peerIdentity(req: IncomingMessage): string | undefined {
   const socket = req.socket as TLSSocket;
   if (peers.has(socket)) return peers.get(socket);
-  const cert = socket.getPeerCertificate?.();
-  const uri = (cert?.subjectaltname ?? '').split(/,\s*/).find((s) => s.startsWith('URI:'));
-  peers.set(socket, uri?.slice(4));
-  return uri?.slice(4);
+  // Envoy's connection.uri_san_peer_certificate: the first URI SAN.
+  const uri = uriSans(socket.getPeerCertificate?.())[0];
+  peers.set(socket, uri);
+  return uri;
 }
 
 function reply(res: ServerResponse, r: LocalReply, extra: Header[] = []): void {
@@ -107,7 +106,8 @@ async function handle(o: InboundOptions, req: IncomingMessage, res: ServerRespon
   ];
   for (let i = 0; i < req.rawHeaders.length; i += 2) {
     const k = (req.rawHeaders[i] as string).toLowerCase();
-    if (!HOP.has(k) && k !== 'x-forwarded-client-cert') headers.push([k, req.rawHeaders[i + 1] as string]);
+    // Host is already :authority.
+    if (!HOP_BY_HOP.has(k) && k !== 'host' && k !== 'x-forwarded-client-cert') headers.push([k, req.rawHeaders[i + 1] as string]);
   }
   let claims: Record<string, unknown> | undefined;
   if (o.jwt) {
@@ -175,7 +175,7 @@ function proxy(
   const forward: Record<string, string | string[]> = {};
   const pairs: Header[] = stream ? stream.requestHeaders : rawPairs(req);
   for (const [k, v] of pairs) {
-    if (k.startsWith(':') || HOP.has(k) || k === 'x-forwarded-client-cert') continue;
+    if (k.startsWith(':') || HOP_BY_HOP.has(k) || k === 'host' || k === 'x-forwarded-client-cert') continue;
     const prev = forward[k];
     forward[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
   }
@@ -194,7 +194,7 @@ function proxy(
         h.push([(upRes.rawHeaders[i] as string).toLowerCase(), upRes.rawHeaders[i + 1] as string]);
       stream?.onResponseHeaders(h, false);
       res.statusCode = upRes.statusCode ?? 502;
-      for (const [k, v] of stream ? stream.responseHeaders : h) if (!k.startsWith(':') && !HOP.has(k)) res.setHeader(k, v);
+      for (const [k, v] of stream ? stream.responseHeaders : h) if (!k.startsWith(':') && !HOP_BY_HOP.has(k)) res.setHeader(k, v);
       upRes.pipe(res);
       upRes.on('end', () => {
         stream?.finish();

@@ -7,7 +7,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { PeerCertificate } from 'node:tls';
-import { uriSans } from './xds-client.js';
+import { uriSans } from '../../control/xds/identity.js';
+import { HOP_BY_HOP } from './hop-by-hop.js';
 
 export interface OutboundPeer {
   name: string;
@@ -21,8 +22,6 @@ export interface OutboundOptions {
   tls: { caPem: string; certPem: string; keyPem: string };
   peers: readonly OutboundPeer[];
 }
-
-const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer']);
 
 export function routeFor(peers: readonly OutboundPeer[], hostHeader: string | undefined): OutboundPeer | undefined {
   const host = (hostHeader ?? '').replace(/:\d+$/, '').toLowerCase();
@@ -44,7 +43,7 @@ function forward(o: OutboundOptions, req: IncomingMessage, res: ServerResponse):
     return;
   }
   const headers: Record<string, string | string[]> = {};
-  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && !HOP.has(k)) headers[k] = v;
+  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) headers[k] = v;
   const up = httpsRequest(
     {
       host: peer.host,
@@ -65,7 +64,7 @@ function forward(o: OutboundOptions, req: IncomingMessage, res: ServerResponse):
     },
     (upRes) => {
       const h: Record<string, string | string[]> = {};
-      for (const [k, v] of Object.entries(upRes.headers)) if (v !== undefined && !HOP.has(k)) h[k] = v;
+      for (const [k, v] of Object.entries(upRes.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) h[k] = v;
       res.writeHead(upRes.statusCode ?? 502, h);
       upRes.pipe(res);
     },

@@ -7,11 +7,12 @@
  * server what it holds. The local sidecar takes its policy through it; tests drive it.
  */
 import { EventEmitter } from 'node:events';
-import { checkServerIdentity as defaultCheck, type PeerCertificate } from 'node:tls';
+import { checkServerIdentity as defaultCheck } from 'node:tls';
 import { create } from '@bufbuild/protobuf';
 import type { Any } from '@bufbuild/protobuf/wkt';
 import * as grpc from '@grpc/grpc-js';
 import { clientConstructor } from '../../control/xds/grpc-service.js';
+import { uriSans } from '../../control/xds/identity.js';
 import { AggregatedDiscoveryService } from '../../proto/gen/envoy/envoy/service/discovery/v3/ads_pb.js';
 import {
   DeltaDiscoveryRequestSchema,
@@ -68,13 +69,6 @@ export interface XdsClientEvents {
 
 const ADS = clientConstructor(AggregatedDiscoveryService);
 const ECDS = clientConstructor(ExtensionConfigDiscoveryService);
-
-export function uriSans(cert: PeerCertificate): string[] {
-  return (cert.subjectaltname ?? '')
-    .split(/,\s*/)
-    .filter((s) => s.startsWith('URI:'))
-    .map((s) => s.slice(4));
-}
 
 /** mTLS with the workload's SVID; the server must present `serverId` (or any ID of the trust domain `spiffe://<td>`). */
 export function svidCredentials(t: ClientTls): grpc.ChannelCredentials {

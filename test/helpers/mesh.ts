@@ -1,8 +1,9 @@
 /** Pieces of a small mesh for tests: a control server on the shop policy, and mTLS calls into sidecars. */
 import { request } from 'node:https';
-import type { Svid } from '../../control/ca/ca.js';
+import { type CaFiles, issueSvid, type Svid } from '../../control/ca/ca.js';
 import { BUILT_MODULE } from '../../control/cli/serve-cmd.js';
-import { ControlServer, type ControlServerOptions } from '../../control/serve/control-server.js';
+import { CONTROL_IDENTITY_PATH, ControlServer, type ControlServerOptions } from '../../control/serve/control-server.js';
+import { Sidecar, type SidecarOptions } from '../../envoy/sidecar/sidecar.js';
 
 export const silentLog = { info() {}, warn() {}, error() {} };
 
@@ -18,6 +19,27 @@ export function testControl(state: string, o: Partial<ControlServerOptions> = {}
     moduleFile: BUILT_MODULE,
     log: silentLog,
     ...o,
+  });
+}
+
+/** A local sidecar for `identity`, fed by `control`, in front of an app on `upstreamPort`. */
+export async function testSidecar(
+  ca: CaFiles,
+  control: ControlServer,
+  identity: string,
+  upstreamPort: number,
+  more: Partial<SidecarOptions> = {},
+): Promise<Sidecar> {
+  const svid = await issueSvid(ca, identity);
+  return Sidecar.start({
+    identity,
+    control: `127.0.0.1:${control.xdsPort}`,
+    controlIdentity: `spiffe://${ca.trustDomain}${CONTROL_IDENTITY_PATH}`,
+    tls: { caPem: ca.certPem, certPem: svid.chainPem, keyPem: svid.keyPem },
+    inboundPort: 0,
+    upstream: { host: '127.0.0.1', port: upstreamPort },
+    wasm: BUILT_MODULE,
+    ...more,
   });
 }
 

@@ -9,7 +9,7 @@ import * as grpc from '@grpc/grpc-js';
 import { type CaFiles, initCa, issueSvid } from '../../control/ca/ca.js';
 import { type XdsResource, xdsResource } from '../../control/xds/cache.js';
 import { clientConstructor } from '../../control/xds/grpc-service.js';
-import { uriSans } from '../../envoy/sidecar/xds-client.js';
+import { uriSans } from '../../control/xds/identity.js';
 import { TypedExtensionConfigSchema } from '../../proto/gen/envoy/envoy/config/core/v3/extension_pb.js';
 import { AggregatedDiscoveryService } from '../../proto/gen/envoy/envoy/service/discovery/v3/ads_pb.js';
 import {

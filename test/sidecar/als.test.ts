@@ -9,13 +9,11 @@ import { test } from 'node:test';
 import { anyUnpack, BytesValueSchema } from '@bufbuild/protobuf/wkt';
 import * as grpc from '@grpc/grpc-js';
 import { issueSvid, loadCa } from '../../control/ca/ca.js';
-import { BUILT_MODULE } from '../../control/cli/serve-cmd.js';
 import { CONTROL_IDENTITY_PATH } from '../../control/serve/control-server.js';
 import { serviceDefinition } from '../../control/xds/grpc-service.js';
 import { SvidServerCredentials } from '../../control/xds/svid-credentials.js';
-import { Sidecar } from '../../envoy/sidecar/sidecar.js';
 import { AccessLogService, type StreamAccessLogsMessage } from '../../proto/gen/envoy/envoy/service/accesslog/v3/als_pb.js';
-import { mtls, testControl } from '../helpers/mesh.js';
+import { mtls, testControl, testSidecar } from '../helpers/mesh.js';
 import { eventually } from '../helpers/xds.js';
 
 const APP = 'spiffe://shop.example/ns/shop/sa/app';
@@ -33,17 +31,7 @@ test('access entries reach the Access Log Service with the decision record, also
   const alsPort = (probe.address() as AddressInfo).port;
   await new Promise<void>((r) => probe.close(() => r()));
 
-  const svid = await issueSvid(ca, APP);
-  const sidecar = await Sidecar.start({
-    identity: APP,
-    control: `127.0.0.1:${control.xdsPort}`,
-    controlIdentity: `spiffe://shop.example${CONTROL_IDENTITY_PATH}`,
-    tls: { caPem: ca.certPem, certPem: svid.chainPem, keyPem: svid.keyPem },
-    inboundPort: 0,
-    upstream: { host: '127.0.0.1', port: (app.address() as AddressInfo).port },
-    wasm: BUILT_MODULE,
-    als: `127.0.0.1:${alsPort}`,
-  });
+  const sidecar = await testSidecar(ca, control, APP, (app.address() as AddressInfo).port, { als: `127.0.0.1:${alsPort}` });
   const als = new grpc.Server();
   try {
     await eventually(() => sidecar.policyVersion !== undefined, 5_000, 'policy');

@@ -10,9 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { issueSvid, loadCa } from '../../control/ca/ca.js';
-import { CONTROL_IDENTITY_PATH } from '../../control/serve/control-server.js';
-import { Sidecar } from '../../envoy/sidecar/sidecar.js';
-import { mtls, testControl } from '../helpers/mesh.js';
+import { mtls, testControl, testSidecar } from '../helpers/mesh.js';
 import { eventually } from '../helpers/xds.js';
 
 const PROBE = 'test/fixtures/probe/build/probe.wasm';
@@ -30,16 +28,7 @@ test('a module that stops on headers gets the whole body, and what it makes of t
     req.on('end', () => res.end(`upstream got: ${body}`));
   });
   await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
-  const svid = await issueSvid(ca, APP);
-  const sidecar = await Sidecar.start({
-    identity: APP,
-    control: `127.0.0.1:${control.xdsPort}`,
-    controlIdentity: `spiffe://shop.example${CONTROL_IDENTITY_PATH}`,
-    tls: { caPem: ca.certPem, certPem: svid.chainPem, keyPem: svid.keyPem },
-    inboundPort: 0,
-    upstream: { host: '127.0.0.1', port: (app.address() as AddressInfo).port },
-    wasm: PROBE,
-  });
+  const sidecar = await testSidecar(ca, control, APP, (app.address() as AddressInfo).port, { wasm: PROBE });
   try {
     await eventually(() => sidecar.policy.current !== undefined, 5_000, 'configured');
     const caller = await issueSvid(ca, 'spiffe://shop.example/ns/shop/sa/web');

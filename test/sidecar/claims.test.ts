@@ -12,10 +12,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { type CaFiles, issueSvid, loadCa } from '../../control/ca/ca.js';
-import { BUILT_MODULE } from '../../control/cli/serve-cmd.js';
-import { CONTROL_IDENTITY_PATH } from '../../control/serve/control-server.js';
-import { Sidecar } from '../../envoy/sidecar/sidecar.js';
-import { mtls, testControl } from '../helpers/mesh.js';
+import { mtls, testControl, testSidecar } from '../helpers/mesh.js';
 import { eventually } from '../helpers/xds.js';
 
 const PAYMENTS = 'spiffe://shop.example/ns/payments/sa/payments';
@@ -49,15 +46,7 @@ test('POST /payments/charge: allowed with MFA and a compliant device; denied wit
   const ca = loadCa(dir);
   const app = createServer((_q, r) => r.end('charged'));
   await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
-  const svid = await issueSvid(ca, PAYMENTS);
-  const sidecar = await Sidecar.start({
-    identity: PAYMENTS,
-    control: `127.0.0.1:${control.xdsPort}`,
-    controlIdentity: `spiffe://shop.example${CONTROL_IDENTITY_PATH}`,
-    tls: { caPem: ca.certPem, certPem: svid.chainPem, keyPem: svid.keyPem },
-    inboundPort: 0,
-    upstream: { host: '127.0.0.1', port: (app.address() as AddressInfo).port },
-    wasm: BUILT_MODULE,
+  const sidecar = await testSidecar(ca, control, PAYMENTS, (app.address() as AddressInfo).port, {
     jwt: { jwksFile: join(dir, 'jwks.json'), issuer: ISSUER },
   });
   try {
