@@ -9,6 +9,7 @@ import { runCheck } from './check-cmd.js';
 import { runCompile } from './compile-cmd.js';
 import { runDemo } from './demo-cmd.js';
 import { BOOTSTRAP_DEFAULTS, runEnvoyBootstrap, runWasmPlugin } from './envoy-cmd.js';
+import { runExportRbac } from './export-cmd.js';
 import { runDiff, runRollback, runStatus, runVersions } from './history-cmd.js';
 import { InputError } from './load-policy.js';
 import { runServe } from './serve-cmd.js';
@@ -118,6 +119,19 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--wasm <file>', 'the module whose sha256 is pinned (default filter/build/perimeter.wasm)')
     .option('--out <file>', 'write to a file instead of stdout')
     .action((o) => setExit(runWasmPlugin(o)));
+
+  program
+    .command('export')
+    .description("the policy in another engine's form")
+    .command('rbac')
+    .description(
+      "a workload's perimeters as Envoy RBAC HTTP filters (deny, allow, audit), checked against Envoy's protos; exit 1 if a rule cannot be expressed",
+    )
+    .requiredOption('--policy <dir>', 'policy directory')
+    .option('--workload <name>', 'one workload (name or SPIFFE ID): prints its http_filters list; default every workload, keyed by name')
+    .option('--json', 'JSON instead of YAML')
+    .option('--out <file>', 'write to a file instead of stdout')
+    .action((o) => setExit(runExportRbac(o)));
 
   program
     .command('sidecar')

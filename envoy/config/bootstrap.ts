@@ -176,6 +176,10 @@ export function renderBootstrap(o: BootstrapOptions): Json {
               normalize_path: true,
               merge_slashes: true,
               path_with_escaped_slashes_action: 'REJECT_REQUEST',
+              // Hosts are matched without port or trailing dot (the filter ignores them too;
+              // Envoy's RBAC, from perimeter export rbac, relies on these two).
+              strip_any_host_port: true,
+              strip_trailing_host_dot: true,
               forward_client_cert_details: 'SANITIZE_SET',
               set_current_client_cert_details: { uri: true },
               route_config: {

@@ -1,0 +1,13 @@
+/**
+ * What the decision benchmark times for every engine: `prepare` builds the engine's own form
+ * of a request once (outside the timed loop, like the strings the pure Wasm decision reads
+ * from memory), `decide` is the decision alone.
+ */
+import type { PolicyRequest } from '../../control/eval/request.js';
+
+export type Verdict = 'allow' | 'deny';
+
+export interface Engine<P = unknown> {
+  prepare(request: PolicyRequest): P;
+  decide(prepared: P): Verdict;
+}
