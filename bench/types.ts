@@ -23,3 +23,30 @@ export interface SuiteResult {
   rows: Row[];
   budgets: Budget[];
 }
+
+export interface Machine {
+  cpus: number;
+  model: string;
+  memoryGiB: number;
+  platform: string;
+  node: string;
+  v8: string;
+  /** The commit measured (`+changes` when the work tree differed). */
+  commit: string;
+  versions: Record<string, string>;
+}
+
+/** One suite's latest result as bench/results/latest.json keeps it. */
+export interface StoredSuite {
+  date: string;
+  quick: boolean;
+  /** Node flags the suite's process ran with. */
+  flags: string[];
+  seconds: number;
+  result: SuiteResult;
+}
+
+export interface Store {
+  machine: Machine;
+  suites: Record<string, StoredSuite>;
+}

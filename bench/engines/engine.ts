@@ -11,3 +11,14 @@ export interface Engine<P = unknown> {
   prepare(request: PolicyRequest): P;
   decide(prepared: P): Verdict;
 }
+
+/** Every engine the decision suite runs, as the results name them. */
+export const ENGINES = {
+  wasm: 'perimeter.wasm, in-Wasm decision',
+  host: 'perimeter.wasm through the host',
+  reference: 'reference evaluator (TypeScript)',
+  rbac: 'Envoy RBAC (grpc-js-xds engine)',
+  cedar: 'Cedar (cedar-wasm)',
+  casbin: 'casbin (node-casbin)',
+} as const;
+export type EngineKey = keyof typeof ENGINES;

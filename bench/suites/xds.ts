@@ -1,5 +1,5 @@
 /**
- * Control-server convergence: one policy change reaching 100 and 1,000 connected sidecars over
+ * Control-server convergence: one policy change reaching 10, 100, 300 and 1,000 connected sidecars over
  * mTLS ADS (SotW and Delta), timed per sidecar from publication to ACK (p50/p99; budget p99 ≤
  * 250 ms at 1,000), and the server's resident memory per connected sidecar (budget ≤ 64 KB),
  * next to the same figure for a bare Node HTTP/2 server holding the same mTLS connections: the
@@ -157,7 +157,11 @@ async function session(ca: CaFiles, sidecars: number, mode: Mode, changes: numbe
 }
 
 export async function run(opts: { quick: boolean }): Promise<SuiteResult> {
-  const sizes = opts.quick ? [20] : process.env.PERIMETER_BENCH_SIDECARS ? [Number(process.env.PERIMETER_BENCH_SIDECARS)] : [100, 1_000];
+  const sizes = opts.quick
+    ? [20]
+    : process.env.PERIMETER_BENCH_SIDECARS
+      ? [Number(process.env.PERIMETER_BENCH_SIDECARS)]
+      : [10, 100, 300, 1_000];
   const changes = opts.quick ? 2 : 5;
   const rows: Row[] = [];
   const budgets: Budget[] = [];
@@ -170,7 +174,7 @@ export async function run(opts: { quick: boolean }): Promise<SuiteResult> {
     unit: 'KB',
     median: floor.perSidecarKB,
     samples: 1,
-    extra: { averageKB: floor.averageKB, heapExternalKB: floor.heapKB },
+    extra: { kind: 'floor', sidecars: most, averageKB: floor.averageKB, heapExternalKB: floor.heapKB },
   });
   for (const n of sizes) {
     for (const t of ['sotw', 'delta'] as const) {
@@ -186,6 +190,9 @@ export async function run(opts: { quick: boolean }): Promise<SuiteResult> {
         p99,
         samples: m.samples.length,
         extra: {
+          kind: 'convergence',
+          transport: t,
+          sidecars: n,
           serverCpuMsPerChange: median(m.serverCpuMs),
           sidecarCpuMsPerChange: median(m.clientCpuMs),
           warmupChangesP99: m.warmupP99.join(' '),
@@ -197,6 +204,9 @@ export async function run(opts: { quick: boolean }): Promise<SuiteResult> {
         median: m.perSidecarKB,
         samples: 1,
         extra: {
+          kind: 'memory',
+          transport: t,
+          sidecars: n,
           averageKB: Number(m.averageKB.toFixed(2)),
           heapExternalKB: Number(m.heapKB.toFixed(2)),
           overBareConnectionKB: Number((m.perSidecarKB - floor.perSidecarKB).toFixed(2)),
