@@ -2,6 +2,7 @@
 // configuration; a stream captures its root's policy when created and keeps it to the end,
 // so one request never sees two policies. Streams live in an open-addressing table that only
 // grows when more streams are in flight than ever before (no per-request allocation).
+import { garbageMade } from "./collect";
 import { Policy } from "./policy";
 
 export class Root {
@@ -27,7 +28,10 @@ export function addRoot(id: u32): Root {
 export function removeRoot(id: u32): void {
   for (let i = 0; i < roots.length; i++) {
     if (unchecked(roots[i]).id == id) {
+      const p = unchecked(roots[i]).policy;
+      if (p) p.retired = true;
       roots.splice(i, 1);
+      garbageMade();
       return;
     }
   }
@@ -50,6 +54,7 @@ function grow(): void {
   values = new StaticArray<Policy | null>(cap);
   mask = cap - 1;
   count = 0;
+  garbageMade();
   for (let i = 0; i < oldKeys.length; i++) {
     const k = unchecked(oldKeys[i]);
     if (k != 0) putStream(k, unchecked(oldValues[i]));
@@ -99,6 +104,9 @@ export function deleteStream(id: u32): void {
     if (k == id) break;
     i = (i + 1) & mask;
   }
+  const p = unchecked(values[i]);
+  // The last streams of a replaced policy are what keep it alive.
+  if (p && p.retired) garbageMade();
   unchecked((keys[i] = 0));
   unchecked((values[i] = null));
   count--;

@@ -2,6 +2,7 @@
 // peer identity and the L7 attributes the policy needs, decide, record, count, and enforce.
 // The request path allocates no managed objects and never traps: any unexpected host status
 // denies the request and counts a host fault (fail closed).
+import { garbageMade } from "./collect";
 import { BufferType, HeadersAction, LogLevel, Status } from "./abi";
 import { isName, ptrOf, put, sameBytes, utf8 } from "./bytes";
 import * as contexts from "./contexts";
@@ -130,7 +131,10 @@ export function onConfigure(rootId: u32, size: u32): bool {
   flushHits(root);
   defineCounters(policy);
   // The swap: streams created from now on see the new policy; streams in flight keep theirs.
+  const previous = root.policy;
+  if (previous) previous.retired = true;
   root.policy = policy;
+  garbageMade();
   host.setTickPeriod(1000);
   host.log(LogLevel.Info, "perimeter: policy " + String.UTF8.decodeUnsafe(policy.versionPtr, policy.versionLen) + " applied, " + policy.rules.length.toString() + " rules");
   return true;

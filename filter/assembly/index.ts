@@ -1,6 +1,7 @@
 // The module's exports, each a one-line forward: the Proxy-Wasm ABI 0.2.1 surface Envoy checks
 // at load time (the ABI marker, malloc, and the callbacks with Envoy's exact types).
 import './abort';
+import { collectIfDue } from './collect';
 import * as filter from './filter';
 
 export function proxy_abi_version_0_2_1(): void {}
@@ -19,7 +20,9 @@ export function proxy_on_vm_start(rootId: u32, vmConfigurationSize: u32): u32 {
 }
 
 export function proxy_on_configure(rootId: u32, size: u32): u32 {
-  return filter.onConfigure(rootId, size) ? 1 : 0;
+  const ok = filter.onConfigure(rootId, size);
+  collectIfDue();
+  return ok ? 1 : 0;
 }
 
 export function proxy_on_request_headers(id: u32, headers: u32, endOfStream: u32): u32 {
@@ -28,6 +31,7 @@ export function proxy_on_request_headers(id: u32, headers: u32, endOfStream: u32
 
 export function proxy_on_tick(rootId: u32): void {
   filter.onTick(rootId);
+  collectIfDue();
 }
 
 export function proxy_on_done(id: u32): u32 {
@@ -36,4 +40,5 @@ export function proxy_on_done(id: u32): u32 {
 
 export function proxy_on_delete(id: u32): void {
   filter.onDelete(id);
+  collectIfDue();
 }

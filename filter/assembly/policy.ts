@@ -138,6 +138,8 @@ export class Policy {
   /** Per-rule visit stamps, so a request evaluates each candidate rule once. */
   stamps: StaticArray<u32> = NO_U32;
   generation: u32 = 0;
+  /** Replaced or released: streams still in flight may hold it, new ones never will. */
+  retired: bool = false;
   /** Per-request values of the headers and claims the policy reads (pointer, length; -1 = absent). */
   headerPtrs: StaticArray<usize> = [];
   headerLens: StaticArray<isize> = [];
