@@ -74,6 +74,9 @@ function lowerCaseKeys(headers: Header[]): Header[] {
   return headers.map(([k, v]) => [k.toLowerCase(), v]);
 }
 
+/** Bodies are replaced, never written in place: every stream starts from this one. */
+const NO_BODY = Buffer.alloc(0);
+
 export const FAIL_STREAM_REPLY: LocalReply = {
   status: 503,
   details: 'wasm_fail_stream',
@@ -247,8 +250,8 @@ export class Plugin {
       responseHeaders: [],
       responseTrailers: [],
       requestHeadersPaused: false,
-      requestBody: Buffer.alloc(0),
-      responseBody: Buffer.alloc(0),
+      requestBody: NO_BODY,
+      responseBody: NO_BODY,
       filterState: new Map(),
       continued: { request: false, response: false },
       closed: false,

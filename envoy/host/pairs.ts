@@ -50,29 +50,34 @@ export function deserializePairs(bytes: Uint8Array): [string, string][] {
 
 /** The common case (header maps): strings encoded straight into one buffer. */
 function serializeStringPairs(pairs: readonly (readonly [string, string])[]): Uint8Array {
+  const out = Buffer.allocUnsafe(pairsSize(pairs));
+  writePairs(out, 0, pairs);
+  return out;
+}
+
+/** Serialized size of string pairs. */
+export function pairsSize(pairs: readonly (readonly [string, string])[]): number {
   let size = 4;
-  const lens = new Array<number>(pairs.length * 2);
+  for (let i = 0; i < pairs.length; i++) {
+    const [k, v] = pairs[i] as readonly [string, string];
+    size += 8 + byteLength(k) + byteLength(v) + 2;
+  }
+  return size;
+}
+
+/** Serializes string pairs into `out` at `at` (pairsSize(pairs) bytes), e.g. module memory. */
+export function writePairs(out: Buffer, at: number, pairs: readonly (readonly [string, string])[]): void {
+  out.writeUInt32LE(pairs.length, at);
+  let off = at + 4 + pairs.length * 8;
   for (let i = 0; i < pairs.length; i++) {
     const [k, v] = pairs[i] as readonly [string, string];
     const kl = byteLength(k);
     const vl = byteLength(v);
-    lens[i * 2] = kl;
-    lens[i * 2 + 1] = vl;
-    size += 8 + kl + vl + 2;
-  }
-  const out = Buffer.allocUnsafe(size);
-  out.writeUInt32LE(pairs.length, 0);
-  let off = 4 + pairs.length * 8;
-  for (let i = 0; i < pairs.length; i++) {
-    const [k, v] = pairs[i] as readonly [string, string];
-    const kl = lens[i * 2] as number;
-    const vl = lens[i * 2 + 1] as number;
-    out.writeUInt32LE(kl, 4 + i * 8);
-    out.writeUInt32LE(vl, 8 + i * 8);
+    out.writeUInt32LE(kl, at + 4 + i * 8);
+    out.writeUInt32LE(vl, at + 8 + i * 8);
     off = writeText(out, k, kl, off);
     off = writeText(out, v, vl, off);
   }
-  return out;
 }
 
 /** UTF-8 length; header text is nearly always ASCII, counted without leaving JS. */

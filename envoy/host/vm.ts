@@ -10,7 +10,7 @@ import { ENV_FUNCTIONS, WASI_FUNCTIONS, WASI_MODULES } from './abi-table.js';
 import type { Context, Header, RootContext, StreamContext } from './context.js';
 import { BufferType, LOG_LEVEL_NAMES, LogLevel, type LogLevelName, MapType, WasmResult } from './enums.js';
 import type { Metrics } from './metrics.js';
-import { deserializePairs, serializePairs } from './pairs.js';
+import { deserializePairs, pairsSize, writePairs } from './pairs.js';
 import { lookupProperty } from './properties.js';
 import { HOISTED_START, type ModuleInfo } from './wasm-binary.js';
 
@@ -133,7 +133,16 @@ export class WasmVm {
     const saved = this.current;
     this.current = ctx;
     try {
-      const r = (f as (...a: unknown[]) => unknown)(...args);
+      const g = f as (...a: unknown[]) => unknown;
+      // Fixed arities first: the five callbacks of every request take one to three arguments.
+      const r =
+        args.length === 1
+          ? g(args[0])
+          : args.length === 2
+            ? g(args[0], args[1])
+            : args.length === 3
+              ? g(args[0], args[1], args[2])
+              : g(...args);
       return typeof r === 'number' ? r : r === undefined ? 0 : Number(r);
     } catch (e) {
       this.failed = true;
@@ -152,6 +161,9 @@ export class WasmVm {
   private buf = Buffer.alloc(0);
 
   private views(): void {
+    // memory.grow() detaches the old buffer (its length drops to 0): only then are the views
+    // rebuilt, without asking the Memory object for its buffer on every host call.
+    if (this.u8.byteLength !== 0) return;
     const b = this.memory.buffer;
     if (b !== this.viewBuffer) {
       this.viewBuffer = b;
@@ -223,6 +235,18 @@ export class WasmVm {
     return WasmResult.Ok;
   }
 
+  /** copyOut for a header map, serialized straight into module memory. */
+  copyOutPairs(pairs: readonly Header[], ptrPtr: number, sizePtr: number): number {
+    if (!this.inBounds(ptrPtr >>> 0, 4) || !this.inBounds(sizePtr >>> 0, 4)) return WasmResult.InvalidMemoryAccess;
+    const n = pairsSize(pairs);
+    const p = this.malloc(n);
+    if (p === 0 || !this.inBounds(p, n)) return WasmResult.InvalidMemoryAccess;
+    writePairs(this.buf, p, pairs);
+    this.writeU32(ptrPtr, p);
+    this.writeU32(sizePtr, n);
+    return WasmResult.Ok;
+  }
+
   /** copyOut for a string, encoded straight into module memory. */
   copyOutString(s: string, ptrPtr: number, sizePtr: number): number {
     if (!this.inBounds(ptrPtr >>> 0, 4) || !this.inBounds(sizePtr >>> 0, 4)) return WasmResult.InvalidMemoryAccess;
@@ -242,20 +266,36 @@ export class WasmVm {
 
   // === host functions ===
 
+  /** What every host call does first: count, refuse in restricted phases, injected faults. */
+  private admit(name: string): number | undefined {
+    this.hostCalls++;
+    if (this.restricted) {
+      const allowed = this.restricted === 'start' ? RESTRICTED_START : RESTRICTED_ALLOC;
+      if (!allowed.has(name))
+        throw new WasmTrap(
+          `restricted_callback: ${name} is not allowed ${this.restricted === 'start' ? 'during start-up' : 'inside the allocator'}`,
+        );
+    }
+    return this.hooks.faults?.[name];
+  }
+
   private guard(name: string, impl: (...a: never[]) => number | undefined): (...a: unknown[]) => number | undefined {
-    return (...args: unknown[]) => {
-      this.hostCalls++;
-      if (this.restricted) {
-        const allowed = this.restricted === 'start' ? RESTRICTED_START : RESTRICTED_ALLOC;
-        if (!allowed.has(name))
-          throw new WasmTrap(
-            `restricted_callback: ${name} is not allowed ${this.restricted === 'start' ? 'during start-up' : 'inside the allocator'}`,
-          );
-      }
-      const fault = this.hooks.faults?.[name];
-      if (fault !== undefined) return fault;
-      return (impl as (...a: unknown[]) => number | undefined)(...args);
-    };
+    const f = impl as (...a: unknown[]) => number | undefined;
+    // One wrapper per arity: the request path makes its host calls without rest arrays or spreads.
+    switch (f.length) {
+      case 1:
+        return (a) => this.admit(name) ?? f(a);
+      case 2:
+        return (a, b) => this.admit(name) ?? f(a, b);
+      case 3:
+        return (a, b, c) => this.admit(name) ?? f(a, b, c);
+      case 4:
+        return (a, b, c, d) => this.admit(name) ?? f(a, b, c, d);
+      case 5:
+        return (a, b, c, d, e) => this.admit(name) ?? f(a, b, c, d, e);
+      default:
+        return (...args: unknown[]) => this.admit(name) ?? f(...args);
+    }
   }
 
   private stream(): StreamContext | undefined {
@@ -350,7 +390,7 @@ export class WasmVm {
       proxy_get_header_map_pairs(type: number, outPtr: number, outSize: number) {
         if (type > MapType.HttpCallResponseTrailers) return WasmResult.BadArgument;
         const m = type >= MapType.HttpCallResponseHeaders ? vm.callout(type) : vm.headerMap(type)?.map;
-        return vm.copyOut(m && m.length ? serializePairs(m) : EMPTY, outPtr, outSize);
+        return m && m.length ? vm.copyOutPairs(m, outPtr, outSize) : vm.copyOut(EMPTY, outPtr, outSize);
       },
       proxy_set_header_map_pairs(type: number, ptr: number, size: number) {
         const h = vm.headerMap(type);
