@@ -138,12 +138,15 @@ export async function run(opts: { quick: boolean; wasmOnly?: boolean }): Promise
     host.close();
   }
 
-  // Ratios to our filter through the host, the whole per-request cost on our side.
+  // Ratios to ours: the in-Wasm decision is the like-for-like figure (a decision on a request
+  // already in the engine's own form); the filter through the host is everything ours does.
   for (const row of rows) {
     const x = row.extra;
     if (x?.kind !== 'decision') continue;
-    const ours = medians.get(key('host', x.rules as number, x.request as string));
-    if (ours) x.ratioToFilter = Number((row.median / ours).toFixed(3));
+    const decision = medians.get(key('wasm', x.rules as number, x.request as string));
+    const filter = medians.get(key('host', x.rules as number, x.request as string));
+    if (decision) x.ratioToDecision = Number((row.median / decision).toFixed(3));
+    if (filter) x.ratioToFilter = Number((row.median / filter).toFixed(3));
   }
   for (const [k, calls] of hostCalls) {
     const [n, request] = k.split('|');
