@@ -73,7 +73,13 @@ function machine(): Machine {
   let commit = '?';
   try {
     commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
-    if (execFileSync('git', ['status', '--porcelain', '--', '.'], { encoding: 'utf8', cwd: join(here, '..') }).trim()) commit += '+changes';
+    if (
+      execFileSync('git', ['status', '--porcelain', '--', '.', ':!bench/results', ':!bench/RESULTS.md'], {
+        encoding: 'utf8',
+        cwd: join(here, '..'),
+      }).trim()
+    )
+      commit += '+changes';
   } catch {}
   return {
     cpus: os.cpus().length,
