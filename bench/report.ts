@@ -132,7 +132,8 @@ function decisionSection(store: Store, files: Record<string, string>, assets: st
   }
 
   const apply = rowsOf(d, 'apply');
-  const load = rowsOf(d, 'load');
+  // The filter's own apply time is its column; the bench module's instantiation is not a policy load.
+  const load = rowsOf(d, 'load').filter((r) => r.extra?.engine !== ENGINES.wasm);
   out.push(
     '### Applying a new policy',
     '',
@@ -196,7 +197,8 @@ function controlSection(store: Store, files: Record<string, string>, assets: str
   if (x) {
     if (!c) out.push('## Control server', '');
     const conv = rowsOf(x, 'convergence');
-    const mem = rowsOf(x, 'memory');
+    // A slope over a few dozen connections is lost in allocator noise: 100 sidecars and up.
+    const mem = rowsOf(x, 'memory').filter((r) => (r.extra?.sidecars as number) >= 100);
     const floor = rowsOf(x, 'floor')[0];
     out.push(
       '### A policy change reaching N sidecars',
@@ -246,6 +248,7 @@ function controlSection(store: Store, files: Record<string, string>, assets: str
     const series = (t: string, p: 'median' | 'p99') => ({
       label: `${t === 'delta' ? 'Delta' : 'SotW'} ${p === 'median' ? 'p50' : 'p99'}`,
       dashed: p === 'median',
+      colourKey: t,
       points: sizes.map((n): [number, number] => {
         const r = conv.find((q) => q.extra?.transport === t && q.extra?.sidecars === n);
         return [n, r ? (r[p] ?? Number.NaN) : Number.NaN];

@@ -7,6 +7,8 @@ export interface Series {
   label: string;
   points: [number, number][];
   dashed?: boolean;
+  /** Series with the same key share a colour (e.g. p50 and p99 of one transport). */
+  colourKey?: string;
 }
 
 export interface Panel {
@@ -79,7 +81,7 @@ function panel(p: Panel, ox: number, oy: number, w: number, h: number, colourOf:
     `<text transform="translate(${ox + 14},${oy + m.t + ph / 2}) rotate(-90)" text-anchor="middle">${esc(p.y.label)}${p.y.log ? ' (log)' : ''}</text>`,
   );
   for (const s of p.series) {
-    const c = colourOf(s.label);
+    const c = colourOf(s.colourKey ?? s.label);
     const ok = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
     if (!ok.length) continue;
     const d = ok.map(([x, y], i) => `${i ? 'L' : 'M'}${X(x).toFixed(1)},${Y(y).toFixed(1)}`).join(' ');
@@ -91,9 +93,12 @@ function panel(p: Panel, ox: number, oy: number, w: number, h: number, colourOf:
 
 /** Panels in a grid (`columns` wide) with one legend for every series label. */
 export function chart(title: string, panels: Panel[], columns = 2, cell = { w: 440, h: 300 }): string {
-  const labels = [...new Set(panels.flatMap((p) => p.series.map((s) => s.label)))];
-  const dashed = new Set(panels.flatMap((p) => p.series.filter((s) => s.dashed).map((s) => s.label)));
-  const colourOf = (l: string) => COLOURS[labels.indexOf(l) % COLOURS.length] as string;
+  const all = panels.flatMap((p) => p.series);
+  const labels = [...new Set(all.map((s) => s.label))];
+  const keys = [...new Set(all.map((s) => s.colourKey ?? s.label))];
+  const dashed = new Set(all.filter((s) => s.dashed).map((s) => s.label));
+  const keyOf = new Map(all.map((s) => [s.label, s.colourKey ?? s.label]));
+  const colourOf = (k: string) => COLOURS[keys.indexOf(keyOf.get(k) ?? k) % COLOURS.length] as string;
   const rows = Math.ceil(panels.length / columns);
   const legendRows = Math.ceil(labels.length / 2);
   const W = cell.w * Math.min(columns, panels.length);
