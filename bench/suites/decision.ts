@@ -128,8 +128,6 @@ export async function timeEngine(k: EngineKey, sizes: number[], quick: boolean):
         });
       } else bench.add(r.name, () => engine.decide(p));
     });
-    // Every engine starts its samples from a collected heap (the process runs with --expose-gc).
-    (globalThis as { gc?: () => void }).gc?.();
     await bench.run();
     for (const task of bench.tasks) {
       const result = task.result as
@@ -159,17 +157,41 @@ export async function timeEngine(k: EngineKey, sizes: number[], quick: boolean):
 function inProcess(k: EngineKey, sizes: number[], quick: boolean): Promise<Row[]> {
   return new Promise((resolve, reject) => {
     const child = fork(new URL('../decision/engine-proc.ts', import.meta.url), [k, sizes.join(','), quick ? 'quick' : 'full'], {
-      execArgv: [...process.execArgv, '--expose-gc'],
+      execArgv: process.execArgv,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     let rows: Row[] | undefined;
     child.on('message', (m) => {
       rows = m as Row[];
     });
-    child.on('exit', (code, signal) =>
-      rows ? resolve(rows) : reject(new Error(`${ENGINES[k]}: the timing process ended (${code ?? signal})`)),
-    );
+    child.on('exit', (code, signal) => (rows ? resolve(rows) : reject(new EngineProcessEnded(k, code, signal))));
   });
+}
+
+class EngineProcessEnded extends Error {
+  constructor(
+    k: EngineKey,
+    readonly code: number | null,
+    readonly signal: NodeJS.Signals | null,
+  ) {
+    super(`${ENGINES[k]}: the timing process ended (${code ?? signal})`);
+  }
+}
+
+/**
+ * Node 20's V8 (11.3) sometimes aborts in its deoptimizer (SIGTRAP, "unreachable code" in
+ * DoComputeBuiltinContinuation) while these JavaScript engines run hot; the same engine in a
+ * new process is then timed again, at most twice, and the retry is said.
+ */
+async function timedWithRetry(k: EngineKey, sizes: number[], quick: boolean): Promise<Row[]> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await inProcess(k, sizes, quick);
+    } catch (e) {
+      if (!(e instanceof EngineProcessEnded) || e.signal !== 'SIGTRAP' || attempt > 2) throw e;
+      process.stderr.write(`    ${ENGINES[k]}: V8 aborted in its deoptimizer (a Node 20 fault); timing it again in a new process\n`);
+    }
+  }
 }
 
 export async function run(opts: { quick: boolean; wasmOnly?: boolean }): Promise<SuiteResult> {
@@ -178,7 +200,7 @@ export async function run(opts: { quick: boolean; wasmOnly?: boolean }): Promise
   const rows: Row[] = [];
   for (const k of keys) {
     process.stderr.write(`  ${ENGINES[k]}\n`);
-    rows.push(...(await inProcess(k, sizes, opts.quick)));
+    rows.push(...(await timedWithRetry(k, sizes, opts.quick)));
   }
 
   const median = (e: EngineKey, n: number, r: string) =>
