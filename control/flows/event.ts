@@ -1,0 +1,72 @@
+/**
+ * One observed request as flow collection sees it: an ALS access-log entry (from Envoy's
+ * http_grpc logger or our sidecar) with the filter's decision record in its filter state.
+ * Entries that cannot be read give a reason, never a guess.
+ */
+import { anyUnpack, BytesValueSchema } from '@bufbuild/protobuf/wkt';
+import { DECISION_KEY } from '../../envoy/config/bootstrap.js';
+import { RequestMethod } from '../../proto/gen/envoy/envoy/config/core/v3/base_pb.js';
+import type { HTTPAccessLogEntry } from '../../proto/gen/envoy/envoy/data/accesslog/v3/accesslog_pb.js';
+
+export interface FlowEvent {
+  timeMs: number;
+  /** The caller's SPIFFE ID; undefined when it had no verified certificate. */
+  source: string | undefined;
+  /** Workload name of the sidecar that logged it. */
+  destination: string;
+  method: string;
+  host: string;
+  path: string;
+  port: number | undefined;
+  status: number;
+  decision: 'allow' | 'deny';
+  enforced: boolean;
+  mode: string;
+  /** `perimeter/rule`, or `default`, `unsafe-request`, `host_fault`, `no_policy`. */
+  rule: string;
+  version: string;
+}
+
+/** `decision=allow enforced=1 mode=enforce rule=app/web-calls-api version=…` as fields. */
+export function parseDecisionRecord(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const kv of text.split(' ')) {
+    const eq = kv.indexOf('=');
+    if (eq > 0) out[kv.slice(0, eq)] = kv.slice(eq + 1);
+  }
+  return out;
+}
+
+export type Parsed = { ok: true; event: FlowEvent } | { ok: false; reason: string };
+
+export function eventOf(entry: HTTPAccessLogEntry, destination: string): Parsed {
+  const common = entry.commonProperties;
+  const packed = common?.filterStateObjects[DECISION_KEY];
+  if (!packed) return { ok: false, reason: `no ${DECISION_KEY} in filter_state_objects (is the filter in the chain?)` };
+  const bytes = anyUnpack(packed, BytesValueSchema);
+  if (!bytes) return { ok: false, reason: `${DECISION_KEY} is ${packed.typeUrl}, not a BytesValue` };
+  const r = parseDecisionRecord(Buffer.from(bytes.value).toString('utf8'));
+  if (r.decision !== 'allow' && r.decision !== 'deny') return { ok: false, reason: 'the decision record has no decision' };
+  const san = common?.tlsProperties?.peerCertificateProperties?.subjectAltName.find((s) => s.san.case === 'uri');
+  const start = common?.startTime;
+  const method = entry.request?.requestMethod ?? RequestMethod.METHOD_UNSPECIFIED;
+  const port = common?.downstreamLocalAddress?.address.case === 'socketAddress' ? common.downstreamLocalAddress.address.value : undefined;
+  return {
+    ok: true,
+    event: {
+      timeMs: start ? Number(start.seconds) * 1000 + Math.floor(start.nanos / 1e6) : Date.now(),
+      source: san?.san.case === 'uri' ? san.san.value : undefined,
+      destination,
+      method: method === RequestMethod.METHOD_UNSPECIFIED ? 'UNKNOWN' : (RequestMethod[method] ?? 'UNKNOWN'),
+      host: entry.request?.authority ?? '',
+      path: entry.request?.path ?? '',
+      port: port && port.portSpecifier.case === 'portValue' ? port.portSpecifier.value : undefined,
+      status: entry.response?.responseCode ?? 0,
+      decision: r.decision,
+      enforced: r.enforced === '1',
+      mode: r.mode ?? '',
+      rule: r.rule ?? '',
+      version: r.version ?? '',
+    },
+  };
+}

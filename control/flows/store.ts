@@ -1,0 +1,155 @@
+/**
+ * Flows, persisted: observed requests aggregated by (destination, source, method, path
+ * template) with counts per verdict, first and last seen, and the latest example. Kept in LMDB
+ * (the `lmdb` package: memory-mapped, transactional, crash-safe, readable by other processes
+ * while the server writes) under `<state>/flows`. The number of flows is bounded: past the
+ * limit, the flows seen least recently are dropped, and the drop is counted.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { open, type RootDatabase } from 'lmdb';
+import type { FlowEvent } from './event.js';
+import { pathTemplate } from './template.js';
+
+export interface Flow {
+  destination: string;
+  /** SPIFFE ID, or undefined for callers without a verified certificate. */
+  source: string | undefined;
+  method: string;
+  template: string;
+  count: number;
+  allowed: number;
+  /** Blocked by an enforced deny. */
+  denied: number;
+  /** Denied by the written policy but not enforced (simulate/observe). */
+  wouldDeny: number;
+  firstMs: number;
+  lastMs: number;
+  /** The latest request of the flow, as an example. */
+  lastPath: string;
+  lastHost: string;
+  lastRule: string;
+  lastVersion: string;
+  lastStatus: number;
+}
+
+export interface FlowQuery {
+  to?: string;
+  denied?: boolean;
+  sinceMs?: number;
+}
+
+export const DEFAULT_MAX_FLOWS = 100_000;
+const UNAUTHENTICATED = '-';
+
+export function flowKey(destination: string, source: string | undefined, method: string, template: string): string {
+  return `${destination}\u0000${source ?? UNAUTHENTICATED}\u0000${method}\u0000${template}`;
+}
+
+export class FlowStore {
+  private dropped = 0;
+
+  private constructor(
+    private readonly db: RootDatabase<Flow, string>,
+    readonly maxFlows: number,
+  ) {}
+
+  static open(stateDir: string, opts: { maxFlows?: number; readOnly?: boolean } = {}): FlowStore {
+    const path = join(stateDir, 'flows');
+    if (!opts.readOnly) mkdirSync(path, { recursive: true });
+    const db = open<Flow, string>({ path, readOnly: Boolean(opts.readOnly) });
+    return new FlowStore(db, opts.maxFlows ?? DEFAULT_MAX_FLOWS);
+  }
+
+  /** Adds a batch of events in one transaction; returns how many flows it created. */
+  record(events: readonly FlowEvent[]): number {
+    if (events.length === 0) return 0;
+    let created = 0;
+    this.db.transactionSync(() => {
+      const touched = new Map<string, Flow>();
+      for (const e of events) {
+        const template = pathTemplate(e.path);
+        const key = flowKey(e.destination, e.source, e.method, template);
+        let f = touched.get(key) ?? this.db.get(key);
+        if (!f) {
+          created++;
+          f = {
+            destination: e.destination,
+            source: e.source,
+            method: e.method,
+            template,
+            count: 0,
+            allowed: 0,
+            denied: 0,
+            wouldDeny: 0,
+            firstMs: e.timeMs,
+            lastMs: e.timeMs,
+            lastPath: '',
+            lastHost: '',
+            lastRule: '',
+            lastVersion: '',
+            lastStatus: 0,
+          };
+        } else f = { ...f };
+        f.count++;
+        if (e.decision === 'allow') f.allowed++;
+        else if (e.enforced) f.denied++;
+        else f.wouldDeny++;
+        f.firstMs = Math.min(f.firstMs, e.timeMs);
+        if (e.timeMs >= f.lastMs) {
+          f.lastMs = e.timeMs;
+          f.lastPath = e.path;
+          f.lastHost = e.host;
+          f.lastRule = e.rule;
+          f.lastVersion = e.version;
+          f.lastStatus = e.status;
+        }
+        touched.set(key, f);
+      }
+      for (const [k, f] of touched) this.db.putSync(k, f);
+    });
+    if (created > 0) this.bound();
+    return created;
+  }
+
+  /** Past the limit, drops the flows seen least recently (down to 90% of it, so not every batch pays). */
+  private bound(): void {
+    const size = this.db.getCount();
+    if (size <= this.maxFlows) return;
+    const keep = Math.floor(this.maxFlows * 0.9);
+    const byAge = [...this.db.getRange()].sort((a, b) => a.value.lastMs - b.value.lastMs);
+    const drop = byAge.slice(0, size - keep);
+    this.db.transactionSync(() => {
+      for (const { key } of drop) this.db.removeSync(key);
+    });
+    this.dropped += drop.length;
+  }
+
+  /** Flows matching the query, busiest first. */
+  query(q: FlowQuery = {}): Flow[] {
+    const out: Flow[] = [];
+    for (const { value } of this.db.getRange()) {
+      // An absent source is stored as null.
+      const f: Flow = { ...value, source: value.source ?? undefined };
+      if (q.to !== undefined && f.destination !== q.to) continue;
+      if (q.denied && f.denied + f.wouldDeny === 0) continue;
+      if (q.sinceMs !== undefined && f.lastMs < q.sinceMs) continue;
+      out.push(f);
+    }
+    const key = (f: Flow) => flowKey(f.destination, f.source, f.method, f.template);
+    return out.sort((a, b) => b.count - a.count || (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+  }
+
+  get size(): number {
+    return this.db.getCount();
+  }
+
+  /** Flows dropped to stay within the limit since this store was opened. */
+  get droppedFlows(): number {
+    return this.dropped;
+  }
+
+  async close(): Promise<void> {
+    await this.db.close();
+  }
+}

@@ -1,0 +1,70 @@
+/** ALS entries into flow events: what Envoy's http_grpc logger and our sidecar send. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { create } from '@bufbuild/protobuf';
+import { eventOf, parseDecisionRecord } from '../../control/flows/event.js';
+import { accessEntry } from '../../envoy/sidecar/als-client.js';
+import { HTTPAccessLogEntrySchema } from '../../proto/gen/envoy/envoy/data/accesslog/v3/accesslog_pb.js';
+
+const RECORD = 'decision=deny enforced=0 mode=simulate rule=db/default version=546497540c37d2c9';
+
+test('the decision record is read into its fields', () => {
+  assert.deepEqual(parseDecisionRecord(RECORD), {
+    decision: 'deny',
+    enforced: '0',
+    mode: 'simulate',
+    rule: 'db/default',
+    version: '546497540c37d2c9',
+  });
+});
+
+test('an access entry with the decision record becomes a flow event', () => {
+  const entry = accessEntry({
+    time: '2026-11-24T05:00:00.250Z',
+    peer: 'spiffe://shop.example/ns/shop/sa/app',
+    method: 'DELETE',
+    authority: 'db:15443',
+    path: '/orders/7',
+    status: 200,
+    details: 'via_upstream',
+    decision: RECORD,
+  });
+  const r = eventOf(entry, 'db');
+  assert.ok(r.ok, r.ok ? '' : r.reason);
+  assert.deepEqual(r.event, {
+    timeMs: Date.parse('2026-11-24T05:00:00.250Z'),
+    source: 'spiffe://shop.example/ns/shop/sa/app',
+    destination: 'db',
+    method: 'DELETE',
+    host: 'db:15443',
+    path: '/orders/7',
+    port: undefined,
+    status: 200,
+    decision: 'deny',
+    enforced: false,
+    mode: 'simulate',
+    rule: 'db/default',
+    version: '546497540c37d2c9',
+  });
+});
+
+test('an entry without the record, or with a broken one, is refused with a reason', () => {
+  const bare = eventOf(create(HTTPAccessLogEntrySchema, { request: { path: '/x' } }), 'db');
+  assert.equal(bare.ok, false);
+  assert.match(bare.ok ? '' : bare.reason, /no wasm.perimeter_decision/);
+  const broken = eventOf(
+    accessEntry({
+      time: new Date().toISOString(),
+      peer: undefined,
+      method: 'GET',
+      authority: 'a',
+      path: '/',
+      status: 200,
+      details: '',
+      decision: 'garbage',
+    }),
+    'db',
+  );
+  assert.equal(broken.ok, false);
+  assert.match(broken.ok ? '' : broken.reason, /no decision/);
+});
