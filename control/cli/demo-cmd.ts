@@ -98,6 +98,7 @@ export async function runDemo(o: { policy: string; flows: string; once?: boolean
     }
     if (o.once) return mismatches ? 4 : 0;
     say(`playing the flows every ${every} ms; Ctrl-C to stop (edit ${mesh.policyDir} to see changes arrive)`);
+    say(`the control server records them as flows: npx perimeter flows --state ${mesh.state}`);
     let last = await round(mesh, flows);
     for (let n = 3; !stop; n++) {
       await new Promise((r) => setTimeout(r, every));

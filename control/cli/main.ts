@@ -10,6 +10,7 @@ import { runCompile } from './compile-cmd.js';
 import { runDemo } from './demo-cmd.js';
 import { BOOTSTRAP_DEFAULTS, runEnvoyBootstrap, runWasmPlugin } from './envoy-cmd.js';
 import { runExportRbac } from './export-cmd.js';
+import { runFlows } from './flows-cmd.js';
 import { runDiff, runRollback, runStatus, runVersions } from './history-cmd.js';
 import { InputError } from './load-policy.js';
 import { runServe } from './serve-cmd.js';
@@ -121,6 +122,17 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .action((o) => setExit(runWasmPlugin(o)));
 
   program
+    .command('flows')
+    .description('the flows the control server recorded from its sidecars (source → destination, method, path template), busiest first')
+    .option('--state <dir>', 'the control server state directory', STATE)
+    .option('--to <workload>', 'only flows to this workload')
+    .option('--denied', 'only flows with denied or would-be-denied requests')
+    .option('--since <when>', 'only flows seen since: 30m, 2h, 7d, or a date')
+    .option('--limit <n>', 'at most this many rows', '50')
+    .option('--json', 'machine-readable output')
+    .action(async (o) => setExit(await runFlows(o)));
+
+  program
     .command('export')
     .description("the policy in another engine's form")
     .command('rbac')
@@ -142,7 +154,10 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .requiredOption('--upstream <host:port>', 'the app behind the sidecar')
     .option('--outbound <port>', 'loopback port for the app’s outbound calls')
     .option('--admin-port <port>', 'loopback admin: /stats/prometheus, /ready')
-    .option('--als <host:port>', 'stream access entries (with the decision record) to this Access Log Service')
+    .option(
+      '--als <host:port>',
+      'stream access entries (with the decision record) to this Access Log Service (default: the control server, which records them as flows)',
+    )
     .option('--jwks <file>', 'verify bearer tokens against this JWKS and hand the claims to the module (as Envoy jwt_authn)')
     .option('--jwt-issuer <iss>', 'expected JWT issuer')
     .option('--peer <workload=host:port>', 'an outbound destination (repeatable; needs --policy)', collect)

@@ -77,7 +77,8 @@ export async function runSidecar(o: SidecarCmdOptions): Promise<number> {
     ...(o.outbound !== undefined ? { outboundPort: portArg('--outbound', o.outbound, true), peers } : {}),
     ...(o.adminPort !== undefined ? { adminPort: portArg('--admin-port', o.adminPort, true) } : {}),
     ...(o.jwks ? { jwt: { jwksFile: o.jwks, ...(o.jwtIssuer ? { issuer: o.jwtIssuer } : {}) } } : {}),
-    ...(o.als ? { als: o.als } : {}),
+    // As the Envoy bootstrap does: access entries go to the control server unless told otherwise.
+    als: o.als ?? o.control,
     wasm: o.wasm ?? BUILT_MODULE,
     transport: o.delta ? 'delta' : 'sotw',
     log: line,

@@ -120,6 +120,8 @@ export class DemoMesh {
       upstream: { host: '127.0.0.1', port: (app.address() as AddressInfo).port },
       wasm: BUILT_MODULE,
       jwt: { jwksFile: join(this.state, 'jwks.json'), issuer: DEMO_ISSUER },
+      // Every request is also a flow the control server records (perimeter flows --state …).
+      als: `127.0.0.1:${this.control.xdsPort}`,
       onRecord: (r) => records.push(r),
     });
     this.members.set(workload.name, { workload, app, sidecar, outbound: undefined as unknown as Server, records });

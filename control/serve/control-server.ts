@@ -3,15 +3,18 @@
  * the admin endpoint, wired together. Owns start-up order (a snapshot exists before the first
  * stream is accepted) and shutdown (streams end cleanly, the state file goes away).
  */
+
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { DEFAULT_MODULE_PATH, type ModuleRef, RESOURCE_NAME } from '../../envoy/config/perimeter-filter.js';
 import { type CaFiles, caDir, initCa, issueSvid, loadCa } from '../ca/ca.js';
+import { eventOf, type FlowEvent } from '../flows/event.js';
+import { FlowStore } from '../flows/store.js';
 import { parseSpiffeId } from '../policy/spiffe.js';
 import { SnapshotCache } from '../xds/cache.js';
-import { type Logger, XdsServer } from '../xds/server.js';
+import { type AccessLogBatch, type Logger, XdsServer } from '../xds/server.js';
 import type { StreamInfo } from '../xds/session.js';
 import { TYPE } from '../xds/types.js';
 import { AdminError, startAdmin } from './admin.js';
@@ -43,6 +46,8 @@ export interface ControlServerOptions {
   /** Lifetime of the control server's own SVID; it is renewed at half of it. Default 24 h. */
   svidTtlMs?: number;
   now?: () => number;
+  /** Most flows kept in `<state>/flows` (the least recently seen go first). */
+  maxFlows?: number;
 }
 
 export interface SidecarStatus {
@@ -69,6 +74,8 @@ export interface StatusReport {
     | undefined;
   lastRejected: { at: string; errors: number; messages: string[] } | undefined;
   sidecars: SidecarStatus[];
+  /** Access-log entries received over ALS: recorded as flows, or refused (with the last reason). */
+  flows: { entries: number; recorded: number; refused: number; lastRefusal: string | undefined; stored: number; dropped: number };
 }
 
 /** Written to `<state>/server.json` while serving, so CLI commands can find the admin endpoint. */
@@ -94,6 +101,8 @@ export class ControlServer {
   readonly publisher: Publisher;
   readonly history: History;
   private xds!: XdsServer;
+  private flows!: FlowStore;
+  private readonly flowStats = { entries: 0, recorded: 0, refused: 0, lastRefusal: undefined as string | undefined };
   private admin: Server | undefined;
   private unwatch: (() => void) | undefined;
   xdsPort = 0;
@@ -161,8 +170,10 @@ export class ControlServer {
     const ca = o.insecure ? undefined : await this.meshCa();
     const tls = ca ? await this.serverTls(ca) : undefined;
     if (o.insecure) this.log.warn({}, 'xDS without TLS (--insecure): node.id is trusted as the sidecar identity; local development only');
+    this.flows = FlowStore.open(o.state, o.maxFlows ? { maxFlows: o.maxFlows } : {});
     this.xds = new XdsServer({
       cache: this.cache,
+      accessLogs: (batch) => this.recordFlows(batch),
       ...(tls ? { tls } : {}),
       events: {
         ...this.metrics.xds,
@@ -284,6 +295,29 @@ export class ControlServer {
     return this.xds;
   }
 
+  /** An ALS batch from a sidecar: its workload is the one its certificate names, never what it claims. */
+  private recordFlows(batch: AccessLogBatch): void {
+    const w = this.publisher.current?.workloads.find((x) => x.identity === batch.identity);
+    const destination = w?.name ?? batch.identity;
+    const events: FlowEvent[] = [];
+    for (const entry of batch.entries) {
+      this.flowStats.entries++;
+      const r = eventOf(entry, destination);
+      if (r.ok) events.push(r.event);
+      else {
+        this.flowStats.refused++;
+        this.flowStats.lastRefusal = `${batch.identity}: ${r.reason}`;
+      }
+    }
+    try {
+      this.flows.record(events);
+      this.flowStats.recorded += events.length;
+    } catch (e) {
+      // The store failing costs flows, never the policy stream.
+      this.log.error({ err: (e as Error).message, lost: events.length }, 'flow store write failed');
+    }
+  }
+
   status(): StatusReport {
     const p = this.publisher.current;
     const byIdentity = new Map((p?.workloads ?? []).map((w) => [w.identity, w]));
@@ -323,6 +357,7 @@ export class ControlServer {
         : undefined,
       lastRejected: r ? { at: iso(r.at), errors: r.errors, messages: r.messages } : undefined,
       sidecars,
+      flows: { ...this.flowStats, stored: this.flows?.size ?? 0, dropped: this.flows?.droppedFlows ?? 0 },
     };
   }
 
@@ -330,6 +365,7 @@ export class ControlServer {
     clearTimeout(this.renewal);
     this.unwatch?.();
     await this.xds?.stop();
+    await this.flows?.close();
     await new Promise<void>((resolve) => (this.admin ? this.admin.close(() => resolve()) : resolve()));
     this.admin?.closeAllConnections();
     const file = serverFilePath(this.opts.state);

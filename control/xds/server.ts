@@ -8,6 +8,8 @@
 import type { PeerCertificate } from 'node:tls';
 import { create } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
+import type { HTTPAccessLogEntry } from '../../proto/gen/envoy/envoy/data/accesslog/v3/accesslog_pb.js';
+import { AccessLogService, type StreamAccessLogsMessage } from '../../proto/gen/envoy/envoy/service/accesslog/v3/als_pb.js';
 import { AggregatedDiscoveryService } from '../../proto/gen/envoy/envoy/service/discovery/v3/ads_pb.js';
 import {
   type DeltaDiscoveryRequest,
@@ -60,6 +62,17 @@ export interface XdsServerOptions {
   /** Streams are closed after this long (clients reconnect), spreading them over replicas. */
   maxConnectionAgeMs?: number;
   now?: () => number;
+  /**
+   * Receives Envoy's Access Log Service (StreamAccessLogs) when set: each batch of HTTP entries
+   * with the identity the stream is bound to (its certificate, as for xDS) and the log name.
+   */
+  accessLogs?: (batch: AccessLogBatch) => void;
+}
+
+export interface AccessLogBatch {
+  identity: string;
+  logName: string;
+  entries: HTTPAccessLogEntry[];
 }
 
 const silent: Logger = { info() {}, warn() {}, error() {} };
@@ -109,6 +122,43 @@ export class XdsServer {
       DeltaExtensionConfigs: (call: Duplex) => this.serve(call, 'delta', 'ecds', TYPE.extensionConfig),
       FetchExtensionConfigs: (call: grpc.ServerUnaryCall<DiscoveryRequest, DiscoveryResponse>, cb: grpc.sendUnaryData<DiscoveryResponse>) =>
         this.fetch(call, cb),
+    });
+    const sink = opts.accessLogs;
+    if (sink)
+      this.server.addService(serviceDefinition(AccessLogService), {
+        StreamAccessLogs: (call: grpc.ServerReadableStream<StreamAccessLogsMessage, object>, cb: grpc.sendUnaryData<object>) =>
+          this.accessLogs(call, cb, sink),
+      });
+  }
+
+  /** One ALS stream: bound to its certificate's identity by the first message, as an xDS stream is. */
+  private accessLogs(
+    call: grpc.ServerReadableStream<StreamAccessLogsMessage, object>,
+    cb: grpc.sendUnaryData<object>,
+    sink: (batch: AccessLogBatch) => void,
+  ): void {
+    let bound: { identity: string; logName: string } | undefined;
+    let done = false;
+    const finish = (err: StreamError | undefined) => {
+      if (done) return;
+      done = true;
+      if (err) {
+        this.refuse(call, err);
+        cb({ code: err.code, details: err.message });
+      } else cb(null, {});
+    };
+    call.on('data', (m: StreamAccessLogsMessage) => {
+      if (done) return;
+      if (!bound) {
+        const who = this.identify(call, m.identifier?.node?.id ?? '');
+        if (who instanceof StreamError) return finish(who);
+        bound = { identity: who, logName: m.identifier?.logName ?? '' };
+      }
+      if (m.logEntries.case === 'httpLogs' && m.logEntries.value.logEntry.length) sink({ ...bound, entries: m.logEntries.value.logEntry });
+    });
+    call.on('end', () => finish(undefined));
+    call.on('error', () => {
+      done = true;
     });
   }
 
