@@ -13,6 +13,7 @@ import { runExportRbac } from './export-cmd.js';
 import { runFlows } from './flows-cmd.js';
 import { runDiff, runRollback, runStatus, runVersions } from './history-cmd.js';
 import { InputError } from './load-policy.js';
+import { runMap } from './map-cmd.js';
 import { runServe } from './serve-cmd.js';
 import { runSidecar } from './sidecar-cmd.js';
 import { UsageError } from './targets.js';
@@ -131,6 +132,16 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--limit <n>', 'at most this many rows', '50')
     .option('--json', 'machine-readable output')
     .action(async (o) => setExit(await runFlows(o)));
+
+  program
+    .command('map')
+    .description('the dependency map: workloads grouped by perimeter, edges from the recorded flows (denied and would-be-denied marked)')
+    .requiredOption('--policy <dir>', 'policy directory')
+    .option('--state <dir>', 'the control server state directory (its recorded flows)', STATE)
+    .option('--since <when>', 'only flows seen since: 30m, 2h, 7d, or a date')
+    .option('--format <format>', 'svg or dot', 'svg')
+    .option('--out <file>', 'write to a file instead of stdout')
+    .action(async (o) => setExit(await runMap(o)));
 
   program
     .command('export')
