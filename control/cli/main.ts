@@ -14,6 +14,7 @@ import { runFlows } from './flows-cmd.js';
 import { runDiff, runRollback, runStatus, runVersions } from './history-cmd.js';
 import { InputError } from './load-policy.js';
 import { runMap } from './map-cmd.js';
+import { runRecommend } from './recommend-cmd.js';
 import { runServe } from './serve-cmd.js';
 import { runSidecar } from './sidecar-cmd.js';
 import { UsageError } from './targets.js';
@@ -142,6 +143,16 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--format <format>', 'svg or dot', 'svg')
     .option('--out <file>', 'write to a file instead of stdout')
     .action(async (o) => setExit(await runMap(o)));
+
+  program
+    .command('recommend')
+    .description('a least-privilege Perimeter for a workload from its recorded flows, in simulate mode, with the evidence as comments')
+    .requiredOption('--for <workload>', 'the workload (name or SPIFFE ID)')
+    .requiredOption('--policy <dir>', 'policy directory (the registry the rules name)')
+    .option('--state <dir>', 'the control server state directory (its recorded flows)', STATE)
+    .option('--since <when>', 'only flows seen since: 30m, 2h, 7d, or a date')
+    .option('--out <file>', 'write to a file instead of stdout')
+    .action(async (o) => setExit(await runRecommend(o)));
 
   program
     .command('export')
