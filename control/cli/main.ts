@@ -15,6 +15,7 @@ import { runDiff, runRollback, runStatus, runVersions } from './history-cmd.js';
 import { InputError } from './load-policy.js';
 import { runMap } from './map-cmd.js';
 import { runRecommend } from './recommend-cmd.js';
+import { runReplay } from './replay-cmd.js';
 import { runServe } from './serve-cmd.js';
 import { runSidecar } from './sidecar-cmd.js';
 import { UsageError } from './targets.js';
@@ -153,6 +154,18 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--since <when>', 'only flows seen since: 30m, 2h, 7d, or a date')
     .option('--out <file>', 'write to a file instead of stdout')
     .action(async (o) => setExit(await runRecommend(o)));
+
+  program
+    .command('replay')
+    .description(
+      'decide the recorded flows with the current policy and a candidate; exit 3 if the candidate denies observed traffic the current policy allows',
+    )
+    .requiredOption('--candidate <dir>', 'the candidate policy directory')
+    .requiredOption('--policy <dir>', 'the current policy directory')
+    .option('--state <dir>', 'the control server state directory (its recorded flows)', STATE)
+    .option('--since <when>', 'only flows seen since: 30m, 2h, 7d, or a date')
+    .option('--json', 'machine-readable output')
+    .action(async (o) => setExit(await runReplay(o)));
 
   program
     .command('export')
