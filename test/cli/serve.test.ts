@@ -44,6 +44,8 @@ before(async () => {
     logs += d;
   });
   await eventually(() => existsSync(join(state, 'server.json')), 20_000, 'server.json');
+  // server.json is written just before the ready line, which may still be on its way through the pipe.
+  await eventually(() => logs.includes('control server ready'), 20_000, 'the ready log line');
 });
 after(() => {
   if (server.exitCode === null) server.kill('SIGKILL');
