@@ -5,26 +5,12 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { FlowEvent } from '../../control/flows/event.js';
 import { FlowStore } from '../../control/flows/store.js';
+import { requests, SHOP } from '../helpers/flows.js';
 
-const TD = 'spiffe://shop.example/ns/';
-const ev = (source: string | undefined, destination: string, decision: 'allow' | 'deny', enforced: boolean, n: number): FlowEvent[] =>
-  Array.from({ length: n }, (_, i) => ({
-    timeMs: 1_700_000_000_000 + i,
-    source,
-    destination,
-    method: 'GET',
-    host: destination,
-    path: `/x/${i}`,
-    port: 15443,
-    status: decision === 'allow' || !enforced ? 200 : 403,
-    decision,
-    enforced,
-    mode: enforced ? 'enforce' : 'simulate',
-    rule: 'r',
-    version: 'v',
-  }));
+const TD = SHOP;
+const ev = (source: string | undefined, destination: string, decision: 'allow' | 'deny', enforced: boolean, n: number) =>
+  requests({ source, destination, decision, enforced, n });
 
 function cli(...args: string[]) {
   const r = spawnSync(process.execPath, ['bin/perimeter.js', 'map', '--policy', 'examples/shop/policy', ...args], { encoding: 'utf8' });

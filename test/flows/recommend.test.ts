@@ -7,12 +7,12 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { compile } from '../../control/compile/compile.js';
 import { evaluate } from '../../control/eval/evaluate.js';
-import type { FlowEvent } from '../../control/flows/event.js';
 import { policyPath } from '../../control/flows/recommend.js';
 import { FlowStore } from '../../control/flows/store.js';
 import { loadSources } from '../../control/policy/load.js';
+import { requests, SHOP } from '../helpers/flows.js';
 
-const TD = 'spiffe://shop.example/ns/';
+const TD = SHOP;
 const WEB = `${TD}shop/sa/web`;
 const APP = `${TD}shop/sa/app`;
 const PAYMENTS = `${TD}payments/sa/payments`;
@@ -25,22 +25,7 @@ const ev = (
   decision: 'allow' | 'deny',
   enforced: boolean,
   n: number,
-): FlowEvent[] =>
-  Array.from({ length: n }, (_, i) => ({
-    timeMs: 1_700_000_000_000 + i,
-    source,
-    destination,
-    method,
-    host: destination,
-    path: path.replace('N', String(100 + i)),
-    port: 15443,
-    status: 200,
-    decision,
-    enforced,
-    mode: 'enforce',
-    rule: 'r',
-    version: 'v',
-  }));
+) => requests({ source, destination, method, path, decision, enforced, n });
 
 function cli(state: string, ...args: string[]) {
   const r = spawnSync(process.execPath, ['bin/perimeter.js', 'recommend', '--policy', 'examples/shop/policy', '--state', state, ...args], {

@@ -5,26 +5,12 @@ import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { FlowEvent } from '../../control/flows/event.js';
 import { FlowStore } from '../../control/flows/store.js';
+import { requests, SHOP } from '../helpers/flows.js';
 
-const TD = 'spiffe://shop.example/ns/';
-const ev = (source: string | undefined, destination: string, method: string, path: string, n: number): FlowEvent[] =>
-  Array.from({ length: n }, (_, i) => ({
-    timeMs: 1_700_000_000_000 + i,
-    source,
-    destination,
-    method,
-    host: destination,
-    path,
-    port: 15443,
-    status: 200,
-    decision: 'allow',
-    enforced: true,
-    mode: 'enforce',
-    rule: 'r',
-    version: 'v',
-  }));
+const TD = SHOP;
+const ev = (source: string | undefined, destination: string, method: string, path: string, n: number) =>
+  requests({ source, destination, method, path, n });
 
 function cli(state: string, candidate: string, ...more: string[]) {
   const r = spawnSync(
