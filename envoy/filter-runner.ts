@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PolicyRequest } from '../control/eval/request.js';
+import { parseDecisionRecord } from '../control/flows/event.js';
 import { type Header, type LocalReply, type Plugin, ProxyWasmHost, type StreamInfo } from './host/host.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -34,7 +35,7 @@ export interface FilterDecision {
 }
 
 export function parseRecord(record: string): Omit<FilterDecision, 'localReply' | 'record'> {
-  const f = Object.fromEntries(record.split(' ').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+  const f = parseDecisionRecord(record);
   const label = f.rule ?? '';
   const slash = label.indexOf('/');
   return {

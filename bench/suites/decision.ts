@@ -22,39 +22,47 @@ import type { Budget, Row, SuiteResult } from '../types.js';
 
 const INNER = 1000;
 
-/** Builds one engine on one policy (the peers are imported only by the process that times them). */
-async function load(k: EngineKey, w: CompiledWorkload): Promise<{ engine: Engine; loadMs: number }> {
-  // Modules first: the load time is the engine's work on the policy, not Node importing it.
-  const [{ WasmDecisionEngine, HostEngine, ReferenceEngine }, { EnvoyRbacEngine }, { CedarEngine }, { CasbinEngine }] = await Promise.all([
-    import('../engines/perimeter.js'),
-    k === 'rbac' ? import('../engines/envoy-rbac.js') : { EnvoyRbacEngine: undefined },
-    k === 'cedar' ? import('../engines/cedar.js') : { CedarEngine: undefined },
-    k === 'casbin' ? import('../engines/casbin.js') : { CasbinEngine: undefined },
-  ]);
-  const t0 = performance.now();
+/** How to build one engine; its module is imported here, so only the process timing a peer loads it. */
+async function builder(k: EngineKey): Promise<(w: CompiledWorkload) => Engine | Promise<Engine>> {
   switch (k) {
     case 'wasm': {
-      return { engine: new WasmDecisionEngine(w.bytes), loadMs: performance.now() - t0 };
+      const { WasmDecisionEngine } = await import('../engines/perimeter.js');
+      return (w) => new WasmDecisionEngine(w.bytes);
     }
     case 'host': {
-      const host = new HostEngine(w.bytes);
-      return { engine: host, loadMs: host.applyMs };
+      const { HostEngine } = await import('../engines/perimeter.js');
+      return (w) => new HostEngine(w.bytes);
     }
     case 'reference': {
-      return { engine: new ReferenceEngine(w), loadMs: 0 };
+      const { ReferenceEngine } = await import('../engines/perimeter.js');
+      return (w) => new ReferenceEngine(w);
     }
     case 'rbac': {
-      const x = exportRbac(w.policy);
-      if (x.issues.length) throw new Error(`export rbac: ${x.issues.map((i) => i.message).join('; ')}`);
-      return { engine: new (EnvoyRbacEngine as NonNullable<typeof EnvoyRbacEngine>)(x.filters), loadMs: performance.now() - t0 };
+      const { EnvoyRbacEngine } = await import('../engines/envoy-rbac.js');
+      return (w) => {
+        const x = exportRbac(w.policy);
+        if (x.issues.length) throw new Error(`export rbac: ${x.issues.map((i) => i.message).join('; ')}`);
+        return new EnvoyRbacEngine(x.filters);
+      };
     }
     case 'cedar': {
-      return { engine: new (CedarEngine as NonNullable<typeof CedarEngine>)(w.policy), loadMs: performance.now() - t0 };
+      const { CedarEngine } = await import('../engines/cedar.js');
+      return (w) => new CedarEngine(w.policy);
     }
     case 'casbin': {
-      return { engine: await (CasbinEngine as NonNullable<typeof CasbinEngine>).create(w.policy), loadMs: performance.now() - t0 };
+      const { CasbinEngine } = await import('../engines/casbin.js');
+      return (w) => CasbinEngine.create(w.policy);
     }
   }
+}
+
+/** Builds one engine on one policy; the load time is its work on the policy (the filter's: configure). */
+async function load(k: EngineKey, w: CompiledWorkload): Promise<{ engine: Engine; loadMs: number }> {
+  const build = await builder(k);
+  const t0 = performance.now();
+  const engine = await build(w);
+  const loadMs = performance.now() - t0;
+  return { engine, loadMs: (engine as { applyMs?: number }).applyMs ?? loadMs };
 }
 
 /** One engine at every size: load, check every decision, time. Runs in the engine's own process. */

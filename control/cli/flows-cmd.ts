@@ -2,7 +2,6 @@
  * `perimeter flows`: the flows the control server has recorded from its sidecars' access logs
  * (`<state>/flows`), busiest first. Reads the store while the server writes it.
  */
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Flow, FlowStore } from '../flows/store.js';
 import { paint, table } from './output.js';
@@ -40,46 +39,41 @@ export async function runFlows(o: FlowsOptions): Promise<number> {
   const limit = Number(o.limit);
   if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit ${o.limit}: expected a positive integer`);
   const sinceMs = o.since ? sinceArg(o.since) : undefined;
-  if (!existsSync(join(o.state, 'flows')))
+  const flows = await FlowStore.read(o.state, {
+    ...(o.to ? { to: o.to } : {}),
+    ...(o.denied ? { denied: true } : {}),
+    ...(sinceMs !== undefined ? { sinceMs } : {}),
+  });
+  if (!flows)
     throw new UsageError(
       `no flows recorded under ${join(o.state, 'flows')}: is perimeter serve running there, with sidecars sending access logs?`,
     );
-  const store = FlowStore.open(o.state, { readOnly: true });
-  try {
-    const flows = store.query({
-      ...(o.to ? { to: o.to } : {}),
-      ...(o.denied ? { denied: true } : {}),
-      ...(sinceMs !== undefined ? { sinceMs } : {}),
-    });
-    if (o.json) {
-      process.stdout.write(`${JSON.stringify({ flows: flows.slice(0, limit), total: flows.length }, null, 2)}\n`);
-      return 0;
-    }
-    if (flows.length === 0) {
-      process.stdout.write('no flows match\n');
-      return 0;
-    }
-    const iso = (t: number) => new Date(t).toISOString().replace(/\.\d+Z$/, 'Z');
-    process.stdout.write(
-      `${table(
-        ['SOURCE', 'DESTINATION', 'METHOD', 'PATH', 'REQUESTS', 'VERDICTS', 'LAST SEEN', 'LAST RULE'],
-        flows
-          .slice(0, limit)
-          .map((f) => [
-            f.source ?? 'unauthenticated',
-            f.destination,
-            f.method,
-            f.template,
-            String(f.count),
-            verdicts(f, process.stdout),
-            iso(f.lastMs),
-            f.lastRule,
-          ]),
-      )}\n`,
-    );
-    if (flows.length > limit) process.stdout.write(`… and ${flows.length - limit} more (--limit)\n`);
+  if (o.json) {
+    process.stdout.write(`${JSON.stringify({ flows: flows.slice(0, limit), total: flows.length }, null, 2)}\n`);
     return 0;
-  } finally {
-    await store.close();
   }
+  if (flows.length === 0) {
+    process.stdout.write('no flows match\n');
+    return 0;
+  }
+  const iso = (t: number) => new Date(t).toISOString().replace(/\.\d+Z$/, 'Z');
+  process.stdout.write(
+    `${table(
+      ['SOURCE', 'DESTINATION', 'METHOD', 'PATH', 'REQUESTS', 'VERDICTS', 'LAST SEEN', 'LAST RULE'],
+      flows
+        .slice(0, limit)
+        .map((f) => [
+          f.source ?? 'unauthenticated',
+          f.destination,
+          f.method,
+          f.template,
+          String(f.count),
+          verdicts(f, process.stdout),
+          iso(f.lastMs),
+          f.lastRule,
+        ]),
+    )}\n`,
+  );
+  if (flows.length > limit) process.stdout.write(`… and ${flows.length - limit} more (--limit)\n`);
+  return 0;
 }

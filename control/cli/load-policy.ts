@@ -1,18 +1,23 @@
 /** Loads and compiles a policy for a command, printing diagnostics to stderr on failure. */
 import { type CompileResult, compile } from '../compile/compile.js';
 import { formatDiagnostic, summarize } from '../policy/diagnostics.js';
-import { loadPaths } from '../policy/load.js';
+import { type LoadResult, loadPaths } from '../policy/load.js';
 import { paint } from './output.js';
 
 export class InputError extends Error {}
 
-export function loadAndCompile(paths: readonly string[]): CompileResult {
+/** The loaded policy; on errors, prints them and throws (`what` says what was not done). */
+export function loadPolicy(paths: readonly string[], what = 'nothing was evaluated'): LoadResult {
   const loaded = loadPaths(paths);
   if (!loaded.ok) {
     for (const d of loaded.diagnostics) printDiagnosticsTo(process.stderr, formatDiagnostic(d), d.severity);
-    throw new InputError(`policy ${paths.join(' ')} has errors (${summarize(loaded.diagnostics)}); nothing was evaluated`);
+    throw new InputError(`policy ${paths.join(' ')} has errors (${summarize(loaded.diagnostics)}); ${what}`);
   }
-  return compile(loaded.policy);
+  return loaded;
+}
+
+export function loadAndCompile(paths: readonly string[]): CompileResult {
+  return compile(loadPolicy(paths).policy);
 }
 
 export function printDiagnosticsTo(stream: NodeJS.WriteStream, text: string, severity: 'error' | 'warning'): void {

@@ -1,13 +1,11 @@
 /** `perimeter map`: the dependency map (SVG or DOT) from the policy and the recorded flows. */
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compile } from '../compile/compile.js';
 import { buildMap, toDot, toSvg } from '../flows/map.js';
-import { type Flow, FlowStore } from '../flows/store.js';
-import { formatDiagnostic, summarize } from '../policy/diagnostics.js';
-import { loadPaths } from '../policy/load.js';
+import { FlowStore } from '../flows/store.js';
 import { sinceArg } from './flows-cmd.js';
-import { InputError, printDiagnosticsTo } from './load-policy.js';
+import { loadPolicy } from './load-policy.js';
 import { UsageError } from './targets.js';
 
 export interface MapOptions {
@@ -21,22 +19,11 @@ export interface MapOptions {
 export async function runMap(o: MapOptions): Promise<number> {
   if (o.format !== 'svg' && o.format !== 'dot') throw new UsageError(`--format ${o.format}: svg or dot`);
   const sinceMs = o.since ? sinceArg(o.since) : undefined;
-  const loaded = loadPaths([o.policy]);
-  if (!loaded.ok) {
-    for (const d of loaded.diagnostics) printDiagnosticsTo(process.stderr, formatDiagnostic(d), d.severity);
-    throw new InputError(`policy ${o.policy} has errors (${summarize(loaded.diagnostics)}); no map was drawn`);
-  }
+  const loaded = loadPolicy([o.policy], 'no map was drawn');
   const modes = new Map(loaded.policy.perimeters.map((p) => [p.name, p.mode as string]));
-  let flows: Flow[] = [];
-  if (existsSync(join(o.state, 'flows'))) {
-    const store = FlowStore.open(o.state, { readOnly: true });
-    try {
-      flows = store.query(sinceMs !== undefined ? { sinceMs } : {});
-    } finally {
-      await store.close();
-    }
-  } else process.stderr.write(`no flows recorded under ${join(o.state, 'flows')}: the map shows workloads and perimeters only\n`);
-  const map = buildMap(compile(loaded.policy), modes, flows);
+  const flows = await FlowStore.read(o.state, sinceMs !== undefined ? { sinceMs } : {});
+  if (!flows) process.stderr.write(`no flows recorded under ${join(o.state, 'flows')}: the map shows workloads and perimeters only\n`);
+  const map = buildMap(compile(loaded.policy), modes, flows ?? []);
   const text = o.format === 'dot' ? toDot(map) : toSvg(map);
   if (o.out) {
     writeFileSync(o.out, text);

@@ -2,14 +2,14 @@
  * `perimeter recommend --for W`: a least-privilege Perimeter for W from its recorded flows,
  * checked by the policy loader (with the registry it names) before it is printed.
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { recommend } from '../flows/recommend.js';
 import { FlowStore } from '../flows/store.js';
-import { formatDiagnostic, hasErrors, summarize } from '../policy/diagnostics.js';
-import { loadPaths, loadSources } from '../policy/load.js';
+import { formatDiagnostic, hasErrors } from '../policy/diagnostics.js';
+import { loadSources } from '../policy/load.js';
 import { sinceArg } from './flows-cmd.js';
-import { InputError, printDiagnosticsTo } from './load-policy.js';
+import { loadPolicy } from './load-policy.js';
 import { UsageError } from './targets.js';
 
 export interface RecommendOptions {
@@ -22,25 +22,15 @@ export interface RecommendOptions {
 
 export async function runRecommend(o: RecommendOptions): Promise<number> {
   const sinceMs = o.since ? sinceArg(o.since) : undefined;
-  const loaded = loadPaths([o.policy]);
-  if (!loaded.ok) {
-    for (const d of loaded.diagnostics) printDiagnosticsTo(process.stderr, formatDiagnostic(d), d.severity);
-    throw new InputError(`policy ${o.policy} has errors (${summarize(loaded.diagnostics)}); nothing was recommended`);
-  }
+  const loaded = loadPolicy([o.policy], 'nothing was recommended');
   const workloads = loaded.policy.workloads;
   const target = workloads.find((w) => w.name === o.for || w.identity === o.for);
   if (!target) throw new UsageError(`no workload ${o.for} in ${o.policy} (known: ${workloads.map((w) => w.name).join(', ')})`);
-  if (!existsSync(join(o.state, 'flows')))
+  const flows = await FlowStore.read(o.state, { to: target.name, ...(sinceMs !== undefined ? { sinceMs } : {}) });
+  if (!flows)
     throw new UsageError(
       `no flows recorded under ${join(o.state, 'flows')}: run the workload behind sidecars reporting to perimeter serve first`,
     );
-  const store = FlowStore.open(o.state, { readOnly: true });
-  let flows: ReturnType<FlowStore['query']>;
-  try {
-    flows = store.query({ to: target.name, ...(sinceMs !== undefined ? { sinceMs } : {}) });
-  } finally {
-    await store.close();
-  }
   if (flows.length === 0)
     throw new UsageError(`no flows to ${target.name} recorded${o.since ? ` since ${o.since}` : ''}: nothing to recommend from`);
   const r = recommend(target, workloads, flows, sinceMs !== undefined ? { since: sinceMs } : {});

@@ -1,8 +1,3 @@
-/**
- * `perimeter replay --candidate DIR`: what a candidate policy would change on the recorded
- * flows. Exit 3 when it would deny observed traffic the current policy allows.
- */
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Change, replay } from '../flows/replay.js';
 import { FlowStore } from '../flows/store.js';
@@ -25,14 +20,8 @@ export async function runReplay(o: ReplayOptions): Promise<number> {
   const sinceMs = o.since ? sinceArg(o.since) : undefined;
   const current = loadAndCompile([o.policy]);
   const candidate = loadAndCompile([o.candidate]);
-  if (!existsSync(join(o.state, 'flows'))) throw new UsageError(`no flows recorded under ${join(o.state, 'flows')}: nothing to replay`);
-  const store = FlowStore.open(o.state, { readOnly: true });
-  let flows: ReturnType<FlowStore['query']>;
-  try {
-    flows = store.query(sinceMs !== undefined ? { sinceMs } : {});
-  } finally {
-    await store.close();
-  }
+  const flows = await FlowStore.read(o.state, sinceMs !== undefined ? { sinceMs } : {});
+  if (!flows) throw new UsageError(`no flows recorded under ${join(o.state, 'flows')}: nothing to replay`);
   const r = replay(current, candidate, flows);
   const newlyDenied = r.flows.filter((f) => f.change === 'newly denied');
   if (o.json) {

@@ -5,7 +5,7 @@
  * while the server writes) under `<state>/flows`. The number of flows is bounded: past the
  * limit, the flows seen least recently are dropped, and the drop is counted.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, type RootDatabase } from 'lmdb';
 import type { FlowEvent } from './event.js';
@@ -54,6 +54,17 @@ export class FlowStore {
     readonly maxFlows: number,
   ) {}
 
+  /** The flows a query selects, read while the server may be writing; undefined when none were ever recorded. */
+  static async read(stateDir: string, q: FlowQuery = {}): Promise<Flow[] | undefined> {
+    if (!existsSync(join(stateDir, 'flows'))) return undefined;
+    const store = FlowStore.open(stateDir, { readOnly: true });
+    try {
+      return store.query(q);
+    } finally {
+      await store.close();
+    }
+  }
+
   static open(stateDir: string, opts: { maxFlows?: number; readOnly?: boolean } = {}): FlowStore {
     const path = join(stateDir, 'flows');
     if (!opts.readOnly) mkdirSync(path, { recursive: true });
@@ -70,7 +81,11 @@ export class FlowStore {
       for (const e of events) {
         const template = pathTemplate(e.path);
         const key = flowKey(e.destination, e.source, e.method, template);
-        let f = touched.get(key) ?? this.db.get(key);
+        let f = touched.get(key);
+        if (!f) {
+          const stored = this.db.get(key);
+          if (stored) f = { ...stored };
+        }
         if (!f) {
           created++;
           f = {
@@ -90,7 +105,7 @@ export class FlowStore {
             lastVersion: '',
             lastStatus: 0,
           };
-        } else f = { ...f };
+        }
         f.count++;
         if (e.decision === 'allow') f.allowed++;
         else if (e.enforced) f.denied++;

@@ -221,44 +221,32 @@ export class WasmVm {
 
   /** WasmBase::copyToPointerSize: empty → 0/0 without calling the allocator. */
   copyOut(data: Uint8Array, ptrPtr: number, sizePtr: number): number {
-    if (!this.inBounds(ptrPtr >>> 0, 4) || !this.inBounds(sizePtr >>> 0, 4)) return WasmResult.InvalidMemoryAccess;
-    if (data.length === 0) {
-      this.writeU32(ptrPtr, 0);
-      this.writeU32(sizePtr, 0);
-      return WasmResult.Ok;
-    }
-    const p = this.malloc(data.length);
-    if (p === 0 || !this.inBounds(p, data.length)) return WasmResult.InvalidMemoryAccess;
-    this.u8.set(data, p);
-    this.writeU32(ptrPtr, p);
-    this.writeU32(sizePtr, data.length);
-    return WasmResult.Ok;
+    return this.copyOutWith(data.length, ptrPtr, sizePtr, (p) => this.u8.set(data, p));
   }
 
   /** copyOut for a header map, serialized straight into module memory. */
   copyOutPairs(pairs: readonly Header[], ptrPtr: number, sizePtr: number): number {
-    if (!this.inBounds(ptrPtr >>> 0, 4) || !this.inBounds(sizePtr >>> 0, 4)) return WasmResult.InvalidMemoryAccess;
-    const n = pairsSize(pairs);
-    const p = this.malloc(n);
-    if (p === 0 || !this.inBounds(p, n)) return WasmResult.InvalidMemoryAccess;
-    writePairs(this.buf, p, pairs);
-    this.writeU32(ptrPtr, p);
-    this.writeU32(sizePtr, n);
-    return WasmResult.Ok;
+    return this.copyOutWith(pairsSize(pairs), ptrPtr, sizePtr, (p) => writePairs(this.buf, p, pairs));
   }
 
   /** copyOut for a string, encoded straight into module memory. */
   copyOutString(s: string, ptrPtr: number, sizePtr: number): number {
-    if (!this.inBounds(ptrPtr >>> 0, 4) || !this.inBounds(sizePtr >>> 0, 4)) return WasmResult.InvalidMemoryAccess;
     const n = Buffer.byteLength(s);
+    return this.copyOutWith(n, ptrPtr, sizePtr, (p) => this.buf.write(s, p, n, 'utf8'));
+  }
+
+  /** Allocates `n` bytes in the module, lets `write` fill them, and hands back pointer and size. */
+  private copyOutWith(n: number, ptrPtr: number, sizePtr: number, write: (p: number) => void): number {
+    if (!this.inBounds(ptrPtr >>> 0, 4) || !this.inBounds(sizePtr >>> 0, 4)) return WasmResult.InvalidMemoryAccess;
     if (n === 0) {
       this.writeU32(ptrPtr, 0);
       this.writeU32(sizePtr, 0);
       return WasmResult.Ok;
     }
     const p = this.malloc(n);
+    // malloc may grow memory: inBounds refreshes the views `write` uses.
     if (p === 0 || !this.inBounds(p, n)) return WasmResult.InvalidMemoryAccess;
-    this.buf.write(s, p, n, 'utf8');
+    write(p);
     this.writeU32(ptrPtr, p);
     this.writeU32(sizePtr, n);
     return WasmResult.Ok;
