@@ -1,10 +1,9 @@
 /** `perimeter versions`, `diff`, `rollback` and `status`: the history and the running server. */
-import { existsSync, readFileSync } from 'node:fs';
 import type { CompiledPolicy } from '../../proto/gen/perimeter/v1/compiled.js';
-import type { ServerFile, StatusReport } from '../serve/control-server.js';
-import { serverFilePath } from '../serve/control-server.js';
+import type { StatusReport } from '../serve/control-server.js';
 import { diffVersions } from '../serve/diff.js';
 import { History, HistoryError } from '../serve/history.js';
+import { admin } from './admin-client.js';
 import { paint, table } from './output.js';
 import { UsageError } from './targets.js';
 
@@ -35,7 +34,14 @@ export function runVersions(o: { state: string; json?: boolean }): number {
     `#${e.seq}`,
     e.version,
     e.time.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
-    e.reason === 'rollback' ? paint(`rollback to #${e.rollbackOf}`, 'yellow') : 'publish',
+    e.reason === 'rollback'
+      ? paint(`rollback to #${e.rollbackOf}`, 'yellow')
+      : e.reason === 'quarantine' || e.reason === 'release'
+        ? paint(
+            `${e.reason} ${e.quarantine?.identity ?? ''}${e.quarantine?.both ? ' (from and to)' : ''}`,
+            e.reason === 'quarantine' ? 'red' : 'green',
+          )
+        : 'publish',
     String(e.workloads.length),
     e.summary.join('; ') || '(no change)',
   ]);
@@ -66,27 +72,6 @@ export function runDiff(a: string, b: string, o: { state: string; json?: boolean
     for (const r of d.rulesChanged) process.stdout.write(`  ${paint('~', 'yellow')} ${r}\n`);
   }
   return 0;
-}
-
-function serverFile(state: string): ServerFile {
-  const p = serverFilePath(state);
-  if (!existsSync(p)) throw new UsageError(`no control server is running with --state ${state} (${p} is missing)`);
-  const f = JSON.parse(readFileSync(p, 'utf8')) as ServerFile;
-  if (!f.admin) throw new UsageError('the control server runs without an admin endpoint (--admin off)');
-  return f;
-}
-
-async function admin(state: string, path: string, init?: RequestInit): Promise<unknown> {
-  const f = serverFile(state);
-  let res: Response;
-  try {
-    res = await fetch(`http://${f.admin}${path}`, init);
-  } catch (e) {
-    throw new UsageError(`cannot reach the control server at ${f.admin} (pid ${f.pid}): ${(e as Error).cause ?? (e as Error).message}`);
-  }
-  const body = (await res.json()) as { error?: string };
-  if (!res.ok) throw new UsageError(body.error ?? `HTTP ${res.status}`);
-  return body;
 }
 
 export async function runRollback(to: string, o: { state: string; json?: boolean }): Promise<number> {

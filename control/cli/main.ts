@@ -14,6 +14,7 @@ import { runFlows } from './flows-cmd.js';
 import { runDiff, runRollback, runStatus, runVersions } from './history-cmd.js';
 import { InputError } from './load-policy.js';
 import { runMap } from './map-cmd.js';
+import { runQuarantine, runRelease } from './quarantine-cmd.js';
 import { runRecommend } from './recommend-cmd.js';
 import { runReplay } from './replay-cmd.js';
 import { runServe } from './serve-cmd.js';
@@ -261,6 +262,28 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--state <dir>', 'state directory of the running server', STATE)
     .option('--json', 'machine-readable output')
     .action(async (v: string, o) => setExit(await runRollback(v, o)));
+
+  program
+    .command('quarantine')
+    .description(
+      'deny every request from an identity (and with --both, to it) on every sidecar, now; waits until the connected sidecars ACK (exit 5 if some did not in time). Without an identity: the list',
+    )
+    .argument('[spiffe-id]', 'the identity to contain')
+    .option('--both', 'also deny every request to the identity’s own workload')
+    .option('--reason <text>', 'why (kept in the history and shown in the list)')
+    .option('--state <dir>', 'state directory of the running server', STATE)
+    .option('--wait <ms>', 'how long to wait for the sidecars’ ACKs', '5000')
+    .option('--json', 'machine-readable output')
+    .action(async (id: string | undefined, o) => setExit(await runQuarantine(id, o)));
+
+  program
+    .command('release')
+    .description('lift a quarantine; waits until the connected sidecars ACK (exit 5 if some did not in time)')
+    .argument('<spiffe-id>', 'the quarantined identity')
+    .option('--state <dir>', 'state directory of the running server', STATE)
+    .option('--wait <ms>', 'how long to wait for the sidecars’ ACKs', '5000')
+    .option('--json', 'machine-readable output')
+    .action(async (id: string, o) => setExit(await runRelease(id, o)));
 
   return program;
 }

@@ -132,7 +132,7 @@ export function compileWorkload(workload: Workload, mine: readonly Perimeter[], 
  * the head (fields 1-2) and the body (fields 3+) are encoded apart and the version, the digest
  * of the message without it, is spliced between them in canonical field order.
  */
-function encodeVersioned(message: CompiledPolicy): { bytes: Uint8Array; version: string } {
+export function encodeVersioned(message: CompiledPolicy): { bytes: Uint8Array; version: string } {
   const body = CompiledPolicy.encode({ ...message, formatVersion: 0, version: '' }).finish();
   const headWithoutVersion = CompiledPolicy.encode({ ...EMPTY, formatVersion: message.formatVersion }).finish();
   const version = createHash('sha256').update(headWithoutVersion).update(body).digest('hex').slice(0, 16);

@@ -115,6 +115,8 @@ export function parsePerimeter(spec: Cursor, name: string, at: Cursor): Perimete
     at.error('spec is required', 'a Perimeter needs spec.owner, spec.mode, spec.selector and spec.rules');
     return undefined;
   }
+  // The control server lays its quarantine over every workload under this name.
+  if (name === 'quarantine') at.error('"quarantine" is reserved for perimeter quarantine', 'give this perimeter another name');
   const owner = f.get('owner')?.string();
   if (!owner) spec.error('owner is required', 'name the team or person who answers for this perimeter');
   const modeC = f.get('mode');

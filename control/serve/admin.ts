@@ -1,6 +1,7 @@
 /**
  * The control server's admin endpoint (loopback by default): Prometheus `/metrics`, `/status`
- * and `/versions` as JSON, `/healthz`, and `POST /rollback` for `perimeter rollback`.
+ * and `/versions` as JSON, `/healthz`, `POST /rollback` for `perimeter rollback`, and
+ * `GET|POST /quarantine`, `POST /release` for `perimeter quarantine` and `release`.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,6 +13,9 @@ export interface AdminHandlers {
   versions(): unknown;
   healthy(): boolean;
   rollback(to: string): unknown;
+  quarantined(): unknown;
+  quarantine(identity: string, both: boolean, reason: string): unknown;
+  release(identity: string): unknown;
 }
 
 export class AdminError extends Error {
@@ -39,6 +43,24 @@ async function body(req: IncomingMessage, limit = 64 * 1024): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** A JSON object body; `usage` is what the error says the body must be. */
+async function jsonBody(req: IncomingMessage, usage: string): Promise<Record<string, unknown>> {
+  let v: unknown;
+  try {
+    v = JSON.parse(await body(req));
+  } catch {
+    throw new AdminError(400, `body must be JSON ${usage}`);
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new AdminError(400, `body must be JSON ${usage}`);
+  return v as Record<string, unknown>;
+}
+
+function stringField(o: Record<string, unknown>, key: string, usage: string): string {
+  const v = o[key];
+  if (typeof v !== 'string' || !v) throw new AdminError(400, `body must be JSON ${usage}`);
+  return v;
+}
+
 export async function startAdmin(address: string, h: AdminHandlers): Promise<{ server: Server; port: number }> {
   const server = createServer((req, res) => {
     void (async () => {
@@ -54,16 +76,17 @@ export async function startAdmin(address: string, h: AdminHandlers): Promise<{ s
           res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' });
           res.end(ok ? 'ok\n' : 'no snapshot yet\n');
         } else if (req.method === 'POST' && url.pathname === '/rollback') {
-          const text = await body(req);
-          let to: unknown;
-          try {
-            to = (JSON.parse(text) as { to?: unknown }).to;
-          } catch {
-            throw new AdminError(400, 'body must be JSON {"to": "<version>"}');
-          }
-          if (typeof to !== 'string' || !to) throw new AdminError(400, 'body must be JSON {"to": "<version>"}');
-          json(res, 200, h.rollback(to));
-        } else json(res, 404, { error: `no ${req.method} ${url.pathname}; try /status, /versions, /metrics, /healthz` });
+          const usage = '{"to": "<version>"}';
+          json(res, 200, h.rollback(stringField(await jsonBody(req, usage), 'to', usage)));
+        } else if (req.method === 'GET' && url.pathname === '/quarantine') json(res, 200, h.quarantined());
+        else if (req.method === 'POST' && url.pathname === '/quarantine') {
+          const usage = '{"identity": "spiffe://…", "both": false, "reason": "…"}';
+          const o = await jsonBody(req, usage);
+          json(res, 200, h.quarantine(stringField(o, 'identity', usage), o.both === true, typeof o.reason === 'string' ? o.reason : ''));
+        } else if (req.method === 'POST' && url.pathname === '/release') {
+          const usage = '{"identity": "spiffe://…"}';
+          json(res, 200, h.release(stringField(await jsonBody(req, usage), 'identity', usage)));
+        } else json(res, 404, { error: `no ${req.method} ${url.pathname}; try /status, /versions, /metrics, /healthz, /quarantine, /ui` });
       } catch (e) {
         json(res, e instanceof AdminError ? e.status : 500, { error: (e as Error).message });
       }

@@ -22,6 +22,7 @@ import { writeFileAtomic } from './atomic.js';
 import { History, HistoryError } from './history.js';
 import { ServerMetrics } from './metrics.js';
 import { type Published, Publisher } from './publisher.js';
+import { checkIdentity, type QuarantineEntry, readQuarantine, writeQuarantine } from './quarantine.js';
 import { watchPaths } from './watch.js';
 
 export const CONTROL_IDENTITY_PATH = '/ns/perimeter-system/sa/perimeter-control';
@@ -74,6 +75,8 @@ export interface StatusReport {
     | undefined;
   lastRejected: { at: string; errors: number; messages: string[] } | undefined;
   sidecars: SidecarStatus[];
+  /** Identities denied across the mesh (perimeter quarantine). */
+  quarantine: QuarantineEntry[];
   /** Access-log entries received over ALS: recorded as flows, or refused (with the last reason). */
   flows: { entries: number; recorded: number; refused: number; lastRefusal: string | undefined; stored: number; dropped: number };
 }
@@ -129,6 +132,7 @@ export class ControlServer {
       module: this.module,
       resourceName: this.resourceName,
       history: this.history,
+      quarantine: readQuarantine(opts.state),
       ...(opts.now ? { now: opts.now } : {}),
       hooks: {
         ...this.metrics.publisher,
@@ -208,6 +212,9 @@ export class ControlServer {
             throw e;
           }
         },
+        quarantined: () => this.publisher.quarantine,
+        quarantine: (identity, both, reason) => this.quarantine(identity, both, reason),
+        release: (identity) => this.release(identity),
       });
       this.admin = a.server;
       this.adminPort = a.port;
@@ -318,6 +325,31 @@ export class ControlServer {
     }
   }
 
+  /**
+   * Denies every request from `identity` (and, with `both`, to its workload) on every sidecar.
+   * The list is on disk before anything is pushed, so a restart keeps the quarantine.
+   */
+  quarantine(identity: string, both: boolean, reason: string): { entry: QuarantineEntry; published: unknown } {
+    const bad = checkIdentity(identity);
+    if (bad) throw new AdminError(400, bad);
+    const entry: QuarantineEntry = { identity, both, reason, since: new Date(this.opts.now?.() ?? Date.now()).toISOString() };
+    const list = [...this.publisher.quarantine.filter((e) => e.identity !== identity), entry];
+    writeQuarantine(this.opts.state, list);
+    const p = this.publisher.setQuarantine(list, { kind: 'quarantine', entry });
+    this.log.warn({ identity, both, reason, version: p?.version }, 'identity quarantined');
+    return { entry, published: p ? summaryOf(p) : undefined };
+  }
+
+  release(identity: string): { entry: QuarantineEntry; published: unknown } {
+    const entry = this.publisher.quarantine.find((e) => e.identity === identity);
+    if (!entry) throw new AdminError(404, `${identity} is not quarantined`);
+    const list = this.publisher.quarantine.filter((e) => e !== entry);
+    writeQuarantine(this.opts.state, list);
+    const p = this.publisher.setQuarantine(list, { kind: 'release', entry });
+    this.log.warn({ identity, version: p?.version }, 'quarantine released');
+    return { entry, published: p ? summaryOf(p) : undefined };
+  }
+
   status(): StatusReport {
     const p = this.publisher.current;
     const byIdentity = new Map((p?.workloads ?? []).map((w) => [w.identity, w]));
@@ -357,6 +389,7 @@ export class ControlServer {
         : undefined,
       lastRejected: r ? { at: iso(r.at), errors: r.errors, messages: r.messages } : undefined,
       sidecars,
+      quarantine: [...this.publisher.quarantine],
       flows: { ...this.flowStats, stored: this.flows?.size ?? 0, dropped: this.flows?.droppedFlows ?? 0 },
     };
   }

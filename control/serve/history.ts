@@ -22,12 +22,16 @@ export interface HistoryEntry {
   /** The snapshot version: digest over every workload's version. */
   version: string;
   time: string;
-  reason: 'publish' | 'rollback';
+  reason: 'publish' | 'rollback' | 'quarantine' | 'release';
   /** For a rollback: the sequence number republished. */
   rollbackOf?: number;
   /** One line per changed workload, against the previous entry. */
   summary: string[];
   workloads: HistoryWorkload[];
+  /** For a quarantine or a release: the identity and how. */
+  quarantine?: { identity: string; both: boolean; reason: string; since: string };
+  /** When a quarantine was laid over the policy: the snapshot version of the policy alone. */
+  baseVersion?: string;
   /** Blob holding the policy sources as JSON [{path, text}], if recorded. */
   sources?: string;
 }

@@ -14,6 +14,7 @@ import { type SnapshotCache, type XdsResource, xdsResource } from '../xds/cache.
 import { TYPE } from '../xds/types.js';
 import { diffVersions, summarize } from './diff.js';
 import type { History, HistoryEntry } from './history.js';
+import { type QuarantineEntry, withoutQuarantine, withQuarantine } from './quarantine.js';
 
 export interface PublishedWorkload {
   name: string;
@@ -26,7 +27,7 @@ export interface Published {
   version: string;
   /** The history entry, when a history is kept. */
   seq?: number;
-  origin: 'policy' | 'rollback' | 'history';
+  origin: 'policy' | 'rollback' | 'history' | 'quarantine' | 'release';
   at: number;
   workloads: PublishedWorkload[];
   summary: string[];
@@ -53,6 +54,8 @@ export interface PublisherOptions {
   history?: History;
   hooks?: PublisherHooks;
   now?: () => number;
+  /** Identities quarantined when the publisher starts (laid over everything it serves). */
+  quarantine?: readonly QuarantineEntry[];
 }
 
 export type ReloadResult = { ok: true; published: Published; changed: boolean } | { ok: false; rejected: Rejected };
@@ -65,9 +68,31 @@ export class Publisher {
   /** The version the policy paths last compiled to. */
   private policyVersion: string | undefined;
   private readonly now: () => number;
+  private quarantined: readonly QuarantineEntry[];
+  /** What is served before the quarantine overlay: the policy's own compiled workloads. */
+  private base: { workloads: PublishedWorkload[]; version: string } | undefined;
 
   constructor(private readonly opts: PublisherOptions) {
     this.now = opts.now ?? Date.now;
+    this.quarantined = opts.quarantine ?? [];
+  }
+
+  get quarantine(): readonly QuarantineEntry[] {
+    return this.quarantined;
+  }
+
+  /**
+   * Replaces the quarantine list and republishes what is served with it; the change is an entry
+   * of its own in the history. Returns undefined when nothing is being served yet (the list
+   * then applies to the first publish).
+   */
+  setQuarantine(
+    entries: readonly QuarantineEntry[],
+    change: { kind: 'quarantine' | 'release'; entry: QuarantineEntry },
+  ): Published | undefined {
+    this.quarantined = entries;
+    if (!this.base) return undefined;
+    return this.publish(this.base.workloads, this.base.version, change.kind, { change: change.entry });
   }
 
   /** Loads the policy paths; publishes if valid (and different), else rejects and keeps serving. */
@@ -88,7 +113,7 @@ export class Publisher {
     // what was already there does not undo it.
     if (this.current && result.version === this.policyVersion) return { ok: true, published: this.current, changed: false };
     this.policyVersion = result.version;
-    if (this.current?.version === result.version) return { ok: true, published: this.current, changed: false };
+    if (this.current && this.base?.version === result.version) return { ok: true, published: this.current, changed: false };
     const sources = (loaded.sources ?? []).map((f) => ({ path: f.name, text: f.text }));
     return { ok: true, published: this.publish(workloads, result.version, 'policy', { sources }), changed: true };
   }
@@ -110,16 +135,23 @@ export class Publisher {
 
   private publishEntry(e: HistoryEntry, origin: 'rollback' | 'history'): Published {
     const h = this.opts.history as History;
-    const workloads = e.workloads.map((w) => ({ name: w.name, identity: w.identity, version: w.version, bytes: h.blob(w.version) }));
-    return this.publish(workloads, e.version, origin, { rollbackOf: e.seq, entry: origin === 'history' ? e : undefined });
+    // Entries store what was served; the quarantine laid over it then is stripped, and today's is laid again.
+    const workloads = e.workloads.map((w) => {
+      const p = withoutQuarantine(CompiledPolicy.decode(h.blob(w.version)));
+      return { name: w.name, identity: w.identity, version: p.version, bytes: CompiledPolicy.encode(p).finish() };
+    });
+    const baseVersion = e.baseVersion ?? e.version;
+    return this.publish(workloads, baseVersion, origin, { rollbackOf: e.seq, entry: origin === 'history' ? e : undefined });
   }
 
   private publish(
-    workloads: PublishedWorkload[],
-    version: string,
+    base: PublishedWorkload[],
+    baseVersion: string,
     origin: Published['origin'],
-    meta: { sources?: { path: string; text: string }[]; rollbackOf?: number; entry?: HistoryEntry },
+    meta: { sources?: { path: string; text: string }[]; rollbackOf?: number; entry?: HistoryEntry; change?: QuarantineEntry },
   ): Published {
+    this.base = { workloads: base, version: baseVersion };
+    const { workloads, version } = this.overlay(base, baseVersion);
     const before = new Map((this.current?.workloads ?? []).map((w) => [w.name, CompiledPolicy.decode(w.bytes)]));
     const after = new Map(workloads.map((w) => [w.name, CompiledPolicy.decode(w.bytes)]));
     const summary = this.current ? summarize(diffVersions(before, after)) : [`${workloads.length} workloads`];
@@ -137,8 +169,10 @@ export class Publisher {
         {
           version,
           time: new Date(this.now()).toISOString(),
-          reason: origin === 'rollback' ? 'rollback' : 'publish',
+          reason: origin === 'rollback' || origin === 'quarantine' || origin === 'release' ? origin : 'publish',
           ...(meta.rollbackOf !== undefined && origin === 'rollback' ? { rollbackOf: meta.rollbackOf } : {}),
+          ...(meta.change ? { quarantine: meta.change } : {}),
+          ...(version !== baseVersion ? { baseVersion } : {}),
           summary,
           workloads: workloads.map(({ name, identity, version: v }) => ({ name, identity, version: v })),
           ...(sourcesBlob ? { sources: sourcesBlob } : {}),
@@ -152,6 +186,16 @@ export class Publisher {
     this.current = published;
     this.opts.hooks?.published?.(published);
     return published;
+  }
+
+  /** The base with today's quarantine laid over it; unchanged (same bytes, same version) when nothing is quarantined. */
+  private overlay(base: PublishedWorkload[], baseVersion: string): { workloads: PublishedWorkload[]; version: string } {
+    if (this.quarantined.length === 0) return { workloads: base, version: baseVersion };
+    const workloads = base.map((w) => {
+      const served = withQuarantine(CompiledPolicy.decode(w.bytes), this.quarantined);
+      return served.bytes ? { ...w, version: served.policy.version, bytes: served.bytes } : w;
+    });
+    return { workloads, version: digest(workloads.map((w) => `${w.name}=${w.version}`).join('\n')) };
   }
 }
 
