@@ -76,6 +76,7 @@ export async function runDemo(o: { policy: string; flows: string; once?: boolean
     say(
       `control server on 127.0.0.1:${mesh.control.xdsPort}; ${mesh.members.size} workloads, each an app behind a sidecar; ${flows.length} flows`,
     );
+    say(`web page (live map, flows, perimeters): http://127.0.0.1:${mesh.control.adminPort}/ui`);
     const first = await round(mesh, flows);
     print(`Round 1: the shop's flows through the sidecars (policy ${mesh.control.publisher.current?.version})`, first);
     const mismatches = first.filter((r) => r.flow.expect && r.flow.expect !== r.verdict).length;
@@ -99,6 +100,9 @@ export async function runDemo(o: { policy: string; flows: string; once?: boolean
     if (o.once) return mismatches ? 4 : 0;
     say(`playing the flows every ${every} ms; Ctrl-C to stop (edit ${mesh.policyDir} to see changes arrive)`);
     say(`the control server records them as flows: npx perimeter flows --state ${mesh.state}`);
+    say(
+      `see them live at http://127.0.0.1:${mesh.control.adminPort}/ui, or contain one: npx perimeter quarantine <spiffe-id> --state ${mesh.state}`,
+    );
     let last = await round(mesh, flows);
     for (let n = 3; !stop; n++) {
       await new Promise((r) => setTimeout(r, every));

@@ -68,7 +68,8 @@ export class DemoMesh {
       policy: [policyDir],
       state,
       listen: '127.0.0.1:0',
-      admin: false,
+      // The admin port serves the web page (/ui) and lets perimeter status, quarantine… reach the demo.
+      admin: '127.0.0.1:0',
       insecure: false,
       debounceMs: 50,
       moduleFile: BUILT_MODULE,

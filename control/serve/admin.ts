@@ -1,10 +1,12 @@
 /**
  * The control server's admin endpoint (loopback by default): Prometheus `/metrics`, `/status`
  * and `/versions` as JSON, `/healthz`, `POST /rollback` for `perimeter rollback`, and
- * `GET|POST /quarantine`, `POST /release` for `perimeter quarantine` and `release`.
+ * `GET|POST /quarantine`, `POST /release` for `perimeter quarantine` and `release`, and the
+ * web page `/ui` with its data `/ui/state.json`.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { UI_PAGE } from '../ui/page.js';
 
 export interface AdminHandlers {
   metrics(): Promise<string>;
@@ -16,6 +18,8 @@ export interface AdminHandlers {
   quarantined(): unknown;
   quarantine(identity: string, both: boolean, reason: string): unknown;
   release(identity: string): unknown;
+  /** The web page's data (`/ui/state.json`). */
+  ui(): unknown;
 }
 
 export class AdminError extends Error {
@@ -78,7 +82,11 @@ export async function startAdmin(address: string, h: AdminHandlers): Promise<{ s
         } else if (req.method === 'POST' && url.pathname === '/rollback') {
           const usage = '{"to": "<version>"}';
           json(res, 200, h.rollback(stringField(await jsonBody(req, usage), 'to', usage)));
-        } else if (req.method === 'GET' && url.pathname === '/quarantine') json(res, 200, h.quarantined());
+        } else if (req.method === 'GET' && (url.pathname === '/ui' || url.pathname === '/ui/' || url.pathname === '/')) {
+          res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+          res.end(UI_PAGE);
+        } else if (req.method === 'GET' && url.pathname === '/ui/state.json') json(res, 200, h.ui());
+        else if (req.method === 'GET' && url.pathname === '/quarantine') json(res, 200, h.quarantined());
         else if (req.method === 'POST' && url.pathname === '/quarantine') {
           const usage = '{"identity": "spiffe://…", "both": false, "reason": "…"}';
           const o = await jsonBody(req, usage);

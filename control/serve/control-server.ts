@@ -13,6 +13,7 @@ import { type CaFiles, caDir, initCa, issueSvid, loadCa } from '../ca/ca.js';
 import { eventOf, type FlowEvent } from '../flows/event.js';
 import { FlowStore } from '../flows/store.js';
 import { parseSpiffeId } from '../policy/spiffe.js';
+import { uiState } from '../ui/state.js';
 import { SnapshotCache } from '../xds/cache.js';
 import { type AccessLogBatch, type Logger, XdsServer } from '../xds/server.js';
 import type { StreamInfo } from '../xds/session.js';
@@ -215,6 +216,7 @@ export class ControlServer {
         quarantined: () => this.publisher.quarantine,
         quarantine: (identity, both, reason) => this.quarantine(identity, both, reason),
         release: (identity) => this.release(identity),
+        ui: () => uiState(this.status(), this.publisher.loaded, this.flows.query({})),
       });
       this.admin = a.server;
       this.adminPort = a.port;

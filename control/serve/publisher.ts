@@ -10,6 +10,7 @@ import type { CompileResult } from '../compile/compile.js';
 import { compile, digest } from '../compile/compile.js';
 import { formatDiagnostic } from '../policy/diagnostics.js';
 import { loadPaths } from '../policy/load.js';
+import type { PolicySet } from '../policy/model.js';
 import { type SnapshotCache, type XdsResource, xdsResource } from '../xds/cache.js';
 import { TYPE } from '../xds/types.js';
 import { diffVersions, summarize } from './diff.js';
@@ -65,6 +66,8 @@ export class Publisher {
   lastRejected: Rejected | undefined;
   /** The trust domain of the last policy that loaded. */
   trustDomain: string | undefined;
+  /** The last policy that loaded, and what it compiled to (for the web page and the map). */
+  loaded: { policy: PolicySet; compiled: CompileResult } | undefined;
   /** The version the policy paths last compiled to. */
   private policyVersion: string | undefined;
   private readonly now: () => number;
@@ -108,6 +111,7 @@ export class Publisher {
     this.trustDomain = loaded.policy.mesh.trustDomain;
     const result = compile(loaded.policy);
     this.opts.hooks?.compiled?.(Number(process.hrtime.bigint() - t0) / 1e9);
+    this.loaded = { policy: loaded.policy, compiled: result };
     const workloads = fromCompile(result);
     // Only a change of the policy itself publishes: after a rollback, an edit that compiles to
     // what was already there does not undo it.

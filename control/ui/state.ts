@@ -1,0 +1,148 @@
+/**
+ * What the web page shows, as one JSON document: the served snapshot, the workloads with their
+ * perimeters and sidecars, every perimeter's rules in words, the busiest flows, the
+ * quarantine, and the dependency map as SVG. Built on request from the server's own state.
+ */
+import type { CompileResult } from '../compile/compile.js';
+import { buildMap, toSvg } from '../flows/map.js';
+import type { Flow } from '../flows/store.js';
+import type { Condition, Operation, PolicySet, Rule, Source, StringMatch } from '../policy/model.js';
+import type { StatusReport } from '../serve/control-server.js';
+
+export interface UiState {
+  generatedAt: string;
+  snapshot: StatusReport['snapshot'];
+  lastRejected: StatusReport['lastRejected'];
+  meshDefault: string | undefined;
+  workloads: { name: string; identity: string; labels: Record<string, string>; perimeters: string[]; sidecars: number; inSync: boolean }[];
+  perimeters: {
+    name: string;
+    owner: string;
+    mode: string;
+    crownJewel: boolean;
+    workloads: string[];
+    rules: { name: string; action: string; mode: string; from: string; to: string; when: string; expires: string | undefined }[];
+  }[];
+  flows: (Flow & { source: string })[];
+  quarantine: StatusReport['quarantine'];
+  map: string;
+}
+
+export const UI_FLOW_LIMIT = 500;
+
+export function uiState(
+  status: StatusReport,
+  loaded: { policy: PolicySet; compiled: CompileResult } | undefined,
+  flows: readonly Flow[],
+): UiState {
+  const policy = loaded?.policy;
+  const compiled = loaded?.compiled;
+  const sidecars = (identity: string) => status.sidecars.filter((s) => s.identity === identity);
+  const modes = new Map((policy?.perimeters ?? []).map((p) => [p.name, p.mode as string]));
+  return {
+    generatedAt: new Date().toISOString(),
+    snapshot: status.snapshot,
+    lastRejected: status.lastRejected,
+    meshDefault: policy?.mesh.defaultMode,
+    workloads: (compiled?.workloads ?? []).map((w) => ({
+      name: w.workload.name,
+      identity: w.workload.identity,
+      labels: w.workload.labels,
+      perimeters: w.perimeters,
+      sidecars: sidecars(w.workload.identity).length,
+      inSync: sidecars(w.workload.identity).every((s) => s.inSync),
+    })),
+    perimeters: (policy?.perimeters ?? []).map((p) => ({
+      name: p.name,
+      owner: p.owner,
+      mode: p.mode,
+      crownJewel: p.crownJewel,
+      workloads: (compiled?.workloads ?? []).filter((w) => w.perimeters.includes(p.name)).map((w) => w.workload.name),
+      rules: p.rules.map((r) => describeRule(r, p.mode)),
+    })),
+    flows: [...flows]
+      .sort((a, b) => b.count - a.count)
+      .slice(0, UI_FLOW_LIMIT)
+      .map((f) => ({ ...f, source: f.source ?? 'unauthenticated' })),
+    quarantine: status.quarantine,
+    map: compiled ? toSvg(buildMap(compiled, modes, flows)) : '',
+  };
+}
+
+const match = (m: StringMatch): string =>
+  m.kind === 'exact'
+    ? m.value
+    : m.kind === 'prefix'
+      ? `${m.value}*`
+      : m.kind === 'suffix'
+        ? `*${m.value}`
+        : m.kind === 'contains'
+          ? `*${m.value}*`
+          : m.kind === 'segment-prefix'
+            ? `${m.value}/*`
+            : 'present';
+const some = (label: string, ms: readonly StringMatch[], not = false) =>
+  ms.length ? `${not ? 'not ' : ''}${label} ${ms.map(match).join(' | ')}` : '';
+const joined = (parts: string[], sep: string) => parts.filter(Boolean).join(sep);
+
+function source(s: Source): string {
+  return (
+    joined(
+      [
+        s.peer === 'unauthenticated' ? 'unauthenticated' : '',
+        s.workloads.length ? `workloads ${s.workloads.join(' | ')}` : '',
+        s.labels.length
+          ? `labels ${s.labels
+              .map((l) =>
+                Object.entries(l)
+                  .map(([k, v]) => `${k}=${v}`)
+                  .join(','),
+              )
+              .join(' | ')}`
+          : '',
+        some('identity', s.principals),
+        some('identity', s.notPrincipals, true),
+        some('namespace', s.namespaces),
+        some('namespace', s.notNamespaces, true),
+        some('request principal', s.requestPrincipals),
+        some('request principal', s.notRequestPrincipals, true),
+      ],
+      ', ',
+    ) || (s.peer === 'authenticated' ? 'any authenticated caller' : 'any caller')
+  );
+}
+
+function operation(o: Operation): string {
+  return (
+    joined(
+      [
+        o.methods.join('|'),
+        o.notMethods.length ? `not ${o.notMethods.join('|')}` : '',
+        o.paths.map(match).join(' | '),
+        some('', o.notPaths, true).trim(),
+        some('host', o.hosts),
+        some('host', o.notHosts, true),
+        o.ports.length ? `port ${o.ports.join('|')}` : '',
+        o.notPorts.length ? `not port ${o.notPorts.join('|')}` : '',
+      ],
+      ' ',
+    ) || 'any request'
+  );
+}
+
+function condition(c: Condition): string {
+  const key = c.attribute === 'header' || c.attribute === 'claim' ? `${c.attribute} ${c.key}` : c.attribute;
+  return joined([c.values.length ? `${key} = ${c.values.map(match).join(' | ')}` : '', some(`${key} ≠`, c.notValues)], ', ');
+}
+
+export function describeRule(r: Rule, perimeterMode: string): UiState['perimeters'][number]['rules'][number] {
+  return {
+    name: r.name,
+    action: r.action,
+    mode: r.mode ?? perimeterMode,
+    from: r.from.length ? r.from.map(source).join(' or ') : 'any caller',
+    to: r.to.length ? r.to.map(operation).join(' or ') : 'any request',
+    when: r.when.map(condition).join(' and '),
+    expires: r.expiresUnixMs ? new Date(r.expiresUnixMs).toISOString() : undefined,
+  };
+}
