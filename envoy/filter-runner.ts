@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PolicyRequest } from '../control/eval/request.js';
-import { parseDecisionRecord } from '../control/flows/event.js';
+import { candidateOf, parseDecisionRecord } from '../control/flows/event.js';
 import { type Header, type LocalReply, type Plugin, ProxyWasmHost, type StreamInfo } from './host/host.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -29,6 +29,8 @@ export interface FilterDecision {
   version: string;
   audit?: string;
   staged?: string;
+  /** When the staged candidate decides otherwise: its verdict and `perimeter/rule`. */
+  candidate?: { decision: 'allow' | 'deny'; rule: string };
   /** The 403 (or other local reply) Envoy would send. */
   localReply?: LocalReply;
   record: string;
@@ -47,6 +49,7 @@ export function parseRecord(record: string): Omit<FilterDecision, 'localReply' |
     version: f.version ?? '',
     ...(f.audit ? { audit: f.audit } : {}),
     ...(f.staged ? { staged: f.staged } : {}),
+    ...candidateOf(f.candidate),
   };
 }
 

@@ -70,8 +70,33 @@ export function compile(policy: PolicySet): CompileResult {
 }
 
 export function compileWorkload(workload: Workload, mine: readonly Perimeter[], mesh: Mesh, registry: Registry): CompiledWorkload {
+  // A staged candidate is the same workload's policy with each candidate in place of its
+  // perimeter's rules. Both read one headers/claims table, so the filter fetches once for both.
+  const staged = mine.some((p) => p.candidate)
+    ? mine.map((p) => (p.candidate ? { ...p, mode: p.candidate.mode, rules: p.candidate.rules } : p))
+    : undefined;
+  const keysFrom = staged ? [...mine, ...staged] : mine;
+  const message = compileMessage(workload, mine, mesh, registry, keysFrom);
+  if (staged) {
+    const candidate = compileMessage(workload, staged, mesh, registry, keysFrom);
+    candidate.version = encodeVersioned(candidate).version;
+    message.candidate = candidate;
+    message.needs |= candidate.needs;
+  }
+  const { bytes, version } = encodeVersioned(message);
+  message.version = version;
+  return { workload, policy: message, bytes, version, perimeters: mine.map((p) => p.name) };
+}
+
+function compileMessage(
+  workload: Workload,
+  mine: readonly Perimeter[],
+  mesh: Mesh,
+  registry: Registry,
+  keysFrom: readonly Perimeter[],
+): CompiledPolicy {
   const keysOf = (attribute: 'header' | 'claim') =>
-    [...new Set(mine.flatMap((p) => p.rules.flatMap((r) => r.when.filter((c) => c.attribute === attribute).map((c) => c.key))))].sort();
+    [...new Set(keysFrom.flatMap((p) => p.rules.flatMap((r) => r.when.filter((c) => c.attribute === attribute).map((c) => c.key))))].sort();
   const headers = keysOf('header');
   const claims = keysOf('claim');
   let needs = 0;
@@ -109,7 +134,7 @@ export function compileWorkload(workload: Workload, mine: readonly Perimeter[], 
     defaultPerimeter = strongest.name;
   }
 
-  const message: CompiledPolicy = {
+  return {
     formatVersion: FormatVersion.FORMAT_VERSION_CURRENT,
     version: '',
     workload: workload.name,
@@ -121,10 +146,8 @@ export function compileWorkload(workload: Workload, mine: readonly Perimeter[], 
     headers,
     claims,
     needs,
+    candidate: undefined,
   };
-  const { bytes, version } = encodeVersioned(message);
-  message.version = version;
-  return { workload, policy: message, bytes, version, perimeters: mine.map((p) => p.name) };
 }
 
 /**

@@ -25,6 +25,11 @@ export interface FlowEvent {
   /** `perimeter/rule`, or `default`, `unsafe-request`, `host_fault`, `no_policy`. */
   rule: string;
   version: string;
+  /** Audit and staged rules that matched too (they count as hits). */
+  audit?: string;
+  staged?: string;
+  /** The staged candidate's verdict, when it differs from the live one. */
+  candidate?: { decision: 'allow' | 'deny'; rule: string };
 }
 
 /** `decision=allow enforced=1 mode=enforce rule=app/web-calls-api version=…` as fields. */
@@ -35,6 +40,12 @@ export function parseDecisionRecord(text: string): Record<string, string> {
     if (eq > 0) out[kv.slice(0, eq)] = kv.slice(eq + 1);
   }
   return out;
+}
+
+/** `candidate=deny:db/no-deletes` → {decision, rule}. */
+export function candidateOf(text: string | undefined): { candidate?: { decision: 'allow' | 'deny'; rule: string } } {
+  const m = text ? /^(allow|deny):(.*)$/.exec(text) : null;
+  return m ? { candidate: { decision: m[1] as 'allow' | 'deny', rule: m[2] ?? '' } } : {};
 }
 
 export type Parsed = { ok: true; event: FlowEvent } | { ok: false; reason: string };
@@ -67,6 +78,9 @@ export function eventOf(entry: HTTPAccessLogEntry, destination: string): Parsed 
       mode: r.mode ?? '',
       rule: r.rule ?? '',
       version: r.version ?? '',
+      ...(r.audit ? { audit: r.audit } : {}),
+      ...(r.staged ? { staged: r.staged } : {}),
+      ...candidateOf(r.candidate),
     },
   };
 }

@@ -4,6 +4,10 @@
  * (the `lmdb` package: memory-mapped, transactional, crash-safe, readable by other processes
  * while the server writes) under `<state>/flows`. The number of flows is bounded: past the
  * limit, the flows seen least recently are dropped, and the drop is counted.
+ *
+ * Beside the flows, under `<state>/rule-hits`: how often each rule decided (or, audit and
+ * staged, matched) a request at each workload, from the filter's decision records. Bounded by
+ * the policy's size, never dropped, and what `perimeter report` reads for unused rules.
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -31,6 +35,19 @@ export interface Flow {
   lastRule: string;
   lastVersion: string;
   lastStatus: number;
+  /** Requests the staged candidate would have decided otherwise. */
+  disagree: number;
+  /** The candidate's verdict on the latest such request: `deny:db/no-deletes`. */
+  lastCandidate: string;
+}
+
+export interface RuleHits {
+  destination: string;
+  /** `perimeter/rule` */
+  rule: string;
+  hits: number;
+  firstMs: number;
+  lastMs: number;
 }
 
 export interface FlowQuery {
@@ -51,8 +68,24 @@ export class FlowStore {
 
   private constructor(
     private readonly db: RootDatabase<Flow, string>,
+    private readonly hitsDb: RootDatabase<RuleHits, string>,
     readonly maxFlows: number,
   ) {}
+
+  /** Rule hits, read while the server may be writing; undefined when none were ever recorded. */
+  static async readHits(stateDir: string): Promise<RuleHits[] | undefined> {
+    if (!existsSync(join(stateDir, 'rule-hits'))) return undefined;
+    const store = FlowStore.open(stateDir, { readOnly: true });
+    try {
+      return store.hits();
+    } finally {
+      await store.close();
+    }
+  }
+
+  hits(): RuleHits[] {
+    return [...this.hitsDb.getRange()].map(({ value }) => value);
+  }
 
   /** The flows a query selects, read while the server may be writing; undefined when none were ever recorded. */
   static async read(stateDir: string, q: FlowQuery = {}): Promise<Flow[] | undefined> {
@@ -67,9 +100,13 @@ export class FlowStore {
 
   static open(stateDir: string, opts: { maxFlows?: number; readOnly?: boolean } = {}): FlowStore {
     const path = join(stateDir, 'flows');
-    if (!opts.readOnly) mkdirSync(path, { recursive: true });
-    const db = open<Flow, string>({ path, readOnly: Boolean(opts.readOnly) });
-    return new FlowStore(db, opts.maxFlows ?? DEFAULT_MAX_FLOWS);
+    const hitsPath = join(stateDir, 'rule-hits');
+    const readOnly = Boolean(opts.readOnly);
+    if (!readOnly) for (const p of [path, hitsPath]) mkdirSync(p, { recursive: true });
+    const db = open<Flow, string>({ path, readOnly });
+    // A store written before rule hits were kept has flows only.
+    const hits = open<RuleHits, string>({ path: hitsPath, readOnly: readOnly && existsSync(hitsPath) });
+    return new FlowStore(db, hits, opts.maxFlows ?? DEFAULT_MAX_FLOWS);
   }
 
   /** Adds a batch of events in one transaction; returns how many flows it created. */
@@ -104,9 +141,16 @@ export class FlowStore {
             lastRule: '',
             lastVersion: '',
             lastStatus: 0,
+            disagree: 0,
+            lastCandidate: '',
           };
         }
         f.count++;
+        f.disagree ??= 0;
+        if (e.candidate) {
+          f.disagree++;
+          f.lastCandidate = `${e.candidate.decision}:${e.candidate.rule}`;
+        }
         if (e.decision === 'allow') f.allowed++;
         else if (e.enforced) f.denied++;
         else f.wouldDeny++;
@@ -123,8 +167,26 @@ export class FlowStore {
       }
       for (const [k, f] of touched) this.db.putSync(k, f);
     });
+    this.recordHits(events);
     if (created > 0) this.bound();
     return created;
+  }
+
+  private recordHits(events: readonly FlowEvent[]): void {
+    const touched = new Map<string, RuleHits>();
+    const hit = (destination: string, rule: string, timeMs: number) => {
+      const key = `${destination}\u0000${rule}`;
+      const h = touched.get(key) ?? this.hitsDb.get(key) ?? { destination, rule, hits: 0, firstMs: timeMs, lastMs: timeMs };
+      touched.set(key, { ...h, hits: h.hits + 1, firstMs: Math.min(h.firstMs, timeMs), lastMs: Math.max(h.lastMs, timeMs) });
+    };
+    for (const e of events) {
+      if (e.rule) hit(e.destination, e.rule, e.timeMs);
+      if (e.audit) hit(e.destination, e.audit, e.timeMs);
+      if (e.staged) hit(e.destination, e.staged, e.timeMs);
+    }
+    this.hitsDb.transactionSync(() => {
+      for (const [k, h] of touched) this.hitsDb.putSync(k, h);
+    });
   }
 
   /** Past the limit, drops the flows seen least recently (down to 90% of it, so not every batch pays). */
@@ -145,7 +207,12 @@ export class FlowStore {
     const out: Flow[] = [];
     for (const { value } of this.db.getRange()) {
       // An absent source is stored as null.
-      const f: Flow = { ...value, source: value.source ?? undefined };
+      const f: Flow = {
+        ...value,
+        source: value.source ?? undefined,
+        disagree: value.disagree ?? 0,
+        lastCandidate: value.lastCandidate ?? '',
+      };
       if (q.to !== undefined && f.destination !== q.to) continue;
       if (q.denied && f.denied + f.wouldDeny === 0) continue;
       if (q.sinceMs !== undefined && f.lastMs < q.sinceMs) continue;
@@ -166,5 +233,6 @@ export class FlowStore {
 
   async close(): Promise<void> {
     await this.db.close();
+    await this.hitsDb.close();
   }
 }

@@ -107,6 +107,13 @@ export interface Selector {
   labels: Record<string, string>[];
 }
 
+/** Another version of a perimeter's rules: the staged candidate, or what promote replaced. */
+export interface RuleSet {
+  mode: Mode;
+  rules: Rule[];
+  location: Location;
+}
+
 export interface Perimeter {
   name: string;
   owner: string;
@@ -117,6 +124,10 @@ export interface Perimeter {
   /** Istio policies keep their action: a workload with Istio DENY/AUDIT policies only and no ALLOW policy allows by default. */
   istioAction?: 'ALLOW' | 'DENY' | 'AUDIT';
   crownJewel: boolean;
+  /** Staged: decided in shadow beside `rules` by the filter, which records where they disagree. */
+  candidate?: RuleSet;
+  /** What `perimeter promote` replaced; `perimeter rollback --perimeter` brings it back. Never compiled. */
+  previous?: RuleSet;
   location: Location;
 }
 

@@ -18,6 +18,7 @@ import {
   type Operation,
   type Perimeter,
   type Rule,
+  type RuleSet,
   type Selector,
   type Source,
   type StringMatch,
@@ -110,7 +111,7 @@ export function parseMesh(spec: Cursor, at: Cursor): Mesh | undefined {
 }
 
 export function parsePerimeter(spec: Cursor, name: string, at: Cursor): Perimeter | undefined {
-  const f = spec.fields(['owner', 'mode', 'selector', 'rules', 'crownJewel']);
+  const f = spec.fields(['owner', 'mode', 'selector', 'rules', 'crownJewel', 'candidate', 'previous']);
   if (!f) {
     at.error('spec is required', 'a Perimeter needs spec.owner, spec.mode, spec.selector and spec.rules');
     return undefined;
@@ -126,20 +127,8 @@ export function parsePerimeter(spec: Cursor, name: string, at: Cursor): Perimete
   const selector = selC ? parseSelector(selC) : undefined;
   if (!selector) spec.error('selector is required', 'select the workloads this perimeter protects: selector: {workloads: [name]}');
 
-  const rules: Rule[] = [];
-  const seen = new Map<string, number>();
   const rulesC = f.get('rules');
-  for (const rc of rulesC?.items() ?? []) {
-    const rule = parseRule(rc);
-    if (!rule) continue;
-    const first = seen.get(rule.name);
-    if (first !== undefined) {
-      rc.error(`duplicate rule name "${rule.name}" (also rules[${first}])`, 'rule names must be unique within a perimeter');
-    } else {
-      seen.set(rule.name, rules.length);
-    }
-    rules.push(rule);
-  }
+  const rules = parseRules(rulesC);
   if (rules.length === 0 && mode === 'enforce') {
     (rulesC ?? spec).warn('this perimeter has no rules: in enforce mode it denies every request to its workloads');
   }
@@ -151,8 +140,37 @@ export function parsePerimeter(spec: Cursor, name: string, at: Cursor): Perimete
     rules,
     origin: 'perimeter',
     crownJewel: f.get('crownJewel')?.bool() ?? false,
+    ...staged(f.get('candidate'), mode, 'candidate'),
+    ...staged(f.get('previous'), mode, 'previous'),
     location: location(at),
   };
+}
+
+function parseRules(rulesC: Cursor | undefined): Rule[] {
+  const rules: Rule[] = [];
+  const seen = new Map<string, number>();
+  for (const rc of rulesC?.items() ?? []) {
+    const rule = parseRule(rc);
+    if (!rule) continue;
+    const first = seen.get(rule.name);
+    if (first !== undefined) {
+      rc.error(`duplicate rule name "${rule.name}" (also rules[${first}])`, 'rule names must be unique within a perimeter');
+    } else {
+      seen.set(rule.name, rules.length);
+    }
+    rules.push(rule);
+  }
+  return rules;
+}
+
+/** `candidate:` or `previous:`, another version of the rules: {mode (default: the perimeter's), rules}. */
+function staged(c: Cursor | undefined, perimeterMode: Mode, key: 'candidate' | 'previous'): { [k in typeof key]?: RuleSet } {
+  if (!c) return {};
+  const f = c.fields(['mode', 'rules']);
+  if (!f) return {};
+  const rulesC = f.get('rules');
+  if (!rulesC) c.error(`${key}.rules is required`, `a ${key} version lists its rules as the perimeter does: ${key}: {rules: [...]}`);
+  return { [key]: { mode: f.get('mode')?.oneOf(MODES) ?? perimeterMode, rules: parseRules(rulesC), location: location(c) } };
 }
 
 function parseLabelSelectors(c: Cursor): Record<string, string>[] {

@@ -78,6 +78,8 @@ export function withQuarantine(base: CompiledPolicy, entries: readonly Quarantin
     version: '',
     perimeters: [...clean.perimeters, { name: QUARANTINE_PERIMETER, mode: Mode.MODE_ENFORCE, owner: OWNER }],
     rules: [...clean.rules, ...rules],
+    // A staged candidate is contained too, or it would "disagree" with every quarantined request.
+    candidate: clean.candidate ? withQuarantine(clean.candidate, entries).policy : undefined,
   };
   const { bytes, version } = encodeVersioned(message);
   return { policy: { ...message, version }, bytes };
@@ -92,6 +94,7 @@ export function withoutQuarantine(p: CompiledPolicy): CompiledPolicy {
     version: '',
     perimeters: p.perimeters.filter((_, i) => i !== at),
     rules: p.rules.filter((r) => r.perimeter !== at).map((r) => (r.perimeter > at ? { ...r, perimeter: r.perimeter - 1 } : r)),
+    candidate: p.candidate ? withoutQuarantine(p.candidate) : undefined,
   };
   return { ...message, version: encodeVersioned(message).version };
 }

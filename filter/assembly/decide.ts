@@ -307,3 +307,37 @@ export function decide(policy: Policy): void {
     byDefault(policy, false);
   }
 }
+
+// The staged candidate's verdict on the same request (see shadow()).
+export let disagree: bool = false;
+export let candidateDecision: bool = false;
+export let candidateRule: i32 = -1;
+
+/**
+ * Decides the request again with the staged candidate, in shadow: the live outcome above is
+ * kept as it was, and `disagree` says whether the candidate's written verdict differs.
+ */
+export function shadow(candidate: Policy): void {
+  const d = decision,
+    e = enforced,
+    c = code,
+    r = ruleIndex,
+    m = mode,
+    a = auditIndex,
+    s = stagedIndex;
+  decide(candidate);
+  candidateDecision = decision;
+  candidateRule = ruleIndex;
+  disagree = decision != d;
+  decision = d;
+  enforced = e;
+  code = c;
+  ruleIndex = r;
+  mode = m;
+  auditIndex = a;
+  stagedIndex = s;
+}
+
+export function clearShadow(): void {
+  disagree = false;
+}

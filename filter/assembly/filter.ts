@@ -44,6 +44,8 @@ const R_RULE = utf8(" rule=");
 const R_VERSION = utf8(" version=");
 const R_AUDIT = utf8(" audit=");
 const R_STAGED = utf8(" staged=");
+const R_CANDIDATE_ALLOW = utf8(" candidate=allow:");
+const R_CANDIDATE_DENY = utf8(" candidate=deny:");
 const R_FAULT = utf8("decision=deny enforced=1 mode=enforce rule=host_fault");
 const R_NO_POLICY = utf8("decision=deny enforced=1 mode=enforce rule=no_policy");
 const MODE_NAMES: StaticArray<ArrayBuffer> = [utf8("unknown"), utf8("observe"), utf8("simulate"), utf8("enforce")];
@@ -62,6 +64,7 @@ let cUnauthenticated: u32 = 0;
 let cConfigRejected: u32 = 0;
 let cHostFault: u32 = 0;
 let cRuleOverflow: u32 = 0;
+let cCandidateDisagree: u32 = 0;
 
 function counter(name: string): u32 {
   const b = utf8(name);
@@ -76,6 +79,7 @@ function defineCounters(policy: Policy): void {
   cConfigRejected = counter("perimeter.config_rejected");
   cHostFault = counter("perimeter.host_fault");
   cRuleOverflow = counter("perimeter.rule.overflow.hits");
+  cCandidateDisagree = counter("perimeter.candidate.disagree");
   for (let i = 0; i < policy.rules.length; i++) {
     const rule = policy.rules[i];
     if (i >= MAX_RULE_COUNTERS) {
@@ -348,6 +352,11 @@ function writeRecord(policy: Policy): bool {
     at = append(at, R_STAGED);
     at = append(at, unchecked(policy.rules[d.stagedIndex]).label);
   }
+  const candidate = policy.candidate;
+  if (d.disagree && candidate !== null) {
+    at = append(at, d.candidateDecision ? R_CANDIDATE_ALLOW : R_CANDIDATE_DENY);
+    at = append(at, label(candidate, d.candidateRule));
+  }
   return host.setProperty(ptrOf(RECORD_PROPERTY), RECORD_PROPERTY.byteLength, RECORD, at) == Status.Ok;
 }
 
@@ -384,12 +393,17 @@ export function onRequestHeaders(id: u32): u32 {
   const safe = rawPathLen >= 0 && normalizePath(rawPathPtr, <usize>rawPathLen) && normalizeHost(rawHostPtr, rawHostLen);
   if (safe) d.decide(policy);
   else d.decideUnsafe(policy);
+  const candidate = policy.candidate;
+  // An unsafe request is denied whatever either policy says, so there is nothing to compare.
+  if (candidate !== null && safe) d.shadow(candidate);
+  else d.clearShadow();
 
   const recorded = writeRecord(policy);
   releaseAll();
   if (!recorded) return fail(R_FAULT, DETAILS_FAULT, true);
 
   if (!d.authenticated) host.incrementCounter(cUnauthenticated, 1);
+  if (d.disagree) host.incrementCounter(cCandidateDisagree, 1);
   if (d.ruleIndex >= 0) {
     const rule = unchecked(policy.rules[d.ruleIndex]);
     rule.pendingHits++;

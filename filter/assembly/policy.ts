@@ -151,6 +151,8 @@ export class Policy {
   unsafeLabel: ArrayBuffer = NO_BYTES;
   unsafeDetails: ArrayBuffer = NO_BYTES;
   decidedCounters: bool = false;
+  /** The staged candidate, decided in shadow; it shares this policy's header and claim slots. */
+  candidate: Policy | null = null;
 
   constructor(pool: ArrayBuffer) {
     this.pool = pool;
@@ -400,9 +402,26 @@ function decodePerimeter(r: Reader): Perimeter | null {
 
 /** Decodes CompiledPolicy bytes held in `pool`; null when malformed or of another format. */
 export function decodePolicy(pool: ArrayBuffer): Policy | null {
-  resetScratch();
   const base = ptrOf(pool);
-  const r = new Reader(base, base + <usize>pool.byteLength);
+  return decodeRange(pool, base, base + <usize>pool.byteLength, true);
+}
+
+/** Whether two header (or claim) tables name the same keys in the same order. */
+function sameKeys(a: StaticArray<Match>, b: StaticArray<Match>): bool {
+  if (a.length != b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = unchecked(a[i]);
+    const y = unchecked(b[i]);
+    if (x.len != y.len || !sameBytes(x.ptr, y.ptr, x.len)) return false;
+  }
+  return true;
+}
+
+function decodeRange(pool: ArrayBuffer, start: usize, end: usize, outer: bool): Policy | null {
+  resetScratch();
+  const r = new Reader(start, end);
+  let candidateStart: usize = 0;
+  let candidateEnd: usize = 0;
   const policy = new Policy(pool);
   const perimeters: Perimeter[] = [],
     rules: Rule[] = [],
@@ -435,7 +454,12 @@ export function decodePolicy(pool: ArrayBuffer): Policy | null {
     } else if ((f == 10 || f == 11) && w == WIRE_LEN) {
       if (r.lengthDelimited()) (f == 10 ? headers : claims).push(new Match(KIND_EXACT, r.fieldStart, r.fieldLen));
     } else if (f == 12 && w == WIRE_VARINT) policy.needs = r.u32();
-    else r.skip(w);
+    else if (f == 13 && w == WIRE_LEN) {
+      // A candidate's candidate is malformed; decoded once the outer tables are done (scratch is shared).
+      if (!outer || !r.lengthDelimited()) return null;
+      candidateStart = r.fieldStart;
+      candidateEnd = r.fieldStart + r.fieldLen;
+    } else r.skip(w);
   }
   if (r.failed || format != FORMAT_VERSION || defaultMode == 0 || defaultMode > <u32>MODE_ENFORCE) return null;
   // Cross-references must point inside the tables.
@@ -465,6 +489,16 @@ export function decodePolicy(pool: ArrayBuffer): Policy | null {
   policy.claimLens = new StaticArray<isize>(policy.claims.length);
   buildIndex(policy);
   buildLabels(policy);
+  if (candidateEnd > candidateStart) {
+    const c = decodeRange(pool, candidateStart, candidateEnd, false);
+    if (c === null || !sameKeys(c.headers, policy.headers) || !sameKeys(c.claims, policy.claims)) return null;
+    if ((c.needs & ~policy.needs) != 0) return null;
+    c.headerPtrs = policy.headerPtrs;
+    c.headerLens = policy.headerLens;
+    c.claimPtrs = policy.claimPtrs;
+    c.claimLens = policy.claimLens;
+    policy.candidate = c;
+  }
   return policy;
 }
 

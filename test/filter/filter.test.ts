@@ -302,3 +302,51 @@ test('replaced policies are collected: memory stays flat over many updates, with
   for (let i = 20; i < 220; i++) round(i);
   assert.equal(host.vm.memory.buffer.byteLength, pages);
 });
+
+test('a staged candidate is decided in shadow: the live decision stands, disagreements are recorded and counted', () => {
+  const live = `- name: web-reads\n  action: allow\n  from: {workloads: [web]}\n  to: {methods: [GET], paths: [/orders/*]}`;
+  const candidate = `  candidate:
+    mode: enforce
+    rules:
+      - name: web-reads-compliant
+        action: allow
+        from: {workloads: [web]}
+        to: {methods: [GET], paths: [/orders/*]}
+        when: [{header: x-device-posture, equals: compliant}]
+      - name: batch-reads
+        action: allow
+        from: {workloads: [batch]}
+        to: {methods: [GET], ports: [8443]}
+`;
+  const result = compiled(perimeter('enforce', live) + candidate);
+  const api = result.workloads.find((w) => w.workload.name === 'api');
+  assert.ok(api?.policy.candidate);
+  assert.deepEqual(api.policy.headers, ['x-device-posture'], 'the live policy reads the candidate’s headers too');
+  assert.equal(api.policy.candidate.headers.length, 1);
+  assert.ok((api.policy.needs & 1) !== 0, 'and fetches what it needs (the port)');
+
+  const { send, counter } = setup({ policy: api.bytes });
+  // Both allow: no disagreement, nothing extra in the record.
+  const same = send({ principal: WEB, path: '/orders/1', headers: { 'x-device-posture': 'compliant' } });
+  assert.equal(same.outcome.action, 'Continue');
+  assert.doesNotMatch(same.record, /candidate=/);
+  // Live allows, the candidate would deny (no posture header): allowed, and recorded.
+  const tighter = send({ principal: WEB, path: '/orders/2' });
+  assert.equal(tighter.outcome.action, 'Continue');
+  assert.match(tighter.record, /^decision=allow enforced=1 .*rule=api\/web-reads .* candidate=deny:api\/default$/);
+  assert.deepEqual(parseRecord(tighter.record).candidate, { decision: 'deny', rule: 'api/default' });
+  // Live denies, the candidate would allow: still denied.
+  const wider = send({ principal: BATCH, path: '/reports', port: 8443 });
+  assert.equal(wider.outcome.localReply?.status, 403);
+  assert.match(wider.record, /candidate=allow:api\/batch-reads$/);
+  assert.equal(counter('perimeter.candidate.disagree'), 2);
+  assert.equal(counter('perimeter.allowed'), 2);
+  assert.equal(counter('perimeter.denied'), 1);
+
+  // A candidate whose tables disagree with the live policy's is malformed: the configuration is refused.
+  const bad = CompiledPolicy.decode(api.bytes);
+  if (bad.candidate) bad.candidate.headers = ['x-other'];
+  const { host } = setup();
+  const configuration = CompiledPolicy.encode(bad).finish();
+  assert.throws(() => host.configure({ name: FILTER_NAME, rootId: 'perimeter', configuration }), PluginConfigError);
+});

@@ -240,6 +240,14 @@ export interface CompiledPolicy {
   claims: string[];
   /** Need bits */
   needs: number;
+  /**
+   * The staged candidate: this workload's policy with every perimeter that carries a candidate
+   * version replaced by it. The filter decides each request with it too, in shadow (it never
+   * changes what happens to the request), and records where the two disagree. It shares this
+   * message's headers and claims tables (the compiler makes them the union of both) and its
+   * needs are included in this message's; it never carries a candidate of its own.
+   */
+  candidate: CompiledPolicy | undefined;
 }
 
 export interface CompiledPerimeter {
@@ -313,6 +321,7 @@ function createBaseCompiledPolicy(): CompiledPolicy {
     headers: [],
     claims: [],
     needs: 0,
+    candidate: undefined,
   };
 }
 
@@ -350,6 +359,9 @@ export const CompiledPolicy: MessageFns<CompiledPolicy> = {
     }
     if (message.needs !== 0) {
       writer.uint32(96).uint32(message.needs);
+    }
+    if (message.candidate !== undefined) {
+      CompiledPolicy.encode(message.candidate, writer.uint32(106).fork()).join();
     }
     return writer;
   },
@@ -455,6 +467,14 @@ export const CompiledPolicy: MessageFns<CompiledPolicy> = {
             message.needs = reader.uint32();
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.candidate = CompiledPolicy.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -494,6 +514,7 @@ export const CompiledPolicy: MessageFns<CompiledPolicy> = {
       headers: globalThis.Array.isArray(object?.headers) ? object.headers.map((e: any) => globalThis.String(e)) : [],
       claims: globalThis.Array.isArray(object?.claims) ? object.claims.map((e: any) => globalThis.String(e)) : [],
       needs: isSet(object.needs) ? globalThis.Number(object.needs) : 0,
+      candidate: isSet(object.candidate) ? CompiledPolicy.fromJSON(object.candidate) : undefined,
     };
   },
 
@@ -532,6 +553,9 @@ export const CompiledPolicy: MessageFns<CompiledPolicy> = {
     if (message.needs !== 0) {
       obj.needs = Math.round(message.needs);
     }
+    if (message.candidate !== undefined) {
+      obj.candidate = CompiledPolicy.toJSON(message.candidate);
+    }
     return obj;
   },
 
@@ -551,6 +575,9 @@ export const CompiledPolicy: MessageFns<CompiledPolicy> = {
     message.headers = object.headers?.map((e) => e) || [];
     message.claims = object.claims?.map((e) => e) || [];
     message.needs = object.needs ?? 0;
+    message.candidate = (object.candidate !== undefined && object.candidate !== null)
+      ? CompiledPolicy.fromPartial(object.candidate)
+      : undefined;
     return message;
   },
 };
