@@ -11,6 +11,7 @@ export interface FlowsOptions {
   state: string;
   to?: string;
   denied?: boolean;
+  disagree?: boolean;
   since?: string;
   limit: string;
   json?: boolean;
@@ -32,6 +33,7 @@ function verdicts(f: Flow, stream: NodeJS.WriteStream): string {
   if (f.allowed) parts.push(paint(`${f.allowed} allowed`, 'green', stream));
   if (f.denied) parts.push(paint(`${f.denied} denied`, 'red', stream));
   if (f.wouldDeny) parts.push(paint(`${f.wouldDeny} would deny`, 'yellow', stream));
+  if (f.disagree) parts.push(paint(`${f.disagree} candidate would ${f.lastCandidate.replace(':', ' (')})`, 'blue', stream));
   return parts.join(', ');
 }
 
@@ -42,6 +44,7 @@ export async function runFlows(o: FlowsOptions): Promise<number> {
   const flows = await FlowStore.read(o.state, {
     ...(o.to ? { to: o.to } : {}),
     ...(o.denied ? { denied: true } : {}),
+    ...(o.disagree ? { disagree: true } : {}),
     ...(sinceMs !== undefined ? { sinceMs } : {}),
   });
   if (!flows)

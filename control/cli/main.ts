@@ -14,9 +14,11 @@ import { runFlows } from './flows-cmd.js';
 import { runDiff, runRollback, runStatus, runVersions } from './history-cmd.js';
 import { InputError } from './load-policy.js';
 import { runMap } from './map-cmd.js';
+import { runPromote } from './promote-cmd.js';
 import { runQuarantine, runRelease } from './quarantine-cmd.js';
 import { runRecommend } from './recommend-cmd.js';
 import { runReplay } from './replay-cmd.js';
+import { runReport } from './report-cmd.js';
 import { runServe } from './serve-cmd.js';
 import { runSidecar } from './sidecar-cmd.js';
 import { UsageError } from './targets.js';
@@ -131,6 +133,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--state <dir>', 'the control server state directory', STATE)
     .option('--to <workload>', 'only flows to this workload')
     .option('--denied', 'only flows with denied or would-be-denied requests')
+    .option('--disagree', 'only flows the staged candidates would decide otherwise')
     .option('--since <when>', 'only flows seen since: 30m, 2h, 7d, or a date')
     .option('--limit <n>', 'at most this many rows', '50')
     .option('--json', 'machine-readable output')
@@ -167,6 +170,17 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--since <when>', 'only flows seen since: 30m, 2h, 7d, or a date')
     .option('--json', 'machine-readable output')
     .action(async (o) => setExit(await runReplay(o)));
+
+  program
+    .command('report')
+    .description(
+      'posture (default deny, perimeters not enforced, rules open to any identity, who reaches the crown jewels), unused rules from recorded hits, staged candidates’ disagreements',
+    )
+    .requiredOption('--policy <dir>', 'policy directory')
+    .option('--state <dir>', 'the control server state directory (its recorded rule hits and flows)', STATE)
+    .option('--since <when>', 'count only hits since: 30m, 2h, 7d, or a date')
+    .option('--json', 'machine-readable output')
+    .action(async (o) => setExit(await runReport(o)));
 
   program
     .command('export')
@@ -256,12 +270,28 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .action((a: string, b: string, o) => setExit(runDiff(a, b, o)));
 
   program
-    .command('rollback')
-    .description('republish an old version on the running server until the policy directory next changes')
-    .argument('<version>', '#seq or version digest prefix')
-    .option('--state <dir>', 'state directory of the running server', STATE)
+    .command('promote')
+    .description(
+      "make a perimeter's staged candidate its live rules (and mode), keeping the replaced rules as spec.previous; edits the YAML, validated whole first",
+    )
+    .argument('<perimeter>', 'the perimeter')
+    .requiredOption('--policy <dir>', 'policy directory')
+    .option('--state <dir>', 'the control server state directory (to show the disagreements recorded)', STATE)
+    .option('--dry-run', 'show what would change, write nothing')
     .option('--json', 'machine-readable output')
-    .action(async (v: string, o) => setExit(await runRollback(v, o)));
+    .action(async (name: string, o) => setExit(await runPromote(name, 'promote', o)));
+
+  program
+    .command('rollback')
+    .description(
+      'with --policy: bring back the rules a promote replaced (they become live, the promoted ones are staged again); without: republish an old version on the running server until the policy directory next changes',
+    )
+    .argument('<version|perimeter>', 'a perimeter (with --policy), or #seq or version digest prefix')
+    .option('--policy <dir>', 'roll back a perimeter in this policy directory')
+    .option('--state <dir>', 'state directory of the running server', STATE)
+    .option('--dry-run', 'with --policy: show what would change, write nothing')
+    .option('--json', 'machine-readable output')
+    .action(async (v: string, o) => setExit(o.policy ? await runPromote(v, 'rollback', o) : await runRollback(v, o)));
 
   program
     .command('quarantine')

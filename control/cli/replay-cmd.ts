@@ -29,7 +29,7 @@ export async function runReplay(o: ReplayOptions): Promise<number> {
       `${JSON.stringify(
         {
           requests: r.requests,
-          flows: r.flows.filter((f) => f.change !== 'unchanged').map((f) => ({ ...f, flow: { ...f.flow, source: f.flow.source ?? null } })),
+          flows: r.flows.map((f) => ({ ...f, flow: { ...f.flow, source: f.flow.source ?? null } })),
         },
         null,
         2,

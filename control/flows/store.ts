@@ -53,6 +53,8 @@ export interface RuleHits {
 export interface FlowQuery {
   to?: string;
   denied?: boolean;
+  /** Only flows where the staged candidate decided otherwise. */
+  disagree?: boolean;
   sinceMs?: number;
 }
 
@@ -215,6 +217,7 @@ export class FlowStore {
       };
       if (q.to !== undefined && f.destination !== q.to) continue;
       if (q.denied && f.denied + f.wouldDeny === 0) continue;
+      if (q.disagree && f.disagree === 0) continue;
       if (q.sinceMs !== undefined && f.lastMs < q.sinceMs) continue;
       out.push(f);
     }

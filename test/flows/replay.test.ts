@@ -63,7 +63,7 @@ test('replay shows what a candidate changes on observed traffic, and exits 3 whe
   };
   assert.equal(parsed.requests['newly denied'], 20);
   assert.deepEqual(
-    parsed.flows.map((f) => [f.change, f.flow.destination, f.rule]),
+    parsed.flows.filter((f) => f.change !== 'unchanged').map((f) => [f.change, f.flow.destination, f.rule]),
     [['newly denied', 'app', 'default']],
   );
 });
