@@ -51,11 +51,13 @@ interface Measured {
   serverCpuMs: number[];
   clientCpuMs: number[];
   warmupP99: number[];
+  /** Per quarantine or release: from the request to the last connected sidecar's ACK. */
+  quarantineLastMs: number[];
 }
 
 const WARMUP = 2;
 
-async function session(ca: CaFiles, sidecars: number, mode: Mode, changes: number): Promise<Measured> {
+async function session(ca: CaFiles, sidecars: number, mode: Mode, changes: number, quarantines = 0): Promise<Measured> {
   const srv = await issueSvid(ca, 'spiffe://bench.example/ns/perimeter-system/sa/perimeter-control');
   const tls = { caPem: ca.certPem, certPem: srv.chainPem, keyPem: srv.keyPem, trustDomain: 'bench.example' };
   const child = fork(join(import.meta.dirname, '..', 'xds', 'server-proc.ts'), [JSON.stringify({ workloads: sidecars, tls, mode })], {
@@ -124,6 +126,7 @@ async function session(ca: CaFiles, sidecars: number, mode: Mode, changes: numbe
     serverCpuMs: [],
     clientCpuMs: [],
     warmupP99: [],
+    quarantineLastMs: [],
   };
 
   // Unmeasured changes first, until the push path runs optimised code (steady state is what a
@@ -148,6 +151,19 @@ async function session(ca: CaFiles, sidecars: number, mode: Mode, changes: numbe
     process.stderr.write(
       `  ${label}: change ${k}/${changes}: ${got.length} ACKs, p50 ${median(got)} ms, p99 ${pct(got, 99)} ms; server ${(d.cpuMs as number).toFixed(0)} ms CPU, sidecars ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms CPU\n`,
     );
+  }
+  // Containment: a quarantine changes every other workload's policy; it is in effect once the
+  // last sidecar ACKed. Quarantine and release alternate.
+  for (let k = 0; mode !== 'baseline' && k < quarantines; k++) {
+    await request(child, { cmd: 'drain' }, 'samples');
+    // The quarantined identity's own policy does not change (no --both): every other one does.
+    const target = received + sidecars - 1;
+    const t0 = Date.now();
+    await request(child, { cmd: 'quarantine', ...(k % 2 ? {} : { identity: identities[0] }) }, 'quarantined');
+    await wait(target, `quarantine ${k}`);
+    const last = Date.now() - t0;
+    m.quarantineLastMs.push(last);
+    process.stderr.write(`  ${label}: ${k % 2 ? 'release' : 'quarantine'}: in effect on every sidecar after ${last} ms\n`);
   }
   for (const c of clients) c.close();
   const exited = new Promise((r) => child.once('exit', r));
@@ -178,7 +194,7 @@ export async function run(opts: { quick: boolean }): Promise<SuiteResult> {
   });
   for (const n of sizes) {
     for (const t of ['sotw', 'delta'] as const) {
-      const m = await session(ca, n, t, changes);
+      const m = await session(ca, n, t, changes, n === most ? (opts.quick ? 2 : 6) : 0);
       const label = `${t === 'sotw' ? 'SotW' : 'Delta'} ADS, ${n} sidecars`;
       const p99 = pct(m.samples, 99);
       rows.push({
@@ -212,7 +228,24 @@ export async function run(opts: { quick: boolean }): Promise<SuiteResult> {
           overBareConnectionKB: Number((m.perSidecarKB - floor.perSidecarKB).toFixed(2)),
         },
       });
+      if (m.quarantineLastMs.length)
+        rows.push({
+          name: `quarantine or release → every sidecar ACKed, ${label}`,
+          unit: 'ms',
+          median: median(m.quarantineLastMs),
+          min: Math.min(...m.quarantineLastMs),
+          max: Math.max(...m.quarantineLastMs),
+          samples: m.quarantineLastMs.length,
+          extra: { kind: 'quarantine', transport: t, sidecars: n },
+        });
       if (n === 1_000) {
+        budgets.push({
+          name: `quarantine in effect on 1,000 sidecars (${t}), slowest of ${m.quarantineLastMs.length}`,
+          limit: 1_000,
+          unit: 'ms',
+          measured: Math.max(...m.quarantineLastMs),
+          met: Math.max(...m.quarantineLastMs) <= 1_000,
+        });
         budgets.push({ name: `change reaches 1,000 sidecars (${t}), p99`, limit: 250, unit: 'ms', measured: p99, met: p99 <= 250 });
         budgets.push({
           name: `server memory per sidecar (${t}; a bare mTLS HTTP/2 connection alone: ${floor.perSidecarKB.toFixed(1)} KB)`,

@@ -4,14 +4,17 @@
  * `baseline`) a bare node:http2 server holding the same mTLS connections and streams. Driven over
  * IPC: `publish` swaps in the next policy version; `memory` reports usage after a full GC;
  * `drain` returns the convergence samples (publication → ACK, per sidecar) since the last call
- * and the CPU time spent since the publication.
+ * and the CPU time spent since the publication; `quarantine` lays a quarantine of one identity
+ * over the last published policies (or lifts it), as `perimeter quarantine` and `release` do.
  */
 import { createSecureServer, type ServerHttp2Stream } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { compile } from '../../control/compile/compile.js';
-import { snapshotOf } from '../../control/serve/publisher.js';
+import { type PublishedWorkload, snapshotOf } from '../../control/serve/publisher.js';
+import { withQuarantine } from '../../control/serve/quarantine.js';
 import { SnapshotCache } from '../../control/xds/cache.js';
 import { XdsServer } from '../../control/xds/server.js';
+import { CompiledPolicy } from '../../proto/gen/perimeter/v1/compiled.js';
 import { syntheticPolicy } from '../fixtures.js';
 
 interface Init {
@@ -26,6 +29,7 @@ const policy = syntheticPolicy(init.workloads, 10);
 const cache = new SnapshotCache();
 let samples: number[] = [];
 let cpuAt = process.cpuUsage();
+let published: PublishedWorkload[] = [];
 const server = new XdsServer({
   cache,
   tls: init.tls,
@@ -42,11 +46,26 @@ function publish(k: number): number {
     (p.rules[0] as { name: string }).name = `rule-0-v${k}`;
   }
   const r = compile(policy);
-  const workloads = r.workloads.map((w) => ({ name: w.workload.name, identity: w.workload.identity, version: w.version, bytes: w.bytes }));
-  const snapshot = snapshotOf(workloads, module, 'perimeter.authz');
+  published = r.workloads.map((w) => ({ name: w.workload.name, identity: w.workload.identity, version: w.version, bytes: w.bytes }));
+  return swap(published);
+}
+
+function swap(workloads: PublishedWorkload[]): number {
   const at = Date.now();
   cpuAt = process.cpuUsage();
-  cache.setAll(snapshot);
+  cache.setAll(snapshotOf(workloads, module, 'perimeter.authz'));
+  return at;
+}
+
+/** The server's part of a quarantine: the overlay on every workload, then the push. Timed from the request. */
+function quarantine(identity: string | undefined): number {
+  const at = Date.now();
+  const entries = identity ? [{ identity, both: false, reason: 'bench', since: '' }] : [];
+  const workloads = published.map((w) => {
+    const q = withQuarantine(CompiledPolicy.decode(w.bytes), entries);
+    return q.bytes ? { ...w, version: q.policy.version, bytes: q.bytes } : w;
+  });
+  swap(workloads);
   return at;
 }
 
@@ -71,8 +90,9 @@ const port = await listen();
 const send = (m: unknown) => process.send?.(m);
 send({ ready: port, identities: policy.workloads.map((w) => w.identity) });
 
-process.on('message', (m: { cmd: string; k?: number }) => {
+process.on('message', (m: { cmd: string; k?: number; identity?: string }) => {
   if (m.cmd === 'publish') send({ published: publish(m.k ?? 1) });
+  else if (m.cmd === 'quarantine') send({ quarantined: quarantine(m.identity) });
   else if (m.cmd === 'memory') {
     globalThis.gc?.();
     globalThis.gc?.();
