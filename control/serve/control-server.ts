@@ -13,7 +13,7 @@ import { type CaFiles, caDir, initCa, issueSvid, loadCa } from '../ca/ca.js';
 import { eventOf, type FlowEvent } from '../flows/event.js';
 import { FlowStore } from '../flows/store.js';
 import { parseSpiffeId } from '../policy/spiffe.js';
-import { uiState } from '../ui/state.js';
+import { type UiState, uiState } from '../ui/state.js';
 import { SnapshotCache } from '../xds/cache.js';
 import { type AccessLogBatch, type Logger, XdsServer } from '../xds/server.js';
 import type { StreamInfo } from '../xds/session.js';
@@ -27,6 +27,8 @@ import { checkIdentity, type QuarantineEntry, readQuarantine, writeQuarantine } 
 import { watchPaths } from './watch.js';
 
 export const CONTROL_IDENTITY_PATH = '/ns/perimeter-system/sa/perimeter-control';
+/** How long ALS batches gather before they are written to the flow store together. */
+const FLOW_FLUSH_MS = 50;
 
 export interface ControlServerOptions {
   policy: readonly string[];
@@ -106,6 +108,9 @@ export class ControlServer {
   readonly history: History;
   private xds!: XdsServer;
   private flows!: FlowStore;
+  private pendingFlows: FlowEvent[] = [];
+  private flowFlush: NodeJS.Timeout | undefined;
+  private uiCache: { at: number; state: UiState } | undefined;
   private readonly flowStats = { entries: 0, recorded: 0, refused: 0, lastRefusal: undefined as string | undefined };
   private admin: Server | undefined;
   private unwatch: (() => void) | undefined;
@@ -216,7 +221,7 @@ export class ControlServer {
         quarantined: () => this.publisher.quarantine,
         quarantine: (identity, both, reason) => this.quarantine(identity, both, reason),
         release: (identity) => this.release(identity),
-        ui: () => uiState(this.status(), this.publisher.loaded, this.flows.query({})),
+        ui: () => this.uiData(),
       });
       this.admin = a.server;
       this.adminPort = a.port;
@@ -318,6 +323,18 @@ export class ControlServer {
         this.flowStats.lastRefusal = `${batch.identity}: ${r.reason}`;
       }
     }
+    for (const e of events) this.pendingFlows.push(e);
+    // Batches from every sidecar are written together, in one transaction a little later, so
+    // that a busy mesh's access logs never hold up a policy push on this event loop.
+    this.flowFlush ??= setTimeout(() => this.flushFlows(), FLOW_FLUSH_MS);
+  }
+
+  private flushFlows(): void {
+    clearTimeout(this.flowFlush);
+    this.flowFlush = undefined;
+    const events = this.pendingFlows;
+    this.pendingFlows = [];
+    if (events.length === 0) return;
     try {
       this.flows.record(events);
       this.flowStats.recorded += events.length;
@@ -325,6 +342,14 @@ export class ControlServer {
       // The store failing costs flows, never the policy stream.
       this.log.error({ err: (e as Error).message, lost: events.length }, 'flow store write failed');
     }
+  }
+
+  /** The web page's data, made at most once a second however many pages poll. */
+  private uiData(): UiState {
+    const now = Date.now();
+    if (!this.uiCache || now - this.uiCache.at >= 1_000)
+      this.uiCache = { at: now, state: uiState(this.status(), this.publisher.loaded, this.flows.query({})) };
+    return this.uiCache.state;
   }
 
   /**
@@ -400,6 +425,7 @@ export class ControlServer {
     clearTimeout(this.renewal);
     this.unwatch?.();
     await this.xds?.stop();
+    if (this.flows) this.flushFlows();
     await this.flows?.close();
     await new Promise<void>((resolve) => (this.admin ? this.admin.close(() => resolve()) : resolve()));
     this.admin?.closeAllConnections();
