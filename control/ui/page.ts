@@ -39,6 +39,8 @@ export const UI_PAGE = `<!doctype html>
   .tools input[type=search] { padding:5px 8px; border:1px solid var(--line); border-radius:6px; min-width:260px; }
   tr.denied td { background:#fff5f5; } tr.would td { background:#fffaf0; }
   .scroll { max-height:480px; overflow:auto; }
+  .staged { margin-top:10px; padding:8px 10px; border:1px dashed #c9b6f0; border-radius:6px; background:#faf7ff; }
+  .staged h4 { margin:0 0 4px; font-size:13px; }
 </style>
 </head>
 <body>
@@ -59,7 +61,7 @@ export const UI_PAGE = `<!doctype html>
       <label><input type="checkbox" id="denied-only"> denied or would be denied only</label>
       <span class="muted" id="flow-count"></span>
     </div>
-    <div class="scroll"><table id="flows"><thead><tr><th>Source</th><th>Destination</th><th>Method</th><th>Path</th><th>Requests</th><th>Allowed</th><th>Denied</th><th>Would deny</th><th>Last seen</th><th>Last rule</th></tr></thead><tbody></tbody></table></div>
+    <div class="scroll"><table id="flows"><thead><tr><th>Source</th><th>Destination</th><th>Method</th><th>Path</th><th>Requests</th><th>Allowed</th><th>Denied</th><th>Would deny</th><th>Candidate ≠</th><th>Last seen</th><th>Last rule</th></tr></thead><tbody></tbody></table></div>
   </section>
 </main>
 <script>
@@ -88,11 +90,17 @@ function render() {
   document.getElementById("perimeters").innerHTML = s.perimeters.map((p) =>
     '<div class="card" data-perimeter="' + esc(p.name) + '"><h3>' + esc(p.name) + " " + badge(p.mode) + (p.crownJewel ? ' <span title="crown jewel">★</span>' : "") + "</h3>" +
     '<div class="muted">owner ' + esc(p.owner) + " · protects " + (p.workloads.map(esc).join(", ") || "nothing") + "</div>" +
-    "<table><thead><tr><th>Rule</th><th>Action</th><th>From</th><th>To</th><th>When</th></tr></thead><tbody>" +
-    p.rules.map((r) => '<tr><td class="mono">' + esc(r.name) + (r.mode !== p.mode ? " " + badge(r.mode) : "") + (r.expires ? '<div class="muted">expires ' + esc(r.expires) + "</div>" : "") +
-      '</td><td class="' + esc(r.action) + '">' + esc(r.action) + '</td><td class="mono">' + esc(r.from) + '</td><td class="mono">' + esc(r.to) + '</td><td class="mono">' + esc(r.when) + "</td></tr>").join("") +
-    "</tbody></table></div>").join("");
+    rulesTable(p.rules, p.mode) +
+    (p.candidate ? '<div class="staged" data-candidate="' + esc(p.name) + '"><h4>Staged candidate ' + badge(p.candidate.mode) + ' <span class="muted">decided in shadow; perimeter promote ' + esc(p.name) + " makes it live</span></h4>" + rulesTable(p.candidate.rules, p.candidate.mode) + "</div>" : "") +
+    "</div>").join("");
   renderFlows();
+}
+
+function rulesTable(rules, mode) {
+  return "<table><thead><tr><th>Rule</th><th>Action</th><th>From</th><th>To</th><th>When</th></tr></thead><tbody>" +
+    rules.map((r) => '<tr><td class="mono">' + esc(r.name) + (r.mode !== mode ? " " + badge(r.mode) : "") + (r.expires ? '<div class="muted">expires ' + esc(r.expires) + "</div>" : "") +
+      '</td><td class="' + esc(r.action) + '">' + esc(r.action) + '</td><td class="mono">' + esc(r.from) + '</td><td class="mono">' + esc(r.to) + '</td><td class="mono">' + esc(r.when) + "</td></tr>").join("") +
+    "</tbody></table>";
 }
 
 function renderFlows() {
@@ -105,7 +113,7 @@ function renderFlows() {
   document.querySelector("#flows tbody").innerHTML = rows.map((f) =>
     '<tr class="' + (f.denied ? "denied" : f.wouldDeny ? "would" : "") + '"><td class="mono" title="' + esc(f.source) + '">' + esc(short(f.source)) + "</td><td><b>" + esc(f.destination) + "</b></td><td>" + esc(f.method) +
     '</td><td class="mono" title="latest: ' + esc(f.lastPath) + '">' + esc(f.template) + '</td><td class="num">' + f.count + '</td><td class="num">' + f.allowed + '</td><td class="num' + (f.denied ? " deny" : "") + '">' + f.denied +
-    '</td><td class="num">' + f.wouldDeny + "</td><td>" + esc(ago(f.lastMs)) + '</td><td class="mono">' + esc(f.lastRule) + "</td></tr>").join("");
+    '</td><td class="num">' + f.wouldDeny + '</td><td class="num" title="' + esc(f.lastCandidate) + '">' + (f.disagree || "") + "</td><td>" + esc(ago(f.lastMs)) + '</td><td class="mono">' + esc(f.lastRule) + "</td></tr>").join("");
 }
 
 async function refresh() {

@@ -21,11 +21,23 @@ export interface UiState {
     mode: string;
     crownJewel: boolean;
     workloads: string[];
-    rules: { name: string; action: string; mode: string; from: string; to: string; when: string; expires: string | undefined }[];
+    rules: RuleText[];
+    /** The staged candidate, decided in shadow by the filters. */
+    candidate: { mode: string; rules: RuleText[] } | undefined;
   }[];
   flows: (Flow & { source: string })[];
   quarantine: StatusReport['quarantine'];
   map: string;
+}
+
+export interface RuleText {
+  name: string;
+  action: string;
+  mode: string;
+  from: string;
+  to: string;
+  when: string;
+  expires: string | undefined;
 }
 
 export const UI_FLOW_LIMIT = 500;
@@ -59,6 +71,9 @@ export function uiState(
       crownJewel: p.crownJewel,
       workloads: (compiled?.workloads ?? []).filter((w) => w.perimeters.includes(p.name)).map((w) => w.workload.name),
       rules: p.rules.map((r) => describeRule(r, p.mode)),
+      candidate: p.candidate
+        ? { mode: p.candidate.mode, rules: p.candidate.rules.map((r) => describeRule(r, p.candidate?.mode ?? p.mode)) }
+        : undefined,
     })),
     flows: [...flows]
       .sort((a, b) => b.count - a.count)
@@ -135,7 +150,7 @@ function condition(c: Condition): string {
   return joined([c.values.length ? `${key} = ${c.values.map(match).join(' | ')}` : '', some(`${key} ≠`, c.notValues)], ', ');
 }
 
-export function describeRule(r: Rule, perimeterMode: string): UiState['perimeters'][number]['rules'][number] {
+export function describeRule(r: Rule, perimeterMode: string): RuleText {
   return {
     name: r.name,
     action: r.action,

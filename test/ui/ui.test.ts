@@ -5,6 +5,8 @@
  * a denied edge on the map, and follow the server live (a quarantine appears without a reload).
  */
 import assert from 'node:assert/strict';
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { chromium } from 'playwright-core';
 import { readFlows } from '../../control/cli/check-cmd.js';
@@ -21,6 +23,16 @@ test('the /ui page shows the demo mesh: workloads, perimeters, flows and a denie
     const flows = readFlows('examples/shop/flows.yaml');
     for (const f of flows) await mesh.play(f);
     await eventually(() => mesh.control.status().flows.recorded >= flows.length - 1, 10_000, 'flows recorded');
+    // db stages a candidate beside its live rules.
+    appendFileSync(
+      join(mesh.policyDir, 'db.yaml'),
+      '  candidate:\n    mode: enforce\n    rules:\n      - {name: app-only, action: allow, from: {workloads: [app]}}\n',
+    );
+    await eventually(
+      () => Boolean(mesh.control.publisher.loaded?.policy.perimeters.find((p) => p.name === 'db')?.candidate),
+      5_000,
+      'staged',
+    );
 
     const page = await browser.newPage();
     const errors: string[] = [];
@@ -32,12 +44,13 @@ test('the /ui page shows the demo mesh: workloads, perimeters, flows and a denie
     const workloads = await page.$$eval('#workloads td.name', (tds) => tds.map((td) => td.textContent));
     assert.deepEqual(workloads.sort(), [...mesh.members.keys()].sort());
     assert.equal(await page.title(), 'Perimeter');
-    assert.match((await page.textContent('#snapshot')) ?? '', /serving [0-9a-f]{16} \(#1, policy\)/);
+    assert.match((await page.textContent('#snapshot')) ?? '', /serving [0-9a-f]{16} \(#2, policy\)/);
 
     // Perimeters, their modes and rules in words.
     const db = page.locator('[data-perimeter="db"]');
     assert.match((await db.locator('.badge').first().textContent()) ?? '', /simulate/);
     assert.match((await db.textContent()) ?? '', /no-deletes/);
+    assert.match((await db.locator('[data-candidate="db"]').textContent()) ?? '', /Staged candidate enforce.*app-only/s);
 
     // The map: every workload drawn, and the intruder's denied edge to payments.
     const nodes = await page.$$eval('#map g.workload', (gs) => gs.map((g) => g.getAttribute('data-id')));
