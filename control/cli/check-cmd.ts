@@ -40,6 +40,8 @@ export interface CheckOutcome {
   request: PolicyRequest;
   result: Decision;
   nearest?: NearMiss;
+  /** With a staged candidate: what it decides (the filter compares the same in shadow). */
+  candidate?: { decision: 'allow' | 'deny'; perimeter: string; rule: string; differs: boolean };
 }
 
 function pairs(list: readonly string[] | undefined, flag: string): [string, string][] {
@@ -103,12 +105,16 @@ export function decide(
   target: CompiledWorkload,
   request: PolicyRequest,
   engine: Engine = 'wasm',
-): Pick<CheckOutcome, 'result' | 'nearest'> {
+): Pick<CheckOutcome, 'result' | 'nearest' | 'candidate'> {
   const result = engine === 'wasm' ? decideWasm(target, request) : evaluate(target.policy, request);
-  if (result.decision === 'allow' || result.code !== 'deny_default') return { result };
+  const staged = target.policy.candidate ? evaluate(target.policy.candidate, request) : undefined;
+  const candidate = staged && {
+    candidate: { decision: staged.decision, perimeter: staged.perimeter, rule: staged.rule, differs: staged.decision !== result.decision },
+  };
+  if (result.decision === 'allow' || result.code !== 'deny_default') return { result, ...candidate };
   const norm = normalizePath(request.path);
   const nearest = norm.ok ? nearestAllow(target.policy, viewOf(request, norm.path), request.method) : undefined;
-  return { result, ...(nearest ? { nearest } : {}) };
+  return { result, ...(nearest ? { nearest } : {}), ...candidate };
 }
 
 export function runCheck(opts: CheckOptions): number {
@@ -161,6 +167,11 @@ export function describe(o: CheckOutcome): string {
   if (r.code === 'deny_default') lines.push('  why: no rule allows this request (default deny)');
   if (r.staged) lines.push(`  staged: ${r.staged.perimeter}/${r.staged.rule} would ${r.staged.decision} it once enforced`);
   if (r.audit) lines.push(`  audit: marked by rule ${r.audit}`);
+  const c = o.candidate;
+  if (c)
+    lines.push(
+      `  staged candidate: ${c.perimeter}/${c.rule} would ${c.decision} it${c.differs ? paint(' (differs from the live rules)', 'yellow') : ' (agrees)'}`,
+    );
   if (o.nearest) {
     const n = o.nearest;
     lines.push(`  nearest rule: ${n.perimeter}/${n.rule}${n.matched.length ? ` matched ${n.matched.join(', ')}` : ''}, but`);

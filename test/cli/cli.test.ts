@@ -141,3 +141,44 @@ test('ca init and ca issue write a CA and an SVID; bad input exits 1', () => {
   assert.equal(run('ca', 'issue', '--state', dir, '--identity', 'spiffe://other.example/ns/a/sa/b').code, 1);
   assert.equal(run('ca', 'issue', '--state', dir, '--identity', 'spiffe://shop.example/ns/a/sa/b', '--ttl', 'soon').code, 1);
 });
+
+test('a staged candidate: check shows its verdict; promote and rollback move between versions, validated, comments kept', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'perimeter-promote-'));
+  for (const f of readdirSync(SHOP)) writeFileSync(join(dir, f), readFileSync(join(SHOP, f), 'utf8'));
+  const db = join(dir, 'db.yaml');
+  writeFileSync(
+    db,
+    `${readFileSync(db, 'utf8')}  candidate:\n    mode: enforce\n    rules:\n      # deletes allowed, for app only\n      - {name: from-app, action: allow, from: {workloads: [app]}, to: {methods: [DELETE, GET]}}\n`,
+  );
+  const version = () => (JSON.parse(run('compile', dir, '--json').out) as { version: string }).version;
+  const staged = version();
+
+  const c = run('check', '--policy', dir, '--from', 'app', '--to', 'db', '--method', 'DELETE', '--path', '/orders/1');
+  assert.equal(c.code, 3);
+  assert.match(c.out, /staged candidate: db\/from-app would allow it \(differs from the live rules\)/);
+
+  const dry = run('promote', 'db', '--policy', dir, '--dry-run', '--state', dir);
+  assert.equal(dry.code, 0, dry.err);
+  assert.match(dry.out, /would be promoted: Perimeter\/db/);
+  assert.equal(version(), staged, '--dry-run writes nothing');
+
+  const p = run('promote', 'db', '--policy', dir, '--state', dir, '--json');
+  assert.equal(p.code, 0, p.err);
+  assert.deepEqual((JSON.parse(p.out) as { mode: unknown; rules: { added: string[] } }).mode, { from: 'simulate', to: 'enforce' });
+  const promoted = readFileSync(db, 'utf8');
+  assert.match(promoted, /# Being rolled out/, 'comments kept');
+  assert.match(promoted, /previous:\n {4}mode: simulate/);
+  assert.equal(run('validate', dir).code, 0);
+  const d = run('check', '--policy', dir, '--from', 'app', '--to', 'db', '--method', 'DELETE', '--path', '/orders/1');
+  assert.equal(d.code, 0, 'the candidate is live');
+  assert.equal(run('promote', 'db', '--policy', dir, '--state', dir).code, 1, 'nothing left to promote');
+
+  const r = run('rollback', 'db', '--policy', dir, '--state', dir);
+  assert.equal(r.code, 0, r.err);
+  assert.equal(version(), staged, 'rollback returns to exactly the staged policy');
+  const again = run('rollback', 'db', '--policy', dir, '--state', dir);
+  assert.equal(again.code, 1);
+  assert.match(again.err, /no previous version to roll back to/);
+  const web = run('promote', 'web', '--policy', dir, '--state', dir);
+  assert.match(web.err, /Perimeter\/web has no candidate to promote/);
+});

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import { evaluate } from '../../control/eval/evaluate.js';
 import type { PolicyRequest } from '../../control/eval/request.js';
 import { FILTER_NAME, FILTER_WASM, parseRecord, RECORD_KEY, toEnvoy } from '../../envoy/filter-runner.js';
 import { type Header, PluginConfigError, ProxyWasmHost } from '../../envoy/host/host.js';
@@ -342,6 +343,25 @@ test('a staged candidate is decided in shadow: the live decision stands, disagre
   assert.equal(counter('perimeter.candidate.disagree'), 2);
   assert.equal(counter('perimeter.allowed'), 2);
   assert.equal(counter('perimeter.denied'), 1);
+  // The filter's shadow verdict is the reference evaluator's on the candidate, request by request.
+  const shadowed = api.policy.candidate;
+  for (const req of [
+    { principal: WEB, path: '/orders/3', headers: { 'x-device-posture': 'compliant' } },
+    { principal: WEB, path: '/orders/3', method: 'POST' },
+    { principal: BATCH, path: '/x', port: 8443 },
+    { principal: BATCH, path: '/x', port: 80 },
+    { path: '/orders/1' },
+  ]) {
+    const r = parseRecord(send(req).record);
+    const full = { method: 'GET', ...req } as PolicyRequest;
+    const live = evaluate(api.policy, full);
+    const cand = evaluate(shadowed, full);
+    assert.deepEqual(
+      r.candidate,
+      cand.decision === live.decision ? undefined : { decision: cand.decision, rule: `${cand.perimeter}/${cand.rule}` },
+      JSON.stringify(req),
+    );
+  }
 
   // A candidate whose tables disagree with the live policy's is malformed: the configuration is refused.
   const bad = CompiledPolicy.decode(api.bytes);
