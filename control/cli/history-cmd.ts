@@ -119,5 +119,9 @@ export async function runStatus(o: { state: string; json?: boolean }): Promise<n
   process.stdout.write(
     rows.length ? `${table(['SIDECAR', 'WORKLOAD', 'STREAM', 'ACKED POLICY', 'STATE', 'LAST NACK'], rows)}\n` : 'no sidecars connected\n',
   );
+  for (const q of s.quarantine ?? [])
+    process.stdout.write(
+      `${paint('quarantined', 'red')} ${q.identity} (${q.both ? 'from and to' : 'from'}) since ${q.since}${q.reason ? `: ${q.reason}` : ''}\n`,
+    );
   return 0;
 }

@@ -98,6 +98,9 @@ test('quarantine denies an identity on the connected sidecars within a second, s
       [[WEB, 'credential leak']],
     );
 
+    const st = await cli('status', '--state', state);
+    assert.match(st.out, /quarantined spiffe:\/\/shop\.example\/ns\/shop\/sa\/web \(from\) since \S+: credential leak/);
+
     // A restart keeps it: the list is on disk, and the server lays it over the policy again.
     await sidecar.stop();
     await control.stop();
