@@ -51,8 +51,11 @@ export function rulesPolicy(n: number): PolicySet {
   };
 }
 
-export function compiledTarget(n: number): CompiledWorkload {
-  const w = compile(rulesPolicy(n)).workloads[0];
+/** With `staged`, the perimeter also carries a candidate: the same rules in reverse order, enforced. */
+export function compiledTarget(n: number, staged = false): CompiledWorkload {
+  const policy = rulesPolicy(n);
+  if (staged) for (const p of policy.perimeters) p.candidate = { mode: 'enforce', rules: [...p.rules].reverse(), location: loc };
+  const w = compile(policy).workloads[0];
   if (!w) throw new Error('no target');
   return w;
 }

@@ -122,7 +122,7 @@ function decisionSection(store: Store, files: Record<string, string>, assets: st
       '',
       tableMd(
         ['engine', 'V8 tiers', ...sizes.map((n) => `${n0(n)} rules`)],
-        [ENGINES.wasm, ENGINES.host].flatMap((e) => [
+        [ENGINES.wasm, ENGINES.staged, ENGINES.host].flatMap((e) => [
           [e, 'default (Liftoff, then TurboFan)', ...sizes.map((n) => ns(decisionRow(d, e, n, 'allow hit')?.median))],
           [e, '`--no-liftoff` (TurboFan only)', ...sizes.map((n) => ns(decisionRow(nl, e, n, 'allow hit')?.median))],
         ]),
@@ -133,7 +133,7 @@ function decisionSection(store: Store, files: Record<string, string>, assets: st
 
   const apply = rowsOf(d, 'apply');
   // The filter's own apply time is its column; the bench module's instantiation is not a policy load.
-  const load = rowsOf(d, 'load').filter((r) => r.extra?.engine !== ENGINES.wasm);
+  const load = rowsOf(d, 'load').filter((r) => r.extra?.engine !== ENGINES.wasm && r.extra?.engine !== ENGINES.staged);
   out.push(
     '### Applying a new policy',
     '',

@@ -15,6 +15,7 @@ export interface Engine<P = unknown> {
 /** Every engine the decision suite runs, as the results name them. */
 export const ENGINES = {
   wasm: 'perimeter.wasm, in-Wasm decision',
+  staged: 'perimeter.wasm, in-Wasm decision with a staged candidate in shadow',
   host: 'perimeter.wasm through the host',
   reference: 'reference evaluator (TypeScript)',
   rbac: 'Envoy RBAC (grpc-js-xds engine)',

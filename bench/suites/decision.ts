@@ -25,7 +25,8 @@ const INNER = 1000;
 /** How to build one engine; its module is imported here, so only the process timing a peer loads it. */
 async function builder(k: EngineKey): Promise<(w: CompiledWorkload) => Engine | Promise<Engine>> {
   switch (k) {
-    case 'wasm': {
+    case 'wasm':
+    case 'staged': {
       const { WasmDecisionEngine } = await import('../engines/perimeter.js');
       return (w) => new WasmDecisionEngine(w.bytes);
     }
@@ -72,7 +73,7 @@ export async function timeEngine(k: EngineKey, sizes: number[], quick: boolean):
     const requests = benchRequests(n);
     // The compiled policy lives only as long as the engine needs it: at 100,000 rules its
     // object graph is large enough to make the timing process's garbage collector the figure.
-    let w: CompiledWorkload | undefined = compiledTarget(n);
+    let w: CompiledWorkload | undefined = compiledTarget(n, k === 'staged');
     const bytes = w.bytes;
     const { engine, loadMs } = await load(k, w);
     w = undefined;
@@ -125,11 +126,12 @@ export async function timeEngine(k: EngineKey, sizes: number[], quick: boolean):
 
     // A longer warm-up for Wasm: V8 tiers a function up in the background, and a sample taken
     // before its optimised code is in place would time the baseline compiler's.
-    const warmupTime = quick ? 10 : k === 'wasm' || k === 'host' ? 500 : 50;
+    const inWasm = k === 'wasm' || k === 'staged';
+    const warmupTime = quick ? 10 : inWasm || k === 'host' ? 500 : 50;
     const bench = new Bench({ time: quick ? 20 : 300, iterations: quick ? 3 : 10, warmupTime, warmupIterations: 2 });
     requests.forEach((r, i) => {
       const p = prepared[i];
-      if (k === 'wasm') {
+      if (inWasm) {
         const wasm = engine as unknown as { decideMany(p: unknown, n: number): unknown };
         bench.add(r.name, () => {
           wasm.decideMany(p, INNER);
@@ -143,7 +145,7 @@ export async function timeEngine(k: EngineKey, sizes: number[], quick: boolean):
         | undefined;
       const lat = result?.latency;
       if (!lat) throw new Error(`${ENGINES[k]}, ${task.name}: no result (${String(result?.error ?? 'not run')})`);
-      const ns = (ms: number) => (ms * 1e6) / (k === 'wasm' ? INNER : 1);
+      const ns = (ms: number) => (ms * 1e6) / (inWasm ? INNER : 1);
       rows.push({
         name: `${ENGINES[k]} | ${n} | ${task.name}`,
         unit: 'ns',
@@ -204,7 +206,7 @@ async function timedWithRetry(k: EngineKey, sizes: number[], quick: boolean): Pr
 
 export async function run(opts: { quick: boolean; wasmOnly?: boolean }): Promise<SuiteResult> {
   const sizes = opts.quick ? [10, 100] : [10, 100, 1_000, 10_000, 100_000];
-  const keys: EngineKey[] = opts.wasmOnly ? ['wasm', 'host'] : ['wasm', 'host', 'reference', 'rbac', 'cedar', 'casbin'];
+  const keys: EngineKey[] = opts.wasmOnly ? ['wasm', 'staged', 'host'] : ['wasm', 'staged', 'host', 'reference', 'rbac', 'cedar', 'casbin'];
   const rows: Row[] = [];
   for (const k of keys) {
     process.stderr.write(`  ${ENGINES[k]}\n`);
