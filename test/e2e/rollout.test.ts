@@ -7,7 +7,6 @@
  * Every command runs as a user runs it, as its own process.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +17,7 @@ import { DemoMesh } from '../../control/demo/mesh.js';
 import type { Report } from '../../control/flows/report.js';
 import type { Flow } from '../../control/flows/store.js';
 import { parseRecord } from '../../envoy/filter-runner.js';
+import { perimeterCli } from '../helpers/cli.js';
 import { eventually } from '../helpers/xds.js';
 
 const TD = 'spiffe://shop.example/ns';
@@ -25,13 +25,7 @@ const APP = `${TD}/shop/sa/app`;
 const WEB = `${TD}/shop/sa/web`;
 const INTRUDER = `${TD}/shop/sa/intruder`;
 
-function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['bin/perimeter.js', ...args], { env: { ...process.env, NO_COLOR: '1' } }, (e, out, err) =>
-      resolve({ code: e ? Number(e.code ?? 1) : 0, out, err }),
-    );
-  });
-}
+const cli = perimeterCli;
 
 test('observe → recommend → replay → stage → report → promote → rollback → quarantine, on the demo mesh', async () => {
   const mesh = await DemoMesh.start('examples/shop/policy');

@@ -4,7 +4,6 @@
  * server, real sidecar, real mTLS; the CLI runs as a user would run it.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer as createHttp } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -16,19 +15,14 @@ import { compile } from '../../control/compile/compile.js';
 import { FlowStore } from '../../control/flows/store.js';
 import { loadPaths } from '../../control/policy/load.js';
 import { readQuarantine, withoutQuarantine, withQuarantine } from '../../control/serve/quarantine.js';
+import { perimeterCli } from '../helpers/cli.js';
 import { mtls, testControl, testSidecar } from '../helpers/mesh.js';
 import { eventually } from '../helpers/xds.js';
 
 const APP = 'spiffe://shop.example/ns/shop/sa/app';
 const WEB = 'spiffe://shop.example/ns/shop/sa/web';
 
-function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['bin/perimeter.js', ...args], { env: { ...process.env, NO_COLOR: '1' } }, (e, out, err) =>
-      resolve({ code: e ? Number(e.code ?? 1) : 0, out, err }),
-    );
-  });
-}
+const cli = perimeterCli;
 
 test('the overlay adds enforced denies and strips back to the very same compiled policy', () => {
   const loaded = loadPaths(['examples/shop/policy']);
