@@ -11,10 +11,9 @@ import { createSecureServer, type ServerHttp2Stream } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { compile } from '../../control/compile/compile.js';
 import { type PublishedWorkload, snapshotOf } from '../../control/serve/publisher.js';
-import { withQuarantine } from '../../control/serve/quarantine.js';
+import { quarantineWorkloads } from '../../control/serve/quarantine.js';
 import { SnapshotCache } from '../../control/xds/cache.js';
 import { XdsServer } from '../../control/xds/server.js';
-import { CompiledPolicy } from '../../proto/gen/perimeter/v1/compiled.js';
 import { syntheticPolicy } from '../fixtures.js';
 
 interface Init {
@@ -61,11 +60,7 @@ function swap(workloads: PublishedWorkload[]): number {
 function quarantine(identity: string | undefined): number {
   const at = Date.now();
   const entries = identity ? [{ identity, both: false, reason: 'bench', since: '' }] : [];
-  const workloads = published.map((w) => {
-    const q = withQuarantine(CompiledPolicy.decode(w.bytes), entries);
-    return q.bytes ? { ...w, version: q.policy.version, bytes: q.bytes } : w;
-  });
-  swap(workloads);
+  swap(quarantineWorkloads(published, '', entries).workloads);
   return at;
 }
 

@@ -12,6 +12,11 @@ export function serverFile(state: string): ServerFile {
   return f;
 }
 
+/** A JSON POST to the admin endpoint. */
+export function adminPost(state: string, path: string, body: unknown): Promise<unknown> {
+  return admin(state, path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+}
+
 export async function admin(state: string, path: string, init?: RequestInit): Promise<unknown> {
   const f = serverFile(state);
   let res: Response;

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { FilterRunner } from '../../envoy/filter-runner.js';
-import type { CompiledWorkload, CompileResult } from '../compile/compile.js';
+import { type CompiledWorkload, type CompileResult, ruleLabel } from '../compile/compile.js';
 import { DEFAULT_RULE, type Decision, evaluate, UNSAFE_RULE, viewOf } from '../eval/evaluate.js';
 import { type NearMiss, nearestAllow } from '../eval/explain.js';
 import type { PolicyRequest } from '../eval/request.js';
@@ -64,8 +64,7 @@ function decideWasm(
   runner ??= new FilterRunner();
   const f = runner.decide(target.bytes, request);
   const policy = target.policy;
-  const indexOf = (label: string | undefined) =>
-    label === undefined ? -1 : policy.rules.findIndex((r) => `${policy.perimeters[r.perimeter]?.name}/${r.name}` === label);
+  const indexOf = (label: string | undefined) => (label === undefined ? -1 : policy.rules.findIndex((r) => ruleLabel(policy, r) === label));
   const ruleIndex = indexOf(`${f.perimeter}/${f.rule}`);
   const code =
     f.rule === DEFAULT_RULE

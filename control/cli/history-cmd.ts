@@ -3,7 +3,7 @@ import type { CompiledPolicy } from '../../proto/gen/perimeter/v1/compiled.js';
 import type { StatusReport } from '../serve/control-server.js';
 import { diffVersions } from '../serve/diff.js';
 import { History, HistoryError } from '../serve/history.js';
-import { admin } from './admin-client.js';
+import { admin, adminPost } from './admin-client.js';
 import { paint, table } from './output.js';
 import { UsageError } from './targets.js';
 
@@ -75,11 +75,7 @@ export function runDiff(a: string, b: string, o: { state: string; json?: boolean
 }
 
 export async function runRollback(to: string, o: { state: string; json?: boolean }): Promise<number> {
-  const r = (await admin(o.state, '/rollback', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ to }),
-  })) as { version: string; seq: number; summary: string[]; workloads: number };
+  const r = (await adminPost(o.state, '/rollback', { to })) as { version: string; seq: number; summary: string[]; workloads: number };
   if (o.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
   else
     process.stdout.write(

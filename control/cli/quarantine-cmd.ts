@@ -5,7 +5,7 @@
  */
 import type { StatusReport } from '../serve/control-server.js';
 import type { QuarantineEntry } from '../serve/quarantine.js';
-import { admin } from './admin-client.js';
+import { admin, adminPost } from './admin-client.js';
 import { paint, table } from './output.js';
 
 interface Options {
@@ -39,18 +39,14 @@ export async function runQuarantine(identity: string | undefined, o: Options): P
     return 0;
   }
   const started = performance.now();
-  const change = (await post(o.state, '/quarantine', { identity, both: o.both === true, reason: o.reason ?? '' })) as Change;
+  const change = (await adminPost(o.state, '/quarantine', { identity, both: o.both === true, reason: o.reason ?? '' })) as Change;
   return report('quarantined', change, started, o);
 }
 
 export async function runRelease(identity: string, o: Options): Promise<number> {
   const started = performance.now();
-  const change = (await post(o.state, '/release', { identity })) as Change;
+  const change = (await adminPost(o.state, '/release', { identity })) as Change;
   return report('released', change, started, o);
-}
-
-function post(state: string, path: string, body: unknown): Promise<unknown> {
-  return admin(state, path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 }
 
 async function report(what: string, change: Change, started: number, o: Options): Promise<number> {

@@ -41,6 +41,11 @@ export interface CompileResult {
   unused: string[];
 }
 
+/** `perimeter/rule`: how records, counters and reports name a compiled rule. */
+export function ruleLabel(p: CompiledPolicy, r: CompiledRule): string {
+  return `${p.perimeters[r.perimeter]?.name ?? '?'}/${r.name}`;
+}
+
 export function digest(bytes: Uint8Array | string): string {
   return createHash('sha256').update(bytes).digest('hex').slice(0, 16);
 }
@@ -168,7 +173,8 @@ export function encodeVersioned(message: CompiledPolicy): { bytes: Uint8Array; v
 
 const EMPTY: CompiledPolicy = CompiledPolicy.fromPartial({});
 
-function anySource(): CompiledSource {
+/** A source every caller matches, with or without a certificate. */
+export function anySource(): CompiledSource {
   return {
     peer: Source_Peer.PEER_UNSPECIFIED,
     principals: [],

@@ -5,9 +5,9 @@
  * identities can reach each crown-jewel workload. Use comes from the rule hits the filters'
  * decision records carry to the control server: a rule nothing hit is a candidate for removal.
  */
-import type { CompiledPolicy, CompiledSource } from '../../proto/gen/perimeter/v1/compiled.js';
+import type { CompiledSource } from '../../proto/gen/perimeter/v1/compiled.js';
 import { Action, Mode, Source_Peer, StringMatch_Kind } from '../../proto/gen/perimeter/v1/policy.js';
-import { type CompileResult, ISTIO_DEFAULT_PERIMETER } from '../compile/compile.js';
+import { type CompileResult, ISTIO_DEFAULT_PERIMETER, ruleLabel as label } from '../compile/compile.js';
 import { sourceMatches } from '../eval/evaluate.js';
 import type { PolicySet } from '../policy/model.js';
 import type { Flow, RuleHits } from './store.js';
@@ -46,7 +46,6 @@ export interface Report {
 
 const modeName = (m: Mode) => (Mode[m] ?? '').replace(/^MODE_/, '').toLowerCase();
 const actionName = (a: Action) => (Action[a] ?? '').replace(/^ACTION_/, '').toLowerCase();
-const label = (p: CompiledPolicy, r: CompiledPolicy['rules'][number]) => `${p.perimeters[r.perimeter]?.name ?? '?'}/${r.name}`;
 
 /** What makes a source open to everyone, or undefined when it names its callers. */
 function openness(s: CompiledSource, trustDomain: string): string | undefined {

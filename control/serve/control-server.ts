@@ -360,20 +360,24 @@ export class ControlServer {
     const bad = checkIdentity(identity);
     if (bad) throw new AdminError(400, bad);
     const entry: QuarantineEntry = { identity, both, reason, since: new Date(this.opts.now?.() ?? Date.now()).toISOString() };
-    const list = [...this.publisher.quarantine.filter((e) => e.identity !== identity), entry];
-    writeQuarantine(this.opts.state, list);
-    const p = this.publisher.setQuarantine(list, { kind: 'quarantine', entry });
-    this.log.warn({ identity, both, reason, version: p?.version }, 'identity quarantined');
-    return { entry, published: p ? summaryOf(p) : undefined };
+    return this.changeQuarantine('quarantine', entry, [...this.publisher.quarantine.filter((e) => e.identity !== identity), entry]);
   }
 
   release(identity: string): { entry: QuarantineEntry; published: unknown } {
     const entry = this.publisher.quarantine.find((e) => e.identity === identity);
     if (!entry) throw new AdminError(404, `${identity} is not quarantined`);
-    const list = this.publisher.quarantine.filter((e) => e !== entry);
+    return this.changeQuarantine(
+      'release',
+      entry,
+      this.publisher.quarantine.filter((e) => e !== entry),
+    );
+  }
+
+  /** The list is on disk before anything is pushed. */
+  private changeQuarantine(kind: 'quarantine' | 'release', entry: QuarantineEntry, list: QuarantineEntry[]) {
     writeQuarantine(this.opts.state, list);
-    const p = this.publisher.setQuarantine(list, { kind: 'release', entry });
-    this.log.warn({ identity, version: p?.version }, 'quarantine released');
+    const p = this.publisher.setQuarantine(list, { kind, entry });
+    this.log.warn({ ...entry, version: p?.version }, kind === 'quarantine' ? 'identity quarantined' : 'quarantine released');
     return { entry, published: p ? summaryOf(p) : undefined };
   }
 

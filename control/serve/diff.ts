@@ -1,6 +1,7 @@
 /** Which rules changed between two published versions, per workload: read from the compiled policies. */
 import type { CompiledPolicy, CompiledRule } from '../../proto/gen/perimeter/v1/compiled.js';
 import { Condition_Attribute, Mode } from '../../proto/gen/perimeter/v1/policy.js';
+import { ruleLabel } from '../compile/compile.js';
 
 export interface WorkloadDiff {
   workload: string;
@@ -17,7 +18,7 @@ const modeName = (m: Mode) => (Mode[m] ?? String(m)).replace(/^MODE_/, '').toLow
 /** A rule as a comparable string, with indexes (perimeter, header keys) resolved to names. */
 function ruleKey(p: CompiledPolicy, r: CompiledRule): [string, string] {
   const perimeter = p.perimeters[r.perimeter];
-  const id = `${perimeter?.name ?? '?'}/${r.name}`;
+  const id = ruleLabel(p, r);
   const content = JSON.stringify({
     ...r,
     perimeter: undefined,

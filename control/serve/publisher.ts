@@ -15,7 +15,7 @@ import { type SnapshotCache, type XdsResource, xdsResource } from '../xds/cache.
 import { TYPE } from '../xds/types.js';
 import { diffVersions, summarize } from './diff.js';
 import type { History, HistoryEntry } from './history.js';
-import { type QuarantineEntry, withoutQuarantine, withQuarantine } from './quarantine.js';
+import { type QuarantineEntry, quarantineWorkloads, withoutQuarantine } from './quarantine.js';
 
 export interface PublishedWorkload {
   name: string;
@@ -141,8 +141,14 @@ export class Publisher {
     const h = this.opts.history as History;
     // Entries store what was served; the quarantine laid over it then is stripped, and today's is laid again.
     const workloads = e.workloads.map((w) => {
-      const p = withoutQuarantine(CompiledPolicy.decode(h.blob(w.version)));
-      return { name: w.name, identity: w.identity, version: p.version, bytes: CompiledPolicy.encode(p).finish() };
+      const bytes = h.blob(w.version);
+      const p = withoutQuarantine(CompiledPolicy.decode(bytes));
+      return {
+        name: w.name,
+        identity: w.identity,
+        version: p.version,
+        bytes: p.version === w.version ? bytes : CompiledPolicy.encode(p).finish(),
+      };
     });
     const baseVersion = e.baseVersion ?? e.version;
     return this.publish(workloads, baseVersion, origin, { rollbackOf: e.seq, entry: origin === 'history' ? e : undefined });
@@ -155,7 +161,7 @@ export class Publisher {
     meta: { sources?: { path: string; text: string }[]; rollbackOf?: number; entry?: HistoryEntry; change?: QuarantineEntry },
   ): Published {
     this.base = { workloads: base, version: baseVersion };
-    const { workloads, version } = this.overlay(base, baseVersion);
+    const { workloads, version } = quarantineWorkloads(base, baseVersion, this.quarantined);
     const before = new Map((this.current?.workloads ?? []).map((w) => [w.name, CompiledPolicy.decode(w.bytes)]));
     const after = new Map(workloads.map((w) => [w.name, CompiledPolicy.decode(w.bytes)]));
     const summary = this.current ? summarize(diffVersions(before, after)) : [`${workloads.length} workloads`];
@@ -190,16 +196,6 @@ export class Publisher {
     this.current = published;
     this.opts.hooks?.published?.(published);
     return published;
-  }
-
-  /** The base with today's quarantine laid over it; unchanged (same bytes, same version) when nothing is quarantined. */
-  private overlay(base: PublishedWorkload[], baseVersion: string): { workloads: PublishedWorkload[]; version: string } {
-    if (this.quarantined.length === 0) return { workloads: base, version: baseVersion };
-    const workloads = base.map((w) => {
-      const served = withQuarantine(CompiledPolicy.decode(w.bytes), this.quarantined);
-      return served.bytes ? { ...w, version: served.policy.version, bytes: served.bytes } : w;
-    });
-    return { workloads, version: digest(workloads.map((w) => `${w.name}=${w.version}`).join('\n')) };
   }
 }
 

@@ -8,11 +8,12 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CompiledPolicy, CompiledRule } from '../../proto/gen/perimeter/v1/compiled.js';
+import { CompiledPolicy, type CompiledRule } from '../../proto/gen/perimeter/v1/compiled.js';
 import { Action, Mode, Source_Peer, StringMatch_Kind } from '../../proto/gen/perimeter/v1/policy.js';
-import { encodeVersioned } from '../compile/compile.js';
+import { anySource, digest, encodeVersioned } from '../compile/compile.js';
 import { parseSpiffeId } from '../policy/spiffe.js';
 import { writeFileAtomic } from './atomic.js';
+import type { PublishedWorkload } from './publisher.js';
 
 /** Reserved: no perimeter in the policy directory may take this name. */
 export const QUARANTINE_PERIMETER = 'quarantine';
@@ -85,6 +86,20 @@ export function withQuarantine(base: CompiledPolicy, entries: readonly Quarantin
   return { policy: { ...message, version }, bytes };
 }
 
+/** Published workloads with the quarantine laid over them, and their snapshot version; unchanged (same bytes) when nothing is quarantined. */
+export function quarantineWorkloads(
+  base: PublishedWorkload[],
+  baseVersion: string,
+  entries: readonly QuarantineEntry[],
+): { workloads: PublishedWorkload[]; version: string } {
+  if (entries.length === 0) return { workloads: base, version: baseVersion };
+  const workloads = base.map((w) => {
+    const served = withQuarantine(CompiledPolicy.decode(w.bytes), entries);
+    return served.bytes ? { ...w, version: served.policy.version, bytes: served.bytes } : w;
+  });
+  return { workloads, version: digest(workloads.map((w) => `${w.name}=${w.version}`).join('\n')) };
+}
+
 /** A served policy without the quarantine overlay: what the policy itself compiled to. */
 export function withoutQuarantine(p: CompiledPolicy): CompiledPolicy {
   const at = p.perimeters.findIndex((x) => x.name === QUARANTINE_PERIMETER && x.owner === OWNER);
@@ -106,17 +121,11 @@ function denyRule(name: string, perimeter: number, from: string | undefined): Co
     action: Action.ACTION_DENY,
     mode: Mode.MODE_ENFORCE,
     expiresUnixMs: 0,
+    // "to" denies every caller, with or without a certificate.
     sources: [
-      {
-        // "to" denies every caller, with or without a certificate.
-        peer: from ? Source_Peer.PEER_AUTHENTICATED : Source_Peer.PEER_UNSPECIFIED,
-        principals: from ? [{ kind: StringMatch_Kind.KIND_EXACT, value: from }] : [],
-        notPrincipals: [],
-        requestPrincipals: [],
-        notRequestPrincipals: [],
-        namespaces: [],
-        notNamespaces: [],
-      },
+      from
+        ? { ...anySource(), peer: Source_Peer.PEER_AUTHENTICATED, principals: [{ kind: StringMatch_Kind.KIND_EXACT, value: from }] }
+        : anySource(),
     ],
     operations: [],
     conditions: [],

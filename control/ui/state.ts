@@ -4,6 +4,8 @@
  * quarantine, and the dependency map as SVG. Built on request from the server's own state.
  */
 import type { CompileResult } from '../compile/compile.js';
+import { matchToProto } from '../compile/proto-adapter.js';
+import { describeMatch } from '../eval/explain.js';
 import { buildMap, toSvg } from '../flows/map.js';
 import type { Flow } from '../flows/store.js';
 import type { Condition, Operation, PolicySet, Rule, Source, StringMatch } from '../policy/model.js';
@@ -84,18 +86,7 @@ export function uiState(
   };
 }
 
-const match = (m: StringMatch): string =>
-  m.kind === 'exact'
-    ? m.value
-    : m.kind === 'prefix'
-      ? `${m.value}*`
-      : m.kind === 'suffix'
-        ? `*${m.value}`
-        : m.kind === 'contains'
-          ? `*${m.value}*`
-          : m.kind === 'segment-prefix'
-            ? `${m.value}/*`
-            : 'present';
+const match = (m: StringMatch): string => describeMatch(matchToProto(m));
 const some = (label: string, ms: readonly StringMatch[], not = false) =>
   ms.length ? `${not ? 'not ' : ''}${label} ${ms.map(match).join(' | ')}` : '';
 const joined = (parts: string[], sep: string) => parts.filter(Boolean).join(sep);
