@@ -61,7 +61,9 @@ export function toEnvoy(req: PolicyRequest): { info: StreamInfo; headers: Header
   ];
   if (req.host !== undefined) headers.push([':authority', req.host]);
   headers.push([':scheme', 'https']);
-  for (const [k, v] of Object.entries(req.headers ?? {})) headers.push([k.toLowerCase(), v]);
+  // Each line of a repeated header is its own pair, as in Envoy's header map.
+  for (const [k, v] of Object.entries(req.headers ?? {}))
+    for (const line of typeof v === 'string' ? [v] : v) headers.push([k.toLowerCase(), line]);
   const info: StreamInfo = {
     connection:
       req.principal !== undefined

@@ -94,7 +94,7 @@ export class EnvoyRbacEngine implements Engine<RbacPrepared> {
     headers.set(':method', req.method);
     headers.set(':path', req.path);
     if (req.host !== undefined) headers.set(':authority', hcmHost(req.host));
-    for (const [k, v] of Object.entries(req.headers ?? {})) headers.set(k, v);
+    for (const [k, v] of Object.entries(req.headers ?? {})) for (const line of typeof v === 'string' ? [v] : v) headers.add(k, line);
     return {
       info: {
         headers,

@@ -100,6 +100,16 @@ function decideWasm(
   };
 }
 
+/** `--header k=v` pairs (a name given twice is a header sent twice) into the request's lines. */
+function headerLinesOf(kv: readonly (readonly [string, string])[]): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const [k, v] of kv) {
+    const key = k.toLowerCase();
+    out[key] = [...(out[key] ?? []), v];
+  }
+  return out;
+}
+
 export function decide(
   target: CompiledWorkload,
   request: PolicyRequest,
@@ -135,7 +145,7 @@ export function runCheck(opts: CheckOptions): number {
     path: opts.path as string,
     ...(opts.host !== undefined ? { host: opts.host } : {}),
     ...(port !== undefined ? { port } : {}),
-    headers: Object.fromEntries(pairs(opts.header, '--header').map(([k, v]) => [k.toLowerCase(), v])),
+    headers: headerLinesOf(pairs(opts.header, '--header')),
     ...(opts.claim?.length ? { claims } : {}),
   };
   const target = findWorkload(compiled, opts.to as string);
@@ -187,7 +197,8 @@ export interface Flow {
   path: string;
   host?: string;
   port?: number;
-  headers?: Record<string, string>;
+  /** A list is a header sent once per element, in order. */
+  headers?: Record<string, string | string[]>;
   claims?: Record<string, unknown>;
   expect?: 'allow' | 'deny' | 'would-deny';
 }
@@ -225,7 +236,9 @@ function runFlows(compiled: CompileResult, file: string, json: boolean, engine: 
       path: f.path,
       ...(f.host ? { host: f.host } : {}),
       ...(f.port ? { port: f.port } : {}),
-      headers: Object.fromEntries(Object.entries(f.headers ?? {}).map(([k, v]) => [k.toLowerCase(), String(v)])),
+      headers: headerLinesOf(
+        Object.entries(f.headers ?? {}).flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((x) => [k, String(x)] as const)),
+      ),
       ...(f.claims ? { claims: f.claims } : {}),
     };
     const outcome = decide(findWorkload(compiled, f.to), request, engine);

@@ -27,7 +27,8 @@ export interface DemoFlow {
   to: string;
   method: string;
   path: string;
-  headers?: Record<string, string>;
+  /** A list is a header sent once per element. */
+  headers?: Record<string, string | string[]>;
   claims?: Record<string, unknown>;
 }
 
@@ -147,7 +148,7 @@ export class DemoMesh {
     const dest = this.members.get(f.to);
     if (!dest) throw new Error(`no workload ${f.to}`);
     const seen = dest.records.length;
-    const headers: Record<string, string> = { ...(f.headers ?? {}) };
+    const headers: Record<string, string | string[]> = { ...(f.headers ?? {}) };
     if (f.claims) headers.authorization = `Bearer ${await this.signer(f.claims)}`;
     let status: number | 'refused';
     const source = this.members.get(f.from);
@@ -172,7 +173,7 @@ export class DemoMesh {
   }
 }
 
-function plain(port: number, host: string, method: string, path: string, headers: Record<string, string>): Promise<number> {
+function plain(port: number, host: string, method: string, path: string, headers: Record<string, string | string[]>): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = httpRequest({ host: '127.0.0.1', port, method, path, headers: { ...headers, host }, agent: false }, (res) => {
       res.resume();
@@ -190,7 +191,7 @@ function direct(
   svid: { chainPem: string; keyPem: string } | undefined,
   method: string,
   path: string,
-  headers: Record<string, string>,
+  headers: Record<string, string | string[]>,
 ): Promise<number | 'refused'> {
   return new Promise((resolve) => {
     const req = httpsRequest(

@@ -17,6 +17,7 @@
  */
 import type { CompiledPolicy, CompiledRule, CompiledSource } from '../../proto/gen/perimeter/v1/compiled.js';
 import { Action, Condition_Attribute, Mode as PMode, Source_Peer } from '../../proto/gen/perimeter/v1/policy.js';
+import { overHeader } from '../compile/header-value.js';
 import { matchAny, methodBit } from '../compile/match.js';
 import { modeFromProto } from '../compile/proto-adapter.js';
 import type { Mode } from '../policy/model.js';
@@ -55,7 +56,8 @@ export interface View {
   path: string;
   host: string;
   port?: number;
-  headers: Record<string, string>;
+  /** Every line of each header, in order. */
+  headers: Record<string, readonly string[]>;
   claims?: Record<string, unknown>;
   requestPrincipal?: string;
   nowMs: number;
@@ -71,11 +73,17 @@ export function viewOf(req: PolicyRequest, path: string): View {
     path,
     host: normalizeHost(req.host ?? ''),
     ...(req.port !== undefined ? { port: req.port } : {}),
-    headers: req.headers ?? {},
+    headers: headerLines(req.headers),
     ...(claims ? { claims } : {}),
     ...(typeof iss === 'string' && typeof sub === 'string' ? { requestPrincipal: `${iss}/${sub}` } : {}),
     nowMs: req.nowMs ?? Date.now(),
   };
+}
+
+export function headerLines(h: PolicyRequest['headers']): Record<string, readonly string[]> {
+  const out: Record<string, readonly string[]> = {};
+  for (const [k, v] of Object.entries(h ?? {})) out[k] = typeof v === 'string' ? [v] : v;
+  return out;
 }
 
 export function evaluate(policy: CompiledPolicy, req: PolicyRequest): Decision {
@@ -172,7 +180,7 @@ export function ruleMatches(rule: CompiledRule, policy: CompiledPolicy, v: View)
   if (rule.expiresUnixMs !== 0 && v.nowMs >= rule.expiresUnixMs) return false;
   if (!rule.sources.some((s) => sourceMatches(s, v))) return false;
   if (rule.operations.length > 0 && !rule.operations.some((o) => operationMatches(o, v))) return false;
-  return rule.conditions.every((c) => conditionHolds(c, policy, v));
+  return rule.conditions.every((c) => conditionHolds(c, policy, v, rule.action));
 }
 
 export function sourceMatches(s: CompiledSource, v: View): boolean {
@@ -206,12 +214,10 @@ export function attributeValues(
   c: CompiledPolicy['rules'][number]['conditions'][number],
   policy: CompiledPolicy,
   v: View,
-): string[] | undefined {
+): readonly string[] | undefined {
   switch (c.attribute) {
-    case Condition_Attribute.ATTRIBUTE_HEADER: {
-      const value = v.headers[policy.headers[c.key] ?? ''];
-      return value === undefined ? undefined : [value];
-    }
+    case Condition_Attribute.ATTRIBUTE_HEADER:
+      return v.headers[policy.headers[c.key] ?? ''];
     case Condition_Attribute.ATTRIBUTE_CLAIM: {
       const value = v.claims?.[policy.claims[c.key] ?? ''];
       if (typeof value === 'string') return [value];
@@ -227,9 +233,24 @@ export function attributeValues(
   }
 }
 
-export function conditionHolds(c: CompiledPolicy['rules'][number]['conditions'][number], policy: CompiledPolicy, v: View): boolean {
+/**
+ * A condition of a rule with this action. Header conditions test the header's value and its
+ * elements (control/compile/header-value.ts): for some of them in a deny or audit rule, for all
+ * of them in an allow rule. The other attributes have one value (claims: one per list element).
+ */
+export function conditionHolds(
+  c: CompiledPolicy['rules'][number]['conditions'][number],
+  policy: CompiledPolicy,
+  v: View,
+  action: Action,
+): boolean {
   if (c.attribute === Condition_Attribute.ATTRIBUTE_UNSPECIFIED || c.attribute === Condition_Attribute.UNRECOGNIZED) return false;
   const values = attributeValues(c, policy, v);
+  if (c.attribute === Condition_Attribute.ATTRIBUTE_HEADER) {
+    const forall = action === Action.ACTION_ALLOW;
+    if (c.values.length > 0 && (values === undefined || !overHeader(c.values, values, forall, false))) return false;
+    return values === undefined || c.notValues.length === 0 || overHeader(c.notValues, values, forall, true);
+  }
   if (c.values.length > 0 && (values === undefined || !values.some((x) => matchAny(c.values, x)))) return false;
   if (values?.some((x) => matchAny(c.notValues, x))) return false;
   return true;

@@ -136,7 +136,7 @@ export function ruleFailures(
   } else matched.push('any operation');
   for (const c of rule.conditions) {
     const name = conditionName(c, policy);
-    if (conditionHolds(c, policy, v)) matched.push(name);
+    if (conditionHolds(c, policy, v, rule.action)) matched.push(name);
     else {
       const values = attributeValues(c, policy, v);
       failed.push({

@@ -8,8 +8,11 @@ export interface PolicyRequest {
   /** Raw `:authority`. */
   host?: string;
   port?: number;
-  /** Lower-case header names; first value only, as Envoy returns it. */
-  headers?: Record<string, string>;
+  /**
+   * Lower-case header names; a header sent several times lists its lines in order (each line
+   * reaches the filter as its own pair, as Envoy's header map holds them).
+   */
+  headers?: Record<string, string | readonly string[]>;
   /** Verified JWT claims (strings or lists of strings); absent when no verified token. */
   claims?: Record<string, unknown>;
   /** Evaluation time, for rule expiry. */

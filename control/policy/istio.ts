@@ -6,6 +6,7 @@
  * `rules: [{}]` allows everything; `istio.io/dry-run` becomes simulate mode. A field we
  * cannot honour is an error that names it: nothing is silently dropped.
  */
+import { headerOperandProblem } from '../compile/header-value.js';
 import {
   emptyOperation,
   emptySource,
@@ -227,6 +228,14 @@ function parseWhen(c: Cursor, rule: Rule): void {
   }
   const m = WHEN_KEY.exec(key);
   if (m && m[1] === 'request.headers') {
+    const bad = [...raw, ...notRaw].map((v) => [v, headerOperandProblem(v.replace(/^\*|\*$/g, ''))] as const).find(([, p]) => p);
+    if (bad) {
+      keyC?.error(
+        `cannot honour header value "${bad[0]}": ${bad[1]}`,
+        'a header sent as "a, b" is tested as "a, b", "a" and "b" (docs/semantics.md)',
+      );
+      return;
+    }
     rule.when.push({
       attribute: 'header',
       key: (m[2] as string).toLowerCase(),

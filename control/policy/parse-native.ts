@@ -4,6 +4,7 @@
  * document with errors still yields what could be read, so one run reports everything.
  */
 
+import { headerOperandProblem } from '../compile/header-value.js';
 import {
   ACTIONS,
   type Action,
@@ -412,6 +413,11 @@ function parseCondition(c: Cursor): Condition | undefined {
     }
     const value = opC.string();
     if (value === undefined) return undefined;
+    const problem = headerOperandProblem(value);
+    if (problem) {
+      opC.error(`${op} "${value}": ${problem}`, 'a header sent as "a, b" is tested as "a, b", "a" and "b" (docs/semantics.md)');
+      return undefined;
+    }
     return { attribute: 'header', key, values: [{ kind: op === 'equals' ? 'exact' : 'prefix', value }], notValues: [] };
   }
   if (op !== 'equals' && op !== 'contains') {

@@ -12,6 +12,7 @@
  * merged, port and trailing dot stripped from the authority; claims from jwt_authn's metadata.
  */
 
+import { headerOperandProblem } from '../../control/compile/header-value.js';
 import type {
   CompiledCondition,
   CompiledOperation,
@@ -70,6 +71,44 @@ function stringMatchers(m: StringMatch, ignoreCase = false): Json[] {
     default:
       throw new Inexpressible(`matcher kind ${m.kind} is unknown to this exporter`);
   }
+}
+
+/** RE2, as Envoy's safe_regex and grpc-js-xds's engine run it (both anchor the whole value). */
+const reQuote = (s: string) => s.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
+
+/** One element (a comma-free piece of the joined value, spaces and tabs around it) that `m` matches once trimmed. */
+function elementPattern(m: StringMatch): string {
+  const problem = m.kind === StringMatch_Kind.KIND_PRESENT ? undefined : headerOperandProblem(m.value);
+  if (problem) throw new Inexpressible(`header value "${m.value}": ${problem}`);
+  const x = reQuote(m.value);
+  switch (m.kind) {
+    case StringMatch_Kind.KIND_EXACT:
+      return `[ \\t]*${x}[ \\t]*`;
+    case StringMatch_Kind.KIND_PREFIX:
+      return `[ \\t]*${x}[^,]*`;
+    case StringMatch_Kind.KIND_SUFFIX:
+      return `[^,]*${x}[ \\t]*`;
+    case StringMatch_Kind.KIND_CONTAINS:
+      return `[^,]*${x}[^,]*`;
+    case StringMatch_Kind.KIND_PRESENT:
+      return '[^,]*[^, \\t][^,]*';
+    case StringMatch_Kind.KIND_SEGMENT_PREFIX:
+      return `[ \\t]*${x}(?:[ \\t]*|/[^,]*)`;
+    default:
+      throw new Inexpressible(`matcher kind ${m.kind} is unknown to this exporter`);
+  }
+}
+
+/**
+ * A header test over the value and its elements (control/compile/header-value.ts), as matchers
+ * on the joined value that Envoy's RBAC sees: some of them match (`exists`), or all do.
+ */
+function headerTest(name: string, ms: readonly StringMatch[], exists: boolean): Json {
+  const onValue = ms.flatMap((m) => stringMatchers(m).map((string_match) => ({ header: { name, string_match } })));
+  const regex = (r: string) => ({ header: { name, string_match: { safe_regex: { regex: r } } } });
+  if (exists) return orIds([...onValue, ...ms.map((m) => regex(`(?:[^,]*,)*${elementPattern(m)}(?:,[^,]*)*`))]);
+  const any = `(?:${ms.map(elementPattern).join('|')})`;
+  return andIds([orIds(onValue), regex(`${any}(?:,${any})*`)]);
 }
 
 const orIds = (ids: Json[]): Json => (ids.length === 1 ? (ids[0] as Json) : { or_ids: { ids } });
@@ -174,8 +213,11 @@ function permissionOf(o: CompiledOperation): Json {
   return andRules(rules);
 }
 
-/** A condition as a principal (header, claim, peer) or a permission (port). */
-function conditionOf(c: CompiledCondition, policy: CompiledPolicy): { principal?: Json; permission?: Json } {
+/**
+ * A condition as a principal (header, claim, peer) or a permission (port). `forall`: the rule
+ * allows, so a header test must hold for every reading of the header (for some, otherwise).
+ */
+function conditionOf(c: CompiledCondition, policy: CompiledPolicy, forall: boolean): { principal?: Json; permission?: Json } {
   const both = (f: (ms: readonly StringMatch[]) => Json) => {
     const ids: Json[] = [];
     if (c.values.length) ids.push(f(c.values));
@@ -186,9 +228,11 @@ function conditionOf(c: CompiledCondition, policy: CompiledPolicy): { principal?
     case Condition_Attribute.ATTRIBUTE_HEADER: {
       const name = policy.headers[c.key];
       if (name === undefined) throw new Inexpressible(`header index ${c.key} is out of range`);
-      return {
-        principal: both((ms) => orIds(ms.flatMap((m) => stringMatchers(m).map((string_match) => ({ header: { name, string_match } }))))),
-      };
+      // Negated: "no reading matches" is not(some do); "some reading does not" is not(all do).
+      const ids: Json[] = [];
+      if (c.values.length) ids.push(headerTest(name, c.values, !forall));
+      if (c.notValues.length) ids.push({ not_id: headerTest(name, c.notValues, forall) });
+      return { principal: andIds(ids) };
     }
     case Condition_Attribute.ATTRIBUTE_CLAIM: {
       const claim = policy.claims[c.key];
@@ -244,7 +288,7 @@ function policyOf(rule: CompiledRule, policy: CompiledPolicy, at: (suffix: strin
   const principalConditions: Json[] = [];
   rule.conditions.forEach((c, i) => {
     try {
-      const r = conditionOf(c, policy);
+      const r = conditionOf(c, policy, rule.action === Action.ACTION_ALLOW);
       if (r.principal) principalConditions.push(r.principal);
       if (r.permission) permissions.push(r.permission);
     } catch (e) {

@@ -1,9 +1,12 @@
 /**
  * Property lookup as Envoy's Wasm context does it (context.cc getProperty / findValue, the CEL
  * attribute set): segments joined by NUL; strings raw, integers 8-byte LE, booleans 1 byte,
- * maps and lists as pairs; whole objects are a SerializationFailure; a root context sees only
+ * maps and lists as pairs; messages as protobuf (`metadata` whole is the Metadata message);
+ * other whole objects are a SerializationFailure; a root context sees only
  * plugin_* and xds.*; request attributes from headers vanish once headers have continued.
  */
+import { create, type JsonObject, toBinary } from '@bufbuild/protobuf';
+import { MetadataSchema } from '../../proto/gen/envoy/envoy/config/core/v3/base_pb.js';
 import { WasmResult } from './enums.js';
 import { serializePairs } from './pairs.js';
 
@@ -181,9 +184,21 @@ function address(a: { address: string; port: number } | undefined, attr: string 
   return NOT_FOUND;
 }
 
+/** The whole of a stream's dynamic metadata: Envoy serialises the envoy.config.core.v3.Metadata message. */
+function wholeMetadata(md: StreamInfo['metadata']): Lookup {
+  try {
+    const message = create(MetadataSchema, { filterMetadata: (md ?? {}) as Record<string, JsonObject> });
+    return { status: WasmResult.Ok, value: toBinary(MetadataSchema, message) };
+  } catch {
+    // A value a Struct cannot hold (Envoy's metadata never has one).
+    return WHOLE;
+  }
+}
+
 function metadata(scope: PropertyScope, rest: string[]): Lookup {
   const md = scope.stream?.info.metadata;
-  if (rest[0] !== 'filter_metadata') return rest.length === 0 ? WHOLE : NOT_FOUND;
+  if (rest.length === 0) return wholeMetadata(md);
+  if (rest[0] !== 'filter_metadata') return NOT_FOUND;
   let v: unknown = md ?? {};
   for (const seg of rest.slice(1)) {
     if (v === null || typeof v !== 'object') return NOT_FOUND;

@@ -2,6 +2,7 @@
 // only the rules the peer identity can reach (the identity index), each once, and combines
 // the enforced and written views exactly as docs/semantics.md and the reference evaluator do.
 // Nothing here allocates.
+import * as claims from "./claims";
 import { HOST_BUF, hostLen, Match, matchAny, matchOne, PATH_BUF, pathLen } from "./match";
 import {
   ACTION_ALLOW,
@@ -91,33 +92,39 @@ let writtenAllow: i32 = -1;
   return current < 0 || candidate < current ? candidate : current;
 }
 
-/** A list claim arrives as pairs (elements as keys, empty values); a string arrives raw. */
-function pairsCount(p: usize, len: usize): i32 {
-  if (len < 4) return -1;
-  const n = load<u32>(p);
-  if (n == 0 || <u64>n * 8 + 4 > <u64>len) return -1;
-  let off: usize = 4 + <usize>n * 8;
-  for (let i: usize = 0; i < <usize>n; i++) {
-    const kl = <usize>load<u32>(p + 4 + i * 8);
-    const vl = <usize>load<u32>(p + 8 + i * 8);
-    if (vl != 0 || off + kl + 2 > len || load<u8>(p + off + kl) != 0 || load<u8>(p + off + kl + 1) != 0) return -1;
-    off += kl + 2;
-  }
-  return off == len ? <i32>n : -1;
+/** Whether a claim (a string, or a list's string elements) matches any matcher. */
+function claimMatches(ms: StaticArray<Match>, kind: u8, p: usize, len: usize): bool {
+  if (ms.length == 0) return false;
+  if (kind == claims.CLAIM_STRING) return matchAny(ms, p, len);
+  if (kind != claims.CLAIM_LIST) return false;
+  claims.startList(p, len);
+  while (claims.nextString()) if (matchAny(ms, claims.elementPtr, claims.elementLen)) return true;
+  return false;
 }
 
-/** Whether any element of a (string or list) value matches any matcher. */
-function anyElement(ms: StaticArray<Match>, p: usize, len: usize): bool {
-  if (ms.length == 0) return false;
-  const n = pairsCount(p, len);
-  if (n < 0) return matchAny(ms, p, len);
-  let off: usize = 4 + <usize>n * 8;
-  for (let i: usize = 0; i < <usize>n; i++) {
-    const kl = <usize>load<u32>(p + 4 + i * 8);
-    if (matchAny(ms, p + off, kl)) return true;
-    off += kl + 2;
+@inline function isOws(c: u8): bool {
+  return c == 0x20 || c == 0x09;
+}
+
+/**
+ * Whether `matchAny(ms, x) != negate` holds for every (`forall`) or for some x among a header's
+ * value and its elements: the value split at "," with spaces and tabs trimmed (the meaning is
+ * control/compile/header-value.ts's). A value without a comma is its only element.
+ */
+function overHeader(ms: StaticArray<Match>, p: usize, len: usize, forall: bool, negate: bool): bool {
+  const whole = matchAny(ms, p, len) != negate;
+  if (forall != whole) return whole;
+  let start: usize = 0;
+  for (let i: usize = 0; i <= len; i++) {
+    if (i < len && load<u8>(p + i) != 0x2c) continue;
+    let a = start;
+    let b = i;
+    while (a < b && isOws(load<u8>(p + a))) a++;
+    while (b > a && isOws(load<u8>(p + b - 1))) b--;
+    if ((matchAny(ms, p + a, b - a) != negate) != forall) return !forall;
+    start = i + 1;
   }
-  return false;
+  return forall;
 }
 
 @inline function sourceMatches(s: Source): bool {
@@ -150,15 +157,24 @@ function anyElement(ms: StaticArray<Match>, p: usize, len: usize): bool {
   return true;
 }
 
-@inline function conditionHolds(c: Condition, policy: Policy): bool {
+/** `forall`: the rule allows, so a header test must hold for every reading of the header. */
+@inline function conditionHolds(c: Condition, policy: Policy, forall: bool): bool {
   let p: usize = 0;
   let len: isize = -1;
   if (c.attribute == ATTR_HEADER) {
     p = unchecked(policy.headerPtrs[c.key]);
     len = unchecked(policy.headerLens[c.key]);
+    if (c.values.length > 0 && (len < 0 || !overHeader(c.values, p, <usize>len, forall, false))) return false;
+    return len < 0 || c.notValues.length == 0 || overHeader(c.notValues, p, <usize>len, forall, true);
   } else if (c.attribute == ATTR_CLAIM) {
+    // Only strings are ever matched; a claim of another type is present to negations and
+    // absent to tests, as the reference evaluator reads it.
+    const kind = unchecked(policy.claimKinds[c.key]);
+    if (kind == claims.CLAIM_ABSENT || kind == claims.CLAIM_OTHER) return c.values.length == 0;
     p = unchecked(policy.claimPtrs[c.key]);
-    len = unchecked(policy.claimLens[c.key]);
+    const n = <usize>unchecked(policy.claimLens[c.key]);
+    if (c.values.length > 0 && !claimMatches(c.values, kind, p, n)) return false;
+    return !claimMatches(c.notValues, kind, p, n);
   } else if (c.attribute == ATTR_PRINCIPAL) {
     if (authenticated) {
       p = principalPtr;
@@ -170,13 +186,8 @@ function anyElement(ms: StaticArray<Match>, p: usize, len: usize): bool {
       len = <isize>portTextLen;
     }
   }
-  const list = c.attribute == ATTR_CLAIM;
-  if (c.values.length > 0) {
-    if (len < 0) return false;
-    if (!(list ? anyElement(c.values, p, <usize>len) : matchAny(c.values, p, <usize>len))) return false;
-  }
-  if (len >= 0 && (list ? anyElement(c.notValues, p, <usize>len) : matchAny(c.notValues, p, <usize>len))) return false;
-  return true;
+  if (c.values.length > 0 && (len < 0 || !matchAny(c.values, p, <usize>len))) return false;
+  return len < 0 || !matchAny(c.notValues, p, <usize>len);
 }
 
 @inline function ruleMatches(rule: Rule, policy: Policy): bool {
@@ -202,7 +213,8 @@ function anyElement(ms: StaticArray<Match>, p: usize, len: usize): bool {
     if (!any) return false;
   }
   const conds = rule.conditions;
-  for (let i = 0; i < conds.length; i++) if (!conditionHolds(unchecked(conds[i]), policy)) return false;
+  const forall = rule.action == ACTION_ALLOW;
+  for (let i = 0; i < conds.length; i++) if (!conditionHolds(unchecked(conds[i]), policy, forall)) return false;
   return true;
 }
 

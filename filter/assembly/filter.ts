@@ -2,6 +2,7 @@
 // peer identity and the L7 attributes the policy needs, decide, record, count, and enforce.
 // The request path allocates no managed objects and never traps: any unexpected host status
 // denies the request and counts a host fault (fail closed).
+import * as claims from "./claims";
 import { garbageMade } from "./collect";
 import { BufferType, HeadersAction, LogLevel, Status } from "./abi";
 import { isName, ptrOf, put, sameBytes, utf8 } from "./bytes";
@@ -15,10 +16,8 @@ import { decodePolicy, MODE_ENFORCE, NEED_CLAIMS, NEED_PORT, NEED_TIME, Policy }
 // Constants as UTF-8, made once when the module starts (no host calls there).
 const URI_SAN = utf8("connection\0uri_san_peer_certificate");
 const DESTINATION_PORT = utf8("destination\0port");
-const CLAIMS_PREFIX = "metadata\0filter_metadata\0envoy.filters.http.jwt_authn\0jwt_payload\0";
-const CLAIMS_PREFIX_BYTES = utf8(CLAIMS_PREFIX);
-const CLAIM_ISS = utf8(CLAIMS_PREFIX + "iss");
-const CLAIM_SUB = utf8(CLAIMS_PREFIX + "sub");
+/** All dynamic metadata, as Envoy serialises it: a Metadata message (jwt_authn's payload inside). */
+const METADATA = utf8("metadata");
 const RECORD_PROPERTY = utf8("perimeter_decision");
 const H_METHOD = utf8(":method");
 const H_PATH = utf8(":path");
@@ -204,18 +203,33 @@ let rawPathLen: isize = -1;
 let rawHostPtr: usize = 0;
 let rawHostLen: usize = 0;
 
-/** Reads the request headers (pairs format), keeping the ones the decision needs. */
+/** A repeated header's lines are joined here ("a,b"), as Envoy joins them for its matchers. */
+const JOINED_MAX: usize = 65536;
+const JOINED: usize = memory.data(<i32>JOINED_MAX);
+/** The request's repeated headers did not fit JOINED: the request cannot be decided safely. */
+let joinedOverflow = false;
+
+/**
+ * Reads the request headers (pairs format), keeping the ones the decision needs: the first line
+ * of each, and when a header came more than once, every line joined by "," (a second pass, only
+ * then). False when the map is malformed.
+ */
 function readHeaders(policy: Policy, p: usize, size: usize): bool {
   rawPathLen = -1;
   rawHostLen = 0;
+  joinedOverflow = false;
   d.setMethodBit(0);
   const wanted = policy.headers;
-  for (let i = 0; i < wanted.length; i++) unchecked((policy.headerLens[i] = -1));
+  for (let i = 0; i < wanted.length; i++) {
+    unchecked((policy.headerLens[i] = -1));
+    unchecked((policy.headerCounts[i] = 0));
+  }
   if (size == 0) return true; // no headers at all: nothing to read
   if (size < 4) return false;
   const n = <usize>load<u32>(p);
   if (<u64>n * 8 + 4 > <u64>size) return false;
   let off: usize = 4 + n * 8;
+  let repeated = false;
   for (let i: usize = 0; i < n; i++) {
     const kl = <usize>load<u32>(p + 4 + i * 8);
     const vl = <usize>load<u32>(p + 8 + i * 8);
@@ -246,13 +260,68 @@ function readHeaders(policy: Policy, p: usize, size: usize): bool {
     }
     for (let h = 0; h < wanted.length; h++) {
       const w = unchecked(wanted[h]);
-      if (w.len == kl && sameBytes(w.ptr, k, kl) && unchecked(policy.headerLens[h]) < 0) {
+      if (w.len != kl || !sameBytes(w.ptr, k, kl)) continue;
+      const seen = unchecked(policy.headerCounts[h]);
+      if (seen == 0) {
         unchecked((policy.headerPtrs[h] = v));
         unchecked((policy.headerLens[h] = <isize>vl));
+      } else {
+        // Length of the joined value so far; the lines are copied in the second pass.
+        unchecked((policy.headerLens[h] += <isize>(vl + 1)));
+        repeated = true;
       }
+      unchecked((policy.headerCounts[h] = seen + 1));
     }
   }
-  return off == size;
+  if (off != size) return false;
+  if (repeated) joinRepeated(policy, p, n);
+  return true;
+}
+
+/** Marks a header being joined in the second pass; the low bits count the lines still to copy. */
+const JOINING: u32 = 0x80000000;
+
+/** Second pass: each repeated header's lines, in order, joined by "," into JOINED. */
+function joinRepeated(policy: Policy, p: usize, n: usize): void {
+  const wanted = policy.headers;
+  let total: usize = 0;
+  for (let h = 0; h < wanted.length; h++) {
+    const count = unchecked(policy.headerCounts[h]);
+    if (count < 2) continue;
+    const len = <usize>unchecked(policy.headerLens[h]);
+    if (total + len > JOINED_MAX) {
+      joinedOverflow = true;
+      return;
+    }
+    unchecked((policy.headerPtrs[h] = JOINED + total));
+    total += len;
+    unchecked((policy.headerCounts[h] = JOINING | count));
+    unchecked((policy.headerLens[h] = 0)); // bytes copied so far
+  }
+  let off: usize = 4 + n * 8;
+  for (let i: usize = 0; i < n; i++) {
+    const kl = <usize>load<u32>(p + 4 + i * 8);
+    const vl = <usize>load<u32>(p + 8 + i * 8);
+    const k = p + off;
+    off += kl + vl + 2;
+    for (let h = 0; h < wanted.length; h++) {
+      const state = unchecked(policy.headerCounts[h]);
+      if ((state & JOINING) == 0 || state == JOINING) continue;
+      const w = unchecked(wanted[h]);
+      if (w.len != kl || !sameBytes(w.ptr, k, kl)) continue;
+      const dst = unchecked(policy.headerPtrs[h]);
+      let at = <usize>unchecked(policy.headerLens[h]);
+      memory.copy(dst + at, k + kl + 1, vl);
+      at += vl;
+      const left = state - 1;
+      if (left != JOINING) {
+        store<u8>(dst + at, 0x2c);
+        at++;
+      }
+      unchecked((policy.headerLens[h] = <isize>at));
+      unchecked((policy.headerCounts[h] = left));
+    }
+  }
 }
 
 /** Fetches what the policy needs beyond identity and headers; false on a host fault. */
@@ -271,51 +340,24 @@ function readExtras(policy: Policy): bool {
     d.setNow(ns / 1000000);
   }
   if ((policy.needs & NEED_CLAIMS) != 0) {
-    const claims = policy.claims;
-    for (let i = 0; i < claims.length; i++) {
-      unchecked((policy.claimLens[i] = -1));
-      const st = claimProperty(unchecked(claims[i]).ptr, unchecked(claims[i]).len);
-      if (st == Status.Ok) {
-        unchecked((policy.claimPtrs[i] = host.hostPtr));
-        unchecked((policy.claimLens[i] = <isize>host.hostSize));
-      } else if (st != Status.NotFound) return false;
-    }
-    if (policy.usesRequestPrincipal) return readRequestPrincipal();
+    const st = host.getProperty(ptrOf(METADATA), METADATA.byteLength);
+    keep(host.hostPtr);
+    if (st == Status.NotFound) return claims.readClaims(policy, 0, 0);
+    if (st != Status.Ok || !claims.readClaims(policy, host.hostPtr, host.hostSize)) return false;
+    if (policy.usesRequestPrincipal) readRequestPrincipal();
   }
   return true;
 }
 
-const CLAIM_PATH: usize = memory.data(1024);
-
-function claimProperty(name: usize, len: usize): u32 {
-  // The prefix is a constant made at start-up; only the claim name varies (bounded by the buffer).
-  const plen = <usize>CLAIMS_PREFIX_BYTES.byteLength;
-  if (plen + len > 1024) return Status.NotFound;
-  let at = put(CLAIM_PATH, 0, ptrOf(CLAIMS_PREFIX_BYTES), plen);
-  at = put(CLAIM_PATH, at, name, len);
-  const st = host.getProperty(CLAIM_PATH, at);
-  keep(host.hostPtr);
-  return st;
-}
-
-function readRequestPrincipal(): bool {
-  const a = host.getProperty(ptrOf(CLAIM_ISS), CLAIM_ISS.byteLength);
-  const issPtr = host.hostPtr;
-  const issLen = host.hostSize;
-  keep(issPtr);
-  if (a != Status.Ok && a != Status.NotFound) return false;
-  const b = host.getProperty(ptrOf(CLAIM_SUB), CLAIM_SUB.byteLength);
-  const subPtr = host.hostPtr;
-  const subLen = host.hostSize;
-  keep(subPtr);
-  if (b != Status.Ok && b != Status.NotFound) return false;
-  if (a == Status.Ok && b == Status.Ok && issLen + subLen + 1 <= 2048) {
-    let at = put(d.REQUEST_PRINCIPAL_BUF, 0, issPtr, issLen);
-    store<u8>(d.REQUEST_PRINCIPAL_BUF + at, 0x2f);
-    at = put(d.REQUEST_PRINCIPAL_BUF, at + 1, subPtr, subLen);
-    d.setRequestPrincipalLen(<isize>at);
-  }
-  return true;
+/** "iss/sub" of the verified token, when both are strings and fit. */
+function readRequestPrincipal(): void {
+  const il = claims.issLen;
+  const sl = claims.subLen;
+  if (il < 0 || sl < 0 || <usize>(il + sl + 1) > 2048) return;
+  let at = put(d.REQUEST_PRINCIPAL_BUF, 0, claims.issPtr, <usize>il);
+  store<u8>(d.REQUEST_PRINCIPAL_BUF + at, 0x2f);
+  at = put(d.REQUEST_PRINCIPAL_BUF, at + 1, claims.subPtr, <usize>sl);
+  d.setRequestPrincipalLen(<isize>at);
 }
 
 @inline function append(at: usize, b: ArrayBuffer): usize {
@@ -390,7 +432,8 @@ export function onRequestHeaders(id: u32): u32 {
   if (hs != Status.Ok || !readHeaders(policy, host.hostPtr, host.hostSize)) return fail(R_FAULT, DETAILS_FAULT, true);
   if (!readExtras(policy)) return fail(R_FAULT, DETAILS_FAULT, true);
 
-  const safe = rawPathLen >= 0 && normalizePath(rawPathPtr, <usize>rawPathLen) && normalizeHost(rawHostPtr, rawHostLen);
+  const safe =
+    rawPathLen >= 0 && !joinedOverflow && normalizePath(rawPathPtr, <usize>rawPathLen) && normalizeHost(rawHostPtr, rawHostLen);
   if (safe) d.decide(policy);
   else d.decideUnsafe(policy);
   const candidate = policy.candidate;

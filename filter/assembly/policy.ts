@@ -143,8 +143,12 @@ export class Policy {
   /** Per-request values of the headers and claims the policy reads (pointer, length; -1 = absent). */
   headerPtrs: StaticArray<usize> = [];
   headerLens: StaticArray<isize> = [];
+  /** How many lines of each header the request carried (a repeated header is joined with ","). */
+  headerCounts: StaticArray<u32> = [];
   claimPtrs: StaticArray<usize> = [];
   claimLens: StaticArray<isize> = [];
+  /** What each claim is (claims.ts CLAIM_*): absent, a string, a list, or something no test matches. */
+  claimKinds: StaticArray<u8> = [];
   /** "default" and unsafe-request labels and details of this policy. */
   defaultLabel: ArrayBuffer = NO_BYTES;
   defaultDetails: ArrayBuffer = NO_BYTES;
@@ -485,8 +489,10 @@ function decodeRange(pool: ArrayBuffer, start: usize, end: usize, outer: bool): 
   policy.stamps = new StaticArray<u32>(policy.rules.length);
   policy.headerPtrs = new StaticArray<usize>(policy.headers.length);
   policy.headerLens = new StaticArray<isize>(policy.headers.length);
+  policy.headerCounts = new StaticArray<u32>(policy.headers.length);
   policy.claimPtrs = new StaticArray<usize>(policy.claims.length);
   policy.claimLens = new StaticArray<isize>(policy.claims.length);
+  policy.claimKinds = new StaticArray<u8>(policy.claims.length);
   buildIndex(policy);
   buildLabels(policy);
   if (candidateEnd > candidateStart) {
@@ -495,8 +501,10 @@ function decodeRange(pool: ArrayBuffer, start: usize, end: usize, outer: bool): 
     if ((c.needs & ~policy.needs) != 0) return null;
     c.headerPtrs = policy.headerPtrs;
     c.headerLens = policy.headerLens;
+    c.headerCounts = policy.headerCounts;
     c.claimPtrs = policy.claimPtrs;
     c.claimLens = policy.claimLens;
+    c.claimKinds = policy.claimKinds;
     policy.candidate = c;
   }
   return policy;

@@ -20,5 +20,7 @@ const result = runDifferential({
   },
 });
 for (const d of result.disagreements) process.stdout.write(`${JSON.stringify(d)}\n`);
-process.stdout.write(`${result.cases} cases, ${result.disagreements.length} disagreements (seed ${seed})\n`);
+process.stdout.write(
+  `${result.cases} cases (${result.rbacCases} also through export rbac), ${result.disagreements.length} disagreements (seed ${seed})\n`,
+);
 process.exitCode = result.disagreements.length ? 1 : 0;

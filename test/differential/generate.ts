@@ -237,21 +237,52 @@ export function randomPolicy(r: () => number): PolicySet {
   return { mesh: { trustDomain: 'td.example', defaultMode: r() < 0.8 ? 'enforce' : 'observe' }, workloads, perimeters };
 }
 
+/** The bytes a list of one element, "mfa", has in the host's pairs encoding, as a string. */
+const PAIRS_LOOKALIKE = '\x01\0\0\0\x03\0\0\0\0\0\0\0mfa\0\0';
+/** Claims of every JSON type, and strings that look like another type's encoding. */
+const ODD_CLAIMS: unknown[] = [
+  { mfa: 'mfa' },
+  { amr: ['mfa'] },
+  1,
+  0,
+  true,
+  false,
+  null,
+  [],
+  ['mfa', 2, { x: 'mfa' }, ['mfa']],
+  [true, 'admins'],
+  PAIRS_LOOKALIKE,
+  'mfa\0',
+  '',
+];
+
+/** One line of a header; some look like lists, with spaces the application would trim. */
+const HEADER_LINES = ['v', 'vv', '', 'x', 'vx', 'v,x', 'x, v', ' v', 'v ,x', ',', 'x,'];
+
+/** A header sent once (a string) or two or three times (its lines, in order). */
+function headerLines(r: () => number, lines: readonly string[]): string | string[] {
+  const roll = r();
+  if (roll < 0.7) return pick(r, lines);
+  return Array.from({ length: roll < 0.9 ? 2 : 3 }, () => pick(r, lines));
+}
+
 export function randomRequest(r: () => number): PolicyRequest {
-  const headers: Record<string, string> = {};
-  if (r() < 0.6) headers['x-a'] = pick(r, ['v', 'vv', '', 'x', 'vx']);
-  if (r() < 0.3) headers['x-b'] = pick(r, ['v', '']);
+  const headers: Record<string, string | string[]> = {};
+  if (r() < 0.6) headers['x-a'] = headerLines(r, HEADER_LINES);
+  if (r() < 0.3) headers['x-b'] = headerLines(r, ['v', '', 'x']);
   const claimsRoll = r();
   const claims =
-    claimsRoll < 0.4
+    claimsRoll < 0.35
       ? undefined
-      : claimsRoll < 0.6
+      : claimsRoll < 0.5
         ? { amr: ['pwd', 'mfa'] }
-        : claimsRoll < 0.7
+        : claimsRoll < 0.6
           ? { amr: 'mfa', groups: ['admins'] }
-          : claimsRoll < 0.85
+          : claimsRoll < 0.72
             ? { iss: 'https://iss', sub: pick(r, ['alice', 'bob']), amr: ['pwd'] }
-            : { groups: 'admins' };
+            : claimsRoll < 0.8
+              ? { groups: 'admins' }
+              : { amr: pick(r, ODD_CLAIMS), groups: pick(r, ODD_CLAIMS), ...(r() < 0.3 ? { iss: 7, sub: 'alice' } : {}) };
   const principal = r() < 0.2 ? undefined : pick(r, IDENTITIES);
   const host = pick(r, REQ_HOSTS);
   const port = pick(r, [undefined, 80, 8080, 9090]);

@@ -138,7 +138,15 @@ test('claims and request principals read jwt_authn metadata; ports are destinati
   assert.ok(text.includes(meta('sub', 'alice')));
   assert.ok(text.includes(meta('groups', 'admins')));
   assert.ok(text.includes('"list_match":{"one_of":{"string_match":{"exact":"admins"}}}'), 'a list claim matches by element');
-  assert.ok(text.includes('"not_id":{"header":{"name":"x-tenant","string_match":{"exact":"blocked"}}}'));
+  // In an allow rule, "not blocked" must hold for every reading of the header: not (the value,
+  // or any element of it, is "blocked").
+  assert.ok(
+    text.includes(
+      '"not_id":{"or_ids":{"ids":[{"header":{"name":"x-tenant","string_match":{"exact":"blocked"}}},' +
+        '{"header":{"name":"x-tenant","string_match":{"safe_regex":{"regex":"(?:[^,]*,)*[ \\\\t]*blocked[ \\\\t]*(?:,[^,]*)*"}}}}]}}',
+    ),
+    text,
+  );
   assert.ok(text.includes('"destination_port":8443'));
 });
 

@@ -235,23 +235,37 @@ test('claims from jwt_authn metadata, request principals and destination ports',
   assert.equal(send({ ...base, headers: {}, claims: { amr: ['mfa'] } }).outcome.localReply?.status, 403);
 });
 
-test('a repeated header is read by its first value, as Envoy returns it', () => {
+test('a repeated header is decided on every reading: an allow needs all of them, a deny any', () => {
   const policy = policyBytes(
     perimeter(
       'enforce',
-      `- name: posture\n  action: allow\n  from: {workloads: [web]}\n  when: [{header: x-device-posture, equals: compliant}]`,
+      [
+        '- name: no-beta\n  action: deny\n  from: {identities: ["*"]}\n  when: [{header: x-env, prefix: beta}]',
+        '- name: posture\n  action: allow\n  from: {workloads: [web]}\n  when: [{header: x-device-posture, equals: compliant}]',
+      ].join('\n'),
     ),
   );
   const { plugin } = setup({ policy });
-  const decide = (values: string[]) => {
+  const decide = (lines: Header[]) => {
     const { info, headers } = toEnvoy({ principal: WEB, method: 'GET', path: '/' });
     const stream = plugin.newStream(info);
-    const outcome = stream.onRequestHeaders([...headers, ...values.map((v) => ['x-device-posture', v] as Header)], true);
+    const outcome = stream.onRequestHeaders([...headers, ...lines], true);
+    const record = Buffer.from(stream.filterState.get(RECORD_KEY) ?? []).toString();
     stream.finish();
-    return outcome.action;
+    return `${outcome.action} ${/rule=(\S+)/.exec(record)?.[1]}`;
   };
-  assert.equal(decide(['compliant', 'jailbroken']), 'Continue');
-  assert.equal(decide(['jailbroken', 'compliant']), 'LocalReply');
+  const posture = (...v: string[]) => v.map((x) => ['x-device-posture', x] as Header);
+  assert.equal(decide(posture('compliant')), 'Continue api/posture');
+  assert.equal(decide(posture('compliant', 'jailbroken')), 'LocalReply api/default');
+  assert.equal(decide(posture('jailbroken', 'compliant')), 'LocalReply api/default');
+  assert.equal(decide(posture('compliant', 'compliant')), 'LocalReply api/default', 'the joined value is "compliant,compliant"');
+  assert.equal(decide(posture('compliant, jailbroken')), 'LocalReply api/default');
+  // Other headers between the lines do not matter; the deny sees the element "beta".
+  assert.equal(decide([...posture('compliant'), ['x-env', 'prod'], ['x-other', 'y'], ['x-env', ' beta']]), 'LocalReply api/no-beta');
+  assert.equal(decide([...posture('compliant'), ['x-env', 'prod'], ['x-env', 'prod']]), 'Continue api/posture');
+  // A repeated header too long to join (more than 64 KiB) cannot be decided safely.
+  const big = 'b'.repeat(40_000);
+  assert.equal(decide([...posture('compliant'), ['x-env', big], ['x-env', big]]), 'LocalReply api/unsafe-request');
 });
 
 test('expiring rules read the host clock', () => {
