@@ -1,4 +1,8 @@
-/** How CLI commands reach the running control server: its admin endpoint, found through `<state>/server.json`. */
+/**
+ * How CLI commands reach the running control server: its admin endpoint, found through
+ * `<state>/server.json`; changes carry the operator token, from PERIMETER_ADMIN_TOKEN or the
+ * file the server named there.
+ */
 import { existsSync, readFileSync } from 'node:fs';
 import type { ServerFile } from '../serve/control-server.js';
 import { serverFilePath } from '../serve/control-server.js';
@@ -12,9 +16,28 @@ export function serverFile(state: string): ServerFile {
   return f;
 }
 
-/** A JSON POST to the admin endpoint. */
+/** The operator token for changes. */
+export function adminToken(f: ServerFile): string {
+  const env = process.env.PERIMETER_ADMIN_TOKEN;
+  if (env) return env;
+  if (!f.tokenFile) throw new UsageError('the control server named no admin token file; set PERIMETER_ADMIN_TOKEN');
+  try {
+    return readFileSync(f.tokenFile, 'utf8').trim();
+  } catch (e) {
+    throw new UsageError(
+      `cannot read the admin token ${f.tokenFile} (${(e as NodeJS.ErrnoException).code}): run this as the operator who started the server, or set PERIMETER_ADMIN_TOKEN`,
+    );
+  }
+}
+
+/** A change: a JSON POST to the admin endpoint, with the operator token. */
 export function adminPost(state: string, path: string, body: unknown): Promise<unknown> {
-  return admin(state, path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const token = adminToken(serverFile(state));
+  return admin(state, path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify(body),
+  });
 }
 
 export async function admin(state: string, path: string, init?: RequestInit): Promise<unknown> {

@@ -238,6 +238,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--listen <host:port>', 'xDS (gRPC) listener', '127.0.0.1:18000')
     .option('--admin <host:port>', 'admin endpoint: /metrics, /status, /versions, /rollback', '127.0.0.1:18001')
     .option('--no-admin', 'no admin endpoint')
+    .option('--admin-token-file <file>', 'the operator token changes need (default: a new one in <state>/admin.token, mode 0600)')
+    .option('--admin-host <name>', 'a host name the admin endpoint answers to, besides IP addresses and localhost (repeatable)', collect)
     .option('--insecure', 'plaintext xDS, trusting node.id as the identity (local development only)')
     .option('--debounce <ms>', 'quiet time before a policy change is compiled', '100')
     .option('--resource-name <name>', 'ECDS resource name (the HttpFilter name in the sidecar)', RESOURCE_NAME)

@@ -1,6 +1,7 @@
 /** `perimeter serve`: runs the control server until SIGINT or SIGTERM. */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readTokenFile } from '../serve/admin-guard.js';
 import { ControlServer } from '../serve/control-server.js';
 import { createLogger, type LogLevel } from '../serve/log.js';
 import { UsageError } from './targets.js';
@@ -13,6 +14,8 @@ export interface ServeOptions {
   state: string;
   listen: string;
   admin: string | false;
+  adminTokenFile?: string;
+  adminHost?: string[];
   insecure?: boolean;
   debounce: string;
   resourceName: string;
@@ -27,6 +30,14 @@ export async function runServe(o: ServeOptions): Promise<number> {
   if (!['debug', 'info', 'warn', 'error', 'silent'].includes(o.logLevel))
     throw new UsageError(`--log-level ${o.logLevel}: debug, info, warn or error`);
   const log = createLogger(o.logLevel as LogLevel);
+  let adminToken: string | undefined;
+  if (o.adminTokenFile) {
+    const t = readTokenFile(o.adminTokenFile);
+    if ('error' in t) throw new UsageError(`--admin-token-file: ${t.error}`);
+    adminToken = t.token;
+  }
+  for (const h of o.adminHost ?? [])
+    if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/i.test(h)) throw new UsageError(`--admin-host ${h}: a DNS name`);
   let server: ControlServer;
   try {
     server = await ControlServer.start({
@@ -34,6 +45,8 @@ export async function runServe(o: ServeOptions): Promise<number> {
       state: o.state,
       listen: o.listen,
       admin: o.admin,
+      ...(adminToken ? { adminToken, adminTokenFile: o.adminTokenFile } : {}),
+      adminHosts: o.adminHost ?? [],
       insecure: Boolean(o.insecure),
       debounceMs,
       resourceName: o.resourceName,

@@ -2,11 +2,13 @@
  * The control server's admin endpoint (loopback by default): Prometheus `/metrics`, `/status`
  * and `/versions` as JSON, `/healthz`, `POST /rollback` for `perimeter rollback`, and
  * `GET|POST /quarantine`, `POST /release` for `perimeter quarantine` and `release`, and the
- * web page `/ui` with its data `/ui/state.json`.
+ * web page `/ui` with its data `/ui/state.json`. Who may ask is admin-guard.ts's to say.
  */
+import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { UI_PAGE } from '../ui/page.js';
+import { admit, type GuardOptions } from './admin-guard.js';
 
 export interface AdminHandlers {
   metrics(): Promise<string>;
@@ -31,8 +33,33 @@ export class AdminError extends Error {
   }
 }
 
-function json(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' });
+/** On every answer: never sniffed, never cached, never framed. */
+const COMMON = {
+  'x-content-type-options': 'nosniff',
+  'cache-control': 'no-store',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+};
+
+/** The page may run its own script and nothing else, fetch only from here, and be framed by nobody. */
+function pageSecurityPolicy(page: string): string {
+  const script = /<script>([\s\S]*?)<\/script>/.exec(page)?.[1] ?? '';
+  const hash = createHash('sha256').update(script).digest('base64');
+  return [
+    "default-src 'none'",
+    `script-src 'sha256-${hash}'`,
+    "style-src 'unsafe-inline'",
+    "connect-src 'self'",
+    "img-src 'self' data:",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
+const PAGE_CSP = pageSecurityPolicy(UI_PAGE);
+
+function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { ...COMMON, 'content-type': 'application/json', ...headers });
   res.end(`${JSON.stringify(body, null, 2)}\n`);
 }
 
@@ -65,25 +92,31 @@ function stringField(o: Record<string, unknown>, key: string, usage: string): st
   return v;
 }
 
-export async function startAdmin(address: string, h: AdminHandlers): Promise<{ server: Server; port: number }> {
+export async function startAdmin(address: string, h: AdminHandlers, guard: GuardOptions): Promise<{ server: Server; port: number }> {
   const server = createServer((req, res) => {
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://admin');
       try {
+        const verdict = admit(req.method ?? '', req.headers, guard);
+        if (!verdict.ok) {
+          req.resume();
+          json(res, verdict.status, { error: verdict.error }, verdict.headers);
+          return;
+        }
         if (req.method === 'GET' && url.pathname === '/metrics') {
-          res.writeHead(200, { 'content-type': h.metricsContentType });
+          res.writeHead(200, { ...COMMON, 'content-type': h.metricsContentType });
           res.end(await h.metrics());
         } else if (req.method === 'GET' && url.pathname === '/status') json(res, 200, h.status());
         else if (req.method === 'GET' && url.pathname === '/versions') json(res, 200, h.versions());
         else if (req.method === 'GET' && url.pathname === '/healthz') {
           const ok = h.healthy();
-          res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' });
+          res.writeHead(ok ? 200 : 503, { ...COMMON, 'content-type': 'text/plain' });
           res.end(ok ? 'ok\n' : 'no snapshot yet\n');
         } else if (req.method === 'POST' && url.pathname === '/rollback') {
           const usage = '{"to": "<version>"}';
           json(res, 200, h.rollback(stringField(await jsonBody(req, usage), 'to', usage)));
         } else if (req.method === 'GET' && (url.pathname === '/ui' || url.pathname === '/ui/' || url.pathname === '/')) {
-          res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+          res.writeHead(200, { ...COMMON, 'content-type': 'text/html; charset=utf-8', 'content-security-policy': PAGE_CSP });
           res.end(UI_PAGE);
         } else if (req.method === 'GET' && url.pathname === '/ui/state.json') json(res, 200, h.ui());
         else if (req.method === 'GET' && url.pathname === '/quarantine') json(res, 200, h.quarantined());

@@ -19,6 +19,7 @@ import { type AccessLogBatch, type Logger, XdsServer } from '../xds/server.js';
 import type { StreamInfo } from '../xds/session.js';
 import { TYPE } from '../xds/types.js';
 import { AdminError, startAdmin } from './admin.js';
+import { createToken, tokenPath } from './admin-guard.js';
 import { writeFileAtomic } from './atomic.js';
 import { History, HistoryError } from './history.js';
 import { ServerMetrics } from './metrics.js';
@@ -37,6 +38,14 @@ export interface ControlServerOptions {
   listen: string;
   /** host:port of the admin endpoint, or false for none. */
   admin: string | false;
+  /**
+   * The operator token that changes need (admin-guard.ts); absent: a new one is made at start in
+   * `<state>/admin.token`. `adminTokenFile` says where the CLI finds a given one.
+   */
+  adminToken?: string;
+  adminTokenFile?: string;
+  /** Host names (besides IP literals and localhost) the admin endpoint answers to. */
+  adminHosts?: readonly string[];
   insecure: boolean;
   debounceMs?: number;
   watch?: boolean;
@@ -89,6 +98,8 @@ export interface ServerFile {
   pid: number;
   xds: string;
   admin: string | undefined;
+  /** Where the operator token for the admin endpoint's changes is (absent: no admin endpoint). */
+  tokenFile?: string;
   startedAt: string;
 }
 
@@ -203,26 +214,33 @@ export class ControlServer {
     });
     this.xdsPort = await this.xds.listen(o.listen);
     if (ca) this.scheduleRenewal(ca);
+    let tokenFile: string | undefined;
     if (o.admin !== false) {
-      const a = await startAdmin(o.admin, {
-        metrics: () => this.metrics.text(),
-        metricsContentType: this.metrics.registry.contentType,
-        status: () => this.status(),
-        versions: () => this.history.entries(),
-        healthy: () => this.publisher.current !== undefined,
-        rollback: (to) => {
-          try {
-            return summaryOf(this.publisher.rollback(to));
-          } catch (e) {
-            if (e instanceof HistoryError) throw new AdminError(404, e.message);
-            throw e;
-          }
+      const token = o.adminToken ?? createToken(o.state);
+      tokenFile = o.adminToken !== undefined ? o.adminTokenFile : tokenPath(o.state);
+      const a = await startAdmin(
+        o.admin,
+        {
+          metrics: () => this.metrics.text(),
+          metricsContentType: this.metrics.registry.contentType,
+          status: () => this.status(),
+          versions: () => this.history.entries(),
+          healthy: () => this.publisher.current !== undefined,
+          rollback: (to) => {
+            try {
+              return summaryOf(this.publisher.rollback(to));
+            } catch (e) {
+              if (e instanceof HistoryError) throw new AdminError(404, e.message);
+              throw e;
+            }
+          },
+          quarantined: () => this.publisher.quarantine,
+          quarantine: (identity, both, reason) => this.quarantine(identity, both, reason),
+          release: (identity) => this.release(identity),
+          ui: () => this.uiData(),
         },
-        quarantined: () => this.publisher.quarantine,
-        quarantine: (identity, both, reason) => this.quarantine(identity, both, reason),
-        release: (identity) => this.release(identity),
-        ui: () => this.uiData(),
-      });
+        { token, hosts: o.adminHosts ?? [] },
+      );
       this.admin = a.server;
       this.adminPort = a.port;
     }
@@ -232,7 +250,12 @@ export class ControlServer {
         { debounceMs: o.debounceMs ?? 100, onError: (e) => this.log.error({ err: e.message }, 'watch failed') },
         () => this.publisher.reload(),
       );
-    const file: ServerFile = { pid: process.pid, ...this.addresses(), startedAt: new Date().toISOString() };
+    const file: ServerFile = {
+      pid: process.pid,
+      ...this.addresses(),
+      ...(tokenFile ? { tokenFile } : {}),
+      startedAt: new Date().toISOString(),
+    };
     writeFileAtomic(serverFilePath(o.state), `${JSON.stringify(file, null, 2)}\n`);
     this.log.info({ xds: file.xds, admin: file.admin, secure: !o.insecure, trustDomain: this.trustDomain }, 'control server ready');
   }
@@ -436,7 +459,11 @@ export class ControlServer {
     const file = serverFilePath(this.opts.state);
     try {
       const f = JSON.parse(readFileSync(file, 'utf8')) as ServerFile;
-      if (f.pid === process.pid) rmSync(file, { force: true });
+      if (f.pid === process.pid) {
+        rmSync(file, { force: true });
+        // The token made at start dies with this server.
+        if (this.opts.adminToken === undefined) rmSync(tokenPath(this.opts.state), { force: true });
+      }
     } catch {
       // already gone
     }

@@ -52,4 +52,12 @@ test('the control server manifest runs perimeter serve with its state on a volum
   const svc = all.find((d) => d.kind === 'Service');
   assert.equal(svc.spec.ports[0].port, 18000);
   assert.equal(c.readinessProbe.httpGet.path, '/healthz');
+  // The admin port does not rest on the NetworkPolicy alone: changes need the token from a Secret.
+  const tokenArg = c.args.find((a: string) => a.startsWith('--admin-token-file='));
+  assert.ok(tokenArg, 'serve is given the operator token');
+  const mount = c.volumeMounts.find((m: Obj) => tokenArg.slice('--admin-token-file='.length).startsWith(`${m.mountPath}/`));
+  assert.ok(mount?.readOnly, 'the token is on a read-only mount');
+  const vol = deploy.spec.template.spec.volumes.find((v: Obj) => v.name === mount.name);
+  assert.equal(vol.secret.secretName, 'perimeter-admin-token');
+  assert.equal(vol.secret.defaultMode & 0o007, 0, 'the token is not readable by others');
 });

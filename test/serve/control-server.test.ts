@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { issueSvid, loadCa } from '../../control/ca/ca.js';
 import { BUILT_MODULE } from '../../control/cli/serve-cmd.js';
+import { tokenPath } from '../../control/serve/admin-guard.js';
 import { ControlServer, type StatusReport } from '../../control/serve/control-server.js';
 import { TYPE } from '../../control/xds/types.js';
 import { RESOURCE_NAME, readFilterConfig } from '../../envoy/config/perimeter-filter.js';
@@ -188,14 +189,19 @@ test('history: versions, diff and rollback (republished until the next change)',
     versions.map((v) => v.seq),
     [1, 2],
   );
-  const rb = await admin('/rollback', { method: 'POST', body: JSON.stringify({ to: '1' }) });
+  const change = (to: string): RequestInit => ({
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${readFileSync(tokenPath(state), 'utf8').trim()}` },
+    body: JSON.stringify({ to }),
+  });
+  const rb = await admin('/rollback', change('1'));
   assert.equal(rb.status, 200);
   assert.equal((rb.body as { seq: number }).seq, 3);
   await eventually(() => policyOf(db)?.version === first.version, 3_000, 'db rolled back');
   const v3 = ((await admin('/versions')).body as { reason: string; rollbackOf: number }[])[2];
   assert.equal(v3?.reason, 'rollback');
   assert.equal(v3?.rollbackOf, 1);
-  const bad = await admin('/rollback', { method: 'POST', body: JSON.stringify({ to: '99' }) });
+  const bad = await admin('/rollback', change('99'));
   assert.equal(bad.status, 404);
   assert.match((bad.body as { error: string }).error, /no version #99/);
   // The next change of the policy directory is published again.
