@@ -3,6 +3,7 @@
  * (`<state>/flows`), busiest first. Reads the store while the server writes it.
  */
 import { join } from 'node:path';
+import { printable } from '../flows/recorded.js';
 import { type Flow, FlowStore } from '../flows/store.js';
 import { paint, table } from './output.js';
 import { UsageError } from './targets.js';
@@ -26,6 +27,24 @@ export function sinceArg(v: string, now = Date.now()): number {
   const t = Date.parse(v);
   if (Number.isNaN(t)) throw new UsageError(`--since ${v}: expected a duration (30m, 2h, 7d) or a date (2026-11-24T05:00:00Z)`);
   return t;
+}
+
+/** A flow's recorded strings, inert before anything colours them (recorded values came from the network). */
+export function inert(f: Flow): Flow {
+  const out = { ...f };
+  for (const k of [
+    'source',
+    'destination',
+    'method',
+    'template',
+    'lastPath',
+    'lastHost',
+    'lastRule',
+    'lastVersion',
+    'lastCandidate',
+  ] as const)
+    if (typeof out[k] === 'string') out[k] = printable(out[k] as string);
+  return out;
 }
 
 function verdicts(f: Flow, stream: NodeJS.WriteStream): string {
@@ -65,6 +84,7 @@ export async function runFlows(o: FlowsOptions): Promise<number> {
       ['SOURCE', 'DESTINATION', 'METHOD', 'PATH', 'REQUESTS', 'VERDICTS', 'LAST SEEN', 'LAST RULE'],
       flows
         .slice(0, limit)
+        .map(inert)
         .map((f) => [
           f.source ?? 'unauthenticated',
           f.destination,

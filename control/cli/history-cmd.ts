@@ -1,10 +1,11 @@
 /** `perimeter versions`, `diff`, `rollback` and `status`: the history and the running server. */
 import type { CompiledPolicy } from '../../proto/gen/perimeter/v1/compiled.js';
+import { printable } from '../flows/recorded.js';
 import type { StatusReport } from '../serve/control-server.js';
 import { diffVersions } from '../serve/diff.js';
 import { History, HistoryError } from '../serve/history.js';
 import { admin, adminPost } from './admin-client.js';
-import { paint, table } from './output.js';
+import { cell, paint, table } from './output.js';
 import { UsageError } from './targets.js';
 
 function openHistory(state: string): History {
@@ -101,7 +102,7 @@ export async function runStatus(o: { state: string; json?: boolean }): Promise<n
   );
   if (s.lastRejected)
     process.stdout.write(
-      `${paint('last change rejected', 'red')} at ${s.lastRejected.at} (${s.lastRejected.errors} errors):\n${s.lastRejected.messages.map((m) => `  ${m}\n`).join('')}`,
+      `${paint('last change rejected', 'red')} at ${s.lastRejected.at} (${s.lastRejected.errors} errors):\n${s.lastRejected.messages.map((m) => `  ${printable(m)}\n`).join('')}`,
     );
   process.stdout.write('\n');
   const rows = s.sidecars.map((c) => [
@@ -117,7 +118,7 @@ export async function runStatus(o: { state: string; json?: boolean }): Promise<n
   );
   for (const q of s.quarantine ?? [])
     process.stdout.write(
-      `${paint('quarantined', 'red')} ${q.identity} (${q.both ? 'from and to' : 'from'}) since ${q.since}${q.reason ? `: ${q.reason}` : ''}\n`,
+      `${cell(`${paint('quarantined', 'red')} ${q.identity} (${q.both ? 'from and to' : 'from'}) since ${q.since}${q.reason ? `: ${q.reason}` : ''}`)}\n`,
     );
   return 0;
 }

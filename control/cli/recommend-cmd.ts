@@ -4,7 +4,8 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { recommend } from '../flows/recommend.js';
+import { parseDocument } from 'yaml';
+import { notExactlyOnePerimeter, recommend } from '../flows/recommend.js';
 import { FlowStore } from '../flows/store.js';
 import { formatDiagnostic, hasErrors } from '../policy/diagnostics.js';
 import { loadSources } from '../policy/load.js';
@@ -35,14 +36,17 @@ export async function runRecommend(o: RecommendOptions): Promise<number> {
     throw new UsageError(`no flows to ${target.name} recorded${o.since ? ` since ${o.since}` : ''}: nothing to recommend from`);
   const r = recommend(target, workloads, flows, sinceMs !== undefined ? { since: sinceMs } : {});
 
-  // The recommendation must load beside the policy it names (renamed, so it does not collide
-  // with a perimeter of the same name already there).
-  const check = loadSources([
-    ...(loaded.sources ?? []),
-    { name: 'recommended.yaml', text: r.yaml.replace(/^ {2}name: .*$/m, `  name: ${target.name}-recommended-check`) },
-  ]);
+  // Nothing is printed or written unless it is exactly one Perimeter for this workload, and it
+  // loads beside the policy it names (renamed, so it does not collide with one already there).
+  const shape = notExactlyOnePerimeter(r.yaml, target.name);
+  if (shape) throw new Error(`internal error: refusing a recommendation that is not one perimeter for ${target.name}: ${shape}`);
+  const renamed = parseDocument(r.yaml);
+  renamed.setIn(['metadata', 'name'], `${target.name}-recommended-check`);
+  const check = loadSources([...(loaded.sources ?? []), { name: 'recommended.yaml', text: renamed.toString() }]);
   const own = check.diagnostics.filter((d) => d.file === 'recommended.yaml');
   if (hasErrors(own)) throw new Error(`internal error: the recommendation does not load:\n${own.map(formatDiagnostic).join('\n')}`);
+  const perimeters = check.ok ? check.policy.perimeters.filter((p) => p.location.file === 'recommended.yaml') : [];
+  if (perimeters.length !== 1) throw new Error(`internal error: the recommendation loads as ${perimeters.length} perimeters`);
 
   if (o.out) {
     writeFileSync(o.out, r.yaml);

@@ -1,7 +1,8 @@
 import { join } from 'node:path';
+import { printable } from '../flows/recorded.js';
 import { type Change, replay } from '../flows/replay.js';
 import { FlowStore } from '../flows/store.js';
-import { sinceArg } from './flows-cmd.js';
+import { inert, sinceArg } from './flows-cmd.js';
 import { loadAndCompile } from './load-policy.js';
 import { paint, table } from './output.js';
 import { UsageError } from './targets.js';
@@ -42,16 +43,18 @@ export async function runReplay(o: ReplayOptions): Promise<number> {
       process.stdout.write(
         `${table(
           ['CHANGE', 'SOURCE', 'DESTINATION', 'METHOD', 'PATH', 'REQUESTS', 'EXAMPLE', 'CANDIDATE RULE'],
-          changed.map((f) => [
-            paint(f.change, colour[f.change], process.stdout),
-            f.flow.source ?? 'unauthenticated',
-            f.flow.destination,
-            f.flow.method,
-            f.flow.template,
-            String(f.flow.count),
-            f.flow.lastPath,
-            f.rule,
-          ]),
+          changed
+            .map((c) => ({ ...c, flow: inert(c.flow), rule: printable(c.rule) }))
+            .map((f) => [
+              paint(f.change, colour[f.change], process.stdout),
+              f.flow.source ?? 'unauthenticated',
+              f.flow.destination,
+              f.flow.method,
+              f.flow.template,
+              String(f.flow.count),
+              f.flow.lastPath,
+              f.rule,
+            ]),
         )}\n`,
       );
     const n = (c: Change) => `${r.flows.filter((f) => f.change === c).length} flows (${r.requests[c]} requests)`;

@@ -4,7 +4,7 @@ import { report } from '../flows/report.js';
 import { FlowStore } from '../flows/store.js';
 import { sinceArg } from './flows-cmd.js';
 import { loadPolicy } from './load-policy.js';
-import { paint, table } from './output.js';
+import { cell, paint, table } from './output.js';
 
 export interface ReportOptions {
   policy: string;
@@ -26,7 +26,7 @@ export async function runReport(o: ReportOptions): Promise<number> {
     process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
     return 0;
   }
-  const out = (s = '') => process.stdout.write(`${s}\n`);
+  const out = (s = '') => process.stdout.write(`${cell(s)}\n`);
   const p = r.posture;
   const share = p.workloads ? p.defaultDeny.length / p.workloads : 0;
   out(paint(`Posture of ${o.policy}`, 'bold'));

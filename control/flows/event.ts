@@ -1,12 +1,16 @@
 /**
  * One observed request as flow collection sees it: an ALS access-log entry (from Envoy's
  * http_grpc logger or our sidecar) with the filter's decision record in its filter state.
- * Entries that cannot be read give a reason, never a guess.
+ * Entries that cannot be read give a reason, never a guess; entries whose values are not what
+ * HTTP and the filter can produce (recorded.ts) are refused whole, so nothing a caller or a
+ * sidecar made up reaches the flow store, the recommendations or an operator's terminal.
  */
 import { anyUnpack, BytesValueSchema } from '@bufbuild/protobuf/wkt';
 import { DECISION_KEY } from '../../envoy/config/bootstrap.js';
 import { RequestMethod } from '../../proto/gen/envoy/envoy/config/core/v3/base_pb.js';
 import type { HTTPAccessLogEntry } from '../../proto/gen/envoy/envoy/data/accesslog/v3/accesslog_pb.js';
+import { parseSpiffeId } from '../policy/spiffe.js';
+import { MAX_RECORD, MAX_RECORDED_AUTHORITY, MAX_RECORDED_PATH, recordedProblem, recordFieldProblem } from './recorded.js';
 
 export interface FlowEvent {
   timeMs: number;
@@ -56,9 +60,21 @@ export function eventOf(entry: HTTPAccessLogEntry, destination: string): Parsed 
   if (!packed) return { ok: false, reason: `no ${DECISION_KEY} in filter_state_objects (is the filter in the chain?)` };
   const bytes = anyUnpack(packed, BytesValueSchema);
   if (!bytes) return { ok: false, reason: `${DECISION_KEY} is ${packed.typeUrl}, not a BytesValue` };
+  if (bytes.value.length > MAX_RECORD) return { ok: false, reason: `the decision record is longer than ${MAX_RECORD} bytes` };
   const r = parseDecisionRecord(Buffer.from(bytes.value).toString('utf8'));
   if (r.decision !== 'allow' && r.decision !== 'deny') return { ok: false, reason: 'the decision record has no decision' };
+  for (const k of ['enforced', 'mode', 'rule', 'version', 'audit', 'staged', 'candidate'] as const) {
+    const problem = r[k] === undefined ? undefined : recordFieldProblem(k, r[k] as string);
+    if (problem) return { ok: false, reason: problem };
+  }
   const san = common?.tlsProperties?.peerCertificateProperties?.subjectAltName.find((s) => s.san.case === 'uri');
+  const source = san?.san.case === 'uri' ? san.san.value : undefined;
+  if (source !== undefined && typeof parseSpiffeId(source) === 'string')
+    return { ok: false, reason: 'the peer URI SAN is not a SPIFFE ID' };
+  const host = entry.request?.authority ?? '';
+  const path = entry.request?.path ?? '';
+  const problem = recordedProblem('the path', path, MAX_RECORDED_PATH) ?? recordedProblem('the authority', host, MAX_RECORDED_AUTHORITY);
+  if (problem) return { ok: false, reason: problem };
   const start = common?.startTime;
   const method = entry.request?.requestMethod ?? RequestMethod.METHOD_UNSPECIFIED;
   const port = common?.downstreamLocalAddress?.address.case === 'socketAddress' ? common.downstreamLocalAddress.address.value : undefined;
@@ -66,11 +82,11 @@ export function eventOf(entry: HTTPAccessLogEntry, destination: string): Parsed 
     ok: true,
     event: {
       timeMs: start ? Number(start.seconds) * 1000 + Math.floor(start.nanos / 1e6) : Date.now(),
-      source: san?.san.case === 'uri' ? san.san.value : undefined,
+      source,
       destination,
       method: method === RequestMethod.METHOD_UNSPECIFIED ? 'UNKNOWN' : (RequestMethod[method] ?? 'UNKNOWN'),
-      host: entry.request?.authority ?? '',
-      path: entry.request?.path ?? '',
+      host,
+      path,
       port: port && port.portSpecifier.case === 'portValue' ? port.portSpecifier.value : undefined,
       status: entry.response?.responseCode ?? 0,
       decision: r.decision,

@@ -4,7 +4,9 @@
  * (for Graphviz and anything that reads it) and as a self-contained SVG laid out here (a grid of
  * perimeter boxes), so it needs no external tool.
  */
+
 import type { CompileResult } from '../compile/compile.js';
+import { printable } from './recorded.js';
 import type { Flow } from './store.js';
 
 export interface MapNode {
@@ -81,8 +83,9 @@ export function buildMap(compiled: CompileResult, modes: ReadonlyMap<string, str
 
 const kindOf = (e: MapEdge) => (e.denied > 0 ? 'denied' : e.wouldDeny > 0 ? 'would-deny' : 'allowed');
 const COLOUR = { allowed: '#2ca02c', denied: '#d62728', 'would-deny': '#ff7f0e' } as const;
-const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-const quote = (s: string) => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+// Labels can hold recorded identities: controls are shown inert before XML or DOT quoting.
+const esc = (s: string) => printable(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const quote = (s: string) => `"${printable(s).replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 const width = (requests: number) => (1 + Math.log10(requests + 1) * 1.5).toFixed(1);
 const edgeLabel = (e: MapEdge) =>
   [`${e.requests} req`, e.denied ? `${e.denied} denied` : '', e.wouldDeny ? `${e.wouldDeny} would deny` : ''].filter(Boolean).join(', ');

@@ -5,7 +5,11 @@
  * its evidence as comments. Unauthenticated callers and callers seen only denied are never
  * allowed; the output says what it left out and why.
  */
-import type { Workload } from '../policy/model.js';
+import { Document, parseAllDocuments, type YAMLMap, type YAMLSeq } from 'yaml';
+import { HTTP_METHODS, type Workload } from '../policy/model.js';
+import { parsePathPattern } from '../policy/parse-native.js';
+import { parseSpiffeId } from '../policy/spiffe.js';
+import { printable } from './recorded.js';
 import type { Flow } from './store.js';
 
 export interface Recommendation {
@@ -25,7 +29,6 @@ interface Caller {
 }
 
 const iso = (t: number) => new Date(t).toISOString().replace(/\.\d+Z$/, 'Z');
-const q = (s: string) => (/^[\w./*-]+$/.test(s) && !s.startsWith('*') ? s : JSON.stringify(s));
 
 /** A template in the policy's path language: exact, or `/a/*` for everything under /a. */
 export function policyPath(template: string): { path: string; widened: boolean } {
@@ -78,6 +81,10 @@ export function recommend(
   for (const [source, fs] of perSource) {
     const ok = fs.filter((f) => f.allowed + f.wouldDeny > 0);
     const who = byIdentity.get(source)?.name ?? source;
+    if (typeof parseSpiffeId(source) === 'string') {
+      excluded.push({ caller: who, reason: 'the recorded identity is not a SPIFFE ID: never allowed' });
+      continue;
+    }
     if (ok.length === 0) {
       const denied = fs.reduce((n, f) => n + f.denied, 0);
       excluded.push({
@@ -108,67 +115,110 @@ export function recommend(
   }
   callers.sort((a, b) => a.key.localeCompare(b.key));
 
-  const lines: string[] = [
-    `# Recommended by perimeter recommend from ${mine.reduce((n, f) => n + f.count, 0)} observed requests to ${target.name}` +
-      `${opts.since ? ` since ${iso(opts.since)}` : ''} (generated ${iso(opts.now ?? Date.now())}).`,
-    '# Review it, keep it in simulate until the would-deny count stays at zero, then enforce.',
-    ...excluded.map((e) => `# Not allowed: ${e.caller}: ${e.reason}.`),
-    'apiVersion: perimeter.dev/v1',
-    'kind: Perimeter',
-    'metadata:',
-    `  name: ${q(target.name)}`,
-    'spec:',
-    '  owner: recommended',
-    '  mode: simulate',
-    '  selector:',
-    `    workloads: [${q(target.name)}]`,
-  ];
-  if (callers.length === 0)
-    lines.push('  rules: []', '# No caller was observed that could be allowed: the workload would deny everything.');
-  else lines.push('  rules:');
+  // Built as a document by the YAML library, never by joining strings: a recorded value is a
+  // scalar or a comment line, and can never become structure.
+  const doc = new Document({
+    apiVersion: 'perimeter.dev/v1',
+    kind: 'Perimeter',
+    metadata: { name: target.name },
+    spec: { owner: 'recommended', mode: 'simulate', selector: { workloads: [target.name] }, rules: [] as unknown[] },
+  });
+  const rules = doc.getIn(['spec', 'rules']) as YAMLSeq;
+  rules.flow = false;
   for (const c of callers) {
     const requests = c.flows.reduce((n, f) => n + f.count, 0);
     const last = Math.max(...c.flows.map((f) => f.lastMs));
-    const methods = [...new Set(c.flows.map((f) => f.method))].filter((m) => m !== 'UNKNOWN').sort();
+    const methods = [...new Set(c.flows.map((f) => f.method))].filter((m) => (HTTP_METHODS as readonly string[]).includes(m)).sort();
     const paths = new Map<string, boolean>();
     for (const f of c.flows) {
       const p = policyPath(f.template);
+      // What the policy language would refuse (a template recorded before intake checked it) is left out.
+      if (typeof parsePathPattern(p.path) === 'string') continue;
       paths.set(p.path, (paths.get(p.path) ?? false) || p.widened);
+    }
+    if (paths.size === 0) {
+      excluded.push({ caller: c.key, reason: 'no recorded path could be written as a policy path' });
+      continue;
     }
     const name = `from-${c.key
       .replace(/^spiffe:\/\//, '')
       .replace(/[^A-Za-z0-9]+/g, '-')
-      .replace(/^-|-$/g, '')}`.toLowerCase();
-    lines.push(
-      `    # ${requests} requests, last seen ${iso(last)}${
+      .replace(/^-|-$/g, '')}`
+      .toLowerCase()
+      .slice(0, 63)
+      .replace(/-$/, '');
+    const from = c.label ? { labels: c.label } : c.identity ? { identities: [c.identity] } : { workloads: c.workloads };
+    const rule = doc.createNode({
+      name,
+      action: 'allow',
+      from,
+      to: { ...(methods.length ? { methods } : {}), paths: [...paths.keys()].sort() },
+    }) as YAMLMap;
+    for (const key of ['labels', 'methods', 'paths', 'identities', 'workloads']) {
+      const n = (rule.getIn(['from', key]) ?? rule.getIn(['to', key])) as { flow?: boolean } | undefined;
+      if (n) n.flow = true;
+    }
+    const evidence = [
+      ` ${requests} requests, last seen ${iso(last)}${
         c.label
           ? `; every workload labelled ${Object.entries(c.label)
               .map(([k, v]) => `${k}=${v}`)
               .join(',')} called (${c.workloads.join(', ')})`
           : ''
       }`,
-    );
-    for (const f of c.flows
-      .slice()
-      .sort((a, b) => b.count - a.count)
-      .slice(0, 5))
-      lines.push(
-        `    #   ${f.method} ${f.template}: ${f.count} (${f.allowed} allowed, ${f.wouldDeny} would deny, ${f.denied} denied), e.g. ${f.lastPath}`,
-      );
-    if ([...paths.values()].some(Boolean))
-      lines.push('    #   (a template with an identifier before its end is widened to everything under its first part)');
-    lines.push(`    - name: ${q(name)}`, '      action: allow', '      from:');
-    if (c.label)
-      lines.push(
-        `        labels: {${Object.entries(c.label)
-          .map(([k, v]) => `${k}: ${q(v)}`)
-          .join(', ')}}`,
-      );
-    else if (c.identity) lines.push(`        identities: [${q(c.identity)}]`);
-    else lines.push(`        workloads: [${c.workloads.map(q).join(', ')}]`);
-    lines.push('      to:');
-    if (methods.length) lines.push(`        methods: [${methods.join(', ')}]`);
-    lines.push(`        paths: [${[...paths.keys()].sort().map(q).join(', ')}]`);
+      ...c.flows
+        .slice()
+        .sort((a, b) => b.count - a.count)
+        .slice(0, 5)
+        .map(
+          (f) =>
+            `   ${f.method} ${printable(f.template)}: ${f.count} (${f.allowed} allowed, ${f.wouldDeny} would deny, ${f.denied} denied), e.g. ${printable(f.lastPath)}`,
+        ),
+      ...([...paths.values()].some(Boolean)
+        ? ['   (a template with an identifier before its end is widened to everything under its first part)']
+        : []),
+    ];
+    rule.commentBefore = evidence.join('\n');
+    rules.add(rule);
   }
-  return { yaml: `${lines.join('\n')}\n`, rules: callers.length, excluded };
+  if (rules.items.length === 0) {
+    rules.flow = true;
+    doc.comment = ' No caller was observed that could be allowed: the workload would deny everything.';
+  }
+  doc.commentBefore = [
+    ` Recommended by perimeter recommend from ${mine.reduce((n, f) => n + f.count, 0)} observed requests to ${target.name}` +
+      `${opts.since ? ` since ${iso(opts.since)}` : ''} (generated ${iso(opts.now ?? Date.now())}).`,
+    ' Review it, keep it in simulate until the would-deny count stays at zero, then enforce.',
+    ...excluded.map((e) => ` Not allowed: ${printable(e.caller)}: ${e.reason}.`),
+  ].join('\n');
+  (doc.getIn(['spec', 'selector', 'workloads']) as YAMLSeq).flow = true;
+  const yaml = doc.toString({ lineWidth: 0, flowCollectionPadding: false });
+  const problem = notExactlyOnePerimeter(yaml, target.name);
+  if (problem) throw new Error(`internal error: the recommendation for ${target.name} is not one perimeter for it: ${problem}`);
+  return { yaml, rules: rules.items.length, excluded };
+}
+
+/**
+ * Why a recommendation's text is not exactly what recommend makes (one Perimeter document for
+ * the workload asked for, in simulate, with allow rules only), or undefined. The CLI checks it
+ * again before it prints or writes anything.
+ */
+export function notExactlyOnePerimeter(text: string, workload: string): string | undefined {
+  const docs = parseAllDocuments(text);
+  if (!Array.isArray(docs) || docs.length !== 1) return `${Array.isArray(docs) ? docs.length : 0} documents`;
+  const d = docs[0] as Document.Parsed;
+  if (d.errors.length) return d.errors[0]?.message;
+  const v = d.toJS() as {
+    kind?: unknown;
+    metadata?: { name?: unknown };
+    spec?: { mode?: unknown; selector?: unknown; rules?: { action?: unknown; mode?: unknown }[]; candidate?: unknown };
+  };
+  if (v?.kind !== 'Perimeter') return `kind ${JSON.stringify(v?.kind)}`;
+  if (v.metadata?.name !== workload) return `metadata.name ${JSON.stringify(v.metadata?.name)}`;
+  if (v.spec?.mode !== 'simulate') return `mode ${JSON.stringify(v.spec?.mode)}`;
+  if (JSON.stringify(v.spec?.selector) !== JSON.stringify({ workloads: [workload] })) return 'a selector for other workloads';
+  if (v.spec?.candidate !== undefined) return 'a staged candidate';
+  if (!Array.isArray(v.spec?.rules) || v.spec.rules.some((r) => r?.action !== 'allow' || r?.mode !== undefined))
+    return 'a rule that is not a plain allow';
+  return undefined;
 }

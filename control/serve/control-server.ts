@@ -78,6 +78,8 @@ export interface SidecarStatus {
   inSync: boolean;
   pushes: number;
   lastNack: { at: string; message: string; policy: string | undefined } | undefined;
+  /** Requests for resource types this server does not serve (answered with nothing). */
+  unservedRequests: number;
 }
 
 export interface StatusReport {
@@ -427,6 +429,7 @@ export class ControlServer {
         lastNack: t?.lastNack
           ? { at: iso(t.lastNack.at), message: t.lastNack.message, policy: this.policyOf.get(t.lastNack.version) }
           : undefined,
+        unservedRequests: s.refusedTypes,
       };
     });
     const r = this.publisher.lastRejected;

@@ -47,6 +47,11 @@ export class ServerMetrics {
     labelNames: ['type'],
     registers: [this.registry],
   });
+  private readonly unserved = new Counter({
+    name: 'perimeter_xds_unserved_type_requests_total',
+    help: 'Requests for a resource type this server does not serve: answered with nothing, no state kept',
+    registers: [this.registry],
+  });
   private readonly refused = new Counter({
     name: 'perimeter_xds_refused_streams_total',
     help: 'Streams refused: unauthenticated, node_mismatch (node.id contradicts the certificate), bad_request',
@@ -95,6 +100,7 @@ export class ServerMetrics {
     },
     nack: (_s, type) => this.nacks.inc({ type: shortType(type) }),
     staleNonce: (_s, type) => this.stale.inc({ type: shortType(type) }),
+    unservedType: () => this.unserved.inc(),
     refused: (reason) => this.refused.inc({ reason }),
   };
 

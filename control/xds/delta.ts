@@ -7,7 +7,7 @@
  */
 import type { DeltaDiscoveryRequest } from '../../proto/gen/envoy/envoy/service/discovery/v3/discovery_pb.js';
 import type { XdsResource } from './cache.js';
-import { Session } from './session.js';
+import { LIMITS, Session, StreamError } from './session.js';
 import { isFullState, pushOrder } from './types.js';
 import { encodeDelta } from './wire.js';
 
@@ -31,6 +31,11 @@ export class DeltaSession extends Session {
 
   onRequest(req: DeltaDiscoveryRequest): void {
     const type = this.typeOf(req.typeUrl);
+    if (type === undefined) return;
+    const initial = Object.entries(req.initialResourceVersions);
+    this.checkRequest('', req.responseNonce, [...req.resourceNamesSubscribe, ...initial.map(([n]) => n)]);
+    if (initial.some(([, v]) => v.length > LIMITS.versionLength))
+      throw new StreamError(3, `a resource version is at most ${LIMITS.versionLength} characters`);
     let sub = this.subs.get(type);
     if (!sub) {
       sub = { names: new Set(), wildcard: false, held: new Map(Object.entries(req.initialResourceVersions)) };
@@ -49,6 +54,9 @@ export class DeltaSession extends Session {
       if (!sub.wildcard) sub.held.delete(n);
     }
     if (!sub.wildcard) for (const n of [...sub.held.keys()]) if (!sub.names.has(n)) sub.held.delete(n);
+    // Subscriptions add up over requests: the total is bounded too.
+    if (sub.names.size > LIMITS.namesPerType || sub.held.size > LIMITS.namesPerType)
+      throw new StreamError(8, `at most ${LIMITS.namesPerType} resource names per type on one stream`);
     this.status(type).subscribed = sub.wildcard ? ['*', ...sub.names] : [...sub.names];
 
     if (!this.isStale(type, req.responseNonce)) {

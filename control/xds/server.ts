@@ -18,6 +18,7 @@ import {
   DiscoveryResponseSchema,
 } from '../../proto/gen/envoy/envoy/service/discovery/v3/discovery_pb.js';
 import { ExtensionConfigDiscoveryService } from '../../proto/gen/envoy/envoy/service/extension/v3/config_discovery_pb.js';
+import { MAX_SPIFFE_ID_LENGTH } from '../policy/spiffe.js';
 import { type SnapshotCache, setVersion } from './cache.js';
 import { DeltaSession } from './delta.js';
 import { serviceDefinition } from './grpc-service.js';
@@ -61,6 +62,8 @@ export interface XdsServerOptions {
   keepaliveTimeoutMs?: number;
   /** Streams are closed after this long (clients reconnect), spreading them over replicas. */
   maxConnectionAgeMs?: number;
+  /** Open xDS streams one identity may hold (a sidecar needs one; reconnects overlap briefly). */
+  maxStreamsPerIdentity?: number;
   now?: () => number;
   /**
    * Receives Envoy's Access Log Service (StreamAccessLogs) when set: each batch of HTTP entries
@@ -76,6 +79,7 @@ export interface AccessLogBatch {
 }
 
 const silent: Logger = { info() {}, warn() {}, error() {} };
+const DEFAULT_STREAMS_PER_IDENTITY = 16;
 
 type Duplex = grpc.ServerDuplexStream<object, object>;
 
@@ -100,6 +104,7 @@ export class XdsServer {
       ack: noop,
       nack: noop,
       staleNonce: noop,
+      unservedType: noop,
       connect: noop,
       disconnect: noop,
       refused: noop,
@@ -208,6 +213,8 @@ export class XdsServer {
   ): string | StreamError {
     const t = this.opts.tls;
     if (!nodeId) return new StreamError(grpc.status.INVALID_ARGUMENT, 'the first request must carry node.id (the workload SPIFFE ID)');
+    if (nodeId.length > MAX_SPIFFE_ID_LENGTH)
+      return new StreamError(grpc.status.INVALID_ARGUMENT, `node.id is longer than ${MAX_SPIFFE_ID_LENGTH} characters`);
     if (!t) return nodeId;
     const id = spiffeIdOf(call.getAuthContext()?.sslPeerCertificate, t.trustDomain);
     if (typeof id !== 'string') return new StreamError(grpc.status.UNAUTHENTICATED, id.error);
@@ -248,6 +255,11 @@ export class XdsServer {
         if (!session) {
           const who = this.identify(call, nodeId);
           if (who instanceof StreamError) return fail(who);
+          const limit = this.opts.maxStreamsPerIdentity ?? DEFAULT_STREAMS_PER_IDENTITY;
+          let open = 0;
+          for (const s of this.streams.values()) if (s.identity === who) open++;
+          if (open >= limit)
+            return fail(new StreamError(grpc.status.RESOURCE_EXHAUSTED, `${who} already has ${open} xDS streams open (at most ${limit})`));
           session = this.open(id, call, transport, service, who, nodeId, fixedType);
         } else if (nodeId && nodeId !== session.info.nodeId) {
           return fail(
@@ -300,6 +312,7 @@ export class XdsServer {
       secure: this.secure,
       connectedAt: this.now(),
       types: new Map(),
+      refusedTypes: 0,
     };
     const session: SotwSession | DeltaSession =
       transport === 'sotw'

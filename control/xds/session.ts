@@ -5,6 +5,27 @@
  */
 import type { SnapshotCache, TypeSnapshot } from './cache.js';
 import type { PushQueue } from './push-queue.js';
+import { TYPE } from './types.js';
+
+/**
+ * What one stream may make the server hold. A sidecar subscribes to one resource of one type;
+ * these leave room for any real client and keep a hostile one from growing the server's memory.
+ */
+export const LIMITS = {
+  /** Resource names subscribed (or held, in Delta) per type. */
+  namesPerType: 256,
+  nameLength: 512,
+  /** version_info, response_nonce and Delta resource versions. */
+  versionLength: 256,
+  /** A NACK's error_detail.message is kept (and shown) up to this many characters. */
+  nackMessage: 1024,
+} as const;
+
+/** The types this server can publish; a request for any other type is refused and holds nothing. */
+export const SERVED_TYPES: ReadonlySet<string> = new Set(Object.values(TYPE));
+
+const INVALID_ARGUMENT = 3;
+const RESOURCE_EXHAUSTED = 8;
 
 export interface NackRecord {
   /** The version (or, in Delta, the response's system version) the client rejected. */
@@ -36,6 +57,8 @@ export interface StreamInfo {
   secure: boolean;
   connectedAt: number;
   types: Map<string, TypeStatus>;
+  /** Requests for types this server does not serve: answered with nothing, kept as a count only. */
+  refusedTypes: number;
 }
 
 export interface StreamEvents {
@@ -44,6 +67,8 @@ export interface StreamEvents {
   ack(s: StreamInfo, type: string, version: string, pushToAckMs: number, convergenceMs: number | undefined): void;
   nack(s: StreamInfo, type: string, nack: NackRecord): void;
   staleNonce(s: StreamInfo, type: string): void;
+  /** A request for a type the server does not serve (`type` is truncated). */
+  unservedType?(s: StreamInfo, type: string): void;
 }
 
 /** A protocol violation that ends the stream with a gRPC status. */
@@ -99,11 +124,29 @@ export abstract class Session {
 
   protected abstract onChange(changed: ReadonlySet<string>): void;
 
-  protected typeOf(typeUrl: string): string {
+  /** The request's type, or undefined for one this server does not serve (then nothing is kept). */
+  protected typeOf(typeUrl: string): string | undefined {
     const type = typeUrl || this.fixedType;
-    if (!type) throw new StreamError(3, 'type_url is empty: an ADS request must name its resource type');
-    if (this.fixedType && type !== this.fixedType) throw new StreamError(3, `this service serves ${this.fixedType} only, not ${type}`);
+    if (!type) throw new StreamError(INVALID_ARGUMENT, 'type_url is empty: an ADS request must name its resource type');
+    if (this.fixedType && type !== this.fixedType)
+      throw new StreamError(INVALID_ARGUMENT, `this service serves ${this.fixedType} only, not ${type.slice(0, 200)}`);
+    if (!SERVED_TYPES.has(type)) {
+      this.info.refusedTypes++;
+      this.events.unservedType?.(this.info, type.slice(0, 200));
+      return undefined;
+    }
     return type;
+  }
+
+  /** Refuses names, nonces and versions past LIMITS before anything is kept. */
+  protected checkRequest(versionInfo: string, nonce: string, names: readonly string[]): void {
+    if (versionInfo.length > LIMITS.versionLength || nonce.length > LIMITS.versionLength)
+      throw new StreamError(INVALID_ARGUMENT, `version_info and response_nonce are at most ${LIMITS.versionLength} characters`);
+    if (names.length > LIMITS.namesPerType)
+      throw new StreamError(RESOURCE_EXHAUSTED, `at most ${LIMITS.namesPerType} resource names per type on one stream`);
+    for (const n of names)
+      if (n.length > LIMITS.nameLength)
+        throw new StreamError(INVALID_ARGUMENT, `a resource name is at most ${LIMITS.nameLength} characters`);
   }
 
   protected status(type: string): TypeStatus {
@@ -148,7 +191,8 @@ export abstract class Session {
 
   protected recordNack(type: string, nonce: string, message: string): void {
     const flight = this.inFlight.get(type);
-    const nack = { version: flight?.version ?? this.status(type).sentVersion ?? '', message, at: this.now() };
+    const text = message.length > LIMITS.nackMessage ? `${message.slice(0, LIMITS.nackMessage)}…` : message;
+    const nack = { version: flight?.version ?? this.status(type).sentVersion ?? '', message: text, at: this.now() };
     if (flight?.nonce === nonce) this.inFlight.delete(type);
     this.status(type).lastNack = nack;
     this.events.nack(this.info, type, nack);

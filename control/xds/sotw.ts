@@ -28,6 +28,8 @@ export class SotwSession extends Session {
 
   onRequest(req: DiscoveryRequest): void {
     const type = this.typeOf(req.typeUrl);
+    if (type === undefined) return;
+    this.checkRequest(req.versionInfo, req.responseNonce, req.resourceNames);
     const first = !this.subs.has(type);
     const sub = this.subs.get(type) ?? { names: new Set<string>(), wildcard: false, sentVersion: undefined };
     this.subs.set(type, sub);
