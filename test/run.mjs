@@ -14,7 +14,9 @@ function find(dir) {
 }
 
 const files = find('test').sort();
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...process.argv.slice(2), ...files], {
+// A test that hangs fails after five minutes instead of holding the run (and CI) forever.
+const timeout = '--test-timeout=300000';
+const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', timeout, ...process.argv.slice(2), ...files], {
   stdio: 'inherit',
 });
 process.exit(r.status ?? 1);

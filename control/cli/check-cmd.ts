@@ -8,10 +8,10 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { FilterRunner } from '../../envoy/filter-runner.js';
 import { type CompiledWorkload, type CompileResult, ruleLabel } from '../compile/compile.js';
-import { DEFAULT_RULE, type Decision, evaluate, UNSAFE_RULE, viewOf } from '../eval/evaluate.js';
+import { DEFAULT_RULE, type Decision, evaluate, MESH_PERIMETER, pathParametersOf, UNSAFE_RULE, viewOf } from '../eval/evaluate.js';
 import { type NearMiss, nearestAllow } from '../eval/explain.js';
 import type { PolicyRequest } from '../eval/request.js';
-import { normalizePath } from '../policy/paths.js';
+import { connectionManagerPath, normalizePath } from '../policy/paths.js';
 import { loadAndCompile } from './load-policy.js';
 import { paint, table, verdictText } from './output.js';
 import { callerIdentity, findWorkload, UsageError } from './targets.js';
@@ -42,6 +42,8 @@ export interface CheckOutcome {
   nearest?: NearMiss;
   /** With a staged candidate: what it decides (the filter compares the same in shadow). */
   candidate?: { decision: 'allow' | 'deny'; perimeter: string; rule: string; differs: boolean };
+  /** Envoy's connection manager refuses the request before any filter runs (as the sidecar does). */
+  rejected?: { status: number; details: string };
 }
 
 function pairs(list: readonly string[] | undefined, flag: string): [string, string][] {
@@ -110,18 +112,37 @@ function headerLinesOf(kv: readonly (readonly [string, string])[]): Record<strin
   return out;
 }
 
+/**
+ * The request as Envoy handles it: its connection manager first (control/policy/paths.ts, as the
+ * local sidecar does), then the engine decides what the filter would see.
+ */
 export function decide(
   target: CompiledWorkload,
-  request: PolicyRequest,
+  sent: PolicyRequest,
   engine: Engine = 'wasm',
-): Pick<CheckOutcome, 'result' | 'nearest' | 'candidate'> {
+): Pick<CheckOutcome, 'result' | 'nearest' | 'candidate' | 'rejected'> {
+  const cm = connectionManagerPath(sent.path);
+  if (!cm.ok) {
+    const result: Decision = {
+      decision: 'deny',
+      enforced: true,
+      mode: 'enforce',
+      perimeter: target.policy.defaultPerimeter || MESH_PERIMETER,
+      rule: UNSAFE_RULE,
+      ruleIndex: -1,
+      code: 'deny_unsafe_request',
+      version: target.policy.version,
+    };
+    return { result, rejected: { status: cm.status, details: cm.details } };
+  }
+  const request = { ...sent, path: cm.path };
   const result = engine === 'wasm' ? decideWasm(target, request) : evaluate(target.policy, request);
   const staged = target.policy.candidate ? evaluate(target.policy.candidate, request) : undefined;
   const candidate = staged && {
     candidate: { decision: staged.decision, perimeter: staged.perimeter, rule: staged.rule, differs: staged.decision !== result.decision },
   };
   if (result.decision === 'allow' || result.code !== 'deny_default') return { result, ...candidate };
-  const norm = normalizePath(request.path);
+  const norm = normalizePath(request.path, pathParametersOf(target.policy));
   const nearest = norm.ok ? nearestAllow(target.policy, viewOf(request, norm.path), request.method) : undefined;
   return { result, ...(nearest ? { nearest } : {}), ...candidate };
 }
@@ -169,9 +190,13 @@ export function describe(o: CheckOutcome): string {
   ];
   const reply = (r as { localReply?: { status: number; details: string } }).localReply;
   if (reply) lines.push(`  Envoy replies ${reply.status}, response code details ${reply.details}`);
+  if (o.rejected)
+    lines.push(
+      `  Envoy's connection manager replies ${o.rejected.status} (${o.rejected.details}) before any filter runs: the path cannot be forwarded as sent`,
+    );
   if (r.decision === 'deny' && !r.enforced)
     lines.push(`  not blocked: the deciding ${r.rule === 'default' ? 'perimeter' : 'rule'} is in ${r.mode} mode`);
-  if (r.code === 'deny_unsafe_request')
+  if (r.code === 'deny_unsafe_request' && !o.rejected)
     lines.push('  why: the path (or authority) cannot be handled safely, so it is denied whatever the rules say');
   if (r.code === 'deny_default') lines.push('  why: no rule allows this request (default deny)');
   if (r.staged) lines.push(`  staged: ${r.staged.perimeter}/${r.staged.rule} would ${r.staged.decision} it once enforced`);

@@ -10,9 +10,9 @@ import { Need } from '../../proto/gen/perimeter/v1/compiled.js';
 import { CONTROL_IDENTITY_PATH } from '../serve/control-server.js';
 import { loadAndCompile } from './load-policy.js';
 import { BUILT_MODULE } from './serve-cmd.js';
-import { hostPortArg, portArg, UsageError } from './targets.js';
+import { hostPortArg, type LimitOptions, limitsArg, portArg, UsageError } from './targets.js';
 
-export interface BootstrapCmdOptions {
+export interface BootstrapCmdOptions extends LimitOptions {
   workload: string;
   policy: string;
   control: string;
@@ -26,6 +26,7 @@ export interface BootstrapCmdOptions {
   delta?: boolean;
   jwks: string;
   jwtIssuer?: string;
+  jwtAudience?: string[];
   resourceName: string;
   out?: string;
 }
@@ -72,8 +73,15 @@ export function runEnvoyBootstrap(o: BootstrapCmdOptions): number {
     peers,
     resourceName: o.resourceName,
     delta: Boolean(o.delta),
-    ...(me.policy.needs & Need.NEED_CLAIMS ? { jwt: { jwksFile: o.jwks, ...(o.jwtIssuer ? { issuer: o.jwtIssuer } : {}) } } : {}),
+    limits: limitsArg(o),
+    ...(me.policy.needs & Need.NEED_CLAIMS
+      ? { jwt: { jwksFile: o.jwks, ...(o.jwtIssuer ? { issuer: o.jwtIssuer } : {}), audiences: o.jwtAudience ?? [] } }
+      : {}),
   });
+  if (me.policy.needs & Need.NEED_CLAIMS && !o.jwtAudience?.length)
+    process.stderr.write(
+      `warning: ${me.workload.name}'s policy reads JWT claims and no --jwt-audience was given: jwt_authn accepts a token minted for any service\n`,
+    );
   // Never hand out a config Envoy's own types reject.
   const parsed = parseEnvoyConfig(BootstrapSchema, yaml);
   if (!parsed.ok) throw new Error(`internal error: the rendered bootstrap does not parse as an Envoy Bootstrap: ${parsed.error}`);

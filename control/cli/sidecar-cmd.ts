@@ -7,9 +7,9 @@ import { loadPaths } from '../policy/load.js';
 import type { Workload } from '../policy/model.js';
 import { CONTROL_IDENTITY_PATH } from '../serve/control-server.js';
 import { BUILT_MODULE } from './serve-cmd.js';
-import { hostPortArg, portArg, UsageError } from './targets.js';
+import { hostPortArg, type LimitOptions, limitsArg, portArg, UsageError } from './targets.js';
 
-export interface SidecarCmdOptions {
+export interface SidecarCmdOptions extends LimitOptions {
   workload: string;
   control: string;
   inbound: string;
@@ -19,6 +19,7 @@ export interface SidecarCmdOptions {
   als?: string;
   jwks?: string;
   jwtIssuer?: string;
+  jwtAudience?: string[];
   peer?: string[];
   policy?: string;
   state: string;
@@ -76,11 +77,20 @@ export async function runSidecar(o: SidecarCmdOptions): Promise<number> {
     upstream: hostPortArg('--upstream', o.upstream),
     ...(o.outbound !== undefined ? { outboundPort: portArg('--outbound', o.outbound, true), peers } : {}),
     ...(o.adminPort !== undefined ? { adminPort: portArg('--admin-port', o.adminPort, true) } : {}),
-    ...(o.jwks ? { jwt: { jwksFile: o.jwks, ...(o.jwtIssuer ? { issuer: o.jwtIssuer } : {}) } } : {}),
+    ...(o.jwks
+      ? {
+          jwt: {
+            jwksFile: o.jwks,
+            ...(o.jwtIssuer ? { issuer: o.jwtIssuer } : {}),
+            ...(o.jwtAudience ? { audiences: o.jwtAudience } : {}),
+          },
+        }
+      : {}),
     // As the Envoy bootstrap does: access entries go to the control server unless told otherwise.
     als: o.als ?? o.control,
     wasm: o.wasm ?? BUILT_MODULE,
     transport: o.delta ? 'delta' : 'sotw',
+    limits: limitsArg(o),
     log: line,
     onRecord: (r) => line('access', { ...r }),
   });

@@ -1,4 +1,5 @@
 /** Resolves what a user names on the command line (workload name or SPIFFE ID) in a compiled policy set. */
+import { CONNECTION_LIMITS, type ConnectionLimits } from '../../envoy/config/bootstrap.js';
 import type { CompiledWorkload, CompileResult } from '../compile/compile.js';
 
 export class UsageError extends Error {}
@@ -27,6 +28,32 @@ export function portArg(flag: string, v: string, allowZero = false): number {
   const min = allowZero ? 0 : 1;
   if (!/^\d+$/.test(v) || n < min || n > 65535) throw new UsageError(`${flag} ${v}: a port number (${min}-65535)`);
   return n;
+}
+
+/** Options for an inbound listener's bounds, in seconds and connections. */
+export interface LimitOptions {
+  handshakeTimeout?: string;
+  headersTimeout?: string;
+  idleTimeout?: string;
+  maxConnections?: string;
+}
+
+/** `--handshake-timeout`, `--headers-timeout`, `--idle-timeout` (seconds) and `--max-connections`, over the defaults. */
+export function limitsArg(o: LimitOptions): ConnectionLimits {
+  const secs = (flag: string, v: string | undefined, dflt: number) => {
+    if (v === undefined) return dflt;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0 || n > 86_400) throw new UsageError(`${flag} ${v}: seconds, more than 0 and at most 86400`);
+    return Math.round(n * 1000);
+  };
+  const max = o.maxConnections === undefined ? CONNECTION_LIMITS.maxConnections : Number(o.maxConnections);
+  if (!Number.isInteger(max) || max < 1) throw new UsageError(`--max-connections ${o.maxConnections}: a positive integer`);
+  return {
+    handshakeTimeoutMs: secs('--handshake-timeout', o.handshakeTimeout, CONNECTION_LIMITS.handshakeTimeoutMs),
+    headersTimeoutMs: secs('--headers-timeout', o.headersTimeout, CONNECTION_LIMITS.headersTimeoutMs),
+    idleTimeoutMs: secs('--idle-timeout', o.idleTimeout, CONNECTION_LIMITS.idleTimeoutMs),
+    maxConnections: max,
+  };
 }
 
 /** `host:port` or `[v6]:port` given on the command line. */

@@ -13,9 +13,26 @@ import {
   type CompiledSource,
   FormatVersion,
   Need,
+  PathParameters as PPathParameters,
 } from '../../proto/gen/perimeter/v1/compiled.js';
-import { Action as PAction, Mode as PMode, Source_Peer, StringMatch_Kind } from '../../proto/gen/perimeter/v1/policy.js';
-import { type Mesh, type Mode, modeRank, type Perimeter, type PolicySet, type Rule, type Source, type Workload } from '../policy/model.js';
+import {
+  Condition_Attribute,
+  Action as PAction,
+  Mode as PMode,
+  Source_Peer,
+  StringMatch_Kind,
+} from '../../proto/gen/perimeter/v1/policy.js';
+import {
+  type Mesh,
+  type Mode,
+  modeRank,
+  type PathParameters,
+  type Perimeter,
+  type PolicySet,
+  type Rule,
+  type Source,
+  type Workload,
+} from '../policy/model.js';
 import { Registry } from '../policy/registry.js';
 import { methodMask } from './match.js';
 import { ACTION_TO_PROTO, ATTRIBUTE_TO_PROTO, MODE_TO_PROTO, matchToProto, PEER_TO_PROTO } from './proto-adapter.js';
@@ -152,8 +169,15 @@ function compileMessage(
     claims,
     needs,
     candidate: undefined,
+    pathParameters: PATH_PARAMETERS_TO_PROTO[workload.pathParameters ?? mesh.pathParameters ?? 'reject'],
   };
 }
+
+const PATH_PARAMETERS_TO_PROTO: Record<PathParameters, PPathParameters> = {
+  reject: PPathParameters.PATH_PARAMETERS_REJECT,
+  strip: PPathParameters.PATH_PARAMETERS_STRIP,
+  keep: PPathParameters.PATH_PARAMETERS_KEEP,
+};
 
 /**
  * Encodes once and derives the version from the bytes: protobuf concatenation is a merge, so
@@ -186,6 +210,17 @@ export function anySource(): CompiledSource {
   };
 }
 
+/**
+ * A header bound to the identities that may set it holds only for them: a principal condition
+ * beside it. An empty binding (its selectors match nobody) holds for nobody.
+ */
+function trustedSetters(c: Rule['when'][number], registry: Registry): CompiledCondition[] {
+  if (!c.setBy) return [];
+  const principals = compileSource(c.setBy, registry)[0]?.principals ?? [];
+  const values = principals.length ? principals : [{ kind: StringMatch_Kind.KIND_EXACT, value: '', ignoreCase: false }];
+  return [{ attribute: Condition_Attribute.ATTRIBUTE_PRINCIPAL, key: 0, values, notValues: [] }];
+}
+
 function compileRule(
   rule: Rule,
   p: Perimeter,
@@ -211,7 +246,7 @@ function compileRule(
       notPorts: [...o.notPorts],
     };
   });
-  const conditions: CompiledCondition[] = rule.when.map((c) => {
+  const compileCondition = (c: Rule['when'][number]): CompiledCondition => {
     if (c.attribute === 'claim') needs |= Need.NEED_CLAIMS;
     if (c.attribute === 'port') needs |= Need.NEED_PORT;
     const key = c.attribute === 'header' ? headers.indexOf(c.key) : c.attribute === 'claim' ? claims.indexOf(c.key) : 0;
@@ -221,7 +256,8 @@ function compileRule(
       values: c.values.map(matchToProto),
       notValues: c.notValues.map(matchToProto),
     };
-  });
+  };
+  const conditions: CompiledCondition[] = rule.when.flatMap((c) => [...trustedSetters(c, registry), compileCondition(c)]);
   if (rule.expiresUnixMs) needs |= Need.NEED_TIME;
   return {
     rule: {
@@ -247,7 +283,7 @@ function compileSource(s: Source, registry: Registry): CompiledSource[] {
   const principals = s.principals.map(matchToProto);
   const exact = new Set(principals.filter((p) => p.kind === StringMatch_Kind.KIND_EXACT).map((p) => p.value));
   for (const id of registry.identitiesOf(s.workloads, s.labels)) {
-    if (!exact.has(id)) principals.push({ kind: StringMatch_Kind.KIND_EXACT, value: id });
+    if (!exact.has(id)) principals.push({ kind: StringMatch_Kind.KIND_EXACT, value: id, ignoreCase: false });
   }
   const namedSomeone = s.workloads.length + s.labels.length > 0;
   if (namedSomeone && principals.length === 0) return [];

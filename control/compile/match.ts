@@ -5,7 +5,14 @@
 import { MethodBit } from '../../proto/gen/perimeter/v1/compiled.js';
 import { type StringMatch, StringMatch_Kind } from '../../proto/gen/perimeter/v1/policy.js';
 
-export function matchString(m: StringMatch, s: string): boolean {
+/** ASCII letters to lower case, nothing else (as Envoy's ignore_case and the filter fold). */
+export function asciiLower(s: string): string {
+  return s.replace(/[A-Z]+/g, (c) => c.toLowerCase());
+}
+
+export function matchString(m: StringMatch, subject: string): boolean {
+  // An ignore-case matcher's value is lower case already.
+  const s = m.ignoreCase ? asciiLower(subject) : subject;
   switch (m.kind) {
     case StringMatch_Kind.KIND_EXACT:
       return s === m.value;

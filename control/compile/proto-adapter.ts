@@ -55,7 +55,7 @@ export const ATTRIBUTE_TO_PROTO: Record<Attribute, Condition_Attribute> = {
 };
 
 export function matchToProto(m: StringMatch): PStringMatch {
-  return { kind: KIND_TO_PROTO[m.kind], value: m.value };
+  return { kind: KIND_TO_PROTO[m.kind], value: m.value, ignoreCase: m.ignoreCase === true };
 }
 
 const sortedLabels = (l: Record<string, string>) => Object.fromEntries(Object.entries(l).sort(([a], [b]) => a.localeCompare(b)));

@@ -50,7 +50,8 @@ const silent = { info() {}, warn() {}, error() {} };
 
 export class DemoMesh {
   readonly members = new Map<string, Member>();
-  private signer!: (claims: Record<string, unknown>) => Promise<string>;
+  /** The demo's identity provider: a token for `audience` (the workload it is meant for). */
+  private signer!: (claims: Record<string, unknown>, audience: string) => Promise<string>;
 
   private constructor(
     readonly policyDir: string,
@@ -95,10 +96,11 @@ export class DemoMesh {
     const { publicKey, privateKey } = await generateKeyPair('ES256');
     const jwk = { ...(await exportJWK(publicKey)), kid: 'demo', alg: 'ES256', use: 'sig' };
     writeFileSync(join(this.state, 'jwks.json'), JSON.stringify({ keys: [jwk] }));
-    this.signer = (claims) =>
+    this.signer = (claims, audience) =>
       new SignJWT(claims)
         .setProtectedHeader({ alg: 'ES256', kid: 'demo' })
         .setIssuer(DEMO_ISSUER)
+        .setAudience(audience)
         .setSubject('demo-user')
         .setIssuedAt()
         .setExpirationTime('10m')
@@ -121,7 +123,7 @@ export class DemoMesh {
       inboundPort: 0,
       upstream: { host: '127.0.0.1', port: (app.address() as AddressInfo).port },
       wasm: BUILT_MODULE,
-      jwt: { jwksFile: join(this.state, 'jwks.json'), issuer: DEMO_ISSUER },
+      jwt: { jwksFile: join(this.state, 'jwks.json'), issuer: DEMO_ISSUER, audiences: [workload.name] },
       // Every request is also a flow the control server records (perimeter flows --state …).
       als: `127.0.0.1:${this.control.xdsPort}`,
       onRecord: (r) => records.push(r),
@@ -149,7 +151,7 @@ export class DemoMesh {
     if (!dest) throw new Error(`no workload ${f.to}`);
     const seen = dest.records.length;
     const headers: Record<string, string | string[]> = { ...(f.headers ?? {}) };
-    if (f.claims) headers.authorization = `Bearer ${await this.signer(f.claims)}`;
+    if (f.claims) headers.authorization = `Bearer ${await this.signer(f.claims, f.to)}`;
     let status: number | 'refused';
     const source = this.members.get(f.from);
     if (source) status = await plain((source.outbound.address() as AddressInfo).port, f.to, f.method, f.path, headers);

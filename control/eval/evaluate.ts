@@ -15,12 +15,12 @@
  *    enforced view passes or allows, a written-view deny is reported as not enforced
  *    (`would_deny`).
  */
-import type { CompiledPolicy, CompiledRule, CompiledSource } from '../../proto/gen/perimeter/v1/compiled.js';
+import { type CompiledPolicy, type CompiledRule, type CompiledSource, PathParameters } from '../../proto/gen/perimeter/v1/compiled.js';
 import { Action, Condition_Attribute, Mode as PMode, Source_Peer } from '../../proto/gen/perimeter/v1/policy.js';
 import { overHeader } from '../compile/header-value.js';
 import { matchAny, methodBit } from '../compile/match.js';
 import { modeFromProto } from '../compile/proto-adapter.js';
-import type { Mode } from '../policy/model.js';
+import type { Mode, PathParameters as Params } from '../policy/model.js';
 import { MAX_AUTHORITY, normalizeHost, normalizePath } from '../policy/paths.js';
 import type { PolicyRequest } from './request.js';
 
@@ -80,6 +80,13 @@ export function viewOf(req: PolicyRequest, path: string): View {
   };
 }
 
+/** What `;` means for this workload's application (an unset field is `reject`, the safe choice). */
+export function pathParametersOf(policy: CompiledPolicy): Params {
+  if (policy.pathParameters === PathParameters.PATH_PARAMETERS_STRIP) return 'strip';
+  if (policy.pathParameters === PathParameters.PATH_PARAMETERS_KEEP) return 'keep';
+  return 'reject';
+}
+
 export function headerLines(h: PolicyRequest['headers']): Record<string, readonly string[]> {
   const out: Record<string, readonly string[]> = {};
   for (const [k, v] of Object.entries(h ?? {})) out[k] = typeof v === 'string' ? [v] : v;
@@ -90,7 +97,7 @@ export function evaluate(policy: CompiledPolicy, req: PolicyRequest): Decision {
   const version = policy.version;
   const defaultMode = modeFromProto(policy.defaultMode);
   const defaultPerimeter = policy.defaultPerimeter || MESH_PERIMETER;
-  const norm = normalizePath(req.path);
+  const norm = normalizePath(req.path, pathParametersOf(policy));
   if (!norm.ok || (req.host ?? '').length > MAX_AUTHORITY) {
     return {
       decision: 'deny',

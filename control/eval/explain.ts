@@ -23,6 +23,10 @@ export interface NearMiss {
 }
 
 export function describeMatch(m: StringMatch): string {
+  return m.ignoreCase ? `${describeKind(m)} (any case)` : describeKind(m);
+}
+
+function describeKind(m: StringMatch): string {
   switch (m.kind) {
     case StringMatch_Kind.KIND_EXACT:
       return m.value;

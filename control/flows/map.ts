@@ -5,7 +5,6 @@
  * perimeter boxes), so it needs no external tool.
  */
 
-import type { CompileResult } from '../compile/compile.js';
 import { printable } from './recorded.js';
 import type { Flow } from './store.js';
 
@@ -36,7 +35,12 @@ const UNPROTECTED = 'unprotected';
 const OUTSIDE = 'outside the registry';
 const UNAUTHENTICATED = 'unauthenticated';
 
-export function buildMap(compiled: CompileResult, modes: ReadonlyMap<string, string>, flows: readonly Flow[]): DependencyMap {
+/** The workloads of a compiled policy, as far as the map needs them. */
+export interface MapWorkloads {
+  workloads: readonly { workload: { name: string; identity: string }; perimeters: readonly string[] }[];
+}
+
+export function buildMap(compiled: MapWorkloads, modes: ReadonlyMap<string, string>, flows: readonly Flow[]): DependencyMap {
   const nodes = new Map<string, MapNode>();
   const byIdentity = new Map<string, string>();
   for (const w of compiled.workloads) {

@@ -236,6 +236,11 @@ function parseWhen(c: Cursor, rule: Rule): void {
       );
       return;
     }
+    if (rule.action === 'allow' && raw.length > 0)
+      c.warn(
+        `this ALLOW trusts header ${m[2]}, which any caller it admits can set to anything`,
+        'take it from a verified token (request.auth.claims[...]) instead',
+      );
     rule.when.push({
       attribute: 'header',
       key: (m[2] as string).toLowerCase(),

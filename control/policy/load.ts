@@ -3,7 +3,7 @@
  * parses, reads each document by its apiVersion/kind, then checks the set as a whole.
  * Returns every diagnostic; the policy is usable only when none is an error.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { LineCounter, parseAllDocuments } from 'yaml';
 import { type Diagnostic, hasErrors, sortDiagnostics } from './diagnostics.js';
@@ -32,21 +32,57 @@ export interface SourceFile {
   text: string;
 }
 
+/** A policy file larger than this is refused (a policy of 10,000 perimeters is a few MiB). */
+export const MAX_POLICY_FILE = 32 * 1024 * 1024;
+
+/**
+ * The text of a regular file, or why it cannot be read. It is opened without blocking and
+ * checked on the open descriptor, so a FIFO, socket or device (even one swapped in after the
+ * directory was listed) can never wedge the reader.
+ */
+export function readRegularFile(path: string): { text: string } | { error: string } {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (e) {
+    return { error: `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` };
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) return { error: 'not a regular file (a FIFO, socket or device is never read)' };
+    if (st.size > MAX_POLICY_FILE) return { error: `larger than ${MAX_POLICY_FILE / 1024 / 1024} MiB` };
+    const buf = Buffer.alloc(st.size);
+    let off = 0;
+    while (off < buf.length) {
+      const n = readSync(fd, buf, off, buf.length - off, off);
+      if (n === 0) break;
+      off += n;
+    }
+    return { text: buf.subarray(0, off).toString('utf8') };
+  } catch (e) {
+    return { error: `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` };
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export function loadPaths(paths: readonly string[]): LoadResult {
   const files: SourceFile[] = [];
   const diagnostics: Diagnostic[] = [];
+  const refuse = (file: string, message: string) =>
+    diagnostics.push({ severity: 'error', file: displayName(file), line: 1, column: 1, path: '', message });
   for (const p of paths) {
+    let found: string[];
     try {
-      for (const f of yamlFilesUnder(p)) files.push({ name: displayName(f), text: readFileSync(f, 'utf8') });
+      found = yamlFilesUnder(p);
     } catch (e) {
-      diagnostics.push({
-        severity: 'error',
-        file: p,
-        line: 1,
-        column: 1,
-        path: '',
-        message: `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-      });
+      refuse(p, `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      continue;
+    }
+    for (const f of found) {
+      const r = readRegularFile(f);
+      if ('error' in r) refuse(f, r.error);
+      else files.push({ name: displayName(f), text: r.text });
     }
   }
   const result = loadSources(files);

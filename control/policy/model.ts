@@ -20,11 +20,17 @@ export interface Location {
   column: number;
 }
 
+/** What `;` in a request path means to the application (compiled.proto PathParameters). */
+export const PATH_PARAMETERS = ['reject', 'strip', 'keep'] as const;
+export type PathParameters = (typeof PATH_PARAMETERS)[number];
+
 export interface Workload {
   name: string;
   identity: string;
   namespace: string;
   labels: Record<string, string>;
+  /** Overrides the mesh's `pathParameters` for this workload's application. */
+  pathParameters?: PathParameters;
   location: Location;
 }
 
@@ -32,6 +38,8 @@ export interface Mesh {
   trustDomain: string;
   /** What unprotected workloads do: `enforce` = default deny, `observe` = allow and record. */
   defaultMode: 'enforce' | 'observe';
+  /** What `;` in a path means, unless a workload says otherwise; `reject` when not given. */
+  pathParameters?: PathParameters;
   location?: Location;
 }
 
@@ -40,6 +48,8 @@ export type MatchKind = 'exact' | 'prefix' | 'suffix' | 'present' | 'contains' |
 export interface StringMatch {
   kind: MatchKind;
   value: string;
+  /** ASCII letters compare without case (paths of a rule with `pathCase: insensitive`); the value is lower case. */
+  ignoreCase?: boolean;
 }
 
 export type Peer = 'any' | 'authenticated' | 'unauthenticated';
@@ -79,6 +89,11 @@ export interface Condition {
   key: string;
   values: StringMatch[];
   notValues: StringMatch[];
+  /**
+   * A header is whatever the direct caller sends: trusted only from these identities (say, the
+   * ingress that sets it after checking the device). The condition holds only for them.
+   */
+  setBy?: Source;
 }
 
 export interface Rule {

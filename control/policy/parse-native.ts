@@ -5,6 +5,7 @@
  */
 
 import { headerOperandProblem } from '../compile/header-value.js';
+import { asciiLower } from '../compile/match.js';
 import {
   ACTIONS,
   type Action,
@@ -17,6 +18,7 @@ import {
   MODES,
   type Mode,
   type Operation,
+  PATH_PARAMETERS,
   type Perimeter,
   type Rule,
   type RuleSet,
@@ -64,7 +66,7 @@ export function readName(meta: Cursor | undefined, doc: Cursor): string | undefi
 }
 
 export function parseWorkload(spec: Cursor, name: string, at: Cursor): Workload | undefined {
-  const f = spec.fields(['identity', 'namespace', 'labels']);
+  const f = spec.fields(['identity', 'namespace', 'labels', 'pathParameters']);
   if (!f) {
     at.error('spec is required', 'a Workload needs spec.identity');
     return undefined;
@@ -83,17 +85,19 @@ export function parseWorkload(spec: Cursor, name: string, at: Cursor): Workload 
     const value = v.string();
     if (value !== undefined) labels[k] = value;
   }
+  const pathParameters = f.get('pathParameters')?.oneOf(PATH_PARAMETERS);
   return {
     name,
     identity,
     namespace: f.get('namespace')?.string() ?? namespaceOf(identity),
     labels,
+    ...(pathParameters ? { pathParameters } : {}),
     location: location(at),
   };
 }
 
 export function parseMesh(spec: Cursor, at: Cursor): Mesh | undefined {
-  const f = spec.fields(['trustDomain', 'defaultMode']);
+  const f = spec.fields(['trustDomain', 'defaultMode', 'pathParameters']);
   if (!f) {
     at.error('spec is required', 'a Mesh needs spec.trustDomain');
     return undefined;
@@ -108,7 +112,8 @@ export function parseMesh(spec: Cursor, at: Cursor): Mesh | undefined {
     tdC?.error(`"${trustDomain}" is not a valid trust domain`, 'use a-z, 0-9, ".", "-" and "_"');
   }
   const defaultMode = f.get('defaultMode')?.oneOf(['enforce', 'observe'] as const) ?? 'enforce';
-  return { trustDomain, defaultMode, location: location(at) };
+  const pathParameters = f.get('pathParameters')?.oneOf(PATH_PARAMETERS) ?? 'reject';
+  return { trustDomain, defaultMode, pathParameters, location: location(at) };
 }
 
 export function parsePerimeter(spec: Cursor, name: string, at: Cursor): Perimeter | undefined {
@@ -241,8 +246,8 @@ export function parseRule(c: Cursor): Rule | undefined {
   const fromC = f.get('from');
   const from = fromC ? parseFrom(fromC) : [];
   const toC = f.get('to');
-  const to = toC ? (toC.isList() ? toC.items() : [toC]).map(parseOperation) : [];
-  const when = (f.get('when')?.items() ?? []).map(parseCondition).filter((x): x is Condition => x !== undefined);
+  const to = toC ? (toC.isList() ? toC.items() : [toC]).map((o) => parseOperation(o, action)) : [];
+  const when = (f.get('when')?.items() ?? []).map((w) => parseCondition(w, action)).filter((x): x is Condition => x !== undefined);
 
   if (action === 'allow' && !fromC) {
     c.error(
@@ -273,6 +278,20 @@ export function parseRule(c: Cursor): Rule | undefined {
     ...(mode ? { mode } : {}),
     location: location(c),
   };
+}
+
+/** `setBy`: who may set a header, as `from` names callers (never `unauthenticated` or `"*"`). */
+function parseSetBy(c: Cursor): Source | undefined {
+  const f = c.fields(['identities', 'workloads', 'labels']);
+  if (!f) return undefined;
+  const sources = parseFrom(c);
+  const s = sources.find((x) => x.peer === 'authenticated');
+  if (!s) return undefined;
+  if (s.principals.some((p) => p.kind === 'present')) {
+    f.get('identities')?.error('setBy "*" trusts every caller', 'name the identities that set the header');
+    return undefined;
+  }
+  return s;
 }
 
 /** Native `from` → sources: one for identities/workloads/labels, one for `unauthenticated`. */
@@ -316,10 +335,22 @@ function parseFrom(c: Cursor): Source[] {
   return sources;
 }
 
-function parseOperation(c: Cursor): Operation {
+/**
+ * `pathCase` says whether a path pattern matches without regard to case. An application that
+ * serves `/Admin/x` as `/admin/x` (Windows, many Java and .NET stacks) must not slip past a deny,
+ * so a deny or audit rule matches paths in any case unless told `sensitive`; an allow rule matches
+ * them exactly as written unless told `insensitive` (it never admits more than it names).
+ */
+function pathCaseOf(c: Cursor | undefined, action: Action | undefined): boolean {
+  const v = c?.oneOf(['sensitive', 'insensitive'] as const);
+  return v ? v === 'insensitive' : action !== 'allow';
+}
+
+function parseOperation(c: Cursor, action: Action | undefined): Operation {
   const op = emptyOperation();
-  const f = c.fields(['methods', 'paths', 'hosts', 'ports']);
+  const f = c.fields(['methods', 'paths', 'hosts', 'ports', 'pathCase']);
   if (!f) return op;
+  const ignoreCase = pathCaseOf(f.get('pathCase'), action);
   const methodsC = f.get('methods');
   for (const [i, m] of (methodsC?.strings() ?? []).entries()) {
     if ((HTTP_METHODS as readonly string[]).includes(m)) op.methods.push(m);
@@ -337,7 +368,7 @@ function parseOperation(c: Cursor): Operation {
   for (const [i, p] of (pathsC?.strings() ?? []).entries()) {
     const m = parsePathPattern(p);
     if (typeof m === 'string') pathsC?.items()[i]?.error(`unsafe path pattern "${p}": ${m.split('|')[0]}`, m.split('|')[1]);
-    else op.paths.push(m);
+    else op.paths.push(ignoreCase ? { ...m, value: asciiLower(m.value), ignoreCase } : m);
   }
   const hostsC = f.get('hosts');
   for (const [i, h] of (hostsC?.strings() ?? []).entries()) {
@@ -356,6 +387,8 @@ function parseOperation(c: Cursor): Operation {
 export function parsePathPattern(p: string): StringMatch | string {
   if (!p.startsWith('/')) return 'a path starts with "/"|for example /orders or /orders/*';
   if (p.includes('?') || p.includes('#')) return 'queries and fragments are not matched|remove everything from "?" or "#"';
+  if (p.includes(';') || /%3b/i.test(p))
+    return 'path parameters (";") are never matched|a path with ";" is refused, or matched without it (Mesh or Workload pathParameters)';
   const prefix = p.endsWith('/*');
   const base = prefix ? p.slice(0, -2) : p;
   if (base.includes('*')) return '"*" is allowed only as a final "/*" segment|/orders/* matches /orders and everything below it';
@@ -375,8 +408,8 @@ export function parseHostPattern(h: string): StringMatch | string {
   return { kind: 'exact', value: h };
 }
 
-function parseCondition(c: Cursor): Condition | undefined {
-  const f = c.fields(['header', 'claim', 'equals', 'prefix', 'present', 'contains']);
+function parseCondition(c: Cursor, action: Action | undefined): Condition | undefined {
+  const f = c.fields(['header', 'claim', 'equals', 'prefix', 'present', 'contains', 'setBy']);
   if (!f) return undefined;
   const header = f.get('header')?.string();
   const claim = f.get('claim')?.string();
@@ -394,6 +427,24 @@ function parseCondition(c: Cursor): Condition | undefined {
   }
   const op = ops[0] as string;
   const opC = f.get(op) as Cursor;
+  const setByC = f.get('setBy');
+  if (setByC && (header === undefined || action !== 'allow')) {
+    setByC.error(
+      header === undefined ? 'setBy binds a header, not a claim (a verified claim is trusted already)' : `setBy in a ${action} rule`,
+      'setBy narrows an allow rule to the callers trusted to set the header; a deny must match whoever sends it',
+    );
+    return undefined;
+  }
+  const setBy = setByC ? parseSetBy(setByC) : undefined;
+  // A valid header condition: bound to its setters, or (in an allow) a warning that any caller can set it.
+  const bound = (cond: Condition): Condition => {
+    if (action === 'allow' && !setByC)
+      c.warn(
+        `this allow trusts header ${header}, which any caller it admits can set to anything`,
+        'take it from a verified token claim ({claim: …}), or say who may set it: setBy: {workloads: [ingress]}',
+      );
+    return setBy ? { ...cond, setBy } : cond;
+  };
   if (header !== undefined) {
     const key = header.toLowerCase();
     if (!HEADER_NAME.test(key)) {
@@ -409,7 +460,7 @@ function parseCondition(c: Cursor): Condition | undefined {
     }
     if (op === 'present') {
       if (opC.bool() !== true) opC.error('present takes true', 'to require a header to be absent, use a deny rule');
-      return { attribute: 'header', key, values: [{ kind: 'present', value: '' }], notValues: [] };
+      return bound({ attribute: 'header', key, values: [{ kind: 'present', value: '' }], notValues: [] });
     }
     const value = opC.string();
     if (value === undefined) return undefined;
@@ -418,7 +469,7 @@ function parseCondition(c: Cursor): Condition | undefined {
       opC.error(`${op} "${value}": ${problem}`, 'a header sent as "a, b" is tested as "a, b", "a" and "b" (docs/semantics.md)');
       return undefined;
     }
-    return { attribute: 'header', key, values: [{ kind: op === 'equals' ? 'exact' : 'prefix', value }], notValues: [] };
+    return bound({ attribute: 'header', key, values: [{ kind: op === 'equals' ? 'exact' : 'prefix', value }], notValues: [] });
   }
   if (op !== 'equals' && op !== 'contains') {
     opC.error(`claims support equals or contains, not ${op}`);

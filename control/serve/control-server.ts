@@ -21,6 +21,7 @@ import { TYPE } from '../xds/types.js';
 import { AdminError, startAdmin } from './admin.js';
 import { createToken, tokenPath } from './admin-guard.js';
 import { writeFileAtomic } from './atomic.js';
+import { PolicyCompiler } from './compiler.js';
 import { History, HistoryError } from './history.js';
 import { ServerMetrics } from './metrics.js';
 import { type Published, Publisher } from './publisher.js';
@@ -126,6 +127,7 @@ export class ControlServer {
   private uiCache: { at: number; state: UiState } | undefined;
   private readonly flowStats = { entries: 0, recorded: 0, refused: 0, lastRefusal: undefined as string | undefined };
   private admin: Server | undefined;
+  private readonly compiler = new PolicyCompiler();
   private unwatch: (() => void) | undefined;
   xdsPort = 0;
   adminPort: number | undefined;
@@ -147,6 +149,7 @@ export class ControlServer {
     this.module = moduleRef(opts.moduleFile, opts.modulePath);
     this.publisher = new Publisher({
       paths: opts.policy,
+      compile: (paths) => this.compiler.compile(paths),
       cache: this.cache,
       module: this.module,
       resourceName: this.resourceName,
@@ -182,7 +185,7 @@ export class ControlServer {
 
   private async boot(): Promise<void> {
     const o = this.opts;
-    const first = this.publisher.reload();
+    const first = await this.publisher.reload();
     if (!first.ok) {
       const restored = this.publisher.restoreLatest();
       if (restored)
@@ -250,7 +253,7 @@ export class ControlServer {
       this.unwatch = watchPaths(
         o.policy,
         { debounceMs: o.debounceMs ?? 100, onError: (e) => this.log.error({ err: e.message }, 'watch failed') },
-        () => this.publisher.reload(),
+        () => void this.publisher.reload(),
       );
     const file: ServerFile = {
       pid: process.pid,
@@ -373,7 +376,7 @@ export class ControlServer {
   private uiData(): UiState {
     const now = Date.now();
     if (!this.uiCache || now - this.uiCache.at >= 1_000)
-      this.uiCache = { at: now, state: uiState(this.status(), this.publisher.loaded, this.flows.query({})) };
+      this.uiCache = { at: now, state: uiState(this.status(), this.publisher.view, this.flows.query({})) };
     return this.uiCache.state;
   }
 
@@ -457,8 +460,14 @@ export class ControlServer {
     await this.xds?.stop();
     if (this.flows) this.flushFlows();
     await this.flows?.close();
-    await new Promise<void>((resolve) => (this.admin ? this.admin.close(() => resolve()) : resolve()));
-    this.admin?.closeAllConnections();
+    await this.compiler.close();
+    const admin = this.admin;
+    if (admin) {
+      // End open requests too: close() alone would wait for them.
+      const closed = new Promise<void>((resolve) => admin.close(() => resolve()));
+      admin.closeAllConnections();
+      await closed;
+    }
     const file = serverFilePath(this.opts.state);
     try {
       const f = JSON.parse(readFileSync(file, 'utf8')) as ServerFile;

@@ -1,18 +1,17 @@
 /**
- * From the policy directory to the snapshot cache: load, validate, compile, record in the
- * history, publish. A batch with errors is rejected whole and the last good snapshot keeps
- * serving. A rollback republishes an old version's stored policies until the next change.
+ * From the policy directory to the snapshot cache: load, validate, compile (on the compile
+ * worker, compiler.ts), record in the history, publish. A batch with errors is rejected whole and
+ * the last good snapshot keeps serving. A rollback republishes an old version's stored policies
+ * until the next change.
  */
 
 import { filterConfigAny, type ModuleRef } from '../../envoy/config/perimeter-filter.js';
 import { CompiledPolicy } from '../../proto/gen/perimeter/v1/compiled.js';
-import type { CompileResult } from '../compile/compile.js';
-import { compile, digest } from '../compile/compile.js';
-import { formatDiagnostic } from '../policy/diagnostics.js';
-import { loadPaths } from '../policy/load.js';
-import type { PolicySet } from '../policy/model.js';
+import { digest } from '../compile/compile.js';
+import type { PolicyView } from '../ui/state.js';
 import { type SnapshotCache, type XdsResource, xdsResource } from '../xds/cache.js';
 import { TYPE } from '../xds/types.js';
+import type { CompileResponse } from './compiler.js';
 import { diffVersions, summarize } from './diff.js';
 import type { History, HistoryEntry } from './history.js';
 import { type QuarantineEntry, quarantineWorkloads, withoutQuarantine } from './quarantine.js';
@@ -49,6 +48,8 @@ export interface PublisherHooks {
 
 export interface PublisherOptions {
   paths: readonly string[];
+  /** Loads and compiles the paths (the compile worker). */
+  compile: (paths: readonly string[]) => Promise<CompileResponse>;
   cache: SnapshotCache;
   module: ModuleRef;
   resourceName: string;
@@ -66,14 +67,17 @@ export class Publisher {
   lastRejected: Rejected | undefined;
   /** The trust domain of the last policy that loaded. */
   trustDomain: string | undefined;
-  /** The last policy that loaded, and what it compiled to (for the web page and the map). */
-  loaded: { policy: PolicySet; compiled: CompileResult } | undefined;
+  /** What the web page shows of the last policy that loaded. */
+  view: PolicyView | undefined;
   /** The version the policy paths last compiled to. */
   private policyVersion: string | undefined;
   private readonly now: () => number;
   private quarantined: readonly QuarantineEntry[];
   /** What is served before the quarantine overlay: the policy's own compiled workloads. */
   private base: { workloads: PublishedWorkload[]; version: string } | undefined;
+  /** The reload compiling now, and one more asked for meanwhile (a burst of changes is one reload). */
+  private running: Promise<ReloadResult> | undefined;
+  private next: Promise<ReloadResult> | undefined;
 
   constructor(private readonly opts: PublisherOptions) {
     this.now = opts.now ?? Date.now;
@@ -98,28 +102,46 @@ export class Publisher {
     return this.publish(this.base.workloads, this.base.version, change.kind, { change: change.entry });
   }
 
-  /** Loads the policy paths; publishes if valid (and different), else rejects and keeps serving. */
-  reload(): ReloadResult {
-    const t0 = process.hrtime.bigint();
-    const loaded = loadPaths(this.opts.paths);
-    if (!loaded.ok) {
-      const errors = loaded.diagnostics.filter((d) => d.severity === 'error');
-      this.lastRejected = { at: this.now(), errors: errors.length, messages: loaded.diagnostics.map(formatDiagnostic) };
+  /**
+   * Loads the policy paths; publishes if valid (and different), else rejects and keeps serving.
+   * One reload at a time: asked again while one compiles, it runs once more after it.
+   */
+  reload(): Promise<ReloadResult> {
+    if (this.next) return this.next;
+    if (!this.running) {
+      this.running = this.reloadNow().finally(() => {
+        this.running = undefined;
+      });
+      return this.running;
+    }
+    this.next = this.running.then(() => {
+      this.next = undefined;
+      return this.reload();
+    });
+    return this.next;
+  }
+
+  private async reloadNow(): Promise<ReloadResult> {
+    const r = await this.opts.compile(this.opts.paths);
+    const result = r.compiled;
+    if (!result) {
+      this.lastRejected = {
+        at: this.now(),
+        ...(r.rejected ?? { errors: 1, messages: [`the policy could not be compiled: ${r.error ?? 'no result'}`] }),
+      };
       this.opts.hooks?.rejected?.(this.lastRejected);
       return { ok: false, rejected: this.lastRejected };
     }
-    this.trustDomain = loaded.policy.mesh.trustDomain;
-    const result = compile(loaded.policy);
-    this.opts.hooks?.compiled?.(Number(process.hrtime.bigint() - t0) / 1e9);
-    this.loaded = { policy: loaded.policy, compiled: result };
-    const workloads = fromCompile(result);
+    this.trustDomain = result.trustDomain;
+    this.opts.hooks?.compiled?.(r.seconds);
+    this.view = result.view;
+    const workloads = result.workloads;
     // Only a change of the policy itself publishes: after a rollback, an edit that compiles to
     // what was already there does not undo it.
     if (this.current && result.version === this.policyVersion) return { ok: true, published: this.current, changed: false };
     this.policyVersion = result.version;
     if (this.current && this.base?.version === result.version) return { ok: true, published: this.current, changed: false };
-    const sources = (loaded.sources ?? []).map((f) => ({ path: f.name, text: f.text }));
-    return { ok: true, published: this.publish(workloads, result.version, 'policy', { sources }), changed: true };
+    return { ok: true, published: this.publish(workloads, result.version, 'policy', { sources: result.sources }), changed: true };
   }
 
   /** Serves the latest history entry (at start, when the policy directory does not load). */
@@ -197,10 +219,6 @@ export class Publisher {
     this.opts.hooks?.published?.(published);
     return published;
   }
-}
-
-function fromCompile(result: CompileResult): PublishedWorkload[] {
-  return result.workloads.map((w) => ({ name: w.workload.name, identity: w.workload.identity, version: w.version, bytes: w.bytes }));
 }
 
 /** Node key (the workload's SPIFFE ID) → its one ECDS resource. */

@@ -124,7 +124,11 @@ function denyRule(name: string, perimeter: number, from: string | undefined): Co
     // "to" denies every caller, with or without a certificate.
     sources: [
       from
-        ? { ...anySource(), peer: Source_Peer.PEER_AUTHENTICATED, principals: [{ kind: StringMatch_Kind.KIND_EXACT, value: from }] }
+        ? {
+            ...anySource(),
+            peer: Source_Peer.PEER_AUTHENTICATED,
+            principals: [{ kind: StringMatch_Kind.KIND_EXACT, value: from, ignoreCase: false }],
+          }
         : anySource(),
     ],
     operations: [],

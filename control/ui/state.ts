@@ -44,21 +44,46 @@ export interface RuleText {
 
 export const UI_FLOW_LIMIT = 500;
 
-export function uiState(
-  status: StatusReport,
-  loaded: { policy: PolicySet; compiled: CompileResult } | undefined,
-  flows: readonly Flow[],
-): UiState {
-  const policy = loaded?.policy;
-  const compiled = loaded?.compiled;
+/**
+ * What the page needs of the loaded policy, made where it is compiled (the compile worker) so
+ * that the server's event loop never holds the whole policy: small, plain, cheap to pass.
+ */
+export interface PolicyView {
+  meshDefault: string;
+  workloads: { workload: { name: string; identity: string; labels: Record<string, string> }; perimeters: string[] }[];
+  perimeters: Omit<UiState['perimeters'][number], 'workloads'>[];
+}
+
+export function policyView(policy: PolicySet, compiled: CompileResult): PolicyView {
+  return {
+    meshDefault: policy.mesh.defaultMode,
+    workloads: compiled.workloads.map((w) => ({
+      workload: { name: w.workload.name, identity: w.workload.identity, labels: w.workload.labels },
+      perimeters: w.perimeters,
+    })),
+    perimeters: policy.perimeters.map((p) => ({
+      name: p.name,
+      owner: p.owner,
+      mode: p.mode,
+      crownJewel: p.crownJewel,
+      rules: p.rules.map((r) => describeRule(r, p.mode)),
+      candidate: p.candidate
+        ? { mode: p.candidate.mode, rules: p.candidate.rules.map((r) => describeRule(r, p.candidate?.mode ?? p.mode)) }
+        : undefined,
+    })),
+  };
+}
+
+export function uiState(status: StatusReport, view: PolicyView | undefined, flows: readonly Flow[]): UiState {
   const sidecars = (identity: string) => status.sidecars.filter((s) => s.identity === identity);
-  const modes = new Map((policy?.perimeters ?? []).map((p) => [p.name, p.mode as string]));
+  const modes = new Map((view?.perimeters ?? []).map((p) => [p.name, p.mode as string]));
+  const workloads = view?.workloads ?? [];
   return {
     generatedAt: new Date().toISOString(),
     snapshot: status.snapshot,
     lastRejected: status.lastRejected,
-    meshDefault: policy?.mesh.defaultMode,
-    workloads: (compiled?.workloads ?? []).map((w) => ({
+    meshDefault: view?.meshDefault,
+    workloads: workloads.map((w) => ({
       name: w.workload.name,
       identity: w.workload.identity,
       labels: w.workload.labels,
@@ -66,23 +91,16 @@ export function uiState(
       sidecars: sidecars(w.workload.identity).length,
       inSync: sidecars(w.workload.identity).every((s) => s.inSync),
     })),
-    perimeters: (policy?.perimeters ?? []).map((p) => ({
-      name: p.name,
-      owner: p.owner,
-      mode: p.mode,
-      crownJewel: p.crownJewel,
-      workloads: (compiled?.workloads ?? []).filter((w) => w.perimeters.includes(p.name)).map((w) => w.workload.name),
-      rules: p.rules.map((r) => describeRule(r, p.mode)),
-      candidate: p.candidate
-        ? { mode: p.candidate.mode, rules: p.candidate.rules.map((r) => describeRule(r, p.candidate?.mode ?? p.mode)) }
-        : undefined,
+    perimeters: (view?.perimeters ?? []).map((p) => ({
+      ...p,
+      workloads: workloads.filter((w) => w.perimeters.includes(p.name)).map((w) => w.workload.name),
     })),
     flows: [...flows]
       .sort((a, b) => b.count - a.count)
       .slice(0, UI_FLOW_LIMIT)
       .map((f) => ({ ...f, source: f.source ?? 'unauthenticated' })),
     quarantine: status.quarantine,
-    map: compiled ? toSvg(buildMap(compiled, modes, flows)) : '',
+    map: view ? toSvg(buildMap(view, modes, flows)) : '',
   };
 }
 

@@ -37,9 +37,35 @@ export interface BootstrapOptions {
   peers: readonly Peer[];
   resourceName?: string;
   delta?: boolean;
-  /** Present when the workload's policy reads verified JWT claims. */
-  jwt?: { jwksFile: string; issuer?: string };
+  /**
+   * Present when the workload's policy reads verified JWT claims. `audiences`: a token must be
+   * minted for one of them (a token for another service is refused).
+   */
+  jwt?: { jwksFile: string; issuer?: string; audiences?: readonly string[] };
+  /** Inbound connection bounds; absent: CONNECTION_LIMITS. */
+  limits?: ConnectionLimits;
 }
+
+/**
+ * What one inbound connection may hold, for Envoy and the local sidecar alike: a connection that
+ * never finishes its TLS handshake or its request headers, or sits idle, is closed; past the
+ * limit new connections are refused.
+ */
+export interface ConnectionLimits {
+  handshakeTimeoutMs: number;
+  headersTimeoutMs: number;
+  idleTimeoutMs: number;
+  maxConnections: number;
+}
+
+export const CONNECTION_LIMITS: ConnectionLimits = {
+  handshakeTimeoutMs: 10_000,
+  headersTimeoutMs: 10_000,
+  idleTimeoutMs: 300_000,
+  maxConnections: 4096,
+};
+
+const seconds = (ms: number) => `${ms / 1000}s`;
 
 type Json = Record<string, unknown>;
 
@@ -117,6 +143,7 @@ export function renderBootstrap(o: BootstrapOptions): Json {
         providers: {
           perimeter: {
             ...(o.jwt.issuer ? { issuer: o.jwt.issuer } : {}),
+            ...(o.jwt.audiences?.length ? { audiences: [...o.jwt.audiences] } : {}),
             local_jwks: { filename: o.jwt.jwksFile },
             // The filter reads claims at filter_metadata["envoy.filters.http.jwt_authn"]["jwt_payload"].
             payload_in_metadata: 'jwt_payload',
@@ -143,11 +170,13 @@ export function renderBootstrap(o: BootstrapOptions): Json {
     { name: 'envoy.filters.http.router', typed_config: { '@type': `${T}extensions.filters.http.router.v3.Router` } },
   );
 
+  const limits = o.limits ?? CONNECTION_LIMITS;
   const inbound = {
     name: 'inbound',
     address: socket('0.0.0.0', o.ports.inbound),
     filter_chains: [
       {
+        transport_socket_connect_timeout: seconds(limits.handshakeTimeoutMs),
         transport_socket: {
           name: 'envoy.transport_sockets.tls',
           typed_config: {
@@ -169,10 +198,20 @@ export function renderBootstrap(o: BootstrapOptions): Json {
         },
         filters: [
           {
+            name: 'envoy.filters.network.connection_limit',
+            typed_config: {
+              '@type': `${T}extensions.filters.network.connection_limit.v3.ConnectionLimit`,
+              stat_prefix: 'inbound',
+              max_connections: limits.maxConnections,
+            },
+          },
+          {
             name: 'envoy.filters.network.http_connection_manager',
             typed_config: {
               '@type': `${T}extensions.filters.network.http_connection_manager.v3.HttpConnectionManager`,
               stat_prefix: 'inbound',
+              request_headers_timeout: seconds(limits.headersTimeoutMs),
+              common_http_protocol_options: { idle_timeout: seconds(limits.idleTimeoutMs) },
               normalize_path: true,
               merge_slashes: true,
               path_with_escaped_slashes_action: 'REJECT_REQUEST',

@@ -20,7 +20,7 @@ import type {
   CompiledRule,
   CompiledSource,
 } from '../../proto/gen/perimeter/v1/compiled.js';
-import { MethodBit } from '../../proto/gen/perimeter/v1/compiled.js';
+import { MethodBit, PathParameters } from '../../proto/gen/perimeter/v1/compiled.js';
 import { Action, Condition_Attribute, Mode, Source_Peer, type StringMatch, StringMatch_Kind } from '../../proto/gen/perimeter/v1/policy.js';
 
 type Json = Record<string, unknown>;
@@ -142,8 +142,8 @@ function requestPrincipal(ms: readonly StringMatch[]): Json {
       if (m.kind !== StringMatch_Kind.KIND_EXACT || slash < 1)
         throw new Inexpressible(`request principal "${m.value}": only "iss/sub" and "*" can be expressed as jwt_authn metadata`);
       return andIds([
-        claimMatch('iss', [{ kind: StringMatch_Kind.KIND_EXACT, value: m.value.slice(0, slash) }]),
-        claimMatch('sub', [{ kind: StringMatch_Kind.KIND_EXACT, value: m.value.slice(slash + 1) }]),
+        claimMatch('iss', [{ kind: StringMatch_Kind.KIND_EXACT, value: m.value.slice(0, slash), ignoreCase: false }]),
+        claimMatch('sub', [{ kind: StringMatch_Kind.KIND_EXACT, value: m.value.slice(slash + 1), ignoreCase: false }]),
       ]);
     }),
   );
@@ -173,7 +173,8 @@ const METHOD_NAMES = Object.entries(MethodBit)
 
 const methodsOf = (mask: number) =>
   orRules(METHOD_NAMES.filter(([, bit]) => mask & bit).map(([name]) => ({ header: { name: ':method', string_match: { exact: name } } })));
-const pathsOf = (ms: readonly StringMatch[]) => orRules(ms.flatMap((m) => stringMatchers(m).map((path) => ({ url_path: { path } }))));
+const pathsOf = (ms: readonly StringMatch[]) =>
+  orRules(ms.flatMap((m) => stringMatchers(m, m.ignoreCase).map((path) => ({ url_path: { path } }))));
 // Case-insensitive; the connection manager has already stripped the port and a trailing dot
 // (strip_any_host_port, strip_trailing_host_dot), as our host matching ignores them.
 const hostsOf = (ms: readonly StringMatch[]) =>
@@ -357,6 +358,23 @@ export function exportRbac(policy: CompiledPolicy, opts: RbacExportOptions = {})
     }
     group.written.set(key, p);
     if (rule.mode === Mode.MODE_ENFORCE) group.enforced.set(key, p);
+  }
+
+  // Path parameters (compiled.proto PathParameters): refused paths are unsafe requests, denied
+  // as the default deny is (enforced when it is); stripping them is the filter's alone.
+  if (policy.pathParameters === PathParameters.PATH_PARAMETERS_STRIP)
+    issues.push({
+      severity: 'error',
+      path: `Workload/${policy.workload}: pathParameters`,
+      message: 'strip cannot be expressed in Envoy RBAC, which matches the path as it is; use reject (or keep) for this workload',
+    });
+  else if (policy.pathParameters !== PathParameters.PATH_PARAMETERS_KEEP) {
+    const refuse = {
+      permissions: [orRules(['.*;.*', '.*%3[bB].*'].map((regex) => ({ url_path: { path: { safe_regex: { regex } } } })))],
+      principals: [{ any: true }],
+    };
+    groups.deny.written.set('perimeter/path-parameters', refuse);
+    if (policy.defaultMode === Mode.MODE_ENFORCE) groups.deny.enforced.set('perimeter/path-parameters', refuse);
   }
 
   const rbac = (name: string, body: Json) => ({ name, typed_config: { '@type': RBAC_TYPE_URL, ...body } });

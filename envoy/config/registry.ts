@@ -19,6 +19,7 @@ import { file_envoy_extensions_filters_http_jwt_authn_v3_config } from '../../pr
 import { file_envoy_extensions_filters_http_rbac_v3_rbac } from '../../proto/gen/envoy/envoy/extensions/filters/http/rbac/v3/rbac_pb.js';
 import { file_envoy_extensions_filters_http_router_v3_router } from '../../proto/gen/envoy/envoy/extensions/filters/http/router/v3/router_pb.js';
 import { file_envoy_extensions_filters_http_wasm_v3_wasm } from '../../proto/gen/envoy/envoy/extensions/filters/http/wasm/v3/wasm_pb.js';
+import { file_envoy_extensions_filters_network_connection_limit_v3_connection_limit } from '../../proto/gen/envoy/envoy/extensions/filters/network/connection_limit/v3/connection_limit_pb.js';
 import { file_envoy_extensions_filters_network_http_connection_manager_v3_http_connection_manager } from '../../proto/gen/envoy/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager_pb.js';
 import { file_envoy_extensions_transport_sockets_tls_v3_tls } from '../../proto/gen/envoy/envoy/extensions/transport_sockets/tls/v3/tls_pb.js';
 import { file_envoy_extensions_transport_sockets_tls_v3_tls_spiffe_validator_config } from '../../proto/gen/envoy/envoy/extensions/transport_sockets/tls/v3/tls_spiffe_validator_config_pb.js';
@@ -32,6 +33,7 @@ export const envoyRegistry = createRegistry(
   file_google_protobuf_wrappers,
   file_envoy_config_bootstrap_v3_bootstrap,
   file_envoy_extensions_filters_network_http_connection_manager_v3_http_connection_manager,
+  file_envoy_extensions_filters_network_connection_limit_v3_connection_limit,
   file_envoy_extensions_filters_http_wasm_v3_wasm,
   file_envoy_extensions_filters_http_router_v3_router,
   file_envoy_extensions_filters_http_jwt_authn_v3_config,

@@ -7,10 +7,11 @@
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { TLSSocket } from 'node:tls';
+import { connectionManagerPath } from '../../control/policy/paths.js';
 import { uriSans } from '../../control/xds/identity.js';
+import { CONNECTION_LIMITS, type ConnectionLimits } from '../config/bootstrap.js';
 import { JWT_METADATA_NAMESPACE, JWT_PAYLOAD_KEY, RECORD_KEY } from '../filter-runner.js';
 import type { Header, HttpStream, LocalReply, StreamInfo } from '../host/host.js';
-import { hcmPath } from './hcm-path.js';
 import { HOP_BY_HOP } from './hop-by-hop.js';
 import type { JwtVerifier } from './jwt.js';
 import type { PolicyHolder } from './policy-holder.js';
@@ -24,6 +25,8 @@ export interface InboundOptions {
   /** Verifies bearer tokens as Envoy's jwt_authn does (present when the policy reads claims). */
   jwt?: JwtVerifier;
   onRecord?: (r: AccessRecord) => void;
+  /** As the bootstrap's listener: handshake, headers and idle timeouts, and a connection limit. */
+  limits?: ConnectionLimits;
 }
 
 export interface AccessRecord {
@@ -56,8 +59,21 @@ function reply(res: ServerResponse, r: LocalReply, extra: Header[] = []): void {
 }
 
 export function startInbound(o: InboundOptions, port: number, host = '127.0.0.1'): Promise<Server> {
+  const limits = o.limits ?? CONNECTION_LIMITS;
   const server = createServer(
-    { ca: o.tls.caPem, cert: o.tls.certPem, key: o.tls.keyPem, requestCert: true, rejectUnauthorized: true },
+    {
+      ca: o.tls.caPem,
+      cert: o.tls.certPem,
+      key: o.tls.keyPem,
+      requestCert: true,
+      rejectUnauthorized: true,
+      // A connection that never finishes its handshake, or its request headers, is closed.
+      handshakeTimeout: limits.handshakeTimeoutMs,
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: 0,
+      keepAliveTimeout: limits.idleTimeoutMs,
+      connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs),
+    },
     (req, res) => {
       void handle(o, req, res).catch(() => {
         // Nothing is allowed because something broke.
@@ -65,6 +81,10 @@ export function startInbound(o: InboundOptions, port: number, host = '127.0.0.1'
       });
     },
   );
+  // Idle connections (nothing sent for this long, including after the handshake) are closed,
+  // and past the limit new connections are refused, as Envoy's connection_limit filter does.
+  server.setTimeout(limits.idleTimeoutMs);
+  server.maxConnections = limits.maxConnections;
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve(server));
@@ -84,9 +104,10 @@ async function handle(o: InboundOptions, req: IncomingMessage, res: ServerRespon
       details,
       decision,
     });
-  const path = hcmPath(req.url ?? '/');
+  // What Envoy's connection manager does before any filter (control/policy/paths.ts); `perimeter check` does the same.
+  const path = connectionManagerPath(req.url ?? '/');
   if (!path.ok) {
-    res.writeHead(400, { 'content-type': 'text/plain' }).end('Bad Request\n');
+    res.writeHead(path.status, { 'content-type': 'text/plain' }).end('Bad Request\n');
     log(400, path.details);
     return;
   }
@@ -202,6 +223,11 @@ function proxy(
       });
     },
   );
+  // A caller that goes away (or whose body cannot be parsed) mid-request takes the upstream
+  // request with it: nothing is left holding a connection to the app.
+  req.on('close', () => {
+    if (!req.complete) up.destroy();
+  });
   up.on('error', () => {
     if (!res.headersSent) res.writeHead(503, { 'content-type': 'text/plain' }).end('upstream connect error\n');
     stream?.finish();

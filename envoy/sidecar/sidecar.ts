@@ -11,6 +11,7 @@ import type { Server as HttpServer } from 'node:http';
 import type { Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { TYPE } from '../../control/xds/types.js';
+import type { ConnectionLimits } from '../config/bootstrap.js';
 import { RESOURCE_NAME } from '../config/perimeter-filter.js';
 import { ProxyWasmHost } from '../host/host.js';
 import { startAdmin } from './admin.js';
@@ -32,10 +33,12 @@ export interface SidecarOptions {
   upstream: { host: string; port: number };
   /** Benchmarks only (never a flag): the same sidecar with the module left out. */
   withoutFilter?: boolean;
-  /** Bearer tokens verified against this JWKS, claims to the module as Envoy's jwt_authn does. */
-  jwt?: { jwksFile: string; issuer?: string };
+  /** Bearer tokens verified against this JWKS, claims to the module as Envoy's jwt_authn does; `audiences` as its provider's. */
+  jwt?: { jwksFile: string; issuer?: string; audiences?: readonly string[] };
   /** host:port of an Access Log Service to stream access entries to (absent: none). */
   als?: string;
+  /** Inbound handshake, headers and idle timeouts and connection limit (absent: CONNECTION_LIMITS). */
+  limits?: ConnectionLimits;
   /** Loopback admin port: /stats/prometheus, /ready (absent: none). */
   adminPort?: number;
   /** Loopback port for the app's outbound calls (absent: no outbound side). */
@@ -118,7 +121,8 @@ export class Sidecar {
         upstream: o.upstream,
         policy: s.policy,
         ...(o.withoutFilter ? { withoutFilter: true } : {}),
-        ...(o.jwt ? { jwt: JwtVerifier.fromFile(o.jwt.jwksFile, o.jwt.issuer) } : {}),
+        ...(o.limits ? { limits: o.limits } : {}),
+        ...(o.jwt ? { jwt: JwtVerifier.fromFile(o.jwt.jwksFile, o.jwt.issuer, o.jwt.audiences) } : {}),
         onRecord: (r) => {
           s.als?.log(r);
           o.onRecord?.(r);
@@ -160,12 +164,13 @@ export class Sidecar {
     clearInterval(this.ticker);
     this.als?.close();
     this.xds.close();
-    await new Promise<void>((r) => this.inbound.close(() => r()));
-    this.inbound.closeAllConnections();
-    for (const srv of [this.outbound, this.admin]) {
+    // close() waits for connections in the middle of a request: end them all, or a stop
+    // could wait for a half-sent body until the idle timeout.
+    for (const srv of [this.inbound, this.outbound, this.admin]) {
       if (!srv) continue;
-      await new Promise<void>((r) => srv.close(() => r()));
+      const closed = new Promise<void>((r) => srv.close(() => r()));
       srv.closeAllConnections();
+      await closed;
     }
   }
 }

@@ -29,7 +29,8 @@ export function bench_request(principal: usize, principalLen: i32, methodBit: u3
   d.setMethodBit(methodBit);
   d.setPort(-1);
   d.setRequestPrincipalLen(-1);
-  return normalizePath(path, pathLen) && normalizeHost(host, hostLen) ? 1 : 0;
+  const params = policy ? (policy as Policy).pathParameters : 0;
+  return normalizePath(path, pathLen, params) && normalizeHost(host, hostLen) ? 1 : 0;
 }
 
 /** Runs the decision n times (and the staged candidate's, in shadow, as the filter does); returns the last outcome (code*2 + allow). */

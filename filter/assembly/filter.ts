@@ -433,7 +433,7 @@ export function onRequestHeaders(id: u32): u32 {
   if (!readExtras(policy)) return fail(R_FAULT, DETAILS_FAULT, true);
 
   const safe =
-    rawPathLen >= 0 && !joinedOverflow && normalizePath(rawPathPtr, <usize>rawPathLen) && normalizeHost(rawHostPtr, rawHostLen);
+    rawPathLen >= 0 && !joinedOverflow && normalizePath(rawPathPtr, <usize>rawPathLen, policy.pathParameters) && normalizeHost(rawHostPtr, rawHostLen);
   if (safe) d.decide(policy);
   else d.decideUnsafe(policy);
   const candidate = policy.candidate;

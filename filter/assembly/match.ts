@@ -12,10 +12,46 @@ export const KIND_SEGMENT_PREFIX: u8 = 6;
 export const KIND_MAX: u8 = 6;
 
 export class Match {
+  /** ASCII letters of the subject compare without case; the pattern is lower case. */
+  ignoreCase: bool = false;
   constructor(public kind: u8, public ptr: usize, public len: usize) {}
 }
 
+/** Whether `len` bytes of s, ASCII letters folded to lower case, equal the pattern p. */
+function foldedEquals(s: usize, p: usize, len: usize): bool {
+  for (let i: usize = 0; i < len; i++) {
+    let c = load<u8>(s + i);
+    if (c >= 0x41 && c <= 0x5a) c += 0x20;
+    if (c != load<u8>(p + i)) return false;
+  }
+  return true;
+}
+
+function matchFolded(m: Match, s: usize, slen: usize): bool {
+  const p = m.ptr;
+  const plen = m.len;
+  switch (m.kind) {
+    case KIND_EXACT:
+      return slen == plen && foldedEquals(s, p, plen);
+    case KIND_PREFIX:
+      return slen >= plen && foldedEquals(s, p, plen);
+    case KIND_SUFFIX:
+      return slen >= plen && foldedEquals(s + slen - plen, p, plen);
+    case KIND_PRESENT:
+      return slen > 0;
+    case KIND_CONTAINS:
+      if (plen > slen) return false;
+      for (let i: usize = 0; i <= slen - plen; i++) if (foldedEquals(s + i, p, plen)) return true;
+      return false;
+    case KIND_SEGMENT_PREFIX:
+      return slen >= plen && foldedEquals(s, p, plen) && (slen == plen || load<u8>(s + plen) == 0x2f);
+    default:
+      return false;
+  }
+}
+
 @inline export function matchOne(m: Match, s: usize, slen: usize): bool {
+  if (m.ignoreCase) return matchFolded(m, s, slen);
   switch (m.kind) {
     case KIND_EXACT:
       return equalBytes(s, slen, m.ptr, m.len);
@@ -62,23 +98,32 @@ export let pathLen: usize = 0;
   return <u8>(v < 10 ? 0x30 + v : 0x37 + v);
 }
 
+/** The policy's PathParameters (compiled.proto): 0 and 1 reject, 2 strip, 3 keep. */
+export const PARAMS_STRIP: u8 = 2;
+export const PARAMS_KEEP: u8 = 3;
+
 /**
  * Normalises a raw `:path` into PATH_BUF/pathLen. Returns false when the path cannot be made
- * safe (the request is then denied): not starting with "/", too long, a bad or escaped slash,
- * backslash or control escape, a raw backslash, control, space or non-ASCII byte, or ".." above
- * the root. Query and fragment are dropped; unreserved escapes decoded, others upper-cased;
- * duplicate slashes merged; "." and ".." resolved.
+ * safe (the request is then denied): not starting with "/", too long, a fragment, a bad or
+ * escaped slash, backslash or control escape, a raw backslash, control, space or non-ASCII byte,
+ * ".." above the root, or (unless `params` strips or keeps them) a path parameter. The query is
+ * dropped; unreserved escapes decoded, others upper-cased; duplicate slashes merged; each
+ * segment cut at ";" when `params` strips; "." and ".." resolved.
  */
-export function normalizePath(raw: usize, rawLen: usize): bool {
+export function normalizePath(raw: usize, rawLen: usize, params: u8): bool {
   let end = rawLen;
   for (let i: usize = 0; i < rawLen; i++) {
     const c = load<u8>(raw + i);
-    if (c == 0x3f || c == 0x23) {
+    if (c == 0x23) return false;
+    if (c == 0x3f) {
       end = i;
+      // A fragment after the query is refused too.
+      for (let k = i + 1; k < rawLen; k++) if (load<u8>(raw + k) == 0x23) return false;
       break;
     }
   }
   if (end == 0 || load<u8>(raw) != 0x2f || end > MAX_PATH) return false;
+  const reject = params != PARAMS_STRIP && params != PARAMS_KEEP;
 
   let dlen: usize = 0;
   for (let i: usize = 0; i < end; i++) {
@@ -89,6 +134,7 @@ export function normalizePath(raw: usize, rawLen: usize): bool {
       if (hi < 0 || lo < 0) return false;
       const v = <u32>(hi * 16 + lo);
       if (v == 0x2f || v == 0x5c || v < 0x20 || v == 0x7f) return false;
+      if (v == 0x3b && reject) return false;
       if (isUnreserved(v)) {
         store<u8>(DECODED + dlen, <u8>v);
         dlen++;
@@ -99,7 +145,7 @@ export function normalizePath(raw: usize, rawLen: usize): bool {
         dlen += 3;
       }
       i += 2;
-    } else if (c == 0x5c || c <= 0x20 || c >= 0x7f) {
+    } else if (c == 0x5c || c <= 0x20 || c >= 0x7f || (c == 0x3b && reject)) {
       return false;
     } else {
       store<u8>(DECODED + dlen, <u8>c);
@@ -112,11 +158,22 @@ export function normalizePath(raw: usize, rawLen: usize): bool {
   let segments: i32 = 0;
   let segStart: usize = 1;
   let lastStart: usize = 1;
+  const strip = params == PARAMS_STRIP;
+  let lastLen: usize = 0;
   for (let i: usize = 1; i <= dlen; i++) {
     if (i < dlen && load<u8>(DECODED + i) != 0x2f) continue;
     const s = DECODED + segStart;
-    const slen = i - segStart;
+    let slen = i - segStart;
+    if (strip) {
+      for (let k: usize = 0; k < slen; k++) {
+        if (load<u8>(s + k) == 0x3b) {
+          slen = k;
+          break;
+        }
+      }
+    }
     lastStart = segStart;
+    lastLen = slen;
     segStart = i + 1;
     if (slen == 0 || (slen == 1 && load<u8>(s) == 0x2e)) continue;
     if (slen == 2 && load<u8>(s) == 0x2e && load<u8>(s + 1) == 0x2e) {
@@ -131,9 +188,9 @@ export function normalizePath(raw: usize, rawLen: usize): bool {
     olen += slen + 1;
     segments++;
   }
-  const lastLen = dlen >= lastStart ? dlen - lastStart : 0;
   const last = DECODED + lastStart;
-  const trailing = dlen > 1 && load<u8>(DECODED + dlen - 1) == 0x2f;
+  // A last segment that is empty (once stripped) ends the path in "/".
+  const trailing = dlen > 1 && lastLen == 0;
   const dotLast = (lastLen == 1 && load<u8>(last) == 0x2e) || (lastLen == 2 && load<u8>(last) == 0x2e && load<u8>(last + 1) == 0x2e);
   if (segments == 0) {
     store<u8>(PATH_BUF, 0x2f);

@@ -5,7 +5,7 @@ import { hashBytes, ptrOf, sameBytes, utf8 } from './bytes';
 import { KIND_EXACT, KIND_MAX, KIND_PREFIX, KIND_SEGMENT_PREFIX, Match } from './match';
 import { nested, Reader, WIRE_LEN, WIRE_VARINT } from './reader';
 
-export const FORMAT_VERSION: u32 = 1;
+export const FORMAT_VERSION: u32 = 2;
 
 export const MODE_OBSERVE: u8 = 1;
 export const MODE_SIMULATE: u8 = 2;
@@ -130,6 +130,8 @@ export class Policy {
   headers: StaticArray<Match> = NO_MATCHES;
   claims: StaticArray<Match> = NO_MATCHES;
   needs: u32 = 0;
+  /** compiled.proto PathParameters: 0/1 reject, 2 strip, 3 keep. */
+  pathParameters: u8 = 0;
   usesRequestPrincipal: bool = false;
   exact: IdentityTable = new IdentityTable();
   prefix: IdentityTable = new IdentityTable();
@@ -169,6 +171,7 @@ function matches(r: Reader, into: Array<Match>): void {
   let kind: u32 = 0;
   let ptr: usize = 0;
   let len: usize = 0;
+  let ignoreCase = false;
   while (!m.done) {
     const t = m.tag();
     if (t == ((1 << 3) | WIRE_VARINT)) kind = m.u32();
@@ -177,13 +180,16 @@ function matches(r: Reader, into: Array<Match>): void {
         ptr = m.fieldStart;
         len = m.fieldLen;
       }
-    } else m.skip(t & 7);
+    } else if (t == ((3 << 3) | WIRE_VARINT)) ignoreCase = m.u32() != 0;
+    else m.skip(t & 7);
   }
   if (m.failed || kind == 0 || kind > <u32>KIND_MAX) {
     r.fail();
     return;
   }
-  into.push(new Match(<u8>kind, ptr, len));
+  const match = new Match(<u8>kind, ptr, len);
+  match.ignoreCase = ignoreCase;
+  into.push(match);
 }
 
 /** A fixed copy of a scratch list (the list is reused, so it is cleared here). */
@@ -458,6 +464,12 @@ function decodeRange(pool: ArrayBuffer, start: usize, end: usize, outer: bool): 
     } else if ((f == 10 || f == 11) && w == WIRE_LEN) {
       if (r.lengthDelimited()) (f == 10 ? headers : claims).push(new Match(KIND_EXACT, r.fieldStart, r.fieldLen));
     } else if (f == 12 && w == WIRE_VARINT) policy.needs = r.u32();
+    else if (f == 14 && w == WIRE_VARINT) {
+      const params = r.u32();
+      // An unknown value is refused, never read as a laxer one.
+      if (params > 3) return null;
+      policy.pathParameters = <u8>params;
+    }
     else if (f == 13 && w == WIRE_LEN) {
       // A candidate's candidate is malformed; decoded once the outer tables are done (scratch is shared).
       if (!outer || !r.lengthDelimited()) return null;

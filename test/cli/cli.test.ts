@@ -60,14 +60,14 @@ test('check: deny exits 3 and explains the nearest rule and the failing attribut
     'POST',
     '--path',
     '/payments/charge',
-    '--header',
-    'x-device-posture=compliant',
+    '--claim',
+    'device_posture=compliant',
     '--claim',
     'amr=pwd',
   );
   assert.equal(r.code, 3, r.err);
   assert.match(r.out, /^DENY/);
-  assert.match(r.out, /nearest rule: payments\/charge-with-mfa matched identity, method, path, host, port, header x-device-posture, but/);
+  assert.match(r.out, /nearest rule: payments\/charge-with-mfa matched identity, method, path, host, port, claim device_posture, but/);
   assert.match(r.out, /✗ claim amr: pwd is not mfa/);
 });
 
@@ -102,7 +102,7 @@ test('check: usage errors exit 1', () => {
 test('check --flows: the shop flows all decide as expected (exit 0)', () => {
   const r = run('check', '--policy', SHOP, '--flows', 'examples/shop/flows.yaml');
   assert.equal(r.code, 0, r.out + r.err);
-  assert.match(r.out, /17 flows, 17\/17 as expected/);
+  assert.match(r.out, /19 flows, 19\/19 as expected/);
   assert.match(r.out, /intruder on payments +intruder → payments +POST \/payments\/charge +DENY/);
 });
 

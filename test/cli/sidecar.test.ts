@@ -24,12 +24,15 @@ function start(...args: string[]): ChildProcess {
   return p;
 }
 
+const app = createServer((_req, res) => res.end('hello from app\n'));
+
+// Whatever happened, nothing may outlive the file (an open server would keep it running forever).
 after(() => {
   for (const p of procs) if (p.exitCode === null) p.kill('SIGKILL');
+  app.close();
 });
 
 test('a sidecar started from the command line enforces the policy the control server streams it', async () => {
-  const app = createServer((_req, res) => res.end('hello from app\n'));
   await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
   const serve = start('serve', '--policy', 'examples/shop/policy', '--state', state, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0');
   await eventually(() => existsSync(join(state, 'server.json')), 20_000, 'control server');
@@ -64,5 +67,4 @@ test('a sidecar started from the command line enforces the policy the control se
   sidecar.kill('SIGTERM');
   serve.kill('SIGTERM');
   assert.deepEqual(await Promise.all(exits), [0, 0]);
-  app.close();
 });

@@ -12,6 +12,7 @@ import {
   type MatchKind,
   type Mode,
   type Operation,
+  PATH_PARAMETERS,
   type Perimeter,
   type PolicySet,
   type Rule,
@@ -114,6 +115,20 @@ const REQ_PATHS = [
   '/a/%2e/b',
   '/a%7e',
   '/a.json?q',
+  '/a;x',
+  '/a;x/b',
+  '/a/..;/b',
+  '/a;/../b',
+  '/a/b;c/..',
+  '/a/;x',
+  '/;',
+  '/a%3Bx',
+  '/a%3bx/b',
+  '/A/b',
+  '/A/B/',
+  '/%41/b',
+  '/a/B.JSON',
+  '/a?x#f',
 ];
 const REQ_HOSTS = [
   undefined,
@@ -164,8 +179,11 @@ function operation(r: () => number): Operation {
   const o = emptyOperation();
   if (r() < 0.5) o.methods = some(r, METHODS, 2).concat(pick(r, METHODS));
   if (r() < 0.1) o.notMethods = [pick(r, METHODS)];
-  if (r() < 0.6) o.paths = some(r, PATHS, 1).concat(pick(r, PATHS));
-  if (r() < 0.1) o.notPaths = [pick(r, PATHS)];
+  // A rule's paths may compare without case (pathCase: insensitive): the value is lower case then.
+  const folded = r() < 0.3;
+  const fold = (m: StringMatch): StringMatch => (folded ? { ...m, value: m.value.toLowerCase(), ignoreCase: true } : m);
+  if (r() < 0.6) o.paths = some(r, PATHS, 1).concat(pick(r, PATHS)).map(fold);
+  if (r() < 0.1) o.notPaths = [fold(pick(r, PATHS))];
   if (r() < 0.25) o.hosts = [pick(r, HOSTS)];
   if (r() < 0.05) o.notHosts = [pick(r, HOSTS)];
   if (r() < 0.2) o.ports = [pick(r, [80, 8080])];
@@ -234,7 +252,12 @@ export function randomPolicy(r: () => number): PolicySet {
     crownJewel: false,
     location: loc,
   }));
-  return { mesh: { trustDomain: 'td.example', defaultMode: r() < 0.8 ? 'enforce' : 'observe' }, workloads, perimeters };
+  const mesh = {
+    trustDomain: 'td.example',
+    defaultMode: r() < 0.8 ? ('enforce' as const) : ('observe' as const),
+    ...(r() < 0.75 ? { pathParameters: pick(r, PATH_PARAMETERS) } : {}),
+  };
+  return { mesh, workloads, perimeters };
 }
 
 /** The bytes a list of one element, "mfa", has in the host's pairs encoding, as a string. */

@@ -53,7 +53,16 @@ test('inbound: client certificates required and checked against the trust domain
     spiffe.typedConfig.trustDomains.map((t: Any) => t.name),
     ['shop.example'],
   );
-  const hcm = chain.filters[0].typedConfig;
+  // Bounded connections: a limit before the connection manager, handshake, headers and idle timeouts.
+  assert.deepEqual(
+    chain.filters.map((f: Any) => f.name),
+    ['envoy.filters.network.connection_limit', 'envoy.filters.network.http_connection_manager'],
+  );
+  assert.equal(chain.filters[0].typedConfig.maxConnections, '4096');
+  assert.equal(chain.transportSocketConnectTimeout, '10s');
+  const hcm = chain.filters[1].typedConfig;
+  assert.equal(hcm.requestHeadersTimeout, '10s');
+  assert.equal(hcm.commonHttpProtocolOptions.idleTimeout, '300s');
   assert.equal(hcm.normalizePath, true);
   assert.equal(hcm.mergeSlashes, true);
   assert.equal(hcm.pathWithEscapedSlashesAction, 'REJECT_REQUEST');
@@ -77,7 +86,9 @@ test('inbound: client certificates required and checked against the trust domain
 
 test('a workload whose policy reads claims gets jwt_authn before the filter, with the payload where the filter reads it', () => {
   const b: Any = parsed(render('--workload', 'payments', '--jwks', '/etc/keys/jwks.json', '--jwt-issuer', 'https://idp.shop.example').out);
-  const hcm = b.staticResources.listeners[0].filterChains[0].filters[0].typedConfig;
+  const hcm = b.staticResources.listeners[0].filterChains[0].filters.find((f: Any) =>
+    f.name.endsWith('http_connection_manager'),
+  ).typedConfig;
   assert.deepEqual(
     hcm.httpFilters.map((f: Any) => f.name),
     ['envoy.filters.http.jwt_authn', 'perimeter.authz', 'envoy.filters.http.router'],

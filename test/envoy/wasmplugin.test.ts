@@ -48,8 +48,7 @@ test('the WasmPlugin selects the workload by its labels, fails closed, pins the 
       principal: app,
       method: 'POST',
       path: '/payments/charge',
-      headers: { 'x-device-posture': 'compliant' },
-      claims: { amr: ['mfa'] },
+      claims: { amr: ['mfa'], device_posture: 'compliant' },
     }),
     200,
   );

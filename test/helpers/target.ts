@@ -52,9 +52,12 @@ export class Target {
     private readonly app: Server,
   ) {}
 
-  static async start(o: { control?: Partial<ControlServerOptions>; sidecar?: Partial<SidecarOptions> } = {}): Promise<Target> {
+  static async start(
+    o: { control?: Partial<ControlServerOptions>; sidecar?: Partial<SidecarOptions>; policy?: (dir: string) => void } = {},
+  ): Promise<Target> {
     const policyDir = mkdtempSync(join(tmpdir(), 'perimeter-target-policy-'));
     cpSync('test/security/policy', policyDir, { recursive: true });
+    o.policy?.(policyDir);
     const state = mkdtempSync(join(tmpdir(), 'perimeter-target-state-'));
     const control = await testControl(state, { policy: [policyDir], debounceMs: 30, ...o.control });
     const ca = loadCa(state);
@@ -161,10 +164,17 @@ export class Target {
     return { text, reached: this.seen.length > before };
   }
 
+  /** Connections the sidecar holds open to the app. */
+  appConnections(): Promise<number> {
+    return new Promise((resolve, reject) => this.app.getConnections((e, n) => (e ? reject(e) : resolve(n))));
+  }
+
   async stop(): Promise<void> {
     await this.sidecar.stop();
     await this.control.stop();
-    await new Promise<void>((r) => this.app.close(() => r()));
+    const closed = new Promise<void>((r) => this.app.close(() => r()));
+    this.app.closeAllConnections();
+    await closed;
   }
 }
 

@@ -28,11 +28,7 @@ test('the /ui page shows the demo mesh: workloads, perimeters, flows and a denie
       join(mesh.policyDir, 'db.yaml'),
       '  candidate:\n    mode: enforce\n    rules:\n      - {name: app-only, action: allow, from: {workloads: [app]}}\n',
     );
-    await eventually(
-      () => Boolean(mesh.control.publisher.loaded?.policy.perimeters.find((p) => p.name === 'db')?.candidate),
-      5_000,
-      'staged',
-    );
+    await eventually(() => Boolean(mesh.control.publisher.view?.perimeters.find((p) => p.name === 'db')?.candidate), 5_000, 'staged');
 
     const page = await browser.newPage();
     const errors: string[] = [];

@@ -1,3 +1,3 @@
-7534071a6af6fd81app"$spiffe://shop.example/ns/shop/sa/app(2app:
+ac8ff7e75ea757fdapp"$spiffe://shop.example/ns/shop/sa/app(2app:
 appteam-checkoutBO
-web-calls-api 2,($spiffe://shop.example/ns/shop/sa/web:/api
+web-calls-api 2,($spiffe://shop.example/ns/shop/sa/web:/apip

@@ -1,1 +1,1 @@
-2be26e71c3f1c627ingress"0spiffe://shop.example/ns/edge/sa/ingress-gateway(
+31ab4942a7c02eb4ingress"0spiffe://shop.example/ns/edge/sa/ingress-gateway(p

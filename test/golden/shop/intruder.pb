@@ -1,1 +1,1 @@
-599f3ba0eec38b04intruder")spiffe://shop.example/ns/shop/sa/intruder(
+734dcf085daca3fcintruder")spiffe://shop.example/ns/shop/sa/intruder(p

@@ -1,1 +1,1 @@
-d4538b227e75e0ae	jump-host")spiffe://shop.example/ns/ops/sa/jump-host(
+d01b895be1379762	jump-host")spiffe://shop.example/ns/ops/sa/jump-host(p

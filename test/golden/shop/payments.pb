@@ -1,5 +1,5 @@
-6f4be8bf2fb0f30cpayments"-spiffe://shop.example/ns/payments/sa/payments(2payments:
-paymentsteam-paymentsB}
-charge-with-mfa 2,($spiffe://shop.example/ns/shop/sa/app:/payments/chargeB	compliantBmfaBU
+26718930470f0389payments"-spiffe://shop.example/ns/payments/sa/payments(2payments:
+paymentsteam-paymentsB
+charge-with-mfa 2,($spiffe://shop.example/ns/shop/sa/app:/payments/chargeB	compliantBmfaBU
 
-sre-health 21-)spiffe://shop.example/ns/ops/sa/jump-host:/healthzRx-device-postureZamr`
+sre-health 21-)spiffe://shop.example/ns/ops/sa/jump-host:/healthzZamrZdevice_posture`p

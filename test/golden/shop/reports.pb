@@ -1,1 +1,1 @@
-1ffe059d719f8b68reports")spiffe://shop.example/ns/batch/sa/reports(
+6a7aec07c205b6efreports")spiffe://shop.example/ns/batch/sa/reports(p

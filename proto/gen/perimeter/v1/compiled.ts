@@ -48,7 +48,7 @@ export const protobufFileName = "perimeter/v1/compiled.proto";
 
 export enum FormatVersion {
   FORMAT_VERSION_UNSPECIFIED = 0,
-  FORMAT_VERSION_CURRENT = 1,
+  FORMAT_VERSION_CURRENT = 2,
   UNRECOGNIZED = -1,
 }
 
@@ -57,7 +57,7 @@ export function formatVersionFromJSON(object: any): FormatVersion {
     case 0:
     case "FORMAT_VERSION_UNSPECIFIED":
       return FormatVersion.FORMAT_VERSION_UNSPECIFIED;
-    case 1:
+    case 2:
     case "FORMAT_VERSION_CURRENT":
       return FormatVersion.FORMAT_VERSION_CURRENT;
     case -1:
@@ -74,6 +74,60 @@ export function formatVersionToJSON(object: FormatVersion): string {
     case FormatVersion.FORMAT_VERSION_CURRENT:
       return "FORMAT_VERSION_CURRENT";
     case FormatVersion.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/**
+ * What `;` in a path means (the workload's, from its Workload or the Mesh). The application
+ * decides: Java servlet containers (Tomcat, Jetty, Spring) cut `;params` off every segment
+ * before they route, so `/static/..;/admin` reaches `/admin` there.
+ */
+export enum PathParameters {
+  /** PATH_PARAMETERS_UNSPECIFIED - as REJECT */
+  PATH_PARAMETERS_UNSPECIFIED = 0,
+  /** PATH_PARAMETERS_REJECT - a path with ";" or "%3B" is an unsafe request (denied) */
+  PATH_PARAMETERS_REJECT = 1,
+  /** PATH_PARAMETERS_STRIP - each segment is matched without its ";…" part, as a servlet container routes it */
+  PATH_PARAMETERS_STRIP = 2,
+  /** PATH_PARAMETERS_KEEP - ";" is an ordinary character */
+  PATH_PARAMETERS_KEEP = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function pathParametersFromJSON(object: any): PathParameters {
+  switch (object) {
+    case 0:
+    case "PATH_PARAMETERS_UNSPECIFIED":
+      return PathParameters.PATH_PARAMETERS_UNSPECIFIED;
+    case 1:
+    case "PATH_PARAMETERS_REJECT":
+      return PathParameters.PATH_PARAMETERS_REJECT;
+    case 2:
+    case "PATH_PARAMETERS_STRIP":
+      return PathParameters.PATH_PARAMETERS_STRIP;
+    case 3:
+    case "PATH_PARAMETERS_KEEP":
+      return PathParameters.PATH_PARAMETERS_KEEP;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return PathParameters.UNRECOGNIZED;
+  }
+}
+
+export function pathParametersToJSON(object: PathParameters): string {
+  switch (object) {
+    case PathParameters.PATH_PARAMETERS_UNSPECIFIED:
+      return "PATH_PARAMETERS_UNSPECIFIED";
+    case PathParameters.PATH_PARAMETERS_REJECT:
+      return "PATH_PARAMETERS_REJECT";
+    case PathParameters.PATH_PARAMETERS_STRIP:
+      return "PATH_PARAMETERS_STRIP";
+    case PathParameters.PATH_PARAMETERS_KEEP:
+      return "PATH_PARAMETERS_KEEP";
+    case PathParameters.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
   }
@@ -248,6 +302,7 @@ export interface CompiledPolicy {
    * needs are included in this message's; it never carries a candidate of its own.
    */
   candidate: CompiledPolicy | undefined;
+  pathParameters: PathParameters;
 }
 
 export interface CompiledPerimeter {
@@ -322,6 +377,7 @@ function createBaseCompiledPolicy(): CompiledPolicy {
     claims: [],
     needs: 0,
     candidate: undefined,
+    pathParameters: 0,
   };
 }
 
@@ -362,6 +418,9 @@ export const CompiledPolicy: MessageFns<CompiledPolicy> = {
     }
     if (message.candidate !== undefined) {
       CompiledPolicy.encode(message.candidate, writer.uint32(106).fork()).join();
+    }
+    if (message.pathParameters !== 0) {
+      writer.uint32(112).int32(message.pathParameters);
     }
     return writer;
   },
@@ -475,6 +534,14 @@ export const CompiledPolicy: MessageFns<CompiledPolicy> = {
             message.candidate = CompiledPolicy.decode(reader, reader.uint32());
             continue;
           }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.pathParameters = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -515,6 +582,11 @@ export const CompiledPolicy: MessageFns<CompiledPolicy> = {
       claims: globalThis.Array.isArray(object?.claims) ? object.claims.map((e: any) => globalThis.String(e)) : [],
       needs: isSet(object.needs) ? globalThis.Number(object.needs) : 0,
       candidate: isSet(object.candidate) ? CompiledPolicy.fromJSON(object.candidate) : undefined,
+      pathParameters: isSet(object.pathParameters)
+        ? pathParametersFromJSON(object.pathParameters)
+        : isSet(object.path_parameters)
+        ? pathParametersFromJSON(object.path_parameters)
+        : 0,
     };
   },
 
@@ -556,6 +628,9 @@ export const CompiledPolicy: MessageFns<CompiledPolicy> = {
     if (message.candidate !== undefined) {
       obj.candidate = CompiledPolicy.toJSON(message.candidate);
     }
+    if (message.pathParameters !== 0) {
+      obj.pathParameters = pathParametersToJSON(message.pathParameters);
+    }
     return obj;
   },
 
@@ -578,6 +653,7 @@ export const CompiledPolicy: MessageFns<CompiledPolicy> = {
     message.candidate = (object.candidate !== undefined && object.candidate !== null)
       ? CompiledPolicy.fromPartial(object.candidate)
       : undefined;
+    message.pathParameters = object.pathParameters ?? 0;
     return message;
   },
 };

@@ -188,6 +188,11 @@ export interface Perimeter {
 export interface StringMatch {
   kind: StringMatch_Kind;
   value: string;
+  /**
+   * ASCII letters compare without case (paths of a rule with `pathCase: insensitive`). The value
+   * is written in lower case.
+   */
+  ignoreCase: boolean;
 }
 
 export enum StringMatch_Kind {
@@ -1401,7 +1406,7 @@ export const Perimeter: MessageFns<Perimeter> = {
 };
 
 function createBaseStringMatch(): StringMatch {
-  return { kind: 0, value: "" };
+  return { kind: 0, value: "", ignoreCase: false };
 }
 
 export const StringMatch: MessageFns<StringMatch> = {
@@ -1411,6 +1416,9 @@ export const StringMatch: MessageFns<StringMatch> = {
     }
     if (message.value !== "") {
       writer.uint32(18).string(message.value);
+    }
+    if (message.ignoreCase !== false) {
+      writer.uint32(24).bool(message.ignoreCase);
     }
     return writer;
   },
@@ -1444,6 +1452,14 @@ export const StringMatch: MessageFns<StringMatch> = {
             message.value = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.ignoreCase = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1460,6 +1476,11 @@ export const StringMatch: MessageFns<StringMatch> = {
     return {
       kind: isSet(object.kind) ? stringMatch_KindFromJSON(object.kind) : 0,
       value: isSet(object.value) ? globalThis.String(object.value) : "",
+      ignoreCase: isSet(object.ignoreCase)
+        ? globalThis.Boolean(object.ignoreCase)
+        : isSet(object.ignore_case)
+        ? globalThis.Boolean(object.ignore_case)
+        : false,
     };
   },
 
@@ -1471,6 +1492,9 @@ export const StringMatch: MessageFns<StringMatch> = {
     if (message.value !== "") {
       obj.value = message.value;
     }
+    if (message.ignoreCase !== false) {
+      obj.ignoreCase = message.ignoreCase;
+    }
     return obj;
   },
 
@@ -1481,6 +1505,7 @@ export const StringMatch: MessageFns<StringMatch> = {
     const message = createBaseStringMatch();
     message.kind = object.kind ?? 0;
     message.value = object.value ?? "";
+    message.ignoreCase = object.ignoreCase ?? false;
     return message;
   },
 };
