@@ -46,12 +46,21 @@ export async function testSidecar(
 export interface Call {
   method?: string;
   path: string;
-  headers?: Record<string, string>;
+  /** A list is a header sent once per element, in order. */
+  headers?: Record<string, string | string[]>;
   body?: string;
 }
 
-/** One HTTPS request to a sidecar's inbound port, with `svid` as the client certificate (or none). */
-export function mtls(port: number, caPem: string, svid: Svid | undefined, c: Call): Promise<{ status: number; body: string }> {
+/**
+ * One HTTPS request to a sidecar's inbound port, with `svid` as the client certificate (or none;
+ * any chain and key will do, forged ones included).
+ */
+export function mtls(
+  port: number,
+  caPem: string,
+  svid: Pick<Svid, 'chainPem' | 'keyPem'> | undefined,
+  c: Call,
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request(
       {

@@ -5,7 +5,6 @@
  */
 import { cpSync, mkdtempSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { request } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +13,7 @@ import { type CaFiles, issueSvid, loadCa, type Svid } from '../../control/ca/ca.
 import type { ControlServer, ControlServerOptions } from '../../control/serve/control-server.js';
 import type { AccessRecord } from '../../envoy/sidecar/inbound.js';
 import type { Sidecar, SidecarOptions } from '../../envoy/sidecar/sidecar.js';
-import { testControl, testSidecar } from './mesh.js';
+import { mtls, testControl, testSidecar } from './mesh.js';
 import { eventually } from './xds.js';
 
 export const TARGET_TD = 'target.example';
@@ -96,30 +95,7 @@ export class Target {
   ): Promise<Reply & { reached: boolean }> {
     const svid = from ? await this.svid(from) : undefined;
     const before = this.seen.length;
-    const reply = await new Promise<Reply>((resolve, reject) => {
-      const req = request(
-        {
-          host: '127.0.0.1',
-          port: this.sidecar.inboundPort,
-          method: c.method ?? 'GET',
-          path: c.path,
-          headers: c.headers ?? {},
-          ca: this.ca.certPem,
-          ...(svid ? { cert: svid.chainPem, key: svid.keyPem } : {}),
-          checkServerIdentity: () => undefined,
-          agent: false,
-        },
-        (res) => {
-          let body = '';
-          res.on('data', (d) => {
-            body += d;
-          });
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-        },
-      );
-      req.on('error', reject);
-      req.end(c.body);
-    });
+    const reply = await mtls(this.sidecar.inboundPort, this.ca.certPem, svid, c);
     return { ...reply, reached: this.seen.length > before };
   }
 

@@ -9,12 +9,12 @@ import 'reflect-metadata';
 import assert from 'node:assert/strict';
 import { webcrypto } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
-import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import * as x509 from '@peculiar/x509';
 import { initCa, issueSvid } from '../../control/ca/ca.js';
+import { mtls } from '../helpers/mesh.js';
 import { ID, Target } from '../helpers/target.js';
 
 const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
@@ -25,7 +25,7 @@ before(async () => {
 after(() => t.stop());
 
 /** A certificate the mesh CA signed with exactly these SANs (as a misused or careless issuer would). */
-async function signedByMeshCa(sans: { type: 'url' | 'dns'; value: string }[]): Promise<{ cert: string; key: string }> {
+async function signedByMeshCa(sans: { type: 'url' | 'dns'; value: string }[]): Promise<{ chainPem: string; keyPem: string }> {
   const caCert = new x509.X509Certificate(t.ca.certPem);
   const caKey = await webcrypto.subtle.importKey('pkcs8', x509.PemConverter.decodeFirst(t.ca.keyPem), ALG, false, ['sign']);
   const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as CryptoKeyPair;
@@ -46,34 +46,11 @@ async function signedByMeshCa(sans: { type: 'url' | 'dns'; value: string }[]): P
   });
   const der = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey);
   const key = `-----BEGIN PRIVATE KEY-----\n${Buffer.from(der).toString('base64')}\n-----END PRIVATE KEY-----\n`;
-  return { cert: `${cert.toString('pem')}\n${t.ca.certPem}`, key };
+  return { chainPem: `${cert.toString('pem')}\n${t.ca.certPem}`, keyPem: key };
 }
 
-function get(cred: { cert: string; key: string } | undefined, headers: Record<string, string> = {}, path = '/api/x') {
-  return new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port: t.sidecar.inboundPort,
-        path,
-        headers,
-        ca: t.ca.certPem,
-        ...(cred ?? {}),
-        checkServerIdentity: () => undefined,
-        agent: false,
-      },
-      (res) => {
-        let body = '';
-        res.on('data', (d) => {
-          body += d;
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
-}
+const get = (cred: { chainPem: string; keyPem: string } | undefined, headers: Record<string, string> = {}) =>
+  mtls(t.sidecar.inboundPort, t.ca.certPem, cred, { path: '/api/x', headers });
 
 test('no client certificate: the handshake is refused', async () => {
   await assert.rejects(get(undefined));
@@ -83,7 +60,7 @@ test('no client certificate: the handshake is refused', async () => {
 test('a certificate from another CA, even with web’s SPIFFE ID: the handshake is refused', async () => {
   const other = await initCa(mkdtempSync(join(tmpdir(), 'perimeter-other-ca-')), 'target.example');
   const svid = await issueSvid(other, ID.web);
-  await assert.rejects(get({ cert: svid.chainPem, key: svid.keyPem }));
+  await assert.rejects(get(svid));
 });
 
 test('several URI SANs: the first decides (the intruder stays the intruder)', async () => {
@@ -105,7 +82,7 @@ test('a certificate without a URI SAN is no identity: only rules for unauthentic
 test('XFCC spoofing: the caller’s x-forwarded-client-cert is replaced by the sidecar’s own', async () => {
   const svid = await t.svid(ID.web);
   const before = t.seen.length;
-  const r = await get({ cert: svid.chainPem, key: svid.keyPem }, { 'x-forwarded-client-cert': `URI=${ID.api};By=spiffe://evil` });
+  const r = await get(svid, { 'x-forwarded-client-cert': `URI=${ID.api};By=spiffe://evil` });
   assert.equal(r.status, 200);
   const seen = t.seen[before];
   assert.ok(seen);
