@@ -253,7 +253,7 @@ export class ControlServer {
       this.unwatch = watchPaths(
         o.policy,
         { debounceMs: o.debounceMs ?? 100, onError: (e) => this.log.error({ err: e.message }, 'watch failed') },
-        () => void this.publisher.reload(),
+        () => void this.publisher.reload().catch((e) => this.log.error({ err: String((e as Error).stack ?? e) }, 'policy reload failed')),
       );
     const file: ServerFile = {
       pid: process.pid,

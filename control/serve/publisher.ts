@@ -114,10 +114,13 @@ export class Publisher {
       });
       return this.running;
     }
-    this.next = this.running.then(() => {
-      this.next = undefined;
-      return this.reload();
-    });
+    // Whatever the running one ends with, the next one runs (a failure must not stop later changes).
+    this.next = this.running
+      .catch(() => undefined)
+      .then(() => {
+        this.next = undefined;
+        return this.reload();
+      });
     return this.next;
   }
 

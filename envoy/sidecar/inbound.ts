@@ -70,7 +70,8 @@ export function startInbound(o: InboundOptions, port: number, host = '127.0.0.1'
       // A connection that never finishes its handshake, or its request headers, is closed.
       handshakeTimeout: limits.handshakeTimeoutMs,
       headersTimeout: limits.headersTimeoutMs,
-      requestTimeout: 0,
+      // The whole request, body included, within Node's default (and never less than the headers' bound).
+      requestTimeout: Math.max(300_000, limits.headersTimeoutMs),
       keepAliveTimeout: limits.idleTimeoutMs,
       connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs),
     },

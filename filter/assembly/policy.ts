@@ -2,7 +2,7 @@
 // CompiledPolicy bytes (proto/perimeter/v1/compiled.proto) into flat, immutable tables, then
 // only read. Strings point into the policy's own copy of the configuration bytes.
 import { hashBytes, ptrOf, sameBytes, utf8 } from './bytes';
-import { KIND_EXACT, KIND_MAX, KIND_PREFIX, KIND_SEGMENT_PREFIX, Match } from './match';
+import { KIND_EXACT, KIND_FOLDED, KIND_MAX, KIND_PREFIX, KIND_SEGMENT_PREFIX, Match } from './match';
 import { nested, Reader, WIRE_LEN, WIRE_VARINT } from './reader';
 
 export const FORMAT_VERSION: u32 = 2;
@@ -187,9 +187,7 @@ function matches(r: Reader, into: Array<Match>): void {
     r.fail();
     return;
   }
-  const match = new Match(<u8>kind, ptr, len);
-  match.ignoreCase = ignoreCase;
-  into.push(match);
+  into.push(new Match(<u8>(ignoreCase ? kind + KIND_FOLDED : kind), ptr, len));
 }
 
 /** A fixed copy of a scratch list (the list is reused, so it is cleared here). */

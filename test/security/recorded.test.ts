@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import { create } from '@bufbuild/protobuf';
 import type * as grpc from '@grpc/grpc-js';
@@ -19,6 +20,7 @@ import { eventOf } from '../../control/flows/event.js';
 import { notExactlyOnePerimeter, recommend } from '../../control/flows/recommend.js';
 import { FlowStore } from '../../control/flows/store.js';
 import { CONTROL_IDENTITY_PATH } from '../../control/serve/control-server.js';
+import { createLogger } from '../../control/serve/log.js';
 import { clientConstructor } from '../../control/xds/grpc-service.js';
 import { accessEntry } from '../../envoy/sidecar/als-client.js';
 import type { AccessRecord } from '../../envoy/sidecar/inbound.js';
@@ -167,6 +169,22 @@ test('the self-check refuses anything but one Perimeter for the workload', () =>
   );
   assert.equal(notExactlyOnePerimeter(own.yaml, 'payments'), undefined);
   assert.match(notExactlyOnePerimeter(own.yaml, 'db') ?? '', /metadata.name/);
+});
+
+test('the control server’s JSON logs carry sidecar-sent text inert, C1 controls and bidi overrides included', () => {
+  const out = new PassThrough();
+  let text = '';
+  out.on('data', (d) => {
+    text += d;
+  });
+  const log = createLogger('info', out);
+  log.warn({ node: 'spiffe://x\u009b2J', message: `evil\x1b[2J\u202eevil`, nested: { list: ['\u0085'] } }, 'NACK \u009b31m');
+  const line = text.trim();
+  assert.doesNotMatch(line, /[\u0080-\u009f\u202a-\u202e]|\x1b/, line);
+  const o = JSON.parse(line);
+  assert.equal(o.message, 'evil\\x1b[2J\\u202eevil');
+  assert.equal(o.msg, 'NACK \\x9b31m');
+  assert.deepEqual(o.nested.list, ['\\x85']);
 });
 
 test('flows, map, replay and report show hostile recorded values inert', async () => {
