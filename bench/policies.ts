@@ -5,8 +5,9 @@
  * requests every engine decides: an allow hit, a deny by default, a deny rule hit, and an
  * unauthenticated request.
  */
+
+import type { PolicyRequest } from '../contracts/request.js';
 import { type CompiledWorkload, compile } from '../control/compile/compile.js';
-import type { PolicyRequest } from '../control/eval/request.js';
 import { emptyOperation, emptySource, type PolicySet, type Rule } from '../control/policy/model.js';
 
 const TD = 'spiffe://bench.example';

@@ -5,52 +5,19 @@
  * `perimeter check`, the differential test and the benchmarks.
  */
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { PolicyRequest } from '../control/eval/request.js';
-import { candidateOf, parseDecisionRecord } from '../control/flows/event.js';
+import { DECISION_KEY, type DecisionRecord, parseDecisionRecord } from '../contracts/decision-record.js';
+import { RESOURCE_NAME, ROOT_ID } from '../contracts/ecds.js';
+import { JWT_METADATA } from '../contracts/jwt.js';
+import { BUILT_MODULE } from '../contracts/module.js';
+import type { PolicyRequest } from '../contracts/request.js';
 import { type Header, type LocalReply, type Plugin, ProxyWasmHost, type StreamInfo } from './host/host.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-export const FILTER_WASM = join(here, '..', 'filter', 'build', 'perimeter.wasm');
-export const FILTER_NAME = 'perimeter.authz';
-export const RECORD_KEY = 'wasm.perimeter_decision';
-/** Where Envoy's jwt_authn filter puts the verified payload (payload_in_metadata). */
-export const JWT_METADATA_NAMESPACE = 'envoy.filters.http.jwt_authn';
-export const JWT_PAYLOAD_KEY = 'jwt_payload';
-
-/** The decision record the filter writes to filter state, parsed. */
-export interface FilterDecision {
-  decision: 'allow' | 'deny';
-  enforced: boolean;
-  mode: string;
-  perimeter: string;
-  rule: string;
-  version: string;
-  audit?: string;
-  staged?: string;
-  /** When the staged candidate decides otherwise: its verdict and `perimeter/rule`. */
-  candidate?: { decision: 'allow' | 'deny'; rule: string };
+/** What the filter decided for one request: its decision record, and the local reply Envoy would send. */
+export interface FilterDecision extends DecisionRecord {
   /** The 403 (or other local reply) Envoy would send. */
   localReply?: LocalReply;
+  /** The record as the filter wrote it. */
   record: string;
-}
-
-export function parseRecord(record: string): Omit<FilterDecision, 'localReply' | 'record'> {
-  const f = parseDecisionRecord(record);
-  const label = f.rule ?? '';
-  const slash = label.indexOf('/');
-  return {
-    decision: f.decision === 'allow' ? 'allow' : 'deny',
-    enforced: f.enforced === '1',
-    mode: f.mode ?? '',
-    perimeter: slash < 0 ? '' : label.slice(0, slash),
-    rule: slash < 0 ? label : label.slice(slash + 1),
-    version: f.version ?? '',
-    ...(f.audit ? { audit: f.audit } : {}),
-    ...(f.staged ? { staged: f.staged } : {}),
-    ...candidateOf(f.candidate),
-  };
 }
 
 /** Envoy's view of a request: what the filter can read through the host. */
@@ -71,7 +38,7 @@ export function toEnvoy(req: PolicyRequest): { info: StreamInfo; headers: Header
         : { tlsVersion: 'TLSv1.3', mtls: false },
     destination: { address: '127.0.0.1', port: req.port ?? 0 },
     source: { address: '127.0.0.1', port: 40000 },
-    ...(req.claims ? { metadata: { [JWT_METADATA_NAMESPACE]: { [JWT_PAYLOAD_KEY]: req.claims } } } : {}),
+    ...(req.claims ? { metadata: { [JWT_METADATA.filter]: { [JWT_METADATA.key]: req.claims } } } : {}),
   };
   if (req.port === undefined) delete info.destination;
   return { info, headers };
@@ -82,7 +49,7 @@ export class FilterRunner {
   private clockMs = Date.now();
   private current: { policy: Uint8Array; plugin: Plugin } | undefined;
 
-  constructor(wasm: string | Uint8Array = FILTER_WASM) {
+  constructor(wasm: string | Uint8Array = BUILT_MODULE) {
     if (typeof wasm === 'string' && !existsSync(wasm)) throw new Error(`${wasm} does not exist: run npm run build`);
     this.host = ProxyWasmHost.load(wasm, { vmId: 'perimeter', now: () => this.clockMs, log: () => {} });
   }
@@ -94,7 +61,7 @@ export class FilterRunner {
   plugin(policy: Uint8Array): Plugin {
     const cur = this.current;
     if (cur && (cur.policy === policy || Buffer.compare(cur.policy, policy) === 0)) return cur.plugin;
-    const plugin = this.host.configure({ name: FILTER_NAME, rootId: 'perimeter', configuration: policy, canary: false });
+    const plugin = this.host.configure({ name: RESOURCE_NAME, rootId: ROOT_ID, configuration: policy, canary: false });
     cur?.plugin.retire();
     this.current = { policy, plugin };
     return plugin;
@@ -106,8 +73,8 @@ export class FilterRunner {
     const stream = this.plugin(policy).newStream(info);
     const outcome = stream.onRequestHeaders(headers, true);
     stream.finish();
-    const raw = stream.filterState.get(RECORD_KEY);
+    const raw = stream.filterState.get(DECISION_KEY);
     const record = raw ? Buffer.from(raw).toString('utf8') : '';
-    return { ...parseRecord(record), record, ...(outcome.localReply ? { localReply: outcome.localReply } : {}) };
+    return { ...parseDecisionRecord(record), record, ...(outcome.localReply ? { localReply: outcome.localReply } : {}) };
   }
 }

@@ -5,8 +5,8 @@
  * subject. Enforced with `enforceSync` on an enforcer loaded once.
  */
 import { type Enforcer, newEnforcer, newModelFromString, StringAdapter } from 'casbin';
-import type { PolicyRequest } from '../../control/eval/request.js';
-import { normalizePath } from '../../control/policy/paths.js';
+import type { PolicyRequest } from '../../contracts/request.js';
+import { normalizePath } from '../../contracts/request-path.js';
 import type { CompiledPolicy } from '../../proto/gen/perimeter/v1/compiled.js';
 import type { Engine, Verdict } from './engine.js';
 import { type Match, simpleRules } from './translate.js';

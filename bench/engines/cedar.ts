@@ -6,8 +6,8 @@
  * (`preparsePolicySet`); a decision is `statefulIsAuthorized`.
  */
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
-import type { PolicyRequest } from '../../control/eval/request.js';
-import { normalizePath } from '../../control/policy/paths.js';
+import type { PolicyRequest } from '../../contracts/request.js';
+import { normalizePath } from '../../contracts/request-path.js';
 import type { CompiledPolicy } from '../../proto/gen/perimeter/v1/compiled.js';
 import type { Engine, Verdict } from './engine.js';
 import { type Match, type SimpleRule, simpleRules } from './translate.js';

@@ -3,7 +3,7 @@
  * of a request once (outside the timed loop, like the strings the pure Wasm decision reads
  * from memory), `decide` is the decision alone.
  */
-import type { PolicyRequest } from '../../control/eval/request.js';
+import type { PolicyRequest } from '../../contracts/request.js';
 
 export type Verdict = 'allow' | 'deny';
 

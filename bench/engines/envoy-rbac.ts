@@ -11,10 +11,10 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fromJson, type JsonValue, toBinary } from '@bufbuild/protobuf';
 import type { Metadata as GrpcMetadata } from '@grpc/grpc-js';
-import type { PolicyRequest } from '../../control/eval/request.js';
-import { normalizePath } from '../../control/policy/paths.js';
-import { RBAC_FILTER_NAMES } from '../../envoy/config/rbac.js';
-import { envoyRegistry } from '../../envoy/config/registry.js';
+import type { PolicyRequest } from '../../contracts/request.js';
+import { normalizePath } from '../../contracts/request-path.js';
+import { RBAC_FILTER_NAMES } from '../../control/render/rbac.js';
+import { envoyRegistry } from '../../control/render/registry.js';
 import { RBACSchema } from '../../proto/gen/envoy/envoy/extensions/filters/http/rbac/v3/rbac_pb.js';
 import type { Engine, Verdict } from './engine.js';
 

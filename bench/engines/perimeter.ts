@@ -6,11 +6,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { RESOURCE_NAME } from '../../contracts/ecds.js';
+import type { PolicyRequest } from '../../contracts/request.js';
+import { methodBit } from '../../contracts/string-match.js';
 import type { CompiledWorkload } from '../../control/compile/compile.js';
-import { methodBit } from '../../control/compile/match.js';
 import { evaluate } from '../../control/eval/evaluate.js';
-import type { PolicyRequest } from '../../control/eval/request.js';
-import { FILTER_NAME, FilterRunner, toEnvoy } from '../../envoy/filter-runner.js';
+import { FilterRunner, toEnvoy } from '../../envoy/filter-runner.js';
 import type { Header, Plugin, StreamInfo } from '../../envoy/host/host.js';
 import type { Engine, Verdict } from './engine.js';
 
@@ -83,7 +84,7 @@ export class HostEngine implements Engine<HostRequest> {
 
   constructor(policy: Uint8Array) {
     const t0 = performance.now();
-    this.plugin = this.runner.host.configure({ name: FILTER_NAME, rootId: 'perimeter', configuration: policy, canary: false });
+    this.plugin = this.runner.host.configure({ name: RESOURCE_NAME, rootId: 'perimeter', configuration: policy, canary: false });
     this.applyMs = performance.now() - t0;
   }
 

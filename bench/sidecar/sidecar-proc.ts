@@ -8,9 +8,10 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CONTROL_IDENTITY_PATH } from '../../contracts/control-identity.js';
+import { BUILT_MODULE } from '../../contracts/module.js';
 import { issueSvid, loadCa } from '../../control/ca/ca.js';
-import { BUILT_MODULE } from '../../control/cli/serve-cmd.js';
-import { CONTROL_IDENTITY_PATH, ControlServer } from '../../control/serve/control-server.js';
+import { ControlServer } from '../../control/serve/control-server.js';
 import { Sidecar } from '../../envoy/sidecar/sidecar.js';
 
 const bare = process.argv[2] === 'bare';

@@ -15,7 +15,7 @@
 import { fork } from 'node:child_process';
 import { Bench } from 'tinybench';
 import type { CompiledWorkload } from '../../control/compile/compile.js';
-import { exportRbac } from '../../envoy/config/rbac.js';
+import { exportRbac } from '../../control/render/rbac.js';
 import { ENGINES, type Engine, type EngineKey } from '../engines/engine.js';
 import { benchRequests, compiledTarget } from '../policies.js';
 import type { Budget, Row, SuiteResult } from '../types.js';

@@ -10,7 +10,8 @@
 import { createSecureServer, type ServerHttp2Stream } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { compile } from '../../control/compile/compile.js';
-import { type PublishedWorkload, snapshotOf } from '../../control/serve/publisher.js';
+import type { PublishedWorkload } from '../../control/serve/published.js';
+import { snapshotOf } from '../../control/serve/publisher.js';
 import { quarantineWorkloads } from '../../control/serve/quarantine.js';
 import { SnapshotCache } from '../../control/xds/cache.js';
 import { XdsServer } from '../../control/xds/server.js';

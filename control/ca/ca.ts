@@ -9,7 +9,7 @@ import { webcrypto } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
-import { parseSpiffeId } from '../policy/spiffe.js';
+import { parseSpiffeId } from '../../contracts/spiffe.js';
 
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
 

@@ -4,6 +4,8 @@
  * in `from` are resolved here, through the registry, into exact identities.
  */
 import { createHash } from 'node:crypto';
+import type { PathParameters } from '../../contracts/request-path.js';
+import { methodMask } from '../../contracts/string-match.js';
 import {
   type CompiledCondition,
   type CompiledOperation,
@@ -22,19 +24,8 @@ import {
   Source_Peer,
   StringMatch_Kind,
 } from '../../proto/gen/perimeter/v1/policy.js';
-import {
-  type Mesh,
-  type Mode,
-  modeRank,
-  type PathParameters,
-  type Perimeter,
-  type PolicySet,
-  type Rule,
-  type Source,
-  type Workload,
-} from '../policy/model.js';
+import { type Mesh, type Mode, modeRank, type Perimeter, type PolicySet, type Rule, type Source, type Workload } from '../policy/model.js';
 import { Registry } from '../policy/registry.js';
-import { methodMask } from './match.js';
 import { ACTION_TO_PROTO, ATTRIBUTE_TO_PROTO, MODE_TO_PROTO, matchToProto, PEER_TO_PROTO } from './proto-adapter.js';
 
 /** Istio allows requests to a workload that no ALLOW policy selects; this rule says so. */

@@ -15,14 +15,16 @@
  *    enforced view passes or allows, a written-view deny is reported as not enforced
  *    (`would_deny`).
  */
+
+import { DEFAULT_RULE, MESH_PERIMETER, UNSAFE_RULE } from '../../contracts/decision-record.js';
+import { overHeader } from '../../contracts/header-value.js';
+import type { PolicyRequest } from '../../contracts/request.js';
+import { MAX_AUTHORITY, normalizeHost, normalizePath, type PathParameters as Params } from '../../contracts/request-path.js';
+import { matchAny, methodBit } from '../../contracts/string-match.js';
 import { type CompiledPolicy, type CompiledRule, type CompiledSource, PathParameters } from '../../proto/gen/perimeter/v1/compiled.js';
 import { Action, Condition_Attribute, Mode as PMode, Source_Peer } from '../../proto/gen/perimeter/v1/policy.js';
-import { overHeader } from '../compile/header-value.js';
-import { matchAny, methodBit } from '../compile/match.js';
 import { modeFromProto } from '../compile/proto-adapter.js';
-import type { Mode, PathParameters as Params } from '../policy/model.js';
-import { MAX_AUTHORITY, normalizeHost, normalizePath } from '../policy/paths.js';
-import type { PolicyRequest } from './request.js';
+import type { Mode } from '../policy/model.js';
 
 export type DecisionCode = 'allow' | 'deny_rule' | 'deny_default' | 'deny_unsafe_request';
 
@@ -44,10 +46,6 @@ export interface Decision {
   /** What the written policy says when it differs from what is enforced. */
   staged?: { decision: 'allow' | 'deny'; rule: string; perimeter: string };
 }
-
-export const DEFAULT_RULE = 'default';
-export const UNSAFE_RULE = 'unsafe-request';
-export const MESH_PERIMETER = 'mesh';
 
 /** The normalised request the matchers see. */
 export interface View {
@@ -242,7 +240,7 @@ export function attributeValues(
 
 /**
  * A condition of a rule with this action. Header conditions test the header's value and its
- * elements (control/compile/header-value.ts): for some of them in a deny or audit rule, for all
+ * elements (contracts/header-value.ts): for some of them in a deny or audit rule, for all
  * of them in an allow rule. The other attributes have one value (claims: one per list element).
  */
 export function conditionHolds(

@@ -3,10 +3,12 @@
  * each attribute it failed on, e.g. "rule app-reads matched identity and method, but path
  * /v2/refund is not /orders/*". Envoy and Istio say only "[none]" here (envoy#36346).
  */
+
+import { MESH_PERIMETER } from '../../contracts/decision-record.js';
+import { methodsOf } from '../../contracts/string-match.js';
 import type { CompiledOperation, CompiledPolicy, CompiledRule, CompiledSource } from '../../proto/gen/perimeter/v1/compiled.js';
 import { Action, Condition_Attribute, Source_Peer, type StringMatch, StringMatch_Kind } from '../../proto/gen/perimeter/v1/policy.js';
-import { methodsOf } from '../compile/match.js';
-import { attributeValues, conditionHolds, MESH_PERIMETER, operationMatches, sourceMatches, type View } from './evaluate.js';
+import { attributeValues, conditionHolds, operationMatches, sourceMatches, type View } from './evaluate.js';
 
 export interface Failure {
   attribute: string;

@@ -6,13 +6,14 @@
  * sidecar made up reaches the flow store, the recommendations or an operator's terminal.
  */
 import { anyUnpack, BytesValueSchema } from '@bufbuild/protobuf/wkt';
-import { DECISION_KEY } from '../../envoy/config/bootstrap.js';
+import { DECISION_KEY, type DecisionRecord, decisionRecordOf, RECORD_FIELDS, recordFields } from '../../contracts/decision-record.js';
+import { parseSpiffeId } from '../../contracts/spiffe.js';
 import { RequestMethod } from '../../proto/gen/envoy/envoy/config/core/v3/base_pb.js';
 import type { HTTPAccessLogEntry } from '../../proto/gen/envoy/envoy/data/accesslog/v3/accesslog_pb.js';
-import { parseSpiffeId } from '../policy/spiffe.js';
 import { MAX_RECORD, MAX_RECORDED_AUTHORITY, MAX_RECORDED_PATH, recordedProblem, recordFieldProblem } from './recorded.js';
 
-export interface FlowEvent {
+/** A request's attributes as logged, and the filter's record of its decision (`rule` is `perimeter/rule`). */
+export interface FlowEvent extends DecisionRecord {
   timeMs: number;
   /** The caller's SPIFFE ID; undefined when it had no verified certificate. */
   source: string | undefined;
@@ -23,33 +24,6 @@ export interface FlowEvent {
   path: string;
   port: number | undefined;
   status: number;
-  decision: 'allow' | 'deny';
-  enforced: boolean;
-  mode: string;
-  /** `perimeter/rule`, or `default`, `unsafe-request`, `host_fault`, `no_policy`. */
-  rule: string;
-  version: string;
-  /** Audit and staged rules that matched too (they count as hits). */
-  audit?: string;
-  staged?: string;
-  /** The staged candidate's verdict, when it differs from the live one. */
-  candidate?: { decision: 'allow' | 'deny'; rule: string };
-}
-
-/** `decision=allow enforced=1 mode=enforce rule=app/web-calls-api version=…` as fields. */
-export function parseDecisionRecord(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const kv of text.split(' ')) {
-    const eq = kv.indexOf('=');
-    if (eq > 0) out[kv.slice(0, eq)] = kv.slice(eq + 1);
-  }
-  return out;
-}
-
-/** `candidate=deny:db/no-deletes` → {decision, rule}. */
-export function candidateOf(text: string | undefined): { candidate?: { decision: 'allow' | 'deny'; rule: string } } {
-  const m = text ? /^(allow|deny):(.*)$/.exec(text) : null;
-  return m ? { candidate: { decision: m[1] as 'allow' | 'deny', rule: m[2] ?? '' } } : {};
 }
 
 export type Parsed = { ok: true; event: FlowEvent } | { ok: false; reason: string };
@@ -61,9 +35,9 @@ export function eventOf(entry: HTTPAccessLogEntry, destination: string): Parsed 
   const bytes = anyUnpack(packed, BytesValueSchema);
   if (!bytes) return { ok: false, reason: `${DECISION_KEY} is ${packed.typeUrl}, not a BytesValue` };
   if (bytes.value.length > MAX_RECORD) return { ok: false, reason: `the decision record is longer than ${MAX_RECORD} bytes` };
-  const r = parseDecisionRecord(Buffer.from(bytes.value).toString('utf8'));
+  const r = recordFields(Buffer.from(bytes.value).toString('utf8'));
   if (r.decision !== 'allow' && r.decision !== 'deny') return { ok: false, reason: 'the decision record has no decision' };
-  for (const k of ['enforced', 'mode', 'rule', 'version', 'audit', 'staged', 'candidate'] as const) {
+  for (const k of RECORD_FIELDS) {
     const problem = r[k] === undefined ? undefined : recordFieldProblem(k, r[k] as string);
     if (problem) return { ok: false, reason: problem };
   }
@@ -89,14 +63,7 @@ export function eventOf(entry: HTTPAccessLogEntry, destination: string): Parsed 
       path,
       port: port && port.portSpecifier.case === 'portValue' ? port.portSpecifier.value : undefined,
       status: entry.response?.responseCode ?? 0,
-      decision: r.decision,
-      enforced: r.enforced === '1',
-      mode: r.mode ?? '',
-      rule: r.rule ?? '',
-      version: r.version ?? '',
-      ...(r.audit ? { audit: r.audit } : {}),
-      ...(r.staged ? { staged: r.staged } : {}),
-      ...candidateOf(r.candidate),
+      ...decisionRecordOf(r),
     },
   };
 }

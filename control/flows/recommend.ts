@@ -6,9 +6,9 @@
  * allowed; the output says what it left out and why.
  */
 import { Document, parseAllDocuments, type YAMLMap, type YAMLSeq } from 'yaml';
+import { parseSpiffeId } from '../../contracts/spiffe.js';
 import { HTTP_METHODS, type Workload } from '../policy/model.js';
 import { parsePathPattern } from '../policy/parse-native.js';
-import { parseSpiffeId } from '../policy/spiffe.js';
 import { printable } from './recorded.js';
 import type { Flow } from './store.js';
 

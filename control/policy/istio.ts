@@ -6,7 +6,7 @@
  * `rules: [{}]` allows everything; `istio.io/dry-run` becomes simulate mode. A field we
  * cannot honour is an error that names it: nothing is silently dropped.
  */
-import { headerOperandProblem } from '../compile/header-value.js';
+import { headerOperandProblem } from '../../contracts/header-value.js';
 import {
   emptyOperation,
   emptySource,

@@ -2,6 +2,7 @@
  * The policy domain: what the loader produces from YAML (native or Istio) and the compiler
  * consumes. Plain data, no generated types; proto conversion lives in policy-set-proto.ts.
  */
+import type { PathParameters } from '../../contracts/request-path.js';
 
 export const MODES = ['observe', 'simulate', 'enforce'] as const;
 export type Mode = (typeof MODES)[number];
@@ -19,10 +20,6 @@ export interface Location {
   line: number;
   column: number;
 }
-
-/** What `;` in a request path means to the application (compiled.proto PathParameters). */
-export const PATH_PARAMETERS = ['reject', 'strip', 'keep'] as const;
-export type PathParameters = (typeof PATH_PARAMETERS)[number];
 
 export interface Workload {
   name: string;

@@ -4,8 +4,10 @@
  * document with errors still yields what could be read, so one run reports everything.
  */
 
-import { headerOperandProblem } from '../compile/header-value.js';
-import { asciiLower } from '../compile/match.js';
+import { headerOperandProblem } from '../../contracts/header-value.js';
+import { normalizePath, PATH_PARAMETERS } from '../../contracts/request-path.js';
+import { namespaceOf, parseIdentityPattern, parseSpiffeId } from '../../contracts/spiffe.js';
+import { asciiLower } from '../../contracts/string-match.js';
 import {
   ACTIONS,
   type Action,
@@ -18,7 +20,6 @@ import {
   MODES,
   type Mode,
   type Operation,
-  PATH_PARAMETERS,
   type Perimeter,
   type Rule,
   type RuleSet,
@@ -27,8 +28,6 @@ import {
   type StringMatch,
   type Workload,
 } from './model.js';
-import { normalizePath } from './paths.js';
-import { namespaceOf, parseIdentityPattern, parseSpiffeId } from './spiffe.js';
 import type { Cursor } from './yaml-cursor.js';
 
 export const NAME = /^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/;

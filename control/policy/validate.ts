@@ -2,10 +2,11 @@
  * Checks that need the whole policy set: unique names and identities, references into the
  * workload registry, one Mesh, and identities outside the trust domain.
  */
+
+import { trustDomainOf } from '../../contracts/spiffe.js';
 import type { Diagnostic } from './diagnostics.js';
 import type { Mesh, PolicySet } from './model.js';
 import { Registry } from './registry.js';
-import { trustDomainOf } from './spiffe.js';
 import type { Reference } from './yaml-cursor.js';
 
 export function validateSet(policy: PolicySet, meshes: readonly Mesh[], references: readonly Reference[], out: Diagnostic[]): void {

@@ -7,8 +7,8 @@ import { parentPort } from 'node:worker_threads';
 import { compile } from '../compile/compile.js';
 import { formatDiagnostic } from '../policy/diagnostics.js';
 import { loadPaths } from '../policy/load.js';
-import { policyView } from '../ui/state.js';
 import type { CompileRequest, CompileResponse } from './compiler.js';
+import { policyView } from './ui-state.js';
 
 function run(m: CompileRequest): CompileResponse {
   const loaded = loadPaths(m.paths);

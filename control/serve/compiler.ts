@@ -6,7 +6,7 @@
  * worker is replaced), never a wedged server.
  */
 import { Worker } from 'node:worker_threads';
-import type { PolicyView } from '../ui/state.js';
+import type { PolicyView } from './ui-state.js';
 
 export interface CompileRequest {
   id: number;

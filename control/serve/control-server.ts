@@ -8,29 +8,29 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
-import { DEFAULT_MODULE_PATH, type ModuleRef, RESOURCE_NAME } from '../../envoy/config/perimeter-filter.js';
-import { type CaFiles, caDir, initCa, issueSvid, loadCa } from '../ca/ca.js';
-import { eventOf, type FlowEvent } from '../flows/event.js';
+import { type ModuleRef, RESOURCE_NAME } from '../../contracts/ecds.js';
+import { DEFAULT_MODULE_PATH } from '../../contracts/module.js';
+import { parseSpiffeId } from '../../contracts/spiffe.js';
+import { TYPE } from '../../contracts/type-urls.js';
+import { caDir, loadCa } from '../ca/ca.js';
 import { FlowStore } from '../flows/store.js';
-import { parseSpiffeId } from '../policy/spiffe.js';
-import { type UiState, uiState } from '../ui/state.js';
 import { SnapshotCache } from '../xds/cache.js';
-import { type AccessLogBatch, type Logger, XdsServer } from '../xds/server.js';
+import { type Logger, XdsServer } from '../xds/server.js';
 import type { StreamInfo } from '../xds/session.js';
-import { TYPE } from '../xds/types.js';
 import { AdminError, startAdmin } from './admin.js';
 import { createToken, tokenPath } from './admin-guard.js';
-import { writeFileAtomic } from './atomic.js';
 import { PolicyCompiler } from './compiler.js';
+import { FlowIntake } from './flow-intake.js';
 import { History, HistoryError } from './history.js';
 import { ServerMetrics } from './metrics.js';
-import { type Published, Publisher } from './publisher.js';
+import type { Published } from './published.js';
+import { Publisher } from './publisher.js';
 import { checkIdentity, type QuarantineEntry, readQuarantine, writeQuarantine } from './quarantine.js';
+import { removeServerFile, type ServerFile, writeServerFile } from './server-file.js';
+import { ServerIdentity } from './server-identity.js';
+import { EMPTY_FLOW_STATS, type StatusReport, statusReport } from './status.js';
+import { type UiState, uiState } from './ui-state.js';
 import { watchPaths } from './watch.js';
-
-export const CONTROL_IDENTITY_PATH = '/ns/perimeter-system/sa/perimeter-control';
-/** How long ALS batches gather before they are written to the flow store together. */
-const FLOW_FLUSH_MS = 50;
 
 export interface ControlServerOptions {
   policy: readonly string[];
@@ -64,52 +64,6 @@ export interface ControlServerOptions {
   maxFlows?: number;
 }
 
-export interface SidecarStatus {
-  stream: number;
-  identity: string;
-  workload: string | undefined;
-  transport: string;
-  service: string;
-  peer: string;
-  connectedAt: string;
-  /** Policy version of the workload the sidecar last ACKed (if it is known). */
-  ackedPolicy: string | undefined;
-  /** Policy version the sidecar should have now. */
-  currentPolicy: string | undefined;
-  inSync: boolean;
-  pushes: number;
-  lastNack: { at: string; message: string; policy: string | undefined } | undefined;
-  /** Requests for resource types this server does not serve (answered with nothing). */
-  unservedRequests: number;
-}
-
-export interface StatusReport {
-  server: { pid: number; xds: string; admin: string | undefined; secure: boolean; trustDomain: string | undefined; resourceName: string };
-  snapshot:
-    | { version: string; seq: number | undefined; origin: string; publishedAt: string; workloads: number; summary: string[] }
-    | undefined;
-  lastRejected: { at: string; errors: number; messages: string[] } | undefined;
-  sidecars: SidecarStatus[];
-  /** Identities denied across the mesh (perimeter quarantine). */
-  quarantine: QuarantineEntry[];
-  /** Access-log entries received over ALS: recorded as flows, or refused (with the last reason). */
-  flows: { entries: number; recorded: number; refused: number; lastRefusal: string | undefined; stored: number; dropped: number };
-}
-
-/** Written to `<state>/server.json` while serving, so CLI commands can find the admin endpoint. */
-export interface ServerFile {
-  pid: number;
-  xds: string;
-  admin: string | undefined;
-  /** Where the operator token for the admin endpoint's changes is (absent: no admin endpoint). */
-  tokenFile?: string;
-  startedAt: string;
-}
-
-export function serverFilePath(state: string): string {
-  return join(state, 'server.json');
-}
-
 export function moduleRef(moduleFile: string, modulePath = DEFAULT_MODULE_PATH): ModuleRef {
   if (!existsSync(moduleFile)) throw new Error(`${moduleFile} does not exist: run npm run build`);
   return { filename: modulePath, sha256: createHash('sha256').update(readFileSync(moduleFile)).digest('hex') };
@@ -121,11 +75,9 @@ export class ControlServer {
   readonly publisher: Publisher;
   readonly history: History;
   private xds!: XdsServer;
-  private flows!: FlowStore;
-  private pendingFlows: FlowEvent[] = [];
-  private flowFlush: NodeJS.Timeout | undefined;
+  private intake: FlowIntake | undefined;
+  private identity: ServerIdentity | undefined;
   private uiCache: { at: number; state: UiState } | undefined;
-  private readonly flowStats = { entries: 0, recorded: 0, refused: 0, lastRefusal: undefined as string | undefined };
   private admin: Server | undefined;
   private readonly compiler = new PolicyCompiler();
   private unwatch: (() => void) | undefined;
@@ -137,7 +89,6 @@ export class ControlServer {
   /** xDS set version → the workload policy version it carries, for `status`. */
   private readonly policyOf = new Map<string, string>();
   private readonly log: Logger;
-  private renewal: NodeJS.Timeout | undefined;
 
   private constructor(private readonly opts: ControlServerOptions) {
     this.log = opts.log;
@@ -193,13 +144,18 @@ export class ControlServer {
       else this.log.error({}, 'policy has errors at start and there is no history: serving nothing (sidecars deny) until it is fixed');
     }
     this.trustDomain = this.trustDomainOf();
-    const ca = o.insecure ? undefined : await this.meshCa();
-    const tls = ca ? await this.serverTls(ca) : undefined;
+    this.identity = o.insecure ? undefined : await ServerIdentity.open(o.state, this.trustDomain, this.log, o.svidTtlMs);
+    const tls = await this.identity?.tls();
     if (o.insecure) this.log.warn({}, 'xDS without TLS (--insecure): node.id is trusted as the sidecar identity; local development only');
-    this.flows = FlowStore.open(o.state, o.maxFlows ? { maxFlows: o.maxFlows } : {});
+    const intake = new FlowIntake(
+      FlowStore.open(o.state, o.maxFlows ? { maxFlows: o.maxFlows } : {}),
+      this.log,
+      (identity) => this.publisher.current?.workloads.find((x) => x.identity === identity)?.name ?? identity,
+    );
+    this.intake = intake;
     this.xds = new XdsServer({
       cache: this.cache,
-      accessLogs: (batch) => this.recordFlows(batch),
+      accessLogs: (batch) => intake.record(batch),
       ...(tls ? { tls } : {}),
       events: {
         ...this.metrics.xds,
@@ -218,7 +174,7 @@ export class ControlServer {
       ...(o.now ? { now: o.now } : {}),
     });
     this.xdsPort = await this.xds.listen(o.listen);
-    if (ca) this.scheduleRenewal(ca);
+    this.identity?.renewEvery((cert, key) => this.xds.rotate(cert, key));
     let tokenFile: string | undefined;
     if (o.admin !== false) {
       const token = o.adminToken ?? createToken(o.state);
@@ -261,7 +217,7 @@ export class ControlServer {
       ...(tokenFile ? { tokenFile } : {}),
       startedAt: new Date().toISOString(),
     };
-    writeFileAtomic(serverFilePath(o.state), `${JSON.stringify(file, null, 2)}\n`);
+    writeServerFile(o.state, file);
     this.log.info({ xds: file.xds, admin: file.admin, secure: !o.insecure, trustDomain: this.trustDomain }, 'control server ready');
   }
 
@@ -271,45 +227,6 @@ export class ControlServer {
     const id = this.publisher.current?.workloads[0]?.identity;
     const parsed = id ? parseSpiffeId(id) : undefined;
     return parsed && typeof parsed !== 'string' ? parsed.trustDomain : undefined;
-  }
-
-  /** The mesh CA, created on first start as istiod does. */
-  private async meshCa(): Promise<CaFiles> {
-    if (existsSync(join(caDir(this.opts.state), 'ca.key.pem'))) return loadCa(this.opts.state);
-    if (!this.trustDomain) throw new Error('no mesh CA and no valid policy to take the trust domain from: run perimeter ca init');
-    const ca = await initCa(this.opts.state, this.trustDomain);
-    this.log.warn({ dir: ca.dir, trustDomain: ca.trustDomain }, 'created a new mesh CA');
-    return ca;
-  }
-
-  private svid(ca: CaFiles) {
-    return issueSvid(ca, `spiffe://${ca.trustDomain}${CONTROL_IDENTITY_PATH}`, {
-      ttlMs: this.opts.svidTtlMs ?? 24 * 3_600_000,
-      dnsNames: ['localhost', 'perimeter-control'],
-    });
-  }
-
-  private async serverTls(ca: CaFiles) {
-    const svid = await this.svid(ca);
-    return { caPem: ca.certPem, certPem: svid.chainPem, keyPem: svid.keyPem, trustDomain: ca.trustDomain };
-  }
-
-  /** The server's own SVID is short-lived too: renewed at half its lifetime, without a restart. */
-  private scheduleRenewal(ca: CaFiles, delayMs = (this.opts.svidTtlMs ?? 24 * 3_600_000) / 2): void {
-    this.renewal = setTimeout(() => {
-      this.svid(ca).then(
-        (svid) => {
-          this.xds.rotate(svid.chainPem, svid.keyPem);
-          this.log.info({ notAfter: svid.notAfter.toISOString() }, 'control server SVID renewed');
-          this.scheduleRenewal(ca);
-        },
-        (e: Error) => {
-          this.log.error({ err: e.message }, 'control server SVID renewal failed; retrying in a minute');
-          this.scheduleRenewal(ca, Math.min(60_000, delayMs));
-        },
-      );
-    }, delayMs);
-    this.renewal.unref();
   }
 
   private remember(p: Published): void {
@@ -337,46 +254,11 @@ export class ControlServer {
     return this.xds;
   }
 
-  /** An ALS batch from a sidecar: its workload is the one its certificate names, never what it claims. */
-  private recordFlows(batch: AccessLogBatch): void {
-    const w = this.publisher.current?.workloads.find((x) => x.identity === batch.identity);
-    const destination = w?.name ?? batch.identity;
-    const events: FlowEvent[] = [];
-    for (const entry of batch.entries) {
-      this.flowStats.entries++;
-      const r = eventOf(entry, destination);
-      if (r.ok) events.push(r.event);
-      else {
-        this.flowStats.refused++;
-        this.flowStats.lastRefusal = `${batch.identity}: ${r.reason}`;
-      }
-    }
-    for (const e of events) this.pendingFlows.push(e);
-    // Batches from every sidecar are written together, in one transaction a little later, so
-    // that a busy mesh's access logs never hold up a policy push on this event loop.
-    this.flowFlush ??= setTimeout(() => this.flushFlows(), FLOW_FLUSH_MS);
-  }
-
-  private flushFlows(): void {
-    clearTimeout(this.flowFlush);
-    this.flowFlush = undefined;
-    const events = this.pendingFlows;
-    this.pendingFlows = [];
-    if (events.length === 0) return;
-    try {
-      this.flows.record(events);
-      this.flowStats.recorded += events.length;
-    } catch (e) {
-      // The store failing costs flows, never the policy stream.
-      this.log.error({ err: (e as Error).message, lost: events.length }, 'flow store write failed');
-    }
-  }
-
   /** The web page's data, made at most once a second however many pages poll. */
   private uiData(): UiState {
     const now = Date.now();
     if (!this.uiCache || now - this.uiCache.at >= 1_000)
-      this.uiCache = { at: now, state: uiState(this.status(), this.publisher.view, this.flows.query({})) };
+      this.uiCache = { at: now, state: uiState(this.status(), this.publisher.view, this.intake?.store.query({}) ?? []) };
     return this.uiCache.state;
   }
 
@@ -410,33 +292,7 @@ export class ControlServer {
   }
 
   status(): StatusReport {
-    const p = this.publisher.current;
-    const byIdentity = new Map((p?.workloads ?? []).map((w) => [w.identity, w]));
-    const iso = (t: number | undefined) => (t === undefined ? '' : new Date(t).toISOString());
-    const sidecars = [...this.xds.streams.values()].map((s): SidecarStatus => {
-      const t = s.types.get(TYPE.extensionConfig) ?? [...s.types.values()][0];
-      const w = byIdentity.get(s.identity);
-      const acked = t?.ackedVersion !== undefined ? this.policyOf.get(t.ackedVersion) : undefined;
-      return {
-        stream: s.id,
-        identity: s.identity,
-        workload: w?.name,
-        transport: s.transport,
-        service: s.service,
-        peer: s.peer,
-        connectedAt: iso(s.connectedAt),
-        ackedPolicy: acked,
-        currentPolicy: w?.version,
-        inSync: acked !== undefined && acked === w?.version,
-        pushes: t?.pushes ?? 0,
-        lastNack: t?.lastNack
-          ? { at: iso(t.lastNack.at), message: t.lastNack.message, policy: this.policyOf.get(t.lastNack.version) }
-          : undefined,
-        unservedRequests: s.refusedTypes,
-      };
-    });
-    const r = this.publisher.lastRejected;
-    return {
+    return statusReport({
       server: {
         pid: process.pid,
         ...this.addresses(),
@@ -444,22 +300,20 @@ export class ControlServer {
         trustDomain: this.trustDomain,
         resourceName: this.resourceName,
       },
-      snapshot: p
-        ? { version: p.version, seq: p.seq, origin: p.origin, publishedAt: iso(p.at), workloads: p.workloads.length, summary: p.summary }
-        : undefined,
-      lastRejected: r ? { at: iso(r.at), errors: r.errors, messages: r.messages } : undefined,
-      sidecars,
-      quarantine: [...this.publisher.quarantine],
-      flows: { ...this.flowStats, stored: this.flows?.size ?? 0, dropped: this.flows?.droppedFlows ?? 0 },
-    };
+      published: this.publisher.current,
+      rejected: this.publisher.lastRejected,
+      streams: this.xds.streams.values(),
+      policyOf: this.policyOf,
+      quarantine: this.publisher.quarantine,
+      flows: this.intake?.stats() ?? EMPTY_FLOW_STATS,
+    });
   }
 
   async stop(): Promise<void> {
-    clearTimeout(this.renewal);
+    this.identity?.stop();
     this.unwatch?.();
     await this.xds?.stop();
-    if (this.flows) this.flushFlows();
-    await this.flows?.close();
+    await this.intake?.close();
     await this.compiler.close();
     const admin = this.admin;
     if (admin) {
@@ -468,17 +322,8 @@ export class ControlServer {
       admin.closeAllConnections();
       await closed;
     }
-    const file = serverFilePath(this.opts.state);
-    try {
-      const f = JSON.parse(readFileSync(file, 'utf8')) as ServerFile;
-      if (f.pid === process.pid) {
-        rmSync(file, { force: true });
-        // The token made at start dies with this server.
-        if (this.opts.adminToken === undefined) rmSync(tokenPath(this.opts.state), { force: true });
-      }
-    } catch {
-      // already gone
-    }
+    // The token made at start dies with this server.
+    if (removeServerFile(this.opts.state) && this.opts.adminToken === undefined) rmSync(tokenPath(this.opts.state), { force: true });
     this.log.info({}, 'control server stopped');
   }
 }

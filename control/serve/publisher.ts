@@ -5,40 +5,17 @@
  * until the next change.
  */
 
-import { filterConfigAny, type ModuleRef } from '../../envoy/config/perimeter-filter.js';
+import { filterConfigAny, type ModuleRef } from '../../contracts/ecds.js';
+import { TYPE } from '../../contracts/type-urls.js';
 import { CompiledPolicy } from '../../proto/gen/perimeter/v1/compiled.js';
 import { digest } from '../compile/compile.js';
-import type { PolicyView } from '../ui/state.js';
 import { type SnapshotCache, type XdsResource, xdsResource } from '../xds/cache.js';
-import { TYPE } from '../xds/types.js';
 import type { CompileResponse } from './compiler.js';
 import { diffVersions, summarize } from './diff.js';
 import type { History, HistoryEntry } from './history.js';
+import type { Published, PublishedWorkload, Rejected } from './published.js';
 import { type QuarantineEntry, quarantineWorkloads, withoutQuarantine } from './quarantine.js';
-
-export interface PublishedWorkload {
-  name: string;
-  identity: string;
-  version: string;
-  bytes: Uint8Array;
-}
-
-export interface Published {
-  version: string;
-  /** The history entry, when a history is kept. */
-  seq?: number;
-  origin: 'policy' | 'rollback' | 'history' | 'quarantine' | 'release';
-  at: number;
-  workloads: PublishedWorkload[];
-  summary: string[];
-}
-
-export interface Rejected {
-  at: number;
-  errors: number;
-  /** The diagnostics exactly as `perimeter validate` prints them. */
-  messages: string[];
-}
+import type { PolicyView } from './ui-state.js';
 
 export interface PublisherHooks {
   compiled?(seconds: number): void;

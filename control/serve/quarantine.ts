@@ -8,15 +8,15 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { QUARANTINE_PERIMETER } from '../../contracts/reserved.js';
+import { parseSpiffeId } from '../../contracts/spiffe.js';
 import { CompiledPolicy, type CompiledRule } from '../../proto/gen/perimeter/v1/compiled.js';
 import { Action, Mode, Source_Peer, StringMatch_Kind } from '../../proto/gen/perimeter/v1/policy.js';
 import { anySource, digest, encodeVersioned } from '../compile/compile.js';
-import { parseSpiffeId } from '../policy/spiffe.js';
 import { writeFileAtomic } from './atomic.js';
-import type { PublishedWorkload } from './publisher.js';
+import type { PublishedWorkload } from './published.js';
 
 /** Reserved: no perimeter in the policy directory may take this name. */
-export const QUARANTINE_PERIMETER = 'quarantine';
 const OWNER = 'perimeter-control';
 
 export interface QuarantineEntry {

@@ -7,8 +7,8 @@
  */
 import type { DeltaDiscoveryRequest } from '../../proto/gen/envoy/envoy/service/discovery/v3/discovery_pb.js';
 import type { XdsResource } from './cache.js';
+import { isFullState, pushOrder } from './push-order.js';
 import { LIMITS, Session, StreamError } from './session.js';
-import { isFullState, pushOrder } from './types.js';
 import { encodeDelta } from './wire.js';
 
 /** Version recorded for a name the client was told does not exist. */

@@ -1,13 +1,25 @@
 /**
- * The gRPC layer of the xDS engine: ADS (SotW and Delta) and the standalone ECDS service on
- * @grpc/grpc-js, over mTLS with the mesh CA. Each stream is bound to the SPIFFE ID of its client
+ * The xDS services on the gRPC layer (grpc/server.ts): ADS (SotW and Delta), the standalone
+ * ECDS service and the access-log service, over mTLS with the mesh CA. Each stream is bound to the SPIFFE ID of its client
  * certificate and reads only that node's snapshot; a node.id that says otherwise is refused.
  * With `insecure` (local development only) node.id is trusted instead.
  */
 
-import type { PeerCertificate } from 'node:tls';
 import { create } from '@bufbuild/protobuf';
-import * as grpc from '@grpc/grpc-js';
+import { MAX_SPIFFE_ID_LENGTH } from '../../contracts/spiffe.js';
+import { spiffeIdOf } from '../../contracts/svid.js';
+import { TYPE } from '../../contracts/type-urls.js';
+import {
+  type CallPeer,
+  type DuplexCall,
+  failCall,
+  type ReadableCall,
+  type Reply,
+  RpcServer,
+  sendHeaders,
+  type UnaryCall,
+} from '../../grpc/server.js';
+import { Status } from '../../grpc/status.js';
 import type { HTTPAccessLogEntry } from '../../proto/gen/envoy/envoy/data/accesslog/v3/accesslog_pb.js';
 import { AccessLogService, type StreamAccessLogsMessage } from '../../proto/gen/envoy/envoy/service/accesslog/v3/als_pb.js';
 import { AggregatedDiscoveryService } from '../../proto/gen/envoy/envoy/service/discovery/v3/ads_pb.js';
@@ -18,16 +30,11 @@ import {
   DiscoveryResponseSchema,
 } from '../../proto/gen/envoy/envoy/service/discovery/v3/discovery_pb.js';
 import { ExtensionConfigDiscoveryService } from '../../proto/gen/envoy/envoy/service/extension/v3/config_discovery_pb.js';
-import { MAX_SPIFFE_ID_LENGTH } from '../policy/spiffe.js';
 import { type SnapshotCache, setVersion } from './cache.js';
 import { DeltaSession } from './delta.js';
-import { serviceDefinition } from './grpc-service.js';
-import { spiffeIdOf } from './identity.js';
 import { PushQueue } from './push-queue.js';
 import { type Session, StreamError, type StreamEvents, type StreamInfo } from './session.js';
 import { SotwSession } from './sotw.js';
-import { SvidServerCredentials } from './svid-credentials.js';
-import { TYPE } from './types.js';
 
 export interface ServerTls {
   /** PEM of the mesh CA: client certificates must chain to it. */
@@ -81,18 +88,15 @@ export interface AccessLogBatch {
 const silent: Logger = { info() {}, warn() {}, error() {} };
 const DEFAULT_STREAMS_PER_IDENTITY = 16;
 
-type Duplex = grpc.ServerDuplexStream<object, object>;
-
 export class XdsServer {
   readonly streams = new Map<number, StreamInfo>();
-  private readonly calls = new Map<number, Duplex>();
-  private readonly server: grpc.Server;
+  private readonly calls = new Map<number, DuplexCall>();
+  private readonly server: RpcServer;
   private nextId = 0;
   private readonly log: Logger;
   private readonly now: () => number;
   private readonly events: ServerEvents;
   private stopping = false;
-  private credentials: SvidServerCredentials | undefined;
   private readonly queue = new PushQueue();
 
   constructor(private readonly opts: XdsServerOptions) {
@@ -110,38 +114,29 @@ export class XdsServer {
       refused: noop,
       ...opts.events,
     };
-    this.server = new grpc.Server({
-      'grpc.keepalive_time_ms': opts.keepaliveTimeMs ?? 30_000,
-      'grpc.keepalive_timeout_ms': opts.keepaliveTimeoutMs ?? 10_000,
-      'grpc.max_connection_age_ms': opts.maxConnectionAgeMs ?? 30 * 60_000,
-      'grpc.max_connection_age_grace_ms': 10_000,
-      // Channelz keeps per-call traces nobody reads here: memory and CPU on every stream.
-      'grpc.enable_channelz': 0,
+    this.server = new RpcServer({
+      ...(opts.keepaliveTimeMs !== undefined ? { keepaliveTimeMs: opts.keepaliveTimeMs } : {}),
+      ...(opts.keepaliveTimeoutMs !== undefined ? { keepaliveTimeoutMs: opts.keepaliveTimeoutMs } : {}),
+      ...(opts.maxConnectionAgeMs !== undefined ? { maxConnectionAgeMs: opts.maxConnectionAgeMs } : {}),
     });
-    this.server.addService(serviceDefinition(AggregatedDiscoveryService), {
-      StreamAggregatedResources: (call: Duplex) => this.serve(call, 'sotw', 'ads'),
-      DeltaAggregatedResources: (call: Duplex) => this.serve(call, 'delta', 'ads'),
+    this.server.addService(AggregatedDiscoveryService, {
+      StreamAggregatedResources: (call: DuplexCall) => this.serve(call, 'sotw', 'ads'),
+      DeltaAggregatedResources: (call: DuplexCall) => this.serve(call, 'delta', 'ads'),
     });
-    this.server.addService(serviceDefinition(ExtensionConfigDiscoveryService), {
-      StreamExtensionConfigs: (call: Duplex) => this.serve(call, 'sotw', 'ecds', TYPE.extensionConfig),
-      DeltaExtensionConfigs: (call: Duplex) => this.serve(call, 'delta', 'ecds', TYPE.extensionConfig),
-      FetchExtensionConfigs: (call: grpc.ServerUnaryCall<DiscoveryRequest, DiscoveryResponse>, cb: grpc.sendUnaryData<DiscoveryResponse>) =>
-        this.fetch(call, cb),
+    this.server.addService(ExtensionConfigDiscoveryService, {
+      StreamExtensionConfigs: (call: DuplexCall) => this.serve(call, 'sotw', 'ecds', TYPE.extensionConfig),
+      DeltaExtensionConfigs: (call: DuplexCall) => this.serve(call, 'delta', 'ecds', TYPE.extensionConfig),
+      FetchExtensionConfigs: (call: UnaryCall<DiscoveryRequest, DiscoveryResponse>, cb: Reply<DiscoveryResponse>) => this.fetch(call, cb),
     });
     const sink = opts.accessLogs;
     if (sink)
-      this.server.addService(serviceDefinition(AccessLogService), {
-        StreamAccessLogs: (call: grpc.ServerReadableStream<StreamAccessLogsMessage, object>, cb: grpc.sendUnaryData<object>) =>
-          this.accessLogs(call, cb, sink),
+      this.server.addService(AccessLogService, {
+        StreamAccessLogs: (call: ReadableCall<StreamAccessLogsMessage>, cb: Reply<object>) => this.accessLogs(call, cb, sink),
       });
   }
 
   /** One ALS stream: bound to its certificate's identity by the first message, as an xDS stream is. */
-  private accessLogs(
-    call: grpc.ServerReadableStream<StreamAccessLogsMessage, object>,
-    cb: grpc.sendUnaryData<object>,
-    sink: (batch: AccessLogBatch) => void,
-  ): void {
+  private accessLogs(call: ReadableCall<StreamAccessLogsMessage>, cb: Reply<object>, sink: (batch: AccessLogBatch) => void): void {
     let bound: { identity: string; logName: string } | undefined;
     let done = false;
     const finish = (err: StreamError | undefined) => {
@@ -173,12 +168,7 @@ export class XdsServer {
 
   /** Binds `host:port` (port 0 picks one) and returns the port. */
   listen(address: string): Promise<number> {
-    const t = this.opts.tls;
-    if (t) this.credentials = new SvidServerCredentials(t.caPem, t.certPem, t.keyPem);
-    const creds = this.credentials ?? grpc.ServerCredentials.createInsecure();
-    return new Promise((resolve, reject) => {
-      this.server.bindAsync(address, creds, (err, port) => (err ? reject(err) : resolve(port)));
-    });
+    return this.server.listen(address, this.opts.tls);
   }
 
   /**
@@ -186,41 +176,28 @@ export class XdsServer {
    * now on; streams already open keep theirs until they reconnect.
    */
   rotate(certPem: string, keyPem: string): void {
-    if (!this.credentials) throw new Error('rotate: the server has no TLS');
-    this.credentials.rotate(certPem, keyPem);
+    this.server.rotate(certPem, keyPem);
   }
 
   /** Ends every stream with UNAVAILABLE (clients reconnect elsewhere or later), then closes. */
   async stop(graceMs = 2_000): Promise<void> {
     this.stopping = true;
-    for (const call of this.calls.values()) endWith(call, grpc.status.UNAVAILABLE, 'the control server is shutting down');
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        this.server.forceShutdown();
-        resolve();
-      }, graceMs);
-      this.server.tryShutdown(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    for (const call of this.calls.values()) failCall(call, Status.UNAVAILABLE, 'the control server is shutting down');
+    await this.server.stop(graceMs);
   }
 
   /** The identity a call may act as, or why it may not. */
-  private identify(
-    call: { getAuthContext(): { sslPeerCertificate?: PeerCertificate } | null; getPeer(): string },
-    nodeId: string,
-  ): string | StreamError {
+  private identify(call: CallPeer, nodeId: string): string | StreamError {
     const t = this.opts.tls;
-    if (!nodeId) return new StreamError(grpc.status.INVALID_ARGUMENT, 'the first request must carry node.id (the workload SPIFFE ID)');
+    if (!nodeId) return new StreamError(Status.INVALID_ARGUMENT, 'the first request must carry node.id (the workload SPIFFE ID)');
     if (nodeId.length > MAX_SPIFFE_ID_LENGTH)
-      return new StreamError(grpc.status.INVALID_ARGUMENT, `node.id is longer than ${MAX_SPIFFE_ID_LENGTH} characters`);
+      return new StreamError(Status.INVALID_ARGUMENT, `node.id is longer than ${MAX_SPIFFE_ID_LENGTH} characters`);
     if (!t) return nodeId;
     const id = spiffeIdOf(call.getAuthContext()?.sslPeerCertificate, t.trustDomain);
-    if (typeof id !== 'string') return new StreamError(grpc.status.UNAUTHENTICATED, id.error);
+    if (typeof id !== 'string') return new StreamError(Status.UNAUTHENTICATED, id.error);
     if (nodeId !== id)
       return new StreamError(
-        grpc.status.PERMISSION_DENIED,
+        Status.PERMISSION_DENIED,
         `node.id ${nodeId} contradicts the client certificate, which is ${id}: a sidecar is served only its own workload`,
       );
     return id;
@@ -228,18 +205,14 @@ export class XdsServer {
 
   private refuse(call: { getPeer(): string }, err: StreamError): void {
     const reason =
-      err.code === grpc.status.PERMISSION_DENIED
-        ? 'node_mismatch'
-        : err.code === grpc.status.UNAUTHENTICATED
-          ? 'unauthenticated'
-          : 'bad_request';
+      err.code === Status.PERMISSION_DENIED ? 'node_mismatch' : err.code === Status.UNAUTHENTICATED ? 'unauthenticated' : 'bad_request';
     this.events.refused(reason, call.getPeer(), err.message);
-    this.log.warn({ peer: call.getPeer(), code: grpc.status[err.code], reason: err.message }, 'xDS stream refused');
+    this.log.warn({ peer: call.getPeer(), code: Status[err.code], reason: err.message }, 'xDS stream refused');
   }
 
-  private serve(call: Duplex, transport: 'sotw' | 'delta', service: 'ads' | 'ecds', fixedType?: string): void {
+  private serve(call: DuplexCall, transport: 'sotw' | 'delta', service: 'ads' | 'ecds', fixedType?: string): void {
     if (this.stopping) {
-      endWith(call, grpc.status.UNAVAILABLE, 'the control server is shutting down');
+      failCall(call, Status.UNAVAILABLE, 'the control server is shutting down');
       return;
     }
     let session: SotwSession | DeltaSession | undefined;
@@ -247,7 +220,7 @@ export class XdsServer {
     const fail = (err: StreamError) => {
       if (!session) this.refuse(call, err);
       else this.log.warn({ stream: id, node: session.info.identity, reason: err.message }, 'xDS stream ended: protocol error');
-      endWith(call, err.code, err.message);
+      failCall(call, err.code, err.message);
     };
     call.on('data', (req: DiscoveryRequest | DeltaDiscoveryRequest) => {
       try {
@@ -259,19 +232,17 @@ export class XdsServer {
           let open = 0;
           for (const s of this.streams.values()) if (s.identity === who) open++;
           if (open >= limit)
-            return fail(new StreamError(grpc.status.RESOURCE_EXHAUSTED, `${who} already has ${open} xDS streams open (at most ${limit})`));
+            return fail(new StreamError(Status.RESOURCE_EXHAUSTED, `${who} already has ${open} xDS streams open (at most ${limit})`));
           session = this.open(id, call, transport, service, who, nodeId, fixedType);
         } else if (nodeId && nodeId !== session.info.nodeId) {
-          return fail(
-            new StreamError(grpc.status.PERMISSION_DENIED, `node.id changed on the stream from ${session.info.nodeId} to ${nodeId}`),
-          );
+          return fail(new StreamError(Status.PERMISSION_DENIED, `node.id changed on the stream from ${session.info.nodeId} to ${nodeId}`));
         }
         if (session instanceof SotwSession) session.onRequest(req as DiscoveryRequest);
         else session.onRequest(req as DeltaDiscoveryRequest);
       } catch (e) {
         if (e instanceof StreamError) return fail(e);
         this.log.error({ stream: id, err: String((e as Error).stack ?? e) }, 'xDS request failed');
-        endWith(call, grpc.status.INTERNAL, 'internal error');
+        failCall(call, Status.INTERNAL, 'internal error');
       }
     });
     const closed = () => {
@@ -295,7 +266,7 @@ export class XdsServer {
 
   private open(
     id: number,
-    call: Duplex,
+    call: DuplexCall,
     transport: 'sotw' | 'delta',
     service: 'ads' | 'ecds',
     identity: string,
@@ -325,7 +296,7 @@ export class XdsServer {
     };
     this.streams.set(id, info);
     // Headers now, not with the first response: a client whose config is current learns it is connected.
-    call.sendMetadata(new grpc.Metadata());
+    sendHeaders(call);
     (session as Session).start(this.queue);
     this.events.connect(info);
     this.log.info(
@@ -336,7 +307,7 @@ export class XdsServer {
   }
 
   /** ECDS over unary gRPC: the current resources for the caller, no subscription. */
-  private fetch(call: grpc.ServerUnaryCall<DiscoveryRequest, DiscoveryResponse>, cb: grpc.sendUnaryData<DiscoveryResponse>): void {
+  private fetch(call: UnaryCall<DiscoveryRequest, DiscoveryResponse>, cb: Reply<DiscoveryResponse>): void {
     const req = call.request;
     const who = this.identify(call, req.node?.id ?? '');
     if (who instanceof StreamError) {
@@ -357,9 +328,4 @@ export class XdsServer {
       }),
     );
   }
-}
-
-function endWith(call: Duplex, code: grpc.status, details: string): void {
-  if (call.destroyed || call.writableEnded) return;
-  call.emit('error', Object.assign(new Error(details), { code, details }));
 }

@@ -3,9 +3,10 @@
  * `perimeter status`, and the events metrics and logs are built from. Pure protocol state;
  * the gRPC layer feeds requests in and carries responses out.
  */
+
+import { TYPE } from '../../contracts/type-urls.js';
 import type { SnapshotCache, TypeSnapshot } from './cache.js';
 import type { PushQueue } from './push-queue.js';
-import { TYPE } from './types.js';
 
 /**
  * What one stream may make the server hold. A sidecar subscribes to one resource of one type;

@@ -5,10 +5,12 @@
  * subscribed to changed or it asked for something new; LDS/CDS are sent as full state; EDS is
  * re-sent after CDS changes so clusters finish warming.
  */
+
+import { TYPE } from '../../contracts/type-urls.js';
 import type { DiscoveryRequest } from '../../proto/gen/envoy/envoy/service/discovery/v3/discovery_pb.js';
 import { setVersion, type XdsResource } from './cache.js';
+import { isFullState, pushOrder } from './push-order.js';
 import { Session } from './session.js';
-import { isFullState, pushOrder, TYPE } from './types.js';
 import { encodeSotw } from './wire.js';
 
 interface Subscription {

@@ -7,10 +7,11 @@
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { TLSSocket } from 'node:tls';
-import { connectionManagerPath } from '../../control/policy/paths.js';
-import { uriSans } from '../../control/xds/identity.js';
-import { CONNECTION_LIMITS, type ConnectionLimits } from '../config/bootstrap.js';
-import { JWT_METADATA_NAMESPACE, JWT_PAYLOAD_KEY, RECORD_KEY } from '../filter-runner.js';
+import { CONNECTION_LIMITS, type ConnectionLimits } from '../../contracts/connection-limits.js';
+import { DECISION_KEY } from '../../contracts/decision-record.js';
+import { JWT_METADATA } from '../../contracts/jwt.js';
+import { connectionManagerPath } from '../../contracts/request-path.js';
+import { uriSans } from '../../contracts/svid.js';
 import type { Header, HttpStream, LocalReply, StreamInfo } from '../host/host.js';
 import { HOP_BY_HOP } from './hop-by-hop.js';
 import type { JwtVerifier } from './jwt.js';
@@ -105,7 +106,7 @@ async function handle(o: InboundOptions, req: IncomingMessage, res: ServerRespon
       details,
       decision,
     });
-  // What Envoy's connection manager does before any filter (control/policy/paths.ts); `perimeter check` does the same.
+  // What Envoy's connection manager does before any filter (contracts/request-path.ts); `perimeter check` does the same.
   const path = connectionManagerPath(req.url ?? '/');
   if (!path.ok) {
     res.writeHead(path.status, { 'content-type': 'text/plain' }).end('Bad Request\n');
@@ -145,7 +146,7 @@ async function handle(o: InboundOptions, req: IncomingMessage, res: ServerRespon
   }
   const socket = req.socket as TLSSocket;
   const info: StreamInfo = {
-    ...(claims ? { metadata: { [JWT_METADATA_NAMESPACE]: { [JWT_PAYLOAD_KEY]: claims } } } : {}),
+    ...(claims ? { metadata: { [JWT_METADATA.filter]: { [JWT_METADATA.key]: claims } } } : {}),
     connection: {
       ...(peer ? { uriSanPeerCertificate: peer } : {}),
       tlsVersion: socket.getProtocol?.() ?? 'TLSv1.3',
@@ -156,7 +157,7 @@ async function handle(o: InboundOptions, req: IncomingMessage, res: ServerRespon
     protocol: req.httpVersion === '1.0' ? 'HTTP/1.0' : 'HTTP/1.1',
   };
   const stream = current.plugin.newStream(info);
-  const record = () => Buffer.from(stream.filterState.get(RECORD_KEY) ?? new Uint8Array()).toString('utf8');
+  const record = () => Buffer.from(stream.filterState.get(DECISION_KEY) ?? new Uint8Array()).toString('utf8');
   const noBody =
     req.headers['content-length'] === '0' || (req.headers['content-length'] === undefined && !req.headers['transfer-encoding']);
   let outcome: { action: string; localReply?: LocalReply } = stream.onRequestHeaders(headers, noBody);

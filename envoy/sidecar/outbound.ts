@@ -7,7 +7,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { PeerCertificate } from 'node:tls';
-import { uriSans } from '../../control/xds/identity.js';
+import { uriSans } from '../../contracts/svid.js';
 import { HOP_BY_HOP } from './hop-by-hop.js';
 
 export interface OutboundPeer {

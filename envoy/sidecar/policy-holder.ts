@@ -6,8 +6,8 @@
  * requests are denied.
  */
 import type { Any } from '@bufbuild/protobuf/wkt';
+import { readFilterConfig, vmId } from '../../contracts/ecds.js';
 import { CompiledPolicy } from '../../proto/gen/perimeter/v1/compiled.js';
-import { readFilterConfig, vmId } from '../config/perimeter-filter.js';
 import { type Plugin, PluginConfigError, type ProxyWasmHost } from '../host/host.js';
 
 export class PolicyHolder {

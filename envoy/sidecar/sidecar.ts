@@ -10,17 +10,18 @@ import { readFileSync } from 'node:fs';
 import type { Server as HttpServer } from 'node:http';
 import type { Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { TYPE } from '../../control/xds/types.js';
-import type { ConnectionLimits } from '../config/bootstrap.js';
-import { RESOURCE_NAME } from '../config/perimeter-filter.js';
+import type { ConnectionLimits } from '../../contracts/connection-limits.js';
+import { RESOURCE_NAME } from '../../contracts/ecds.js';
+import { TYPE } from '../../contracts/type-urls.js';
+import { AlsClient } from '../../grpc/als-client.js';
 import { ProxyWasmHost } from '../host/host.js';
+import { accessEntry } from './access-entry.js';
 import { startAdmin } from './admin.js';
-import { AlsClient } from './als-client.js';
 import { type AccessRecord, startInbound } from './inbound.js';
 import { JwtVerifier } from './jwt.js';
 import { type OutboundPeer, startOutbound } from './outbound.js';
 import { PolicyHolder } from './policy-holder.js';
-import { svidCredentials, XdsClient } from './xds-client.js';
+import { XdsClient } from './xds-client.js';
 
 export interface SidecarOptions {
   identity: string;
@@ -99,8 +100,7 @@ export class Sidecar {
         address: o.als,
         nodeId: o.identity,
         logName: `perimeter/${o.identity}`,
-        credentials: svidCredentials({ ...o.tls, serverId: o.controlIdentity }),
-        channelOptions: { 'grpc.ssl_target_name_override': 'perimeter-control' },
+        tls: { ...o.tls, serverId: o.controlIdentity },
       });
     this.xds.on('nack', (_type, message) => log('policy rejected', { message }));
     this.xds.on('disconnected', (s) => log('control server unreachable: keeping the last policy', { code: s.code, details: s.details }));
@@ -124,7 +124,7 @@ export class Sidecar {
         ...(o.limits ? { limits: o.limits } : {}),
         ...(o.jwt ? { jwt: JwtVerifier.fromFile(o.jwt.jwksFile, o.jwt.issuer, o.jwt.audiences) } : {}),
         onRecord: (r) => {
-          s.als?.log(r);
+          s.als?.log(accessEntry(r));
           o.onRecord?.(r);
         },
       },

@@ -7,12 +7,11 @@
  * server what it holds. The local sidecar takes its policy through it; tests drive it.
  */
 import { EventEmitter } from 'node:events';
-import { checkServerIdentity as defaultCheck } from 'node:tls';
 import { create } from '@bufbuild/protobuf';
 import type { Any } from '@bufbuild/protobuf/wkt';
-import * as grpc from '@grpc/grpc-js';
-import { clientConstructor } from '../../control/xds/grpc-service.js';
-import { uriSans } from '../../control/xds/identity.js';
+import { bidiStream, type CallStatus, type ChannelOptions, type Client, type ClientDuplex, dial } from '../../grpc/client.js';
+import type { ClientTls } from '../../grpc/credentials.js';
+import { Status } from '../../grpc/status.js';
 import { AggregatedDiscoveryService } from '../../proto/gen/envoy/envoy/service/discovery/v3/ads_pb.js';
 import {
   DeltaDiscoveryRequestSchema,
@@ -21,14 +20,6 @@ import {
   type DiscoveryResponse,
 } from '../../proto/gen/envoy/envoy/service/discovery/v3/discovery_pb.js';
 import { ExtensionConfigDiscoveryService } from '../../proto/gen/envoy/envoy/service/extension/v3/config_discovery_pb.js';
-
-export interface ClientTls {
-  caPem: string;
-  certPem: string;
-  keyPem: string;
-  /** The SPIFFE ID the server must present (exact), or `spiffe://<td>` for any ID in the trust domain. */
-  serverId: string;
-}
 
 export interface HeldResource {
   name: string;
@@ -49,7 +40,7 @@ export interface XdsClientOptions {
   backoffBaseMs?: number;
   backoffMaxMs?: number;
   /** grpc-js channel options (keepalive and the like). */
-  channelOptions?: grpc.ChannelOptions;
+  channelOptions?: ChannelOptions;
 }
 
 interface TypeState {
@@ -64,29 +55,13 @@ export interface XdsClientEvents {
   update: [type: string, resources: ReadonlyMap<string, HeldResource>, version: string];
   nack: [type: string, message: string];
   connected: [];
-  disconnected: [status: grpc.StatusObject];
-}
-
-const ADS = clientConstructor(AggregatedDiscoveryService);
-const ECDS = clientConstructor(ExtensionConfigDiscoveryService);
-
-/** mTLS with the workload's SVID; the server must present `serverId` (or any ID of the trust domain `spiffe://<td>`). */
-export function svidCredentials(t: ClientTls): grpc.ChannelCredentials {
-  return grpc.credentials.createSsl(Buffer.from(t.caPem), Buffer.from(t.keyPem), Buffer.from(t.certPem), {
-    checkServerIdentity: (host, cert) => {
-      const ids = uriSans(cert).filter((u) => u.startsWith('spiffe://'));
-      const ok = /^spiffe:\/\/[^/]+$/.test(t.serverId) ? ids.some((i) => i.startsWith(`${t.serverId}/`)) : ids.includes(t.serverId);
-      if (ok) return undefined;
-      // Not a SPIFFE match: fall back to the hostname check for certificates made for DNS names.
-      return ids.length ? new Error(`control server presented ${ids.join(', ')}, expected ${t.serverId}`) : defaultCheck(host, cert);
-    },
-  });
+  disconnected: [status: CallStatus];
 }
 
 export class XdsClient extends EventEmitter<XdsClientEvents> {
   private readonly types = new Map<string, TypeState>();
-  private readonly client: grpc.Client;
-  private call: grpc.ClientDuplexStream<object, DiscoveryResponse | DeltaDiscoveryResponse> | undefined;
+  private readonly client: Client;
+  private call: ClientDuplex<object, DiscoveryResponse | DeltaDiscoveryResponse> | undefined;
   private stopped = false;
   private attempt = 0;
   private retry: NodeJS.Timeout | undefined;
@@ -95,14 +70,8 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
 
   constructor(private readonly opts: XdsClientOptions) {
     super();
-    const t = opts.tls;
-    const creds = t ? svidCredentials(t) : grpc.credentials.createInsecure();
-    const Ctor = opts.service === 'ecds' ? ECDS : ADS;
-    this.client = new Ctor(opts.address, creds, {
+    this.client = dial(opts.service === 'ecds' ? ExtensionConfigDiscoveryService : AggregatedDiscoveryService, opts.address, opts.tls, {
       'grpc.max_receive_message_length': 64 * 1024 * 1024,
-      'grpc.keepalive_time_ms': 30_000,
-      // SNI must be a name, not an address; the identity check above is what matters.
-      ...(t ? { 'grpc.ssl_target_name_override': 'perimeter-control' } : {}),
       ...opts.channelOptions,
     });
   }
@@ -179,8 +148,7 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
         : this.transport === 'sotw'
           ? 'StreamAggregatedResources'
           : 'DeltaAggregatedResources';
-    const call = (this.client as unknown as Record<string, () => typeof this.call>)[method]?.call(this.client);
-    if (!call) throw new Error(`no method ${method}`);
+    const call = bidiStream<object, DiscoveryResponse | DeltaDiscoveryResponse>(this.client, method);
     this.call = call;
     this.sentNode = false;
     let gotData = false;
@@ -192,7 +160,7 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
       if (this.transport === 'sotw') this.onSotw(resp as DiscoveryResponse);
       else this.onDelta(resp as DeltaDiscoveryResponse);
     });
-    call.on('status', (status: grpc.StatusObject) => {
+    call.on('status', (status: CallStatus) => {
       if (this.call === call) this.call = undefined;
       this.emit('disconnected', status);
       this.scheduleReconnect();
@@ -279,7 +247,7 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
       const nack = {
         typeUrl: resp.typeUrl,
         responseNonce: resp.nonce,
-        errorDetail: { code: grpc.status.INVALID_ARGUMENT, message: error },
+        errorDetail: { code: Status.INVALID_ARGUMENT, message: error },
       };
       this.reject(resp.typeUrl, () => this.write(nack), error);
       return;
@@ -317,7 +285,7 @@ function nackSotw(st: TypeState, resp: DiscoveryResponse, message: string) {
     versionInfo: st.version,
     responseNonce: resp.nonce,
     resourceNames: st.names,
-    errorDetail: { code: grpc.status.INVALID_ARGUMENT, message },
+    errorDetail: { code: Status.INVALID_ARGUMENT, message },
   };
 }
 

@@ -109,7 +109,7 @@ function claimMatches(ms: StaticArray<Match>, kind: u8, p: usize, len: usize): b
 /**
  * Whether `matchAny(ms, x) != negate` holds for every (`forall`) or for some x among a header's
  * value and its elements: the value split at "," with spaces and tabs trimmed (the meaning is
- * control/compile/header-value.ts's). A value without a comma is its only element.
+ * contracts/header-value.ts's). A value without a comma is its only element.
  */
 function overHeader(ms: StaticArray<Match>, p: usize, len: usize, forall: bool, negate: bool): bool {
   const whole = matchAny(ms, p, len) != negate;

@@ -1,5 +1,5 @@
 // The meaning of every matcher and the request normalisations, byte for byte as the reference
-// evaluator defines them (control/compile/match.ts, control/policy/paths.ts); the differential
+// evaluator defines them (contracts/string-match.ts, contracts/request-path.ts); the differential
 // test holds the two to it.
 import { contains, endsWith, equalBytes, startsWith } from "./bytes";
 

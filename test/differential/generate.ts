@@ -3,7 +3,8 @@
  * pools that collide on purpose (prefix boundaries, encoded and dot-segment paths, host case
  * and ports, missing and empty headers, unauthenticated peers, expired rules, every mode).
  */
-import type { PolicyRequest } from '../../control/eval/request.js';
+import type { PolicyRequest } from '../../contracts/request.js';
+import { PATH_PARAMETERS } from '../../contracts/request-path.js';
 import {
   type Action,
   type Condition,
@@ -12,7 +13,6 @@ import {
   type MatchKind,
   type Mode,
   type Operation,
-  PATH_PARAMETERS,
   type Perimeter,
   type PolicySet,
   type Rule,

@@ -6,10 +6,11 @@
  * must block exactly what the reference evaluator blocks, too.
  */
 import { EnvoyRbacEngine } from '../../bench/engines/envoy-rbac.js';
+import { ruleRef } from '../../contracts/decision-record.js';
+import type { PolicyRequest } from '../../contracts/request.js';
 import { compile } from '../../control/compile/compile.js';
 import { evaluate } from '../../control/eval/evaluate.js';
-import type { PolicyRequest } from '../../control/eval/request.js';
-import { exportRbac } from '../../envoy/config/rbac.js';
+import { exportRbac } from '../../control/render/rbac.js';
 import { FilterRunner } from '../../envoy/filter-runner.js';
 import type { CompiledPolicy } from '../../proto/gen/perimeter/v1/compiled.js';
 import { Condition_Attribute } from '../../proto/gen/perimeter/v1/policy.js';
@@ -83,8 +84,7 @@ export function runDifferential(opts: { seed: number; policies: number; requests
         decision: got.decision,
         enforced: got.enforced,
         mode: got.mode,
-        perimeter: got.perimeter,
-        rule: got.rule,
+        ...ruleRef(got.rule),
         version: got.version,
         staged: got.staged,
         audit: got.audit,

@@ -12,11 +12,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parse, parseDocument } from 'yaml';
-import { readFlows } from '../../control/cli/check-cmd.js';
-import { DemoMesh } from '../../control/demo/mesh.js';
+import { readFlows } from '../../cli/check-cmd.js';
+import { DemoMesh } from '../../cli/demo/mesh.js';
+import { parseDecisionRecord, ruleRef } from '../../contracts/decision-record.js';
 import type { Report } from '../../control/flows/report.js';
 import type { Flow } from '../../control/flows/store.js';
-import { parseRecord } from '../../envoy/filter-runner.js';
 import { perimeterCli } from '../helpers/cli.js';
 import { eventually } from '../helpers/xds.js';
 
@@ -89,8 +89,8 @@ test('observe → recommend → replay → stage → report → promote → roll
     await dbUpdated(before);
     const del = await mesh.play(flow('app deletes an order'));
     assert.equal(del.status, 200, 'a staged candidate blocks nothing');
-    const rec1 = parseRecord(del.record?.decision ?? '');
-    assert.equal(rec1.rule, 'no-deletes', 'the live rules decided');
+    const rec1 = parseDecisionRecord(del.record?.decision ?? '');
+    assert.equal(ruleRef(rec1.rule).rule, 'no-deletes', 'the live rules decided');
     assert.deepEqual(rec1.candidate, { decision: 'allow', rule: 'db/from-app' }, 'the candidate would allow what the live rules deny');
     await eventually(
       async () => {
@@ -128,9 +128,9 @@ test('observe → recommend → replay → stage → report → promote → roll
     assert.match(pr.out, /mode +simulate → enforce/);
     assert.match(pr.out, /the filter recorded \d+ requests? in \d+ flows? the candidate decided otherwise/);
     await dbUpdated(before);
-    const afterPromote = parseRecord((await mesh.play(flow('app deletes an order'))).record?.decision ?? '');
+    const afterPromote = parseDecisionRecord((await mesh.play(flow('app deletes an order'))).record?.decision ?? '');
     assert.deepEqual(
-      [afterPromote.decision, afterPromote.enforced, afterPromote.rule, afterPromote.candidate],
+      [afterPromote.decision, afterPromote.enforced, ruleRef(afterPromote.rule).rule, afterPromote.candidate],
       ['allow', true, 'from-app', undefined],
       'the candidate’s rules are live and enforced',
     );
@@ -143,8 +143,12 @@ test('observe → recommend → replay → stage → report → promote → roll
     await dbUpdated(before);
     const afterRollback = await mesh.play(flow('app deletes an order'));
     assert.equal(afterRollback.status, 200, 'back in simulate');
-    const rolled = parseRecord(afterRollback.record?.decision ?? '');
-    assert.deepEqual([rolled.rule, rolled.candidate?.rule], ['no-deletes', 'db/from-app'], 'the old rules live, the promoted ones staged');
+    const rolled = parseDecisionRecord(afterRollback.record?.decision ?? '');
+    assert.deepEqual(
+      [ruleRef(rolled.rule).rule, rolled.candidate?.rule],
+      ['no-deletes', 'db/from-app'],
+      'the old rules live, the promoted ones staged',
+    );
     assert.match(readFileSync(file, 'utf8'), /candidate:\n {4}mode: enforce/, 'the promoted rules are staged again');
 
     // 6. Quarantine: web is contained on every sidecar within a second.
@@ -153,7 +157,7 @@ test('observe → recommend → replay → stage → report → promote → roll
     assert.ok((JSON.parse(q.out) as { seconds: number }).seconds < 1);
     const blocked = await mesh.play(flow('web calls the api'));
     assert.equal(blocked.status, 403);
-    assert.equal(parseRecord(blocked.record?.decision ?? '').perimeter, 'quarantine');
+    assert.equal(ruleRef(parseDecisionRecord(blocked.record?.decision ?? '').rule).perimeter, 'quarantine');
   } finally {
     await mesh.stop();
   }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { type JsonObject, toJson } from '@bufbuild/protobuf';
-import { envoyRegistry, parseEnvoyConfig } from '../../envoy/config/registry.js';
+import { envoyRegistry, parseEnvoyConfig } from '../../control/render/registry.js';
 import { BootstrapSchema } from '../../proto/gen/envoy/envoy/config/bootstrap/v3/bootstrap_pb.js';
 
 const SHOP = 'examples/shop/policy';

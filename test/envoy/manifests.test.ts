@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { parseAllDocuments } from 'yaml';
-import { parseEnvoyConfig } from '../../envoy/config/registry.js';
+import { parseEnvoyConfig } from '../../control/render/registry.js';
 import { BootstrapSchema } from '../../proto/gen/envoy/envoy/config/bootstrap/v3/bootstrap_pb.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: walking Kubernetes objects in assertions

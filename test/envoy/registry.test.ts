@@ -1,7 +1,7 @@
 /** Envoy configs are parsed strictly into Envoy's real proto types (generated from @grpc/grpc-js-xds's protos). */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseEnvoyConfig } from '../../envoy/config/registry.js';
+import { parseEnvoyConfig } from '../../control/render/registry.js';
 import { BootstrapSchema } from '../../proto/gen/envoy/envoy/config/bootstrap/v3/bootstrap_pb.js';
 
 const BOOTSTRAP = `

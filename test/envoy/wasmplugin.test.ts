@@ -5,8 +5,10 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { parse } from 'yaml';
-import type { PolicyRequest } from '../../control/eval/request.js';
-import { FILTER_NAME, FILTER_WASM, toEnvoy } from '../../envoy/filter-runner.js';
+import { RESOURCE_NAME } from '../../contracts/ecds.js';
+import { BUILT_MODULE } from '../../contracts/module.js';
+import type { PolicyRequest } from '../../contracts/request.js';
+import { toEnvoy } from '../../envoy/filter-runner.js';
 import { ProxyWasmHost } from '../../envoy/host/host.js';
 import { CompiledPolicy } from '../../proto/gen/perimeter/v1/compiled.js';
 
@@ -15,8 +17,8 @@ type Obj = any;
 
 /** What Istio does with pluginConfig: JSON text as the plugin configuration. */
 function decide(pluginConfig: unknown, req: Partial<PolicyRequest>): number {
-  const host = ProxyWasmHost.load(FILTER_WASM, { vmId: 'istio', log: () => {} });
-  const plugin = host.configure({ name: FILTER_NAME, rootId: 'perimeter', configuration: Buffer.from(JSON.stringify(pluginConfig)) });
+  const host = ProxyWasmHost.load(BUILT_MODULE, { vmId: 'istio', log: () => {} });
+  const plugin = host.configure({ name: RESOURCE_NAME, rootId: 'perimeter', configuration: Buffer.from(JSON.stringify(pluginConfig)) });
   const { info, headers } = toEnvoy({ method: 'GET', path: '/', ...req } as PolicyRequest);
   const s = plugin.newStream(info);
   const o = s.onRequestHeaders(headers, true);
@@ -38,7 +40,7 @@ test('the WasmPlugin selects the workload by its labels, fails closed, pins the 
   assert.deepEqual(wp.spec.selector.matchLabels, { app: 'payments', tier: 'backend', data: 'cardholder' });
   assert.equal(wp.spec.phase, 'AUTHZ');
   assert.equal(wp.spec.failStrategy, 'FAIL_CLOSE');
-  assert.equal(wp.spec.sha256, createHash('sha256').update(readFileSync(FILTER_WASM)).digest('hex'));
+  assert.equal(wp.spec.sha256, createHash('sha256').update(readFileSync(BUILT_MODULE)).digest('hex'));
   const policy = CompiledPolicy.decode(Buffer.from(wp.spec.pluginConfig.policy, 'base64'));
   assert.equal(policy.workload, 'payments');
   assert.equal(policy.version, wp.metadata.annotations['perimeter.dev/policy-version']);

@@ -7,9 +7,12 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import { DECISION_KEY, parseDecisionRecord, ruleRef } from '../../contracts/decision-record.js';
+import { RESOURCE_NAME } from '../../contracts/ecds.js';
+import { BUILT_MODULE } from '../../contracts/module.js';
+import type { PolicyRequest } from '../../contracts/request.js';
 import { evaluate } from '../../control/eval/evaluate.js';
-import type { PolicyRequest } from '../../control/eval/request.js';
-import { FILTER_NAME, FILTER_WASM, parseRecord, RECORD_KEY, toEnvoy } from '../../envoy/filter-runner.js';
+import { toEnvoy } from '../../envoy/filter-runner.js';
 import { type Header, PluginConfigError, ProxyWasmHost } from '../../envoy/host/host.js';
 import { validateModule } from '../../envoy/host/validate.js';
 import { CompiledPolicy } from '../../proto/gen/perimeter/v1/compiled.js';
@@ -34,19 +37,19 @@ const SIMULATE = policyBytes(
 function setup(opts: { policy?: Uint8Array; faults?: Record<string, number>; clock?: { ms: number } } = {}) {
   const logs: string[] = [];
   const clock = opts.clock ?? { ms: Date.parse('2026-06-01T00:00:00Z') };
-  const host = ProxyWasmHost.load(FILTER_WASM, {
+  const host = ProxyWasmHost.load(BUILT_MODULE, {
     vmId: 'perimeter',
     log: (l, m) => logs.push(`${l}: ${m}`),
     now: () => clock.ms,
     ...(opts.faults ? { faults: opts.faults } : {}),
   });
-  const plugin = host.configure({ name: FILTER_NAME, rootId: 'perimeter', configuration: opts.policy ?? ENFORCE });
+  const plugin = host.configure({ name: RESOURCE_NAME, rootId: 'perimeter', configuration: opts.policy ?? ENFORCE });
   const send = (req: Partial<PolicyRequest>, p = plugin) => {
     const { info, headers } = toEnvoy({ method: 'GET', path: '/', ...req } as PolicyRequest);
     const stream = p.newStream(info);
     const outcome = stream.onRequestHeaders(headers, true);
     stream.finish();
-    const raw = stream.filterState.get(RECORD_KEY);
+    const raw = stream.filterState.get(DECISION_KEY);
     return { outcome, stream, record: raw ? Buffer.from(raw).toString() : '' };
   };
   const counter = (name: string) => Number(host.metrics.value(name) ?? -1n);
@@ -54,7 +57,7 @@ function setup(opts: { policy?: Uint8Array; faults?: Record<string, number>; clo
 }
 
 test('the release module loads in Envoy: the ABI checker and our host agree', () => {
-  const bytes = readFileSync(FILTER_WASM);
+  const bytes = readFileSync(BUILT_MODULE);
   const verdict = validateModule(bytes);
   assert.deepEqual(verdict.errors, []);
   assert.equal(verdict.info?.hasStart, false, 'no start section: top-level code runs from _initialize');
@@ -67,7 +70,7 @@ test('the release module loads in Envoy: the ABI checker and our host agree', ()
     assert.ok(exported.includes(name), name);
   const checker = new URL('../../../shared/tools/wasm-abi-check.mjs', import.meta.url).pathname;
   if (existsSync(checker)) {
-    const r = spawnSync(process.execPath, [checker, FILTER_WASM, '--json'], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [checker, BUILT_MODULE, '--json'], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stdout + r.stderr);
   }
 });
@@ -91,7 +94,7 @@ test('an enforced deny sends a 403 whose details name perimeter, rule and versio
   assert.equal(outcome.localReply?.status, 403);
   assert.equal(outcome.localReply?.details, `perimeter_denied[api/default@${version}]`);
   assert.match(Buffer.from(outcome.localReply?.body ?? []).toString(), /access denied/);
-  assert.equal(parseRecord(record).rule, 'default');
+  assert.equal(ruleRef(parseDecisionRecord(record).rule).rule, 'default');
   assert.equal(stream.replyHeaders?.[0]?.[1], '403', 'the reply passed through the response path');
   assert.equal(counter('perimeter.denied'), 1);
 });
@@ -140,7 +143,7 @@ test('a malformed, JSON or unknown-version configuration is refused and counted;
     new Uint8Array(),
   ];
   for (const configuration of bad) {
-    assert.throws(() => host.configure({ name: FILTER_NAME, rootId: 'perimeter', configuration }), PluginConfigError);
+    assert.throws(() => host.configure({ name: RESOURCE_NAME, rootId: 'perimeter', configuration }), PluginConfigError);
   }
   assert.equal(counter('perimeter.config_rejected'), bad.length);
   assert.equal(send({ principal: WEB, path: '/orders/1' }).outcome.action, 'Continue');
@@ -155,7 +158,7 @@ test('a JSON configuration {"policy": "<base64>"} (Istio WasmPlugin pluginConfig
     `{ "other": 1, "policy":"${b64.replace(/\//g, '\\/')}" }`,
     `{"policy": "${Buffer.from(ENFORCE).toString('base64url')}"}`,
   ]) {
-    const p = host.configure({ name: FILTER_NAME, rootId: 'perimeter', configuration: Buffer.from(text) });
+    const p = host.configure({ name: RESOURCE_NAME, rootId: 'perimeter', configuration: Buffer.from(text) });
     const web = p.newStream(toEnvoy({ principal: WEB, method: 'GET', path: '/orders/1' } as PolicyRequest).info);
     assert.equal(
       web.onRequestHeaders(toEnvoy({ principal: WEB, method: 'GET', path: '/orders/1' } as PolicyRequest).headers, true).action,
@@ -175,7 +178,7 @@ test('a JSON configuration {"policy": "<base64>"} (Istio WasmPlugin pluginConfig
   const before = counter('perimeter.config_rejected');
   for (const text of ['{"policy": "not base64!"}', '{"policy": 42}', '{"policy": "QQ"', `{"policy": "${b64.slice(0, 40)}"}`]) {
     assert.throws(
-      () => host.configure({ name: FILTER_NAME, rootId: 'perimeter', configuration: Buffer.from(text) }),
+      () => host.configure({ name: RESOURCE_NAME, rootId: 'perimeter', configuration: Buffer.from(text) }),
       PluginConfigError,
       text,
     );
@@ -187,7 +190,7 @@ test('an update is a new root context in the same VM; streams keep the policy th
   const { host, plugin: first, send } = setup();
   const inFlight = first.newStream(toEnvoy({ principal: WEB, method: 'GET', path: '/orders/1' }).info);
   const deny = policyBytes(perimeter('enforce', `- name: freeze\n  action: deny\n  to: {methods: [GET]}`));
-  const second = host.configure({ name: FILTER_NAME, rootId: 'perimeter', configuration: deny });
+  const second = host.configure({ name: RESOURCE_NAME, rootId: 'perimeter', configuration: deny });
   first.retire();
   // The in-flight stream was created under the first root: it still sees the first policy.
   const o1 = inFlight.onRequestHeaders(toEnvoy({ principal: WEB, method: 'GET', path: '/orders/1' }).headers, true);
@@ -250,7 +253,7 @@ test('a repeated header is decided on every reading: an allow needs all of them,
     const { info, headers } = toEnvoy({ principal: WEB, method: 'GET', path: '/' });
     const stream = plugin.newStream(info);
     const outcome = stream.onRequestHeaders([...headers, ...lines], true);
-    const record = Buffer.from(stream.filterState.get(RECORD_KEY) ?? []).toString();
+    const record = Buffer.from(stream.filterState.get(DECISION_KEY) ?? []).toString();
     stream.finish();
     return `${outcome.action} ${/rule=(\S+)/.exec(record)?.[1]}`;
   };
@@ -303,7 +306,7 @@ test('replaced policies are collected: memory stays flat over many updates, with
   let current = plugin;
   const round = (i: number) => {
     const inFlight = current.newStream(toEnvoy({ principal: WEB, method: 'GET', path: '/p1/x' }).info);
-    const next = host.configure({ name: FILTER_NAME, rootId: 'perimeter', configuration: policies[i % 2] as Uint8Array });
+    const next = host.configure({ name: RESOURCE_NAME, rootId: 'perimeter', configuration: policies[i % 2] as Uint8Array });
     current.retire();
     assert.equal(
       inFlight.onRequestHeaders(toEnvoy({ principal: WEB, method: 'GET', path: '/p1/x' }).headers, true).action,
@@ -349,7 +352,7 @@ test('a staged candidate is decided in shadow: the live decision stands, disagre
   const tighter = send({ principal: WEB, path: '/orders/2' });
   assert.equal(tighter.outcome.action, 'Continue');
   assert.match(tighter.record, /^decision=allow enforced=1 .*rule=api\/web-reads .* candidate=deny:api\/default$/);
-  assert.deepEqual(parseRecord(tighter.record).candidate, { decision: 'deny', rule: 'api/default' });
+  assert.deepEqual(parseDecisionRecord(tighter.record).candidate, { decision: 'deny', rule: 'api/default' });
   // Live denies, the candidate would allow: still denied.
   const wider = send({ principal: BATCH, path: '/reports', port: 8443 });
   assert.equal(wider.outcome.localReply?.status, 403);
@@ -366,7 +369,7 @@ test('a staged candidate is decided in shadow: the live decision stands, disagre
     { principal: BATCH, path: '/x', port: 80 },
     { path: '/orders/1' },
   ]) {
-    const r = parseRecord(send(req).record);
+    const r = parseDecisionRecord(send(req).record);
     const full = { method: 'GET', ...req } as PolicyRequest;
     const live = evaluate(api.policy, full);
     const cand = evaluate(shadowed, full);
@@ -382,5 +385,5 @@ test('a staged candidate is decided in shadow: the live decision stands, disagre
   if (bad.candidate) bad.candidate.headers = ['x-other'];
   const { host } = setup();
   const configuration = CompiledPolicy.encode(bad).finish();
-  assert.throws(() => host.configure({ name: FILTER_NAME, rootId: 'perimeter', configuration }), PluginConfigError);
+  assert.throws(() => host.configure({ name: RESOURCE_NAME, rootId: 'perimeter', configuration }), PluginConfigError);
 });

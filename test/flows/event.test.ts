@@ -2,21 +2,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { create } from '@bufbuild/protobuf';
-import { eventOf, parseDecisionRecord } from '../../control/flows/event.js';
-import { accessEntry } from '../../envoy/sidecar/als-client.js';
+import { eventOf } from '../../control/flows/event.js';
+import { accessEntry } from '../../envoy/sidecar/access-entry.js';
 import { HTTPAccessLogEntrySchema } from '../../proto/gen/envoy/envoy/data/accesslog/v3/accesslog_pb.js';
 
 const RECORD = 'decision=deny enforced=0 mode=simulate rule=db/default version=546497540c37d2c9';
-
-test('the decision record is read into its fields', () => {
-  assert.deepEqual(parseDecisionRecord(RECORD), {
-    decision: 'deny',
-    enforced: '0',
-    mode: 'simulate',
-    rule: 'db/default',
-    version: '546497540c37d2c9',
-  });
-});
 
 test('an access entry with the decision record becomes a flow event', () => {
   const entry = accessEntry({

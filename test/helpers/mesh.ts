@@ -1,8 +1,9 @@
 /** Pieces of a small mesh for tests: a control server on the shop policy, and mTLS calls into sidecars. */
 import { request } from 'node:https';
+import { CONTROL_IDENTITY_PATH } from '../../contracts/control-identity.js';
+import { BUILT_MODULE } from '../../contracts/module.js';
 import { type CaFiles, issueSvid, type Svid } from '../../control/ca/ca.js';
-import { BUILT_MODULE } from '../../control/cli/serve-cmd.js';
-import { CONTROL_IDENTITY_PATH, ControlServer, type ControlServerOptions } from '../../control/serve/control-server.js';
+import { ControlServer, type ControlServerOptions } from '../../control/serve/control-server.js';
 import { Sidecar, type SidecarOptions } from '../../envoy/sidecar/sidecar.js';
 
 export const silentLog = { info() {}, warn() {}, error() {} };

@@ -6,10 +6,10 @@ import type { MessageInitShape } from '@bufbuild/protobuf';
 import { create } from '@bufbuild/protobuf';
 import { type Any, anyPack } from '@bufbuild/protobuf/wkt';
 import * as grpc from '@grpc/grpc-js';
+import { uriSans } from '../../contracts/svid.js';
 import { type CaFiles, initCa, issueSvid } from '../../control/ca/ca.js';
 import { type XdsResource, xdsResource } from '../../control/xds/cache.js';
-import { clientConstructor } from '../../control/xds/grpc-service.js';
-import { uriSans } from '../../control/xds/identity.js';
+import { clientConstructor } from '../../grpc/codec.js';
 import { TypedExtensionConfigSchema } from '../../proto/gen/envoy/envoy/config/core/v3/extension_pb.js';
 import { AggregatedDiscoveryService } from '../../proto/gen/envoy/envoy/service/discovery/v3/ads_pb.js';
 import {

@@ -6,8 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { PolicyRequest } from '../../contracts/request.js';
 import { evaluate } from '../../control/eval/evaluate.js';
-import type { PolicyRequest } from '../../control/eval/request.js';
 import { formatDiagnostic } from '../../control/policy/diagnostics.js';
 import { compiled, load, policyFor } from '../helpers/policy.js';
 

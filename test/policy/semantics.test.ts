@@ -4,8 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { PolicyRequest } from '../../contracts/request.js';
 import { evaluate } from '../../control/eval/evaluate.js';
-import type { PolicyRequest } from '../../control/eval/request.js';
 import { compiled, perimeter, policyFor, REGISTRY, TD } from '../helpers/policy.js';
 
 const WEB = `${TD}/ns/shop/sa/web`;

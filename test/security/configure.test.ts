@@ -7,7 +7,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { FILTER_NAME, FILTER_WASM, toEnvoy } from '../../envoy/filter-runner.js';
+import { RESOURCE_NAME } from '../../contracts/ecds.js';
+import { BUILT_MODULE } from '../../contracts/module.js';
+import { toEnvoy } from '../../envoy/filter-runner.js';
 import { PluginConfigError, ProxyWasmHost } from '../../envoy/host/host.js';
 import { rng } from '../differential/generate.js';
 
@@ -16,8 +18,8 @@ const APP = 'spiffe://shop.example/ns/shop/sa/app';
 const INTRUDER = 'spiffe://shop.example/ns/shop/sa/intruder';
 
 test('600 mutated configurations: no trap, refused or read whole, and a refusal keeps the previous policy', () => {
-  const host = ProxyWasmHost.load(FILTER_WASM, { vmId: 'fuzz', log: () => {} });
-  let plugin = host.configure({ name: FILTER_NAME, rootId: 'perimeter', configuration: GOLDEN });
+  const host = ProxyWasmHost.load(BUILT_MODULE, { vmId: 'fuzz', log: () => {} });
+  let plugin = host.configure({ name: RESOURCE_NAME, rootId: 'perimeter', configuration: GOLDEN });
   const decide = () =>
     ['app', 'intruder'].map((who) => {
       const { info, headers } = toEnvoy({
@@ -53,10 +55,10 @@ test('600 mutated configurations: no trap, refused or read whole, and a refusal 
       mutated = Buffer.concat([bytes.subarray(0, at), Buffer.from([0x42, 0xff, 0xff, 0xff, 0xff, 0x0f]), bytes.subarray(at)]);
     } else mutated = Uint8Array.from({ length: Math.floor(r() * 400) }, () => Math.floor(r() * 256));
     try {
-      plugin = host.configure({ name: FILTER_NAME, rootId: 'perimeter', configuration: mutated });
+      plugin = host.configure({ name: RESOURCE_NAME, rootId: 'perimeter', configuration: mutated });
       accepted++;
       decide(); // whatever it says, it says it without trapping
-      plugin = host.configure({ name: FILTER_NAME, rootId: 'perimeter', configuration: GOLDEN });
+      plugin = host.configure({ name: RESOURCE_NAME, rootId: 'perimeter', configuration: GOLDEN });
     } catch (e) {
       assert.ok(e instanceof PluginConfigError, `mutation ${i}: ${(e as Error).message}`);
       refused++;

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { stringify } from 'yaml';
-import { connectionManagerPath, normalizePath } from '../../control/policy/paths.js';
+import { connectionManagerPath, normalizePath } from '../../contracts/request-path.js';
 import { perimeterCli } from '../helpers/cli.js';
 import { ID, statuses, Target } from '../helpers/target.js';
 

@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import { stringify } from 'yaml';
 import { EnvoyRbacEngine } from '../../bench/engines/envoy-rbac.js';
 import { evaluate } from '../../control/eval/evaluate.js';
-import { exportRbac } from '../../envoy/config/rbac.js';
+import { exportRbac } from '../../control/render/rbac.js';
 import { FilterRunner } from '../../envoy/filter-runner.js';
 import { perimeterCli } from '../helpers/cli.js';
 import { compiled, load, perimeter, policyFor, REGISTRY, TD } from '../helpers/policy.js';

@@ -12,10 +12,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
+import { TYPE } from '../../contracts/type-urls.js';
 import { issueSvid, loadCa } from '../../control/ca/ca.js';
-import type { StatusReport } from '../../control/serve/control-server.js';
+import type { StatusReport } from '../../control/serve/status.js';
 import { LIMITS } from '../../control/xds/session.js';
-import { TYPE } from '../../control/xds/types.js';
 import { delta, eventually, sotw } from '../helpers/xds.js';
 
 const WEB = 'spiffe://shop.example/ns/shop/sa/web';

@@ -4,10 +4,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { TYPE } from '../../contracts/type-urls.js';
 import { initCa, issueSvid } from '../../control/ca/ca.js';
 import { SnapshotCache } from '../../control/xds/cache.js';
 import { XdsServer } from '../../control/xds/server.js';
-import { TYPE } from '../../control/xds/types.js';
 import { XdsClient } from '../../envoy/sidecar/xds-client.js';
 import { id, names, type Pki, pki, resource, sotw, TD } from '../helpers/xds.js';
 

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { connect, createServer, type Socket } from 'node:net';
 import { test } from 'node:test';
+import { TYPE } from '../../contracts/type-urls.js';
 import { SnapshotCache } from '../../control/xds/cache.js';
 import { XdsServer } from '../../control/xds/server.js';
-import { TYPE } from '../../control/xds/types.js';
 import { delta, eventually, resource, sotw } from '../helpers/xds.js';
 
 const ECDS = TYPE.extensionConfig;

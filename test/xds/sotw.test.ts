@@ -1,10 +1,10 @@
 /** State-of-the-world protocol rules over real gRPC on loopback (insecure: node.id is the key here). */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { TYPE } from '../../contracts/type-urls.js';
 import { SnapshotCache } from '../../control/xds/cache.js';
 import { XdsServer } from '../../control/xds/server.js';
 import type { NackRecord } from '../../control/xds/session.js';
-import { TYPE } from '../../control/xds/types.js';
 import { names, resource, sotw } from '../helpers/xds.js';
 
 const ECDS = TYPE.extensionConfig;

@@ -1,0 +1,25 @@
+/** Loads and compiles a policy for a command, printing diagnostics to stderr on failure. */
+import { type CompileResult, compile } from '../control/compile/compile.js';
+import { formatDiagnostic, summarize } from '../control/policy/diagnostics.js';
+import { type LoadResult, loadPaths } from '../control/policy/load.js';
+import { paint } from './output.js';
+
+export class InputError extends Error {}
+
+/** The loaded policy; on errors, prints them and throws (`what` says what was not done). */
+export function loadPolicy(paths: readonly string[], what = 'nothing was evaluated'): LoadResult {
+  const loaded = loadPaths(paths);
+  if (!loaded.ok) {
+    for (const d of loaded.diagnostics) printDiagnosticsTo(process.stderr, formatDiagnostic(d), d.severity);
+    throw new InputError(`policy ${paths.join(' ')} has errors (${summarize(loaded.diagnostics)}); ${what}`);
+  }
+  return loaded;
+}
+
+export function loadAndCompile(paths: readonly string[]): CompileResult {
+  return compile(loadPolicy(paths).policy);
+}
+
+export function printDiagnosticsTo(stream: NodeJS.WriteStream, text: string, severity: 'error' | 'warning'): void {
+  stream.write(`${text.replace(/: (error|warning): /, (m) => paint(m, severity === 'error' ? 'red' : 'yellow', stream))}\n`);
+}

@@ -1,0 +1,110 @@
+/** `perimeter sidecar`: the local sidecar for one workload, until SIGINT or SIGTERM. */
+import { existsSync, readFileSync } from 'node:fs';
+import { CONTROL_IDENTITY_PATH } from '../contracts/control-identity.js';
+import { BUILT_MODULE } from '../contracts/module.js';
+import { CaError, issueSvid, loadCa } from '../control/ca/ca.js';
+import { loadPaths } from '../control/policy/load.js';
+import type { Workload } from '../control/policy/model.js';
+import type { OutboundPeer } from '../envoy/sidecar/outbound.js';
+import { Sidecar } from '../envoy/sidecar/sidecar.js';
+import { hostPortArg, type LimitOptions, limitsArg, portArg, UsageError } from './targets.js';
+
+export interface SidecarCmdOptions extends LimitOptions {
+  workload: string;
+  control: string;
+  inbound: string;
+  upstream: string;
+  outbound?: string;
+  adminPort?: string;
+  als?: string;
+  jwks?: string;
+  jwtIssuer?: string;
+  jwtAudience?: string[];
+  peer?: string[];
+  policy?: string;
+  state: string;
+  cert?: string;
+  key?: string;
+  ca?: string;
+  wasm?: string;
+  controlIdentity?: string;
+  delta?: boolean;
+}
+
+function registry(policy: string | undefined): Workload[] {
+  if (!policy) return [];
+  const loaded = loadPaths([policy]);
+  if (!loaded.ok) throw new UsageError(`--policy ${policy} has errors; run perimeter validate ${policy}`);
+  return loaded.policy.workloads;
+}
+
+export async function runSidecar(o: SidecarCmdOptions): Promise<number> {
+  const workloads = registry(o.policy);
+  const me = o.workload.startsWith('spiffe://') ? o.workload : workloads.find((w) => w.name === o.workload)?.identity;
+  if (!me) throw new UsageError(`--workload ${o.workload}: give a SPIFFE ID, or a workload name with --policy DIR`);
+  const trustDomain = me.replace(/^spiffe:\/\//, '').split('/')[0] as string;
+  let tls: { caPem: string; certPem: string; keyPem: string };
+  if (o.cert || o.key || o.ca) {
+    if (!o.cert || !o.key || !o.ca) throw new UsageError('--cert, --key and --ca go together');
+    for (const f of [o.cert, o.key, o.ca]) if (!existsSync(f)) throw new UsageError(`${f} does not exist`);
+    tls = { certPem: readFileSync(o.cert, 'utf8'), keyPem: readFileSync(o.key, 'utf8'), caPem: readFileSync(o.ca, 'utf8') };
+  } else {
+    try {
+      const ca = loadCa(o.state);
+      const svid = await issueSvid(ca, me);
+      tls = { caPem: ca.certPem, certPem: svid.chainPem, keyPem: svid.keyPem };
+    } catch (e) {
+      if (e instanceof CaError) throw new UsageError(`${e.message} (or pass --cert, --key and --ca)`);
+      throw e;
+    }
+  }
+  if (o.als) hostPortArg('--als', o.als);
+  const peers: OutboundPeer[] = (o.peer ?? []).map((p) => {
+    const eq = p.indexOf('=');
+    if (eq < 1) throw new UsageError(`--peer ${p}: expected WORKLOAD=HOST:PORT`);
+    const w = workloads.find((x) => x.name === p.slice(0, eq));
+    if (!w) throw new UsageError(`--peer ${p}: no workload ${p.slice(0, eq)} (peers are named with --policy DIR)`);
+    return { name: w.name, namespace: w.namespace, identity: w.identity, ...hostPortArg('--peer', p.slice(eq + 1)) };
+  });
+  const line = (event: string, fields: Record<string, unknown>) =>
+    process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), sidecar: me, event, ...fields })}\n`);
+  const sidecar = await Sidecar.start({
+    identity: me,
+    control: o.control,
+    controlIdentity: o.controlIdentity ?? `spiffe://${trustDomain}${CONTROL_IDENTITY_PATH}`,
+    tls,
+    inboundPort: portArg('--inbound', o.inbound, true),
+    upstream: hostPortArg('--upstream', o.upstream),
+    ...(o.outbound !== undefined ? { outboundPort: portArg('--outbound', o.outbound, true), peers } : {}),
+    ...(o.adminPort !== undefined ? { adminPort: portArg('--admin-port', o.adminPort, true) } : {}),
+    ...(o.jwks
+      ? {
+          jwt: {
+            jwksFile: o.jwks,
+            ...(o.jwtIssuer ? { issuer: o.jwtIssuer } : {}),
+            ...(o.jwtAudience ? { audiences: o.jwtAudience } : {}),
+          },
+        }
+      : {}),
+    // As the Envoy bootstrap does: access entries go to the control server unless told otherwise.
+    als: o.als ?? o.control,
+    wasm: o.wasm ?? BUILT_MODULE,
+    transport: o.delta ? 'delta' : 'sotw',
+    limits: limitsArg(o),
+    log: line,
+    onRecord: (r) => line('access', { ...r }),
+  });
+  line('listening', {
+    inbound: sidecar.inboundPort,
+    outbound: sidecar.outboundPort,
+    admin: sidecar.adminPort,
+    upstream: o.upstream,
+    control: o.control,
+  });
+  await new Promise<void>((resolve) => {
+    const stop = () => void sidecar.stop().then(resolve);
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  return 0;
+}

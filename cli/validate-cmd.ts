@@ -1,0 +1,20 @@
+import { formatDiagnostic, summarize } from '../control/policy/diagnostics.js';
+import { loadPaths } from '../control/policy/load.js';
+import { printDiagnosticsTo } from './load-policy.js';
+import { paint } from './output.js';
+
+/** `perimeter validate PATH…`: every problem at once; exit 1 when any is an error. */
+export function runValidate(paths: string[], opts: { json?: boolean }): number {
+  const r = loadPaths(paths);
+  const rules = r.policy.perimeters.reduce((n, p) => n + p.rules.length, 0);
+  const counts = { files: r.files.length, workloads: r.policy.workloads.length, perimeters: r.policy.perimeters.length, rules };
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify({ ok: r.ok, ...counts, diagnostics: r.diagnostics }, null, 2)}\n`);
+    return r.ok ? 0 : 1;
+  }
+  for (const d of r.diagnostics) printDiagnosticsTo(process.stderr, formatDiagnostic(d), d.severity);
+  const what = `${counts.files} files, ${counts.workloads} workloads, ${counts.perimeters} perimeters, ${counts.rules} rules`;
+  if (r.ok) process.stdout.write(`${paint('✓', 'green')} ${what}: ${summarize(r.diagnostics)}\n`);
+  else process.stderr.write(`${paint('✗', 'red')} ${what}: ${summarize(r.diagnostics)}; nothing from this batch may be applied\n`);
+  return r.ok ? 0 : 1;
+}

@@ -1,0 +1,35 @@
+/** `<state>/server.json`: how CLI commands on the same host find a running control server. */
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from './atomic.js';
+
+/** Written to `<state>/server.json` while serving, so CLI commands can find the admin endpoint. */
+export interface ServerFile {
+  pid: number;
+  xds: string;
+  admin: string | undefined;
+  /** Where the operator token for the admin endpoint's changes is (absent: no admin endpoint). */
+  tokenFile?: string;
+  startedAt: string;
+}
+
+export function serverFilePath(state: string): string {
+  return join(state, 'server.json');
+}
+
+export function writeServerFile(state: string, file: ServerFile): void {
+  writeFileAtomic(serverFilePath(state), `${JSON.stringify(file, null, 2)}\n`);
+}
+
+/** Removes the file if this process wrote it (a newer server may have taken the state directory); true if it did. */
+export function removeServerFile(state: string): boolean {
+  const file = serverFilePath(state);
+  try {
+    const f = JSON.parse(readFileSync(file, 'utf8')) as ServerFile;
+    if (f.pid !== process.pid) return false;
+    rmSync(file, { force: true });
+    return true;
+  } catch {
+    return false; // already gone
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * An access-log service client as Envoy's http_grpc logger behaves: entries are buffered and
+ * sent in batches on one StreamAccessLogs stream, the stream says who is logging once, and a
+ * broken stream is reopened with backoff while entries wait (the oldest dropped past the bound).
+ */
+import { create } from '@bufbuild/protobuf';
+import type { HTTPAccessLogEntry } from '../proto/gen/envoy/envoy/data/accesslog/v3/accesslog_pb.js';
+import { AccessLogService, StreamAccessLogsMessageSchema } from '../proto/gen/envoy/envoy/service/accesslog/v3/als_pb.js';
+import { type ChannelOptions, type Client, type ClientWritable, clientStream, dial } from './client.js';
+import type { ClientTls } from './credentials.js';
+
+export interface AlsOptions {
+  address: string;
+  nodeId: string;
+  logName: string;
+  /** mTLS with the workload's SVID; absent: plaintext (tests of the protocol only). */
+  tls?: ClientTls;
+  channelOptions?: ChannelOptions;
+  /** Entries sent together (Envoy's buffer_size_bytes analogue, by count). */
+  batch?: number;
+  flushMs?: number;
+  maxBuffered?: number;
+}
+
+export class AlsClient {
+  private readonly client: Client;
+  private call: ClientWritable<object> | undefined;
+  private buffer: HTTPAccessLogEntry[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private retry: NodeJS.Timeout | undefined;
+  private attempt = 0;
+  private closed = false;
+  private identified = false;
+  readonly stats = { sent: 0, dropped: 0, streams: 0 };
+
+  constructor(private readonly o: AlsOptions) {
+    this.client = dial(AccessLogService, o.address, o.tls, o.channelOptions);
+  }
+
+  log(entry: HTTPAccessLogEntry): void {
+    if (this.closed) return;
+    this.buffer.push(entry);
+    const max = this.o.maxBuffered ?? 10_000;
+    if (this.buffer.length > max) {
+      this.stats.dropped += this.buffer.length - max;
+      this.buffer.splice(0, this.buffer.length - max);
+    }
+    if (this.buffer.length >= (this.o.batch ?? 100)) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), this.o.flushMs ?? 200);
+  }
+
+  flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.buffer.length === 0 || this.closed) return;
+    if (!this.call) this.open();
+    const call = this.call;
+    if (!call) return;
+    const entries = this.buffer;
+    this.buffer = [];
+    const msg = create(StreamAccessLogsMessageSchema, {
+      // Like Envoy, who is logging is said once per stream.
+      ...(this.identified ? {} : { identifier: { node: { id: this.o.nodeId }, logName: this.o.logName } }),
+      logEntries: { case: 'httpLogs', value: { logEntry: entries } },
+    });
+    this.identified = true;
+    call.write(msg);
+    this.stats.sent += entries.length;
+  }
+
+  private open(): void {
+    if (this.retry) return;
+    const call = clientStream<object>(this.client, 'StreamAccessLogs');
+    if (!call) return;
+    this.stats.streams++;
+    this.identified = false;
+    call.on('error', () => {});
+    call.on('status', () => {
+      if (this.call === call) this.call = undefined;
+      if (this.closed) return;
+      // Back off (0.5 s doubling to 30 s) before the next stream; entries wait in the buffer.
+      const delay = Math.min(30_000, 500 * 2 ** this.attempt++) * (0.5 + Math.random() / 2);
+      this.retry = setTimeout(() => {
+        this.retry = undefined;
+        this.flush();
+      }, delay);
+      this.retry.unref();
+    });
+    call.on('metadata', () => {
+      this.attempt = 0;
+    });
+    this.call = call;
+  }
+
+  close(): void {
+    this.flush();
+    this.closed = true;
+    clearTimeout(this.timer);
+    clearTimeout(this.retry);
+    this.call?.end();
+    this.client.close();
+  }
+}
