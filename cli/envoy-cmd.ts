@@ -7,7 +7,7 @@ import { BUILT_MODULE } from '../contracts/module.js';
 import { type Peer, renderBootstrapYaml } from '../control/render/bootstrap.js';
 import { parseEnvoyConfig } from '../control/render/registry.js';
 import { renderWasmPlugin } from '../control/render/wasmplugin.js';
-import { BootstrapSchema } from '../proto/gen/envoy/envoy/config/bootstrap/v3/bootstrap_pb.js';
+import { BootstrapSchema } from '../proto/gen/envoy/config/bootstrap/v3/bootstrap_pb.js';
 import { Need } from '../proto/gen/perimeter/v1/compiled.js';
 import { loadAndCompile } from './load-policy.js';
 import { hostPortArg, type LimitOptions, limitsArg, portArg, UsageError } from './targets.js';

@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { stringify } from 'yaml';
 import { exportRbac } from '../control/render/rbac.js';
 import { parseEnvoyConfig } from '../control/render/registry.js';
-import { HttpFilterSchema } from '../proto/gen/envoy/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager_pb.js';
+import { HttpFilterSchema } from '../proto/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager_pb.js';
 import { loadAndCompile } from './load-policy.js';
 import { paint } from './output.js';
 import { UsageError } from './targets.js';

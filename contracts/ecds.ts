@@ -1,5 +1,5 @@
 /**
- * The Envoy configuration of the Perimeter filter as ECDS delivers it (ARCHITECTURE contract 3):
+ * The Envoy configuration of the Perimeter filter as ECDS delivers it:
  * a TypedExtensionConfig named like the sidecar's HttpFilter, holding the Wasm filter with the
  * workload's CompiledPolicy as BytesValue plugin configuration. The vm_config depends only on the
  * module, never on the policy, so Envoy keeps its VM and only calls on_configure on a change.
@@ -8,8 +8,8 @@
  */
 import { create } from '@bufbuild/protobuf';
 import { type Any, anyPack, anyUnpack, BytesValueSchema } from '@bufbuild/protobuf/wkt';
-import { type TypedExtensionConfig, TypedExtensionConfigSchema } from '../proto/gen/envoy/envoy/config/core/v3/extension_pb.js';
-import { WasmSchema } from '../proto/gen/envoy/envoy/extensions/filters/http/wasm/v3/wasm_pb.js';
+import { type TypedExtensionConfig, TypedExtensionConfigSchema } from '../proto/gen/envoy/config/core/v3/extension_pb.js';
+import { WasmSchema } from '../proto/gen/envoy/extensions/filters/http/wasm/v3/wasm_pb.js';
 import { TYPE } from './type-urls.js';
 
 /** The ECDS resource name and HttpFilter name, unless an operator chooses another. */

@@ -4,8 +4,8 @@
  * broken stream is reopened with backoff while entries wait (the oldest dropped past the bound).
  */
 import { create } from '@bufbuild/protobuf';
-import type { HTTPAccessLogEntry } from '../proto/gen/envoy/envoy/data/accesslog/v3/accesslog_pb.js';
-import { AccessLogService, StreamAccessLogsMessageSchema } from '../proto/gen/envoy/envoy/service/accesslog/v3/als_pb.js';
+import type { HTTPAccessLogEntry } from '../proto/gen/envoy/data/accesslog/v3/accesslog_pb.js';
+import { AccessLogService, StreamAccessLogsMessageSchema } from '../proto/gen/envoy/service/accesslog/v3/als_pb.js';
 import { type ChannelOptions, type Client, type ClientWritable, clientStream, dial } from './client.js';
 import type { ClientTls } from './credentials.js';
 

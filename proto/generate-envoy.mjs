@@ -1,12 +1,13 @@
 #!/usr/bin/env node
-// Generates TypeScript (protoc-gen-es) for the Envoy API we use, into proto/gen/envoy/.
+// Generates TypeScript (protoc-gen-es) for the Envoy API we use, into proto/gen/ (envoy/, google/,
+// udpa/, validate/, xds/: every folder there but perimeter/, which is generate.mjs's).
 // Envoy's .proto files come from the @grpc/grpc-js-xds package (the only npm package that ships
 // them); they are never copied into the repository. Only the import closure of our root files
 // is compiled, in a scratch tree, with one fix: the shipped validate.proto predates the Envoy
 // protos and lacks StringRules.ignore_empty (field 26 upstream), which protocol.proto uses.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -64,7 +65,8 @@ const stamp = [
     .digest('hex')
     .slice(0, 16)}`,
 ].join('\n');
-const stampFile = join(here, 'gen', 'envoy', 'STAMP');
+const gen = join(here, 'gen');
+const stampFile = join(gen, 'envoy.stamp');
 if (existsSync(stampFile) && readFileSync(stampFile, 'utf8').trim() === stamp && !process.argv.includes('--force')) process.exit(0);
 
 const scratch = mkdtempSync(join(tmpdir(), 'perimeter-envoy-protos-'));
@@ -85,16 +87,19 @@ try {
     writeFileSync(validate, patched);
   }
   writeFileSync(join(scratch, 'buf.yaml'), 'version: v2\n');
-  const out = join(here, 'gen', 'envoy');
-  rmSync(out, { recursive: true, force: true });
+  const out = join(scratch, 'out');
   writeFileSync(
     join(scratch, 'buf.gen.yaml'),
     `version: v2\nplugins:\n  - local: ${join(root, 'node_modules', '.bin', 'protoc-gen-es')}\n    out: ${out}\n    opt: [target=ts, import_extension=js]\n    include_imports: true\n`,
   );
   const buf = join(root, 'node_modules', '.bin', 'buf');
   execFileSync(buf, ['generate', ...ROOTS.flatMap((r) => ['--path', r])], { cwd: scratch, stdio: 'inherit' });
+  mkdirSync(gen, { recursive: true });
+  for (const e of readdirSync(gen, { withFileTypes: true }))
+    if (e.isDirectory() && e.name !== 'perimeter') rmSync(join(gen, e.name), { recursive: true, force: true });
+  for (const d of readdirSync(out)) renameSync(join(out, d), join(gen, d));
   writeFileSync(stampFile, `${stamp}\n`);
-  process.stderr.write(`envoy protos: ${files.length} files → proto/gen/envoy\n`);
+  process.stderr.write(`envoy protos: ${files.length} files → proto/gen\n`);
 } finally {
   rmSync(scratch, { recursive: true, force: true });
 }

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const buf = join(here, '..', 'node_modules', '.bin', 'buf');
-// Clean only our own output: gen/envoy/ belongs to generate-envoy.mjs.
+// Clean only our own output: the rest of gen/ belongs to generate-envoy.mjs.
 rmSync(join(here, 'gen', 'perimeter'), { recursive: true, force: true });
 execFileSync(buf, ['generate'], { cwd: here, stdio: 'inherit' });
 // Envoy's API (only when its inputs changed; see generate-envoy.mjs).

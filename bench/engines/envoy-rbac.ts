@@ -15,7 +15,7 @@ import type { PolicyRequest } from '../../contracts/request.js';
 import { normalizePath } from '../../contracts/request-path.js';
 import { RBAC_FILTER_NAMES } from '../../control/render/rbac.js';
 import { envoyRegistry } from '../../control/render/registry.js';
-import { RBACSchema } from '../../proto/gen/envoy/envoy/extensions/filters/http/rbac/v3/rbac_pb.js';
+import { RBACSchema } from '../../proto/gen/envoy/extensions/filters/http/rbac/v3/rbac_pb.js';
 import type { Engine, Verdict } from './engine.js';
 
 const require = createRequire(import.meta.url);

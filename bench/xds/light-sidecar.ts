@@ -11,7 +11,7 @@ import {
   DeltaDiscoveryResponseSchema,
   DiscoveryRequestSchema,
   DiscoveryResponseSchema,
-} from '../../proto/gen/envoy/envoy/service/discovery/v3/discovery_pb.js';
+} from '../../proto/gen/envoy/service/discovery/v3/discovery_pb.js';
 
 const ECDS = 'type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig';
 const ADS = '/envoy.service.discovery.v3.AggregatedDiscoveryService';

@@ -8,8 +8,8 @@
 import { anyUnpack, BytesValueSchema } from '@bufbuild/protobuf/wkt';
 import { DECISION_KEY, type DecisionRecord, decisionRecordOf, RECORD_FIELDS, recordFields } from '../../contracts/decision-record.js';
 import { parseSpiffeId } from '../../contracts/spiffe.js';
-import { RequestMethod } from '../../proto/gen/envoy/envoy/config/core/v3/base_pb.js';
-import type { HTTPAccessLogEntry } from '../../proto/gen/envoy/envoy/data/accesslog/v3/accesslog_pb.js';
+import { RequestMethod } from '../../proto/gen/envoy/config/core/v3/base_pb.js';
+import type { HTTPAccessLogEntry } from '../../proto/gen/envoy/data/accesslog/v3/accesslog_pb.js';
 import { MAX_RECORD, MAX_RECORDED_AUTHORITY, MAX_RECORDED_PATH, recordedProblem, recordFieldProblem } from './recorded.js';
 
 /** A request's attributes as logged, and the filter's record of its decision (`rule` is `perimeter/rule`). */

@@ -1,6 +1,6 @@
 /**
  * The policy domain: what the loader produces from YAML (native or Istio) and the compiler
- * consumes. Plain data, no generated types; proto conversion lives in policy-set-proto.ts.
+ * consumes. Plain data, no generated types; proto conversion lives in control/compile/proto-adapter.ts.
  */
 import type { PathParameters } from '../../contracts/request-path.js';
 

@@ -12,18 +12,18 @@ import {
   file_google_protobuf_wrappers,
 } from '@bufbuild/protobuf/wkt';
 import { parse } from 'yaml';
-import { file_envoy_config_bootstrap_v3_bootstrap } from '../../proto/gen/envoy/envoy/config/bootstrap/v3/bootstrap_pb.js';
-import { file_envoy_extensions_access_loggers_file_v3_file } from '../../proto/gen/envoy/envoy/extensions/access_loggers/file/v3/file_pb.js';
-import { file_envoy_extensions_access_loggers_grpc_v3_als } from '../../proto/gen/envoy/envoy/extensions/access_loggers/grpc/v3/als_pb.js';
-import { file_envoy_extensions_filters_http_jwt_authn_v3_config } from '../../proto/gen/envoy/envoy/extensions/filters/http/jwt_authn/v3/config_pb.js';
-import { file_envoy_extensions_filters_http_rbac_v3_rbac } from '../../proto/gen/envoy/envoy/extensions/filters/http/rbac/v3/rbac_pb.js';
-import { file_envoy_extensions_filters_http_router_v3_router } from '../../proto/gen/envoy/envoy/extensions/filters/http/router/v3/router_pb.js';
-import { file_envoy_extensions_filters_http_wasm_v3_wasm } from '../../proto/gen/envoy/envoy/extensions/filters/http/wasm/v3/wasm_pb.js';
-import { file_envoy_extensions_filters_network_connection_limit_v3_connection_limit } from '../../proto/gen/envoy/envoy/extensions/filters/network/connection_limit/v3/connection_limit_pb.js';
-import { file_envoy_extensions_filters_network_http_connection_manager_v3_http_connection_manager } from '../../proto/gen/envoy/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager_pb.js';
-import { file_envoy_extensions_transport_sockets_tls_v3_tls } from '../../proto/gen/envoy/envoy/extensions/transport_sockets/tls/v3/tls_pb.js';
-import { file_envoy_extensions_transport_sockets_tls_v3_tls_spiffe_validator_config } from '../../proto/gen/envoy/envoy/extensions/transport_sockets/tls/v3/tls_spiffe_validator_config_pb.js';
-import { file_envoy_extensions_upstreams_http_v3_http_protocol_options } from '../../proto/gen/envoy/envoy/extensions/upstreams/http/v3/http_protocol_options_pb.js';
+import { file_envoy_config_bootstrap_v3_bootstrap } from '../../proto/gen/envoy/config/bootstrap/v3/bootstrap_pb.js';
+import { file_envoy_extensions_access_loggers_file_v3_file } from '../../proto/gen/envoy/extensions/access_loggers/file/v3/file_pb.js';
+import { file_envoy_extensions_access_loggers_grpc_v3_als } from '../../proto/gen/envoy/extensions/access_loggers/grpc/v3/als_pb.js';
+import { file_envoy_extensions_filters_http_jwt_authn_v3_config } from '../../proto/gen/envoy/extensions/filters/http/jwt_authn/v3/config_pb.js';
+import { file_envoy_extensions_filters_http_rbac_v3_rbac } from '../../proto/gen/envoy/extensions/filters/http/rbac/v3/rbac_pb.js';
+import { file_envoy_extensions_filters_http_router_v3_router } from '../../proto/gen/envoy/extensions/filters/http/router/v3/router_pb.js';
+import { file_envoy_extensions_filters_http_wasm_v3_wasm } from '../../proto/gen/envoy/extensions/filters/http/wasm/v3/wasm_pb.js';
+import { file_envoy_extensions_filters_network_connection_limit_v3_connection_limit } from '../../proto/gen/envoy/extensions/filters/network/connection_limit/v3/connection_limit_pb.js';
+import { file_envoy_extensions_filters_network_http_connection_manager_v3_http_connection_manager } from '../../proto/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager_pb.js';
+import { file_envoy_extensions_transport_sockets_tls_v3_tls } from '../../proto/gen/envoy/extensions/transport_sockets/tls/v3/tls_pb.js';
+import { file_envoy_extensions_transport_sockets_tls_v3_tls_spiffe_validator_config } from '../../proto/gen/envoy/extensions/transport_sockets/tls/v3/tls_spiffe_validator_config_pb.js';
+import { file_envoy_extensions_upstreams_http_v3_http_protocol_options } from '../../proto/gen/envoy/extensions/upstreams/http/v3/http_protocol_options_pb.js';
 
 /** Every Envoy type a Perimeter config may carry in a typed_config. */
 export const envoyRegistry = createRegistry(

@@ -5,7 +5,7 @@
  * `removed_resources`. Subscription changes are honoured even with a stale nonce; a NACKed
  * version is not re-sent because it is already counted as held.
  */
-import type { DeltaDiscoveryRequest } from '../../proto/gen/envoy/envoy/service/discovery/v3/discovery_pb.js';
+import type { DeltaDiscoveryRequest } from '../../proto/gen/envoy/service/discovery/v3/discovery_pb.js';
 import type { XdsResource } from './cache.js';
 import { isFullState, pushOrder } from './push-order.js';
 import { LIMITS, Session, StreamError } from './session.js';

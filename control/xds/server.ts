@@ -20,16 +20,16 @@ import {
   type UnaryCall,
 } from '../../grpc/server.js';
 import { Status } from '../../grpc/status.js';
-import type { HTTPAccessLogEntry } from '../../proto/gen/envoy/envoy/data/accesslog/v3/accesslog_pb.js';
-import { AccessLogService, type StreamAccessLogsMessage } from '../../proto/gen/envoy/envoy/service/accesslog/v3/als_pb.js';
-import { AggregatedDiscoveryService } from '../../proto/gen/envoy/envoy/service/discovery/v3/ads_pb.js';
+import type { HTTPAccessLogEntry } from '../../proto/gen/envoy/data/accesslog/v3/accesslog_pb.js';
+import { AccessLogService, type StreamAccessLogsMessage } from '../../proto/gen/envoy/service/accesslog/v3/als_pb.js';
+import { AggregatedDiscoveryService } from '../../proto/gen/envoy/service/discovery/v3/ads_pb.js';
 import {
   type DeltaDiscoveryRequest,
   type DiscoveryRequest,
   type DiscoveryResponse,
   DiscoveryResponseSchema,
-} from '../../proto/gen/envoy/envoy/service/discovery/v3/discovery_pb.js';
-import { ExtensionConfigDiscoveryService } from '../../proto/gen/envoy/envoy/service/extension/v3/config_discovery_pb.js';
+} from '../../proto/gen/envoy/service/discovery/v3/discovery_pb.js';
+import { ExtensionConfigDiscoveryService } from '../../proto/gen/envoy/service/extension/v3/config_discovery_pb.js';
 import { type SnapshotCache, setVersion } from './cache.js';
 import { DeltaSession } from './delta.js';
 import { PushQueue } from './push-queue.js';

@@ -7,7 +7,7 @@
  */
 
 import { TYPE } from '../../contracts/type-urls.js';
-import type { DiscoveryRequest } from '../../proto/gen/envoy/envoy/service/discovery/v3/discovery_pb.js';
+import type { DiscoveryRequest } from '../../proto/gen/envoy/service/discovery/v3/discovery_pb.js';
 import { setVersion, type XdsResource } from './cache.js';
 import { isFullState, pushOrder } from './push-order.js';
 import { Session } from './session.js';

@@ -1,7 +1,7 @@
 /**
  * What Envoy registers for a Proxy-Wasm ABI 0.2.1 module and what it checks in the module's
  * exports (proxy-wasm-cpp-host exports.h FOR_ALL_HOST_FUNCTIONS, wasm.h
- * FOR_ALL_MODULE_FUNCTIONS; docs: shared/reference/proxy-wasm-envoy.md §1.1-1.3, 1.6).
+ * FOR_ALL_MODULE_FUNCTIONS; docs/host.md says how this host follows them).
  */
 import type { FuncType } from './wasm-binary.js';
 

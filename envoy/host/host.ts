@@ -1,7 +1,6 @@
 /**
- * A Proxy-Wasm ABI 0.2.1 host that behaves like Envoy (shared/reference/proxy-wasm-envoy.md
- * §8): load-time validation, the VM start sequence, a root context per plugin configuration
- * (with Envoy's canary), the stream callback order, deferred local replies that pass back
+ * A Proxy-Wasm ABI 0.2.1 host that behaves like Envoy (docs/host.md): load-time validation,
+ * the VM start sequence, a root context per plugin configuration (with Envoy's canary), the stream callback order, deferred local replies that pass back
  * through the module's response callbacks, status conversion, and the failure policies.
  * It runs any Proxy-Wasm module, not only ours.
  */

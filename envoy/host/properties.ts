@@ -6,7 +6,7 @@
  * plugin_* and xds.*; request attributes from headers vanish once headers have continued.
  */
 import { create, type JsonObject, toBinary } from '@bufbuild/protobuf';
-import { MetadataSchema } from '../../proto/gen/envoy/envoy/config/core/v3/base_pb.js';
+import { MetadataSchema } from '../../proto/gen/envoy/config/core/v3/base_pb.js';
 import { WasmResult } from './enums.js';
 import { serializePairs } from './pairs.js';
 

@@ -1,6 +1,6 @@
 /**
  * One instance of a Proxy-Wasm module, with the host functions Envoy registers bound to it.
- * Hand-written on purpose: there is no Proxy-Wasm host for Node (ARCHITECTURE, Dependencies).
+ * Hand-written on purpose: no Proxy-Wasm host exists for Node.
  * It follows proxy-wasm-cpp-host and Envoy's Wasm context: restricted calls during start-up
  * and inside the allocator, results copied in through the module's allocator (never for empty
  * values), every pointer bounds-checked, and effective context reset on each call into the VM.

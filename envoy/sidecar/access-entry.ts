@@ -5,8 +5,8 @@
 import { create } from '@bufbuild/protobuf';
 import { anyPack, BytesValueSchema, timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { DECISION_KEY } from '../../contracts/decision-record.js';
-import { RequestMethod } from '../../proto/gen/envoy/envoy/config/core/v3/base_pb.js';
-import { type HTTPAccessLogEntry, HTTPAccessLogEntrySchema } from '../../proto/gen/envoy/envoy/data/accesslog/v3/accesslog_pb.js';
+import { RequestMethod } from '../../proto/gen/envoy/config/core/v3/base_pb.js';
+import { type HTTPAccessLogEntry, HTTPAccessLogEntrySchema } from '../../proto/gen/envoy/data/accesslog/v3/accesslog_pb.js';
 import type { AccessRecord } from './inbound.js';
 
 export function accessEntry(r: AccessRecord): HTTPAccessLogEntry {

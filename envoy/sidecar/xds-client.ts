@@ -12,14 +12,14 @@ import type { Any } from '@bufbuild/protobuf/wkt';
 import { bidiStream, type CallStatus, type ChannelOptions, type Client, type ClientDuplex, dial } from '../../grpc/client.js';
 import type { ClientTls } from '../../grpc/credentials.js';
 import { Status } from '../../grpc/status.js';
-import { AggregatedDiscoveryService } from '../../proto/gen/envoy/envoy/service/discovery/v3/ads_pb.js';
+import { AggregatedDiscoveryService } from '../../proto/gen/envoy/service/discovery/v3/ads_pb.js';
 import {
   DeltaDiscoveryRequestSchema,
   type DeltaDiscoveryResponse,
   DiscoveryRequestSchema,
   type DiscoveryResponse,
-} from '../../proto/gen/envoy/envoy/service/discovery/v3/discovery_pb.js';
-import { ExtensionConfigDiscoveryService } from '../../proto/gen/envoy/envoy/service/extension/v3/config_discovery_pb.js';
+} from '../../proto/gen/envoy/service/discovery/v3/discovery_pb.js';
+import { ExtensionConfigDiscoveryService } from '../../proto/gen/envoy/service/extension/v3/config_discovery_pb.js';
 
 export interface HeldResource {
   name: string;

@@ -1,5 +1,5 @@
 // A small bounds-checked protobuf reader over raw memory, written by hand because no
-// maintained AssemblyScript protobuf runtime fits a filter (see ARCHITECTURE, Dependencies).
+// maintained AssemblyScript protobuf runtime fits a filter (docs/filter.md).
 // It never reads outside [start, end): any malformed input sets `failed` and every later
 // read returns zero, so a decoder checks `failed` once at the end.
 

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { type JsonObject, toJson } from '@bufbuild/protobuf';
 import { envoyRegistry, parseEnvoyConfig } from '../../control/render/registry.js';
-import { BootstrapSchema } from '../../proto/gen/envoy/envoy/config/bootstrap/v3/bootstrap_pb.js';
+import { BootstrapSchema } from '../../proto/gen/envoy/config/bootstrap/v3/bootstrap_pb.js';
 
 const SHOP = 'examples/shop/policy';
 const WORKLOADS = ['ingress', 'web', 'app', 'db', 'payments', 'reports', 'jump-host', 'intruder'];

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { parseEnvoyConfig } from '../../control/render/registry.js';
-import { BootstrapSchema } from '../../proto/gen/envoy/envoy/config/bootstrap/v3/bootstrap_pb.js';
+import { BootstrapSchema } from '../../proto/gen/envoy/config/bootstrap/v3/bootstrap_pb.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: walking Kubernetes objects in assertions
 type Obj = any;

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseEnvoyConfig } from '../../control/render/registry.js';
-import { BootstrapSchema } from '../../proto/gen/envoy/envoy/config/bootstrap/v3/bootstrap_pb.js';
+import { BootstrapSchema } from '../../proto/gen/envoy/config/bootstrap/v3/bootstrap_pb.js';
 
 const BOOTSTRAP = `
 node: {id: spiffe://shop.example/ns/shop/sa/web, cluster: web}

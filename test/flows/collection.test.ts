@@ -18,7 +18,7 @@ import { issueSvid, loadCa } from '../../control/ca/ca.js';
 import { accessEntry } from '../../envoy/sidecar/access-entry.js';
 import { clientConstructor } from '../../grpc/codec.js';
 import { svidCredentials } from '../../grpc/credentials.js';
-import { AccessLogService, StreamAccessLogsMessageSchema } from '../../proto/gen/envoy/envoy/service/accesslog/v3/als_pb.js';
+import { AccessLogService, StreamAccessLogsMessageSchema } from '../../proto/gen/envoy/service/accesslog/v3/als_pb.js';
 import { mtls, testControl, testSidecar } from '../helpers/mesh.js';
 import { eventually } from '../helpers/xds.js';
 

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { create } from '@bufbuild/protobuf';
 import { eventOf } from '../../control/flows/event.js';
 import { accessEntry } from '../../envoy/sidecar/access-entry.js';
-import { HTTPAccessLogEntrySchema } from '../../proto/gen/envoy/envoy/data/accesslog/v3/accesslog_pb.js';
+import { HTTPAccessLogEntrySchema } from '../../proto/gen/envoy/data/accesslog/v3/accesslog_pb.js';
 
 const RECORD = 'decision=deny enforced=0 mode=simulate rule=db/default version=546497540c37d2c9';
 

@@ -10,8 +10,8 @@ import { uriSans } from '../../contracts/svid.js';
 import { type CaFiles, initCa, issueSvid } from '../../control/ca/ca.js';
 import { type XdsResource, xdsResource } from '../../control/xds/cache.js';
 import { clientConstructor } from '../../grpc/codec.js';
-import { TypedExtensionConfigSchema } from '../../proto/gen/envoy/envoy/config/core/v3/extension_pb.js';
-import { AggregatedDiscoveryService } from '../../proto/gen/envoy/envoy/service/discovery/v3/ads_pb.js';
+import { TypedExtensionConfigSchema } from '../../proto/gen/envoy/config/core/v3/extension_pb.js';
+import { AggregatedDiscoveryService } from '../../proto/gen/envoy/service/discovery/v3/ads_pb.js';
 import {
   type DeltaDiscoveryRequest,
   DeltaDiscoveryRequestSchema,
@@ -19,8 +19,8 @@ import {
   type DiscoveryRequest,
   DiscoveryRequestSchema,
   type DiscoveryResponse,
-} from '../../proto/gen/envoy/envoy/service/discovery/v3/discovery_pb.js';
-import { ExtensionConfigDiscoveryService } from '../../proto/gen/envoy/envoy/service/extension/v3/config_discovery_pb.js';
+} from '../../proto/gen/envoy/service/discovery/v3/discovery_pb.js';
+import { ExtensionConfigDiscoveryService } from '../../proto/gen/envoy/service/extension/v3/config_discovery_pb.js';
 
 export const TD = 'shop.example';
 export const id = (sa: string) => `spiffe://${TD}/ns/shop/sa/${sa}`;

@@ -25,7 +25,7 @@ import { accessEntry } from '../../envoy/sidecar/access-entry.js';
 import type { AccessRecord } from '../../envoy/sidecar/inbound.js';
 import { clientConstructor } from '../../grpc/codec.js';
 import { svidCredentials } from '../../grpc/credentials.js';
-import { AccessLogService, StreamAccessLogsMessageSchema } from '../../proto/gen/envoy/envoy/service/accesslog/v3/als_pb.js';
+import { AccessLogService, StreamAccessLogsMessageSchema } from '../../proto/gen/envoy/service/accesslog/v3/als_pb.js';
 import { perimeterCli } from '../helpers/cli.js';
 import { requests } from '../helpers/flows.js';
 import { testControl } from '../helpers/mesh.js';

@@ -12,7 +12,7 @@ import { CONTROL_IDENTITY_PATH } from '../../contracts/control-identity.js';
 import { issueSvid, loadCa } from '../../control/ca/ca.js';
 import { serviceDefinition } from '../../grpc/codec.js';
 import { SvidServerCredentials } from '../../grpc/credentials.js';
-import { AccessLogService, type StreamAccessLogsMessage } from '../../proto/gen/envoy/envoy/service/accesslog/v3/als_pb.js';
+import { AccessLogService, type StreamAccessLogsMessage } from '../../proto/gen/envoy/service/accesslog/v3/als_pb.js';
 import { mtls, testControl, testSidecar } from '../helpers/mesh.js';
 import { eventually } from '../helpers/xds.js';
 

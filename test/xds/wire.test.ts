@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { create, equals, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { type Any, AnySchema } from '@bufbuild/protobuf/wkt';
 import { encodeDelta, encodeSotw } from '../../control/xds/wire.js';
-import { DeltaDiscoveryResponseSchema, DiscoveryResponseSchema } from '../../proto/gen/envoy/envoy/service/discovery/v3/discovery_pb.js';
+import { DeltaDiscoveryResponseSchema, DiscoveryResponseSchema } from '../../proto/gen/envoy/service/discovery/v3/discovery_pb.js';
 
 const any = (typeUrl: string, n: number): Any => create(AnySchema, { typeUrl, value: new Uint8Array(n).map((_, i) => (i * 31) & 0xff) });
 const enc = (a: Any) => toBinary(AnySchema, a);
