@@ -15,10 +15,11 @@ import {
   type TrailersAction,
   trailersAction,
 } from './enums.js';
+import { type VmHooks, WasmTrap } from './host-vm.js';
 import { Metrics } from './metrics.js';
 import type { StreamInfo } from './properties.js';
 import { validateModule } from './validate.js';
-import { type VmHooks, WasmTrap, WasmVm } from './vm.js';
+import { WasmVm } from './vm.js';
 import { hoistStart, type ModuleInfo } from './wasm-binary.js';
 
 export type { Header, LocalReply } from './context.js';

@@ -5,37 +5,23 @@
  * and inside the allocator, results copied in through the module's allocator (never for empty
  * values), every pointer bounds-checked, and effective context reset on each call into the VM.
  */
-import { randomFillSync } from 'node:crypto';
 import { ENV_FUNCTIONS, WASI_FUNCTIONS, WASI_MODULES } from './abi-table.js';
 import type { Context, Header, RootContext, StreamContext } from './context.js';
-import { BufferType, LOG_LEVEL_NAMES, LogLevel, type LogLevelName, MapType, WasmResult } from './enums.js';
+import { BufferType, type LogLevelName, MapType, WasmResult } from './enums.js';
+import { type HostFunctions, type HostVm, type VmHooks, WasmTrap } from './host-vm.js';
+import { buffersImports } from './imports-buffers.js';
+import { headersImports } from './imports-headers.js';
+import { httpCallsImports } from './imports-http-calls.js';
+import { lifecycleImports } from './imports-lifecycle.js';
+import { localReplyImports } from './imports-local-reply.js';
+import { loggingImports } from './imports-logging.js';
+import { metricsImports } from './imports-metrics.js';
+import { propertiesImports } from './imports-properties.js';
+import { sharedDataImports, sharedQueues } from './imports-shared-data.js';
+import { wasiImports } from './imports-wasi.js';
 import type { Metrics } from './metrics.js';
-import { deserializePairs, pairsSize, writePairs } from './pairs.js';
-import { lookupProperty } from './properties.js';
+import { pairsSize, writePairs } from './pairs.js';
 import { HOISTED_START, type ModuleInfo } from './wasm-binary.js';
-
-export class WasmTrap extends Error {}
-
-const EMPTY = new Uint8Array(0);
-
-/** Process-wide shared data and queues, per vm_id (as Envoy's are). */
-const sharedData = new Map<string, Map<string, { value: Uint8Array; cas: number }>>();
-const sharedQueues = new Map<number, { vmId: string; name: string; items: Uint8Array[]; root: number }>();
-let nextQueueId = 1;
-
-export interface VmHooks {
-  log(level: LogLevelName, message: string): void;
-  now(): number;
-  /** Host functions that fail with the given status (HostOptions.faults). */
-  faults?: Record<string, number>;
-  /** An outgoing HTTP call; undefined = no such cluster. */
-  httpCall?(
-    cluster: string,
-    headers: Header[],
-    body: Uint8Array,
-    timeoutMs: number,
-  ): Promise<{ headers: Header[]; body: Uint8Array; trailers: Header[] }> | undefined;
-}
 
 const RESTRICTED_START = new Set([
   'proxy_log',
@@ -54,7 +40,7 @@ const RESTRICTED_START = new Set([
 ]);
 const RESTRICTED_ALLOC = new Set(['proxy_log', 'fd_write', 'clock_time_get', 'poll_oneoff']);
 
-export class WasmVm {
+export class WasmVm implements HostVm {
   readonly instance: WebAssembly.Instance;
   readonly contexts = new Map<number, Context>();
   private nextContextId = 1;
@@ -65,7 +51,7 @@ export class WasmVm {
   /** Host calls made by the module (for benchmarks: calls per request). */
   hostCalls = 0;
   private readonly exportsByName: Record<string, WebAssembly.ExportValue>;
-  private tokens = 0;
+  tokens = 0;
   readonly httpCallouts = new Map<number, { root: RootContext; response?: { headers: Header[]; body: Uint8Array; trailers: Header[] } }>();
 
   constructor(
@@ -74,7 +60,7 @@ export class WasmVm {
     readonly vmId: string,
     readonly metrics: Metrics,
     readonly logLevel: LogLevelName,
-    private readonly hooks: VmHooks,
+    readonly hooks: VmHooks,
     private readonly env: Record<string, string> = {},
   ) {
     let memoryImport: WebAssembly.Memory | undefined;
@@ -286,16 +272,16 @@ export class WasmVm {
     }
   }
 
-  private stream(): StreamContext | undefined {
+  stream(): StreamContext | undefined {
     return this.current?.kind === 'stream' ? this.current : undefined;
   }
 
-  private root(): RootContext | undefined {
+  root(): RootContext | undefined {
     const c = this.current;
     return c?.kind === 'root' ? c : c?.root;
   }
 
-  private headerMap(type: number): { map: Header[]; readOnly: boolean } | undefined {
+  headerMap(type: number): { map: Header[]; readOnly: boolean } | undefined {
     const s = this.stream();
     if (!s) return undefined;
     const inLog = s.phase === 'log';
@@ -315,7 +301,7 @@ export class WasmVm {
     }
   }
 
-  private callout(type: number): Header[] | undefined {
+  callout(type: number): Header[] | undefined {
     const r = [...this.httpCallouts.values()].find((c) => c.response && c.root === this.root());
     if (!r?.response) return undefined;
     return type === MapType.HttpCallResponseHeaders
@@ -326,331 +312,16 @@ export class WasmVm {
   }
 
   private envImports(): Record<string, unknown> {
-    const vm = this;
-    const impl: Record<string, (...a: never[]) => number | undefined> = {
-      proxy_log(level: number, ptr: number, size: number) {
-        if (level > LogLevel.critical) return WasmResult.BadArgument;
-        const msg = vm.readString(ptr, size);
-        if (msg === undefined) return WasmResult.InvalidMemoryAccess;
-        if (level >= LogLevel[vm.logLevel]) vm.hooks.log(LOG_LEVEL_NAMES[level] as LogLevelName, msg);
-        return WasmResult.Ok;
-      },
-      proxy_get_log_level(outPtr: number) {
-        return vm.writeU32(outPtr, LogLevel[vm.logLevel]) ? WasmResult.Ok : WasmResult.InvalidMemoryAccess;
-      },
-      proxy_get_status(codePtr: number, msgPtr: number, msgSizePtr: number) {
-        if (!vm.writeU32(codePtr, 0)) return WasmResult.InvalidMemoryAccess;
-        return vm.copyOut(new Uint8Array(), msgPtr, msgSizePtr);
-      },
-      proxy_get_property(pathPtr: number, pathSize: number, outPtr: number, outSize: number) {
-        const path = vm.readString(pathPtr, pathSize);
-        if (path === undefined) return WasmResult.InvalidMemoryAccess;
-        const root = vm.root();
-        if (!root) return WasmResult.NotFound;
-        const s = vm.stream();
-        const r = lookupProperty(
-          {
-            plugin: root.plugin,
-            stream: s && {
-              info: s.info,
-              requestHeaders: s.phase === 'request_headers' || s.requestHeadersPaused || s.phase === 'log' ? s.requestHeaders : undefined,
-              responseHeaders: s.responseHeaders,
-              filterState: s.filterState,
-              responseCode: s.localReply?.status,
-              responseCodeDetails: s.responseCodeDetails,
-            },
-          },
-          path,
-        );
-        if (r.status !== WasmResult.Ok) return r.status;
-        if (r.text !== undefined) return vm.copyOutString(r.text, outPtr, outSize);
-        return vm.copyOut(r.value ?? EMPTY, outPtr, outSize);
-      },
-      proxy_set_property(pathPtr: number, pathSize: number, valuePtr: number, valueSize: number) {
-        const path = vm.readString(pathPtr, pathSize);
-        const value = vm.read(valuePtr, valueSize);
-        if (path === undefined || value === undefined) return WasmResult.InvalidMemoryAccess;
-        const s = vm.stream();
-        if (!s) return WasmResult.NotFound;
-        s.filterState.set(`wasm.${path}`, value);
-        return WasmResult.Ok;
-      },
-      proxy_get_header_map_pairs(type: number, outPtr: number, outSize: number) {
-        if (type > MapType.HttpCallResponseTrailers) return WasmResult.BadArgument;
-        const m = type >= MapType.HttpCallResponseHeaders ? vm.callout(type) : vm.headerMap(type)?.map;
-        return m && m.length ? vm.copyOutPairs(m, outPtr, outSize) : vm.copyOut(EMPTY, outPtr, outSize);
-      },
-      proxy_set_header_map_pairs(type: number, ptr: number, size: number) {
-        const h = vm.headerMap(type);
-        const data = vm.read(ptr, size);
-        if (data === undefined) return WasmResult.InvalidMemoryAccess;
-        if (!h || h.readOnly) return WasmResult.BadArgument;
-        h.map.splice(0, h.map.length, ...deserializePairs(data).map(([k, v]) => [k.toLowerCase(), v] as Header));
-        return WasmResult.Ok;
-      },
-      proxy_get_header_map_value(type: number, keyPtr: number, keySize: number, outPtr: number, outSize: number) {
-        if (type > MapType.HttpCallResponseTrailers) return WasmResult.BadArgument;
-        const key = vm.readString(keyPtr, keySize);
-        if (key === undefined) return WasmResult.InvalidMemoryAccess;
-        const m = type >= MapType.HttpCallResponseHeaders ? vm.callout(type) : vm.headerMap(type)?.map;
-        if (!m) return vm.stream()?.phase === 'log' ? WasmResult.NotFound : WasmResult.BadArgument;
-        const hit = m.find(([k]) => k === key.toLowerCase());
-        if (!hit) return WasmResult.NotFound;
-        return vm.copyOut(Buffer.from(hit[1]), outPtr, outSize);
-      },
-      proxy_add_header_map_value(type: number, kp: number, ks: number, vp: number, vs: number) {
-        const k = vm.readString(kp, ks);
-        const v = vm.readString(vp, vs);
-        if (k === undefined || v === undefined) return WasmResult.InvalidMemoryAccess;
-        const h = vm.headerMap(type);
-        if (!h || h.readOnly) return WasmResult.BadArgument;
-        h.map.push([k.toLowerCase(), v]);
-        return WasmResult.Ok;
-      },
-      proxy_replace_header_map_value(type: number, kp: number, ks: number, vp: number, vs: number) {
-        const k = vm.readString(kp, ks);
-        const v = vm.readString(vp, vs);
-        if (k === undefined || v === undefined) return WasmResult.InvalidMemoryAccess;
-        const h = vm.headerMap(type);
-        if (!h || h.readOnly) return WasmResult.BadArgument;
-        const key = k.toLowerCase();
-        const i = h.map.findIndex(([x]) => x === key);
-        const rest = h.map.filter(([x], j) => x !== key || j === i);
-        h.map.splice(0, h.map.length, ...rest);
-        if (i >= 0) (h.map.find(([x]) => x === key) as Header)[1] = v;
-        else h.map.push([key, v]);
-        return WasmResult.Ok;
-      },
-      proxy_remove_header_map_value(type: number, kp: number, ks: number) {
-        const k = vm.readString(kp, ks);
-        if (k === undefined) return WasmResult.InvalidMemoryAccess;
-        const h = vm.headerMap(type);
-        if (!h || h.readOnly) return WasmResult.BadArgument;
-        const key = k.toLowerCase();
-        const rest = h.map.filter(([x]) => x !== key);
-        h.map.splice(0, h.map.length, ...rest);
-        return WasmResult.Ok;
-      },
-      proxy_get_header_map_size(type: number, outPtr: number) {
-        const h = vm.headerMap(type);
-        if (!h) return WasmResult.BadArgument;
-        const size = h.map.reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v), 0);
-        return vm.writeU32(outPtr, size) ? WasmResult.Ok : WasmResult.InvalidMemoryAccess;
-      },
-      proxy_get_buffer_bytes(type: number, start: number, maxSize: number, outPtr: number, outSize: number) {
-        const buf = vm.buffer(type);
-        if (!buf) return WasmResult.NotFound;
-        const s = start >>> 0;
-        const m = maxSize >>> 0;
-        if (s + m > 0xffffffff) return WasmResult.BadArgument;
-        return vm.copyOut(buf.subarray(Math.min(s, buf.length), Math.min(buf.length, s + m)), outPtr, outSize);
-      },
-      proxy_get_buffer_status(type: number, lenPtr: number, flagsPtr: number) {
-        const buf = vm.buffer(type);
-        if (!buf) return WasmResult.NotFound;
-        if (!vm.writeU32(lenPtr, buf.length) || !vm.writeU32(flagsPtr, 0)) return WasmResult.InvalidMemoryAccess;
-        return WasmResult.Ok;
-      },
-      proxy_set_buffer_bytes(type: number, start: number, size: number, dataPtr: number, dataSize: number) {
-        const s = vm.stream();
-        const data = vm.read(dataPtr, dataSize);
-        if (data === undefined) return WasmResult.InvalidMemoryAccess;
-        const key = type === BufferType.HttpRequestBody ? 'requestBody' : type === BufferType.HttpResponseBody ? 'responseBody' : undefined;
-        if (!s || !key) return WasmResult.NotFound;
-        const cur = s[key];
-        if (start === 0) s[key] = Buffer.concat([data, cur.subarray(Math.min(size >>> 0, cur.length))]);
-        else if (start >>> 0 >= cur.length) s[key] = Buffer.concat([cur, data]);
-        else return WasmResult.BadArgument;
-        return WasmResult.Ok;
-      },
-      proxy_send_local_response(status: number, dp: number, ds: number, bp: number, bs: number, hp: number, hs: number, grpc: number) {
-        const details = vm.readString(dp, ds);
-        const body = vm.read(bp, bs);
-        const headers = vm.read(hp, hs);
-        if (details === undefined || body === undefined || headers === undefined) return WasmResult.InvalidMemoryAccess;
-        const s = vm.stream();
-        if (!s) return WasmResult.Ok; // root context: accepted, nothing is sent (as Envoy)
-        s.pendingReply = {
-          status,
-          details: details.replace(/\s/g, '_'),
-          body,
-          headers: deserializePairs(headers).map(([k, v]) => [k.toLowerCase(), v] as Header),
-          ...(grpc >= 0 && grpc <= 16 ? { grpcStatus: grpc } : {}),
-        };
-        return WasmResult.Ok;
-      },
-      proxy_continue_stream(type: number) {
-        if (type > 3) return WasmResult.BadArgument;
-        if (type === 3) return WasmResult.Unimplemented;
-        const s = vm.stream();
-        if (!s) return WasmResult.NotFound;
-        if (type === 0) s.continued.request = true;
-        if (type === 1) s.continued.response = true;
-        return WasmResult.Ok;
-      },
-      proxy_close_stream(type: number) {
-        if (type > 3) return WasmResult.BadArgument;
-        const s = vm.stream();
-        if (!s) return WasmResult.NotFound;
-        s.closed = true;
-        s.responseCodeDetails = 'wasm_close_stream';
-        return WasmResult.Ok;
-      },
-      proxy_http_call(
-        up: number,
-        us: number,
-        hp: number,
-        hs: number,
-        bp: number,
-        bs: number,
-        tp: number,
-        ts: number,
-        timeout: number,
-        tokenPtr: number,
-      ) {
-        const cluster = vm.readString(up, us);
-        const hdr = vm.read(hp, hs);
-        const body = vm.read(bp, bs);
-        if (cluster === undefined || hdr === undefined || body === undefined || vm.read(tp, ts) === undefined)
-          return WasmResult.InvalidMemoryAccess;
-        const root = vm.root();
-        const headers = deserializePairs(hdr);
-        const has = (k: string) => headers.some(([x]) => x === k);
-        if (!root || !has(':path') || !has(':method') || !has(':authority')) return WasmResult.BadArgument;
-        const pending = vm.hooks.httpCall?.(cluster, headers, body, timeout >>> 0);
-        if (!pending) return WasmResult.BadArgument; // unknown cluster
-        const token = vm.tokens++ * 4; // callout type HttpCall = 0 in the low bits
-        vm.httpCallouts.set(token, { root });
-        pending.then(
-          (response) => vm.deliverHttpResponse(token, response),
-          () => vm.deliverHttpResponse(token, undefined),
-        );
-        return vm.writeU32(tokenPtr, token) ? WasmResult.Ok : WasmResult.InvalidMemoryAccess;
-      },
-      proxy_grpc_call() {
-        return WasmResult.ParseFailure; // no gRPC services are configured in this host
-      },
-      proxy_grpc_stream() {
-        return WasmResult.ParseFailure;
-      },
-      proxy_grpc_send() {
-        return WasmResult.NotFound;
-      },
-      proxy_grpc_cancel() {
-        return WasmResult.NotFound;
-      },
-      proxy_grpc_close() {
-        return WasmResult.NotFound;
-      },
-      proxy_set_tick_period_milliseconds(period: number) {
-        const root = vm.root();
-        if (!root) return WasmResult.NotFound;
-        root.tickPeriodMs = period >>> 0;
-        root.nextTickAt = vm.hooks.now() + root.tickPeriodMs;
-        return WasmResult.Ok;
-      },
-      proxy_get_current_time_nanoseconds(outPtr: number) {
-        return vm.writeU64(outPtr, BigInt(Math.round(vm.hooks.now() * 1e6))) ? WasmResult.Ok : WasmResult.InvalidMemoryAccess;
-      },
-      proxy_define_metric(type: number, np: number, ns: number, outPtr: number) {
-        const name = vm.readString(np, ns);
-        if (name === undefined) return WasmResult.InvalidMemoryAccess;
-        const m = vm.metrics.define(type, name);
-        if (!m) return WasmResult.BadArgument;
-        return vm.writeU32(outPtr, m.id) ? WasmResult.Ok : WasmResult.InvalidMemoryAccess;
-      },
-      proxy_increment_metric(id: number, delta: bigint) {
-        return vm.metrics.increment(id >>> 0, BigInt(delta));
-      },
-      proxy_record_metric(id: number, value: bigint) {
-        return vm.metrics.record(id >>> 0, BigInt(value));
-      },
-      proxy_get_metric(id: number, outPtr: number) {
-        const r = vm.metrics.get(id >>> 0);
-        if (r.status !== WasmResult.Ok) return r.status;
-        return vm.writeU64(outPtr, r.value ?? 0n) ? WasmResult.Ok : WasmResult.InvalidMemoryAccess;
-      },
-      proxy_get_shared_data(kp: number, ks: number, outPtr: number, outSize: number, casPtr: number) {
-        const key = vm.readString(kp, ks);
-        if (key === undefined) return WasmResult.InvalidMemoryAccess;
-        const entry = sharedData.get(vm.vmId)?.get(key);
-        if (!entry) return WasmResult.NotFound;
-        if (!vm.writeU32(casPtr, entry.cas)) return WasmResult.InvalidMemoryAccess;
-        return vm.copyOut(entry.value, outPtr, outSize);
-      },
-      proxy_set_shared_data(kp: number, ks: number, vp: number, vs: number, cas: number) {
-        const key = vm.readString(kp, ks);
-        const value = vm.read(vp, vs);
-        if (key === undefined || value === undefined) return WasmResult.InvalidMemoryAccess;
-        const table = sharedData.get(vm.vmId) ?? new Map<string, { value: Uint8Array; cas: number }>();
-        sharedData.set(vm.vmId, table);
-        const cur = table.get(key);
-        if (cas !== 0 && cur && cur.cas !== cas >>> 0) return WasmResult.CasMismatch;
-        table.set(key, { value, cas: (cur?.cas ?? 0) + 1 });
-        return WasmResult.Ok;
-      },
-      proxy_register_shared_queue(np: number, ns: number, outPtr: number) {
-        const name = vm.readString(np, ns);
-        const root = vm.root();
-        if (name === undefined) return WasmResult.InvalidMemoryAccess;
-        if (!root) return WasmResult.NotFound;
-        let id = [...sharedQueues].find(([, q]) => q.vmId === vm.vmId && q.name === name)?.[0];
-        if (id === undefined) {
-          id = nextQueueId++;
-          sharedQueues.set(id, { vmId: vm.vmId, name, items: [], root: root.id });
-        }
-        return vm.writeU32(outPtr, id) ? WasmResult.Ok : WasmResult.InvalidMemoryAccess;
-      },
-      proxy_resolve_shared_queue(vp: number, vs: number, np: number, ns: number, outPtr: number) {
-        const vmId = vm.readString(vp, vs);
-        const name = vm.readString(np, ns);
-        if (vmId === undefined || name === undefined) return WasmResult.InvalidMemoryAccess;
-        const id = [...sharedQueues].find(([, q]) => q.vmId === vmId && q.name === name)?.[0];
-        if (id === undefined) return WasmResult.NotFound;
-        return vm.writeU32(outPtr, id) ? WasmResult.Ok : WasmResult.InvalidMemoryAccess;
-      },
-      proxy_enqueue_shared_queue(id: number, vp: number, vs: number) {
-        const value = vm.read(vp, vs);
-        if (value === undefined) return WasmResult.InvalidMemoryAccess;
-        const q = sharedQueues.get(id >>> 0);
-        if (!q) return WasmResult.NotFound;
-        q.items.push(value);
-        vm.pendingQueueReady.add(id >>> 0);
-        return WasmResult.Ok;
-      },
-      proxy_dequeue_shared_queue(id: number, outPtr: number, outSize: number) {
-        const q = sharedQueues.get(id >>> 0);
-        if (!q) return WasmResult.NotFound;
-        const item = q.items.shift();
-        if (!item) return WasmResult.Empty;
-        return vm.copyOut(item, outPtr, outSize);
-      },
-      proxy_set_effective_context(id: number) {
-        const ctx = vm.contexts.get(id >>> 0);
-        if (!ctx) return WasmResult.BadArgument;
-        vm.current = ctx;
-        return WasmResult.Ok;
-      },
-      proxy_done() {
-        const root = vm.root();
-        if (!root?.doneDeferred) return WasmResult.NotFound;
-        root.doneDeferred = false;
-        vm.call(root, 'proxy_on_delete', root.id);
-        vm.contexts.delete(root.id);
-        return WasmResult.Ok;
-      },
-      proxy_call_foreign_function(np: number, ns: number, ap: number, as: number, outPtr: number, outSize: number) {
-        const name = vm.readString(np, ns);
-        if (name === undefined || vm.read(ap, as) === undefined) return WasmResult.InvalidMemoryAccess;
-        if (name === 'clear_route_cache') return vm.copyOut(new Uint8Array(), outPtr, outSize);
-        return WasmResult.NotFound;
-      },
-      pthread_equal(a: number, b: number) {
-        return a === b ? 1 : 0;
-      },
-      emscripten_notify_memory_growth() {
-        return undefined;
-      },
+    const impl: HostFunctions = {
+      ...loggingImports(this),
+      ...propertiesImports(this),
+      ...headersImports(this),
+      ...buffersImports(this),
+      ...localReplyImports(this),
+      ...httpCallsImports(this),
+      ...metricsImports(this),
+      ...sharedDataImports(this),
+      ...lifecycleImports(this),
     };
     return Object.fromEntries(Object.keys(ENV_FUNCTIONS).map((name) => [name, this.guard(name, impl[name] as (...a: never[]) => number)]));
   }
@@ -668,7 +339,7 @@ export class WasmVm {
     }
   }
 
-  private buffer(type: number): Uint8Array | undefined {
+  buffer(type: number): Uint8Array | undefined {
     const c = this.current;
     if (type === BufferType.PluginConfiguration) return c?.kind === 'root' ? c.configuration : undefined;
     if (type === BufferType.VmConfiguration) return this.root()?.vmConfiguration;
@@ -681,7 +352,7 @@ export class WasmVm {
     return undefined;
   }
 
-  private deliverHttpResponse(token: number, response: { headers: Header[]; body: Uint8Array; trailers: Header[] } | undefined): void {
+  deliverHttpResponse(token: number, response: { headers: Header[]; body: Uint8Array; trailers: Header[] } | undefined): void {
     const callout = this.httpCallouts.get(token);
     if (!callout || this.failed) return;
     if (response) callout.response = response;
@@ -703,98 +374,7 @@ export class WasmVm {
   }
 
   private wasiImports(): Record<string, unknown> {
-    const vm = this;
-    const envPairs = Object.entries(this.env).map(([k, v]) => Buffer.from(`${k}=${v}\0`));
-    const impl: Record<string, (...a: never[]) => number | undefined> = {
-      fd_write(fd: number, iovs: number, iovsLen: number, nwrittenPtr: number) {
-        if (fd !== 1 && fd !== 2) return 8; // BADF
-        const view = new DataView(vm.memory.buffer);
-        let text = '';
-        let n = 0;
-        for (let i = 0; i < iovsLen; i++) {
-          if (!vm.inBounds(iovs + i * 8, 8)) return 21; // FAULT
-          const p = view.getUint32(iovs + i * 8, true);
-          const l = view.getUint32(iovs + i * 8 + 4, true);
-          const s = vm.readString(p, l);
-          if (s === undefined) return 21;
-          text += s;
-          n += l;
-        }
-        vm.hooks.log(fd === 1 ? 'info' : 'error', text.replace(/\n$/, ''));
-        return vm.writeU32(nwrittenPtr, n) ? 0 : 21;
-      },
-      fd_read() {
-        return 52; // NOSYS
-      },
-      fd_seek() {
-        return 8;
-      },
-      fd_close() {
-        return 8;
-      },
-      fd_fdstat_get() {
-        return 8;
-      },
-      fd_fdstat_set_flags() {
-        return 8;
-      },
-      environ_sizes_get(countPtr: number, sizePtr: number) {
-        vm.writeU32(countPtr, envPairs.length);
-        vm.writeU32(
-          sizePtr,
-          envPairs.reduce((n, b) => n + b.length, 0),
-        );
-        return 0;
-      },
-      environ_get(ptrs: number, buf: number) {
-        let off = buf;
-        envPairs.forEach((b, i) => {
-          vm.writeU32(ptrs + i * 4, off);
-          vm.bytes().set(b, off);
-          off += b.length;
-        });
-        return 0;
-      },
-      args_sizes_get(countPtr: number, sizePtr: number) {
-        vm.writeU32(countPtr, 0);
-        vm.writeU32(sizePtr, 0);
-        return 0;
-      },
-      args_get() {
-        return 0;
-      },
-      clock_time_get(id: number, _precision: bigint, outPtr: number) {
-        if (id !== 0 && id !== 1) return 58; // NOTSUP
-        const ns = id === 0 ? BigInt(Math.round(vm.hooks.now() * 1e6)) : process.hrtime.bigint();
-        return vm.writeU64(outPtr, ns) ? 0 : 21;
-      },
-      random_get(buf: number, len: number) {
-        if (len > 65536) return 28; // INVAL
-        if (!vm.inBounds(buf, len)) return 21;
-        randomFillSync(vm.bytes(), buf, len);
-        return 0;
-      },
-      sched_yield() {
-        return 0;
-      },
-      poll_oneoff(_in: number, _out: number, _n: number, neventsPtr: number) {
-        vm.writeU32(neventsPtr, 0);
-        return 0;
-      },
-      proc_exit() {
-        vm.hooks.log('info', 'wasi_unstable proc_exit');
-        return undefined; // returns, no trap (the module traps on its own afterwards)
-      },
-      fd_prestat_get() {
-        return 8;
-      },
-      fd_prestat_dir_name() {
-        return 8;
-      },
-      path_open() {
-        return 76; // NOTCAPABLE
-      },
-    };
+    const impl = wasiImports(this, this.env);
     return Object.fromEntries(Object.keys(WASI_FUNCTIONS).map((name) => [name, this.guard(name, impl[name] as (...a: never[]) => number)]));
   }
 }

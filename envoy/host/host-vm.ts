@@ -1,0 +1,67 @@
+/**
+ * What the host functions (imports-*.ts, one file per ABI area) may do to the VM they are bound
+ * to: read and write its memory, find the context a call acts on and the maps and buffers that
+ * context may see, call back into the module. WasmVm (vm.ts) is the one implementation.
+ */
+import type { Context, Header, RootContext, StreamContext } from './context.js';
+import type { LogLevelName } from './enums.js';
+import type { Metrics } from './metrics.js';
+
+/** A trap in the module, or a host call made where Envoy would not allow it. */
+export class WasmTrap extends Error {}
+
+export const EMPTY = new Uint8Array(0);
+
+/** Host functions by import name; each returns a WasmResult (undefined: the call returns nothing). */
+export type HostFunctions = Record<string, (...a: never[]) => number | undefined>;
+
+export interface HttpResponse {
+  headers: Header[];
+  body: Uint8Array;
+  trailers: Header[];
+}
+
+export interface VmHooks {
+  log(level: LogLevelName, message: string): void;
+  now(): number;
+  /** Host functions that fail with the given status (HostOptions.faults). */
+  faults?: Record<string, number>;
+  /** An outgoing HTTP call; undefined = no such cluster. */
+  httpCall?(
+    cluster: string,
+    headers: Header[],
+    body: Uint8Array,
+    timeoutMs: number,
+  ): Promise<{ headers: Header[]; body: Uint8Array; trailers: Header[] }> | undefined;
+}
+
+export interface HostVm {
+  readonly vmId: string;
+  readonly metrics: Metrics;
+  readonly logLevel: LogLevelName;
+  readonly hooks: VmHooks;
+  readonly memory: WebAssembly.Memory;
+  readonly contexts: Map<number, Context>;
+  readonly httpCallouts: Map<number, { root: RootContext; response?: HttpResponse }>;
+  /** Queues that got items during a call; the host delivers proxy_on_queue_ready afterwards. */
+  readonly pendingQueueReady: Set<number>;
+  current: Context | undefined;
+  /** The last HTTP call token handed out. */
+  tokens: number;
+  call(ctx: Context | undefined, name: string, ...args: (number | bigint)[]): number | undefined;
+  bytes(): Uint8Array;
+  inBounds(ptr: number, len: number): boolean;
+  read(ptr: number, len: number): Uint8Array | undefined;
+  readString(ptr: number, len: number): string | undefined;
+  writeU32(ptr: number, v: number): boolean;
+  writeU64(ptr: number, v: bigint): boolean;
+  copyOut(data: Uint8Array, ptrPtr: number, sizePtr: number): number;
+  copyOutPairs(pairs: readonly Header[], ptrPtr: number, sizePtr: number): number;
+  copyOutString(s: string, ptrPtr: number, sizePtr: number): number;
+  stream(): StreamContext | undefined;
+  root(): RootContext | undefined;
+  headerMap(type: number): { map: Header[]; readOnly: boolean } | undefined;
+  callout(type: number): Header[] | undefined;
+  buffer(type: number): Uint8Array | undefined;
+  deliverHttpResponse(token: number, response: HttpResponse | undefined): void;
+}
