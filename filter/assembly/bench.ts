@@ -1,11 +1,16 @@
 // A benchmark-only entry (filter/build/perimeter-bench.wasm, never deployed): the same policy
 // decoder and decision code as the filter, driven without host calls, so the pure in-Wasm
 // decision cost can be measured apart from the host boundary.
-import * as d from "./decide";
+import { decide } from "./decide";
 import { normalizeHost, normalizePath } from "./match";
 import { decodePolicy, Policy } from "./policy";
+import { Request } from "./request";
+import { Verdict } from "./verdict";
 
 let policy: Policy | null = null;
+const request = new Request();
+const live = new Verdict();
+const staged = new Verdict();
 
 export function malloc(size: usize): usize {
   return heap.alloc(size);
@@ -20,17 +25,23 @@ export function bench_load(ptr: usize, len: usize): u32 {
   const pool = new ArrayBuffer(<i32>len);
   memory.copy(changetype<usize>(pool), ptr, len);
   policy = decodePolicy(pool);
+  if (policy) request.reserveFor(policy as Policy);
   return policy ? 1 : 0;
 }
 
 /** Sets the request (principal length -1 = unauthenticated). */
 export function bench_request(principal: usize, principalLen: i32, methodBit: u32, path: usize, pathLen: usize, host: usize, hostLen: usize): u32 {
-  d.setPeer(principalLen >= 0, principal, principalLen >= 0 ? <usize>principalLen : 0);
-  d.setMethodBit(methodBit);
-  d.setPort(-1);
-  d.setRequestPrincipalLen(-1);
+  request.setPeer(principalLen >= 0, principal, principalLen >= 0 ? <usize>principalLen : 0);
+  request.methodBit = methodBit;
+  request.setPort(-1);
+  request.requestPrincipalLen = -1;
   const params = policy ? (policy as Policy).pathParameters : 0;
-  return normalizePath(path, pathLen, params) && normalizeHost(host, hostLen) ? 1 : 0;
+  const p = normalizePath(path, pathLen, params);
+  const h = p >= 0 ? normalizeHost(host, hostLen) : -1;
+  if (h < 0) return 0;
+  request.pathLen = <usize>p;
+  request.hostLen = <usize>h;
+  return 1;
 }
 
 /** Runs the decision n times (and the staged candidate's, in shadow, as the filter does); returns the last outcome (code*2 + allow). */
@@ -38,11 +49,11 @@ export function bench_decide(n: u32): u32 {
   const p = policy;
   if (p === null) return 0xffffffff;
   const c = p.candidate;
-  if (c === null) for (let i: u32 = 0; i < n; i++) d.decide(p);
+  if (c === null) for (let i: u32 = 0; i < n; i++) decide(p, request, live);
   else
     for (let i: u32 = 0; i < n; i++) {
-      d.decide(p);
-      d.shadow(c);
+      decide(p, request, live);
+      decide(c, request, staged);
     }
-  return d.code * 2 + (d.decision ? 1 : 0);
+  return live.code * 2 + (live.decision ? 1 : 0);
 }

@@ -5,7 +5,8 @@
 // Request path: no allocation; values stay in the host's buffer, which the caller keeps until
 // the decision is made.
 import { equalBytes, utf8 } from "./bytes";
-import { Policy } from "./policy";
+import { Match } from "./match";
+import { Request } from "./request";
 
 export const CLAIM_ABSENT: u8 = 0;
 export const CLAIM_STRING: u8 = 1;
@@ -151,13 +152,12 @@ export let subPtr: usize = 0;
 export let subLen: isize = -1;
 
 /**
- * Fills the policy's claim slots from the serialised Metadata at [p, p+len). Claims the token
+ * Fills the request's claim slots, one per name the policy reads, from the serialised Metadata at [p, p+len). Claims the token
  * does not carry, or a request without a verified token, are absent. False when the bytes are not
  * a well-formed message (a host fault).
  */
-export function readClaims(policy: Policy, p: usize, len: usize): bool {
-  const names = policy.claims;
-  for (let i = 0; i < names.length; i++) unchecked((policy.claimKinds[i] = CLAIM_ABSENT));
+export function readClaims(names: StaticArray<Match>, req: Request, p: usize, len: usize): bool {
+  for (let i = 0; i < names.length; i++) unchecked((req.claimKinds[i] = CLAIM_ABSENT));
   issLen = -1;
   subLen = -1;
   bad = false;
@@ -179,9 +179,9 @@ export function readClaims(policy: Policy, p: usize, len: usize): bool {
     for (let i = 0; i < names.length; i++) {
       const n = unchecked(names[i]);
       if (!equalBytes(n.ptr, n.len, kp, kl)) continue;
-      unchecked((policy.claimKinds[i] = kind));
-      unchecked((policy.claimPtrs[i] = kindPtr));
-      unchecked((policy.claimLens[i] = <isize>kindLen));
+      unchecked((req.claimKinds[i] = kind));
+      unchecked((req.claimPtrs[i] = kindPtr));
+      unchecked((req.claimLens[i] = <isize>kindLen));
     }
     const str = kind == CLAIM_STRING;
     if (equalBytes(kp, kl, changetype<usize>(ISS), 3)) {

@@ -1,13 +1,30 @@
-// Which policy each context uses. Root contexts own the current policy of their plugin
-// configuration; a stream captures its root's policy when created and keeps it to the end,
-// so one request never sees two policies. Streams live in an open-addressing table that only
+// Which policy each context uses. Root contexts own the policy installed by their plugin
+// configuration; a stream captures its root's when created and keeps it to the end, so one
+// request never sees two policies. Streams live in an open-addressing table that only
 // grows when more streams are in flight than ever before (no per-request allocation).
 import { garbageMade } from "./collect";
 import { Policy } from "./policy";
 
+/**
+ * A policy as a root context installed it: the tables configure built, never changed, and what
+ * is counted against them (each rule's metric and the hits not yet sent to the host).
+ */
+export class Installed {
+  /** Replaced or released: streams still in flight may hold it, new ones never will. */
+  retired: bool = false;
+  readonly pendingHits: StaticArray<i64>;
+
+  constructor(
+    readonly policy: Policy,
+    readonly metricIds: StaticArray<u32>,
+  ) {
+    this.pendingHits = new StaticArray<i64>(policy.rules.length);
+  }
+}
+
 export class Root {
   constructor(public id: u32) {}
-  policy: Policy | null = null;
+  installed: Installed | null = null;
 }
 
 const roots: Root[] = [];
@@ -28,7 +45,7 @@ export function addRoot(id: u32): Root {
 export function removeRoot(id: u32): void {
   for (let i = 0; i < roots.length; i++) {
     if (unchecked(roots[i]).id == id) {
-      const p = unchecked(roots[i]).policy;
+      const p = unchecked(roots[i]).installed;
       if (p) p.retired = true;
       roots.splice(i, 1);
       garbageMade();
@@ -38,7 +55,7 @@ export function removeRoot(id: u32): void {
 }
 
 let keys = new StaticArray<u32>(1024);
-let values = new StaticArray<Policy | null>(1024);
+let values = new StaticArray<Installed | null>(1024);
 let mask: u32 = 1023;
 let count: u32 = 0;
 
@@ -51,7 +68,7 @@ function grow(): void {
   const oldValues = values;
   const cap = (mask + 1) << 1;
   keys = new StaticArray<u32>(cap);
-  values = new StaticArray<Policy | null>(cap);
+  values = new StaticArray<Installed | null>(cap);
   mask = cap - 1;
   count = 0;
   garbageMade();
@@ -61,7 +78,7 @@ function grow(): void {
   }
 }
 
-export function putStream(id: u32, policy: Policy | null): void {
+export function putStream(id: u32, installed: Installed | null): void {
   if ((count + 1) * 2 > mask + 1) grow();
   let i = slotFor(id);
   while (true) {
@@ -69,15 +86,15 @@ export function putStream(id: u32, policy: Policy | null): void {
     if (k == 0 || k == id) {
       if (k == 0) count++;
       unchecked((keys[i] = id));
-      unchecked((values[i] = policy));
+      unchecked((values[i] = installed));
       return;
     }
     i = (i + 1) & mask;
   }
 }
 
-/** Whether the stream is known; its policy is in `found`. */
-export let found: Policy | null = null;
+/** Whether the stream is known; what it captured is in `found`. */
+export let found: Installed | null = null;
 
 export function getStream(id: u32): bool {
   let i = slotFor(id);

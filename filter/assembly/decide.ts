@@ -1,9 +1,10 @@
-// The decision: the current request (set by filter.ts) against a policy's tables. It visits
-// only the rules the peer identity can reach (the identity index), each once, and combines
-// the enforced and written views exactly as docs/semantics.md and the reference evaluator do.
-// Nothing here allocates.
+// The decision: a request against a policy's tables, into a verdict, as
+// decide(policy, request, verdict). It visits only the rules the peer identity can reach (the
+// identity index), each once, and combines the enforced and written views exactly as
+// docs/semantics.md and the reference evaluator do. Nothing here allocates or keeps state of
+// its own: the request and the verdict are the caller's.
 import * as claims from "./claims";
-import { HOST_BUF, hostLen, Match, matchAny, matchOne, PATH_BUF, pathLen } from "./match";
+import { HOST_BUF, Match, matchAny, PATH_BUF } from "./match";
 import {
   ACTION_ALLOW,
   ACTION_AUDIT,
@@ -22,71 +23,8 @@ import {
   Rule,
   Source,
 } from "./policy";
-
-// The request being decided.
-export let authenticated: bool = false;
-export let principalPtr: usize = 0;
-export let principalLen: usize = 0;
-export let methodBit: u32 = 0;
-export let port: i64 = -1;
-export let nowMs: i64 = 0;
-export let requestPrincipalLen: isize = -1;
-export const REQUEST_PRINCIPAL_BUF: usize = memory.data(2048);
-const PORT_BUF: usize = memory.data(8);
-let portTextLen: usize = 0;
-
-export function setPeer(present: bool, ptr: usize, len: usize): void {
-  authenticated = present;
-  principalPtr = ptr;
-  principalLen = len;
-}
-
-export function setMethodBit(bit: u32): void {
-  methodBit = bit;
-}
-
-export function setPort(p: i64): void {
-  port = p;
-  portTextLen = 0;
-  if (p < 0) return;
-  // Decimal text of the port, for `destination.port` conditions.
-  let v = p;
-  let digits: usize = 1;
-  for (let t = v; t >= 10; t /= 10) digits++;
-  if (digits > 8) digits = 8;
-  for (let i = <isize>digits - 1; i >= 0; i--) {
-    store<u8>(PORT_BUF + <usize>i, <u8>(0x30 + (v % 10)));
-    v /= 10;
-  }
-  portTextLen = digits;
-}
-
-export function setNow(ms: i64): void {
-  nowMs = ms;
-}
-
-export function setRequestPrincipalLen(len: isize): void {
-  requestPrincipalLen = len;
-}
-
-// Outcome codes, as the reference evaluator's DecisionCode.
-export const CODE_ALLOW: u32 = 0;
-export const CODE_DENY_RULE: u32 = 1;
-export const CODE_DENY_DEFAULT: u32 = 2;
-export const CODE_DENY_UNSAFE: u32 = 3;
-
-export let decision: bool = false; // true = allow
-export let enforced: bool = false;
-export let code: u32 = 0;
-export let ruleIndex: i32 = -1;
-export let mode: u8 = 0;
-export let auditIndex: i32 = -1;
-export let stagedIndex: i32 = -1;
-
-let enforcedDeny: i32 = -1;
-let writtenDeny: i32 = -1;
-let enforcedAllow: i32 = -1;
-let writtenAllow: i32 = -1;
+import { PORT_BUF, Request, REQUEST_PRINCIPAL_BUF } from "./request";
+import { CODE_ALLOW, CODE_DENY_DEFAULT, CODE_DENY_RULE, CODE_DENY_UNSAFE, Verdict } from "./verdict";
 
 @inline function earliest(current: i32, candidate: i32): i32 {
   return current < 0 || candidate < current ? candidate : current;
@@ -127,75 +65,80 @@ function overHeader(ms: StaticArray<Match>, p: usize, len: usize, forall: bool, 
   return forall;
 }
 
-@inline function sourceMatches(s: Source): bool {
+@inline function sourceMatches(s: Source, req: Request): bool {
+  const authenticated = req.authenticated;
+  const principalPtr = req.principalPtr;
+  const principalLen = req.principalLen;
   if (s.peer == PEER_AUTHENTICATED && !authenticated) return false;
   if (s.peer == PEER_UNAUTHENTICATED && authenticated) return false;
   if (s.principals.length > 0 && (!authenticated || !matchAny(s.principals, principalPtr, principalLen))) return false;
   if (authenticated && matchAny(s.notPrincipals, principalPtr, principalLen)) return false;
   if (s.namespaces.length > 0 && (!authenticated || !matchAny(s.namespaces, principalPtr, principalLen))) return false;
   if (authenticated && matchAny(s.notNamespaces, principalPtr, principalLen)) return false;
-  const rp = requestPrincipalLen;
+  const rp = req.requestPrincipalLen;
   if (s.requestPrincipals.length > 0 && (rp < 0 || !matchAny(s.requestPrincipals, REQUEST_PRINCIPAL_BUF, <usize>rp))) return false;
   if (rp >= 0 && matchAny(s.notRequestPrincipals, REQUEST_PRINCIPAL_BUF, <usize>rp)) return false;
   return true;
 }
 
-@inline function portIn(ports: StaticArray<u32>): bool {
+@inline function portIn(ports: StaticArray<u32>, port: i64): bool {
   for (let i = 0; i < ports.length; i++) if (<i64>unchecked(ports[i]) == port) return true;
   return false;
 }
 
-@inline function operationMatches(o: Operation): bool {
+@inline function operationMatches(o: Operation, req: Request): bool {
+  const methodBit = req.methodBit;
+  const port = req.port;
   if (o.methods != 0 && (o.methods & methodBit) == 0) return false;
   if ((o.notMethods & methodBit) != 0) return false;
-  if (o.paths.length > 0 && !matchAny(o.paths, PATH_BUF, pathLen)) return false;
-  if (matchAny(o.notPaths, PATH_BUF, pathLen)) return false;
-  if (o.hosts.length > 0 && !matchAny(o.hosts, HOST_BUF, hostLen)) return false;
-  if (matchAny(o.notHosts, HOST_BUF, hostLen)) return false;
-  if (o.ports.length > 0 && (port < 0 || !portIn(o.ports))) return false;
-  if (port >= 0 && portIn(o.notPorts)) return false;
+  if (o.paths.length > 0 && !matchAny(o.paths, PATH_BUF, req.pathLen)) return false;
+  if (matchAny(o.notPaths, PATH_BUF, req.pathLen)) return false;
+  if (o.hosts.length > 0 && !matchAny(o.hosts, HOST_BUF, req.hostLen)) return false;
+  if (matchAny(o.notHosts, HOST_BUF, req.hostLen)) return false;
+  if (o.ports.length > 0 && (port < 0 || !portIn(o.ports, port))) return false;
+  if (port >= 0 && portIn(o.notPorts, port)) return false;
   return true;
 }
 
 /** `forall`: the rule allows, so a header test must hold for every reading of the header. */
-@inline function conditionHolds(c: Condition, policy: Policy, forall: bool): bool {
+@inline function conditionHolds(c: Condition, req: Request, forall: bool): bool {
   let p: usize = 0;
   let len: isize = -1;
   if (c.attribute == ATTR_HEADER) {
-    p = unchecked(policy.headerPtrs[c.key]);
-    len = unchecked(policy.headerLens[c.key]);
+    p = unchecked(req.headerPtrs[c.key]);
+    len = unchecked(req.headerLens[c.key]);
     if (c.values.length > 0 && (len < 0 || !overHeader(c.values, p, <usize>len, forall, false))) return false;
     return len < 0 || c.notValues.length == 0 || overHeader(c.notValues, p, <usize>len, forall, true);
   } else if (c.attribute == ATTR_CLAIM) {
     // Only strings are ever matched; a claim of another type is present to negations and
     // absent to tests, as the reference evaluator reads it.
-    const kind = unchecked(policy.claimKinds[c.key]);
+    const kind = unchecked(req.claimKinds[c.key]);
     if (kind == claims.CLAIM_ABSENT || kind == claims.CLAIM_OTHER) return c.values.length == 0;
-    p = unchecked(policy.claimPtrs[c.key]);
-    const n = <usize>unchecked(policy.claimLens[c.key]);
+    p = unchecked(req.claimPtrs[c.key]);
+    const n = <usize>unchecked(req.claimLens[c.key]);
     if (c.values.length > 0 && !claimMatches(c.values, kind, p, n)) return false;
     return !claimMatches(c.notValues, kind, p, n);
   } else if (c.attribute == ATTR_PRINCIPAL) {
-    if (authenticated) {
-      p = principalPtr;
-      len = <isize>principalLen;
+    if (req.authenticated) {
+      p = req.principalPtr;
+      len = <isize>req.principalLen;
     }
   } else if (c.attribute == ATTR_PORT) {
-    if (port >= 0) {
+    if (req.port >= 0) {
       p = PORT_BUF;
-      len = <isize>portTextLen;
+      len = <isize>req.portTextLen;
     }
   }
   if (c.values.length > 0 && (len < 0 || !matchAny(c.values, p, <usize>len))) return false;
   return len < 0 || !matchAny(c.notValues, p, <usize>len);
 }
 
-@inline function ruleMatches(rule: Rule, policy: Policy): bool {
-  if (rule.expiresMs != 0 && nowMs >= rule.expiresMs) return false;
+@inline function ruleMatches(rule: Rule, req: Request): bool {
+  if (rule.expiresMs != 0 && req.nowMs >= rule.expiresMs) return false;
   let any = false;
   const sources = rule.sources;
   for (let i = 0; i < sources.length; i++) {
-    if (sourceMatches(unchecked(sources[i]))) {
+    if (sourceMatches(unchecked(sources[i]), req)) {
       any = true;
       break;
     }
@@ -205,7 +148,7 @@ function overHeader(ms: StaticArray<Match>, p: usize, len: usize, forall: bool, 
   if (ops.length > 0) {
     any = false;
     for (let i = 0; i < ops.length; i++) {
-      if (operationMatches(unchecked(ops[i]))) {
+      if (operationMatches(unchecked(ops[i]), req)) {
         any = true;
         break;
       }
@@ -214,142 +157,99 @@ function overHeader(ms: StaticArray<Match>, p: usize, len: usize, forall: bool, 
   }
   const conds = rule.conditions;
   const forall = rule.action == ACTION_ALLOW;
-  for (let i = 0; i < conds.length; i++) if (!conditionHolds(unchecked(conds[i]), policy, forall)) return false;
+  for (let i = 0; i < conds.length; i++) if (!conditionHolds(unchecked(conds[i]), req, forall)) return false;
   return true;
 }
 
-@inline function visit(policy: Policy, r: u32): void {
-  const stamps = policy.stamps;
-  if (unchecked(stamps[r]) == policy.generation) return;
-  unchecked((stamps[r] = policy.generation));
+@inline function visit(policy: Policy, req: Request, v: Verdict, r: u32): void {
+  const stamps = req.stamps;
+  if (unchecked(stamps[r]) == req.generation) return;
+  unchecked((stamps[r] = req.generation));
   const rule = unchecked(policy.rules[r]);
-  if (!ruleMatches(rule, policy)) return;
+  if (!ruleMatches(rule, req)) return;
   const i = <i32>r;
   const isEnforced = rule.mode == MODE_ENFORCE;
   if (rule.action == ACTION_DENY) {
-    writtenDeny = earliest(writtenDeny, i);
-    if (isEnforced) enforcedDeny = earliest(enforcedDeny, i);
+    v.writtenDeny = earliest(v.writtenDeny, i);
+    if (isEnforced) v.enforcedDeny = earliest(v.enforcedDeny, i);
   } else if (rule.action == ACTION_ALLOW) {
-    writtenAllow = earliest(writtenAllow, i);
-    if (isEnforced) enforcedAllow = earliest(enforcedAllow, i);
+    v.writtenAllow = earliest(v.writtenAllow, i);
+    if (isEnforced) v.enforcedAllow = earliest(v.enforcedAllow, i);
   } else if (rule.action == ACTION_AUDIT) {
-    auditIndex = earliest(auditIndex, i);
+    v.auditIndex = earliest(v.auditIndex, i);
   }
 }
 
-function visitList(policy: Policy, list: StaticArray<u32>): void {
-  for (let i = 0; i < list.length; i++) visit(policy, unchecked(list[i]));
+function visitList(policy: Policy, req: Request, v: Verdict, list: StaticArray<u32>): void {
+  for (let i = 0; i < list.length; i++) visit(policy, req, v, unchecked(list[i]));
 }
 
-function visitSlot(policy: Policy, t: IdentityTable, slot: i32): void {
+function visitSlot(policy: Policy, req: Request, v: Verdict, t: IdentityTable, slot: i32): void {
   if (slot < 0) return;
   const start = unchecked(t.refStart[slot]);
   const end = start + unchecked(t.refCount[slot]);
-  for (let i = start; i < end; i++) visit(policy, unchecked(t.refs[i]));
+  for (let i = start; i < end; i++) visit(policy, req, v, unchecked(t.refs[i]));
 }
 
-function byRule(policy: Policy, r: i32, allow: bool, isEnforced: bool): void {
-  decision = allow;
-  enforced = isEnforced;
-  ruleIndex = r;
-  code = allow ? CODE_ALLOW : CODE_DENY_RULE;
-  mode = unchecked(policy.rules[r]).mode;
+function byRule(policy: Policy, v: Verdict, r: i32, allow: bool, isEnforced: bool): void {
+  v.decision = allow;
+  v.enforced = isEnforced;
+  v.ruleIndex = r;
+  v.code = allow ? CODE_ALLOW : CODE_DENY_RULE;
+  v.mode = unchecked(policy.rules[r]).mode;
 }
 
-function byDefault(policy: Policy, isEnforced: bool): void {
-  decision = false;
-  enforced = isEnforced;
-  ruleIndex = -1;
-  code = CODE_DENY_DEFAULT;
-  mode = policy.defaultMode;
+function byDefault(policy: Policy, v: Verdict, isEnforced: bool): void {
+  v.decision = false;
+  v.enforced = isEnforced;
+  v.ruleIndex = -1;
+  v.code = CODE_DENY_DEFAULT;
+  v.mode = policy.defaultMode;
 }
 
 /** The request's path or authority could not be handled safely: deny. */
-export function decideUnsafe(policy: Policy): void {
-  byDefault(policy, policy.defaultMode == MODE_ENFORCE);
-  code = CODE_DENY_UNSAFE;
-  auditIndex = -1;
-  stagedIndex = -1;
+export function decideUnsafe(policy: Policy, v: Verdict): void {
+  byDefault(policy, v, policy.defaultMode == MODE_ENFORCE);
+  v.code = CODE_DENY_UNSAFE;
+  v.auditIndex = -1;
+  v.stagedIndex = -1;
 }
 
-export function decide(policy: Policy): void {
-  enforcedDeny = -1;
-  writtenDeny = -1;
-  enforcedAllow = -1;
-  writtenAllow = -1;
-  auditIndex = -1;
-  stagedIndex = -1;
-  policy.generation++;
-  if (policy.generation == 0) {
-    // Stamps wrapped around (after 2^32 requests): start them afresh.
-    const stamps = policy.stamps;
-    for (let i = 0; i < stamps.length; i++) unchecked((stamps[i] = 0));
-    policy.generation = 1;
-  }
+export function decide(policy: Policy, req: Request, v: Verdict): void {
+  v.start();
+  req.nextGeneration();
 
-  if (authenticated) {
-    visitSlot(policy, policy.exact, policy.exact.find(principalPtr, principalLen));
+  if (req.authenticated) {
+    const principalPtr = req.principalPtr;
+    const principalLen = req.principalLen;
+    visitSlot(policy, req, v, policy.exact, policy.exact.find(principalPtr, principalLen));
     const prefix = policy.prefix;
     const lengths = prefix.lengths;
     for (let i = 0; i < lengths.length; i++) {
       const l = <usize>unchecked(lengths[i]);
       if (l > principalLen) continue;
       if (unchecked(prefix.rawAt[i]) == 0 && l < principalLen && load<u8>(principalPtr + l) != 0x2f) continue;
-      visitSlot(policy, prefix, prefix.find(principalPtr, l));
+      visitSlot(policy, req, v, prefix, prefix.find(principalPtr, l));
     }
-    visitList(policy, policy.authenticated);
+    visitList(policy, req, v, policy.authenticated);
   } else {
-    visitList(policy, policy.unauthenticated);
+    visitList(policy, req, v, policy.unauthenticated);
   }
 
   const defaultEnforced = policy.defaultMode == MODE_ENFORCE;
-  if (enforcedDeny >= 0) {
-    byRule(policy, enforcedDeny, false, true);
-  } else if (writtenDeny >= 0) {
-    byRule(policy, writtenDeny, false, false);
-    if (enforcedAllow < 0 && defaultEnforced) byDefault(policy, true);
-  } else if (enforcedAllow >= 0) {
-    byRule(policy, enforcedAllow, true, true);
+  if (v.enforcedDeny >= 0) {
+    byRule(policy, v, v.enforcedDeny, false, true);
+  } else if (v.writtenDeny >= 0) {
+    byRule(policy, v, v.writtenDeny, false, false);
+    if (v.enforcedAllow < 0 && defaultEnforced) byDefault(policy, v, true);
+  } else if (v.enforcedAllow >= 0) {
+    byRule(policy, v, v.enforcedAllow, true, true);
   } else if (defaultEnforced) {
-    byDefault(policy, true);
-    if (writtenAllow >= 0) stagedIndex = writtenAllow;
-  } else if (writtenAllow >= 0) {
-    byRule(policy, writtenAllow, true, false);
+    byDefault(policy, v, true);
+    if (v.writtenAllow >= 0) v.stagedIndex = v.writtenAllow;
+  } else if (v.writtenAllow >= 0) {
+    byRule(policy, v, v.writtenAllow, true, false);
   } else {
-    byDefault(policy, false);
+    byDefault(policy, v, false);
   }
-}
-
-// The staged candidate's verdict on the same request (see shadow()).
-export let disagree: bool = false;
-export let candidateDecision: bool = false;
-export let candidateRule: i32 = -1;
-
-/**
- * Decides the request again with the staged candidate, in shadow: the live outcome above is
- * kept as it was, and `disagree` says whether the candidate's written verdict differs.
- */
-export function shadow(candidate: Policy): void {
-  const d = decision,
-    e = enforced,
-    c = code,
-    r = ruleIndex,
-    m = mode,
-    a = auditIndex,
-    s = stagedIndex;
-  decide(candidate);
-  candidateDecision = decision;
-  candidateRule = ruleIndex;
-  disagree = decision != d;
-  decision = d;
-  enforced = e;
-  code = c;
-  ruleIndex = r;
-  mode = m;
-  auditIndex = a;
-  stagedIndex = s;
-}
-
-export function clearShadow(): void {
-  disagree = false;
 }

@@ -2,6 +2,7 @@
 // at load time (the ABI marker, malloc, and the callbacks with Envoy's exact types).
 import './abort';
 import { collectIfDue } from './collect';
+import * as configure from './configure';
 import * as filter from './filter';
 
 export function proxy_abi_version_0_2_1(): void {}
@@ -12,7 +13,7 @@ export function malloc(size: usize): usize {
 }
 
 export function proxy_on_context_create(id: u32, parent: u32): void {
-  filter.onContextCreate(id, parent);
+  configure.onContextCreate(id, parent);
 }
 
 export function proxy_on_vm_start(rootId: u32, vmConfigurationSize: u32): u32 {
@@ -20,7 +21,7 @@ export function proxy_on_vm_start(rootId: u32, vmConfigurationSize: u32): u32 {
 }
 
 export function proxy_on_configure(rootId: u32, size: u32): u32 {
-  const ok = filter.onConfigure(rootId, size);
+  const ok = configure.onConfigure(rootId, size, filter.REQUEST);
   collectIfDue();
   return ok ? 1 : 0;
 }
@@ -30,15 +31,15 @@ export function proxy_on_request_headers(id: u32, headers: u32, endOfStream: u32
 }
 
 export function proxy_on_tick(rootId: u32): void {
-  filter.onTick(rootId);
+  configure.onTick(rootId);
   collectIfDue();
 }
 
 export function proxy_on_done(id: u32): u32 {
-  return filter.onDone(id) ? 1 : 0;
+  return configure.onDone(id) ? 1 : 0;
 }
 
 export function proxy_on_delete(id: u32): void {
-  filter.onDelete(id);
+  configure.onDelete(id);
   collectIfDue();
 }

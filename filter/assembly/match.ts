@@ -83,7 +83,6 @@ export const MAX_PATH: usize = 16384;
 const DECODED: usize = memory.data(<i32>MAX_PATH);
 /** The normalised path of the current request lives here. */
 export const PATH_BUF: usize = memory.data(<i32>MAX_PATH + 2);
-export let pathLen: usize = 0;
 
 @inline function hexValue(c: u32): i32 {
   if (c >= 0x30 && c <= 0x39) return <i32>(c - 0x30);
@@ -105,26 +104,26 @@ export const PARAMS_STRIP: u8 = 2;
 export const PARAMS_KEEP: u8 = 3;
 
 /**
- * Normalises a raw `:path` into PATH_BUF/pathLen. Returns false when the path cannot be made
+ * Normalises a raw `:path` into PATH_BUF and returns its length, or -1 when it cannot be made
  * safe (the request is then denied): not starting with "/", too long, a fragment, a bad or
  * escaped slash, backslash or control escape, a raw backslash, control, space or non-ASCII byte,
  * ".." above the root, or (unless `params` strips or keeps them) a path parameter. The query is
  * dropped; unreserved escapes decoded, others upper-cased; duplicate slashes merged; each
  * segment cut at ";" when `params` strips; "." and ".." resolved.
  */
-export function normalizePath(raw: usize, rawLen: usize, params: u8): bool {
+export function normalizePath(raw: usize, rawLen: usize, params: u8): isize {
   let end = rawLen;
   for (let i: usize = 0; i < rawLen; i++) {
     const c = load<u8>(raw + i);
-    if (c == 0x23) return false;
+    if (c == 0x23) return -1;
     if (c == 0x3f) {
       end = i;
       // A fragment after the query is refused too.
-      for (let k = i + 1; k < rawLen; k++) if (load<u8>(raw + k) == 0x23) return false;
+      for (let k = i + 1; k < rawLen; k++) if (load<u8>(raw + k) == 0x23) return -1;
       break;
     }
   }
-  if (end == 0 || load<u8>(raw) != 0x2f || end > MAX_PATH) return false;
+  if (end == 0 || load<u8>(raw) != 0x2f || end > MAX_PATH) return -1;
   const reject = params != PARAMS_STRIP && params != PARAMS_KEEP;
 
   let dlen: usize = 0;
@@ -133,10 +132,10 @@ export function normalizePath(raw: usize, rawLen: usize, params: u8): bool {
     if (c == 0x25) {
       const hi = i + 2 < end ? hexValue(load<u8>(raw + i + 1)) : -1;
       const lo = i + 2 < end ? hexValue(load<u8>(raw + i + 2)) : -1;
-      if (hi < 0 || lo < 0) return false;
+      if (hi < 0 || lo < 0) return -1;
       const v = <u32>(hi * 16 + lo);
-      if (v == 0x2f || v == 0x5c || v < 0x20 || v == 0x7f) return false;
-      if (v == 0x3b && reject) return false;
+      if (v == 0x2f || v == 0x5c || v < 0x20 || v == 0x7f) return -1;
+      if (v == 0x3b && reject) return -1;
       if (isUnreserved(v)) {
         store<u8>(DECODED + dlen, <u8>v);
         dlen++;
@@ -148,7 +147,7 @@ export function normalizePath(raw: usize, rawLen: usize, params: u8): bool {
       }
       i += 2;
     } else if (c == 0x5c || c <= 0x20 || c >= 0x7f || (c == 0x3b && reject)) {
-      return false;
+      return -1;
     } else {
       store<u8>(DECODED + dlen, <u8>c);
       dlen++;
@@ -179,7 +178,7 @@ export function normalizePath(raw: usize, rawLen: usize, params: u8): bool {
     segStart = i + 1;
     if (slen == 0 || (slen == 1 && load<u8>(s) == 0x2e)) continue;
     if (slen == 2 && load<u8>(s) == 0x2e && load<u8>(s + 1) == 0x2e) {
-      if (segments == 0) return false;
+      if (segments == 0) return -1;
       while (olen > 0 && load<u8>(PATH_BUF + olen - 1) != 0x2f) olen--;
       olen--; // the "/" before the popped segment
       segments--;
@@ -201,20 +200,18 @@ export function normalizePath(raw: usize, rawLen: usize, params: u8): bool {
     store<u8>(PATH_BUF + olen, 0x2f);
     olen++;
   }
-  pathLen = olen;
-  return true;
+  return <isize>olen;
 }
 
 export const MAX_HOST: usize = 1024;
 export const HOST_BUF: usize = memory.data(<i32>MAX_HOST);
-export let hostLen: usize = 0;
 
 /**
- * `:authority` ASCII lower-cased, port and a trailing dot removed (into HOST_BUF/hostLen).
- * Returns false for an authority longer than MAX_HOST: refused, never truncated.
+ * `:authority` ASCII lower-cased, port and a trailing dot removed, into HOST_BUF; returns its
+ * length, or -1 for an authority longer than MAX_HOST: refused, never truncated.
  */
-export function normalizeHost(raw: usize, rawLen: usize): bool {
-  if (rawLen > MAX_HOST) return false;
+export function normalizeHost(raw: usize, rawLen: usize): isize {
+  if (rawLen > MAX_HOST) return -1;
   let len = rawLen;
   if (len > 0 && load<u8>(raw) == 0x5b) {
     for (let i: usize = 0; i < len; i++) {
@@ -237,6 +234,5 @@ export function normalizeHost(raw: usize, rawLen: usize): bool {
     store<u8>(HOST_BUF + i, c);
   }
   if (len > 0 && load<u8>(HOST_BUF + len - 1) == 0x2e) len--;
-  hostLen = len;
-  return true;
+  return <isize>len;
 }

@@ -1,6 +1,8 @@
 // The compiled policy as the filter holds it: decoded once in on_configure from the
-// CompiledPolicy bytes (proto/perimeter/v1/compiled.proto) into flat, immutable tables, then
-// only read. Strings point into the policy's own copy of the configuration bytes.
+// CompiledPolicy bytes (proto/perimeter/v1/compiled.proto) into flat tables, then only read.
+// Nothing here changes after decoding: what a request reads lives in request.ts, what it
+// decided in verdict.ts, and what is counted against the rules in contexts.ts (Installed).
+// Strings point into the policy's own copy of the configuration bytes.
 import { hashBytes, ptrOf, sameBytes, utf8 } from './bytes';
 import { KIND_EXACT, KIND_FOLDED, KIND_MAX, KIND_PREFIX, KIND_SEGMENT_PREFIX, Match } from './match';
 import { nested, Reader, WIRE_LEN, WIRE_VARINT } from './reader';
@@ -80,8 +82,6 @@ export class Rule {
   label: ArrayBuffer = NO_BYTES;
   /** Response details of a deny by this rule: perimeter_denied[perimeter/rule@version]. */
   details: ArrayBuffer = NO_BYTES;
-  metricId: u32 = 0;
-  pendingHits: i64 = 0;
 }
 
 export class Perimeter {
@@ -137,27 +137,12 @@ export class Policy {
   prefix: IdentityTable = new IdentityTable();
   authenticated: StaticArray<u32> = NO_U32;
   unauthenticated: StaticArray<u32> = NO_U32;
-  /** Per-rule visit stamps, so a request evaluates each candidate rule once. */
-  stamps: StaticArray<u32> = NO_U32;
-  generation: u32 = 0;
-  /** Replaced or released: streams still in flight may hold it, new ones never will. */
-  retired: bool = false;
-  /** Per-request values of the headers and claims the policy reads (pointer, length; -1 = absent). */
-  headerPtrs: StaticArray<usize> = [];
-  headerLens: StaticArray<isize> = [];
-  /** How many lines of each header the request carried (a repeated header is joined with ","). */
-  headerCounts: StaticArray<u32> = [];
-  claimPtrs: StaticArray<usize> = [];
-  claimLens: StaticArray<isize> = [];
-  /** What each claim is (claims.ts CLAIM_*): absent, a string, a list, or something no test matches. */
-  claimKinds: StaticArray<u8> = [];
   /** "default" and unsafe-request labels and details of this policy. */
   defaultLabel: ArrayBuffer = NO_BYTES;
   defaultDetails: ArrayBuffer = NO_BYTES;
   unsafeLabel: ArrayBuffer = NO_BYTES;
   unsafeDetails: ArrayBuffer = NO_BYTES;
-  decidedCounters: bool = false;
-  /** The staged candidate, decided in shadow; it shares this policy's header and claim slots. */
+  /** The staged candidate, decided in shadow; it reads the same headers and claims, in the same order. */
   candidate: Policy | null = null;
 
   constructor(pool: ArrayBuffer) {
@@ -495,26 +480,12 @@ function decodeRange(pool: ArrayBuffer, start: usize, end: usize, outer: bool): 
   policy.rules = fixed(rules);
   policy.headers = fixed(headers);
   policy.claims = fixed(claims);
-  // Sized from the fixed tables: fixed() empties the scratch lists it copies.
-  policy.stamps = new StaticArray<u32>(policy.rules.length);
-  policy.headerPtrs = new StaticArray<usize>(policy.headers.length);
-  policy.headerLens = new StaticArray<isize>(policy.headers.length);
-  policy.headerCounts = new StaticArray<u32>(policy.headers.length);
-  policy.claimPtrs = new StaticArray<usize>(policy.claims.length);
-  policy.claimLens = new StaticArray<isize>(policy.claims.length);
-  policy.claimKinds = new StaticArray<u8>(policy.claims.length);
   buildIndex(policy);
   buildLabels(policy);
   if (candidateEnd > candidateStart) {
     const c = decodeRange(pool, candidateStart, candidateEnd, false);
     if (c === null || !sameKeys(c.headers, policy.headers) || !sameKeys(c.claims, policy.claims)) return null;
     if ((c.needs & ~policy.needs) != 0) return null;
-    c.headerPtrs = policy.headerPtrs;
-    c.headerLens = policy.headerLens;
-    c.headerCounts = policy.headerCounts;
-    c.claimPtrs = policy.claimPtrs;
-    c.claimLens = policy.claimLens;
-    c.claimKinds = policy.claimKinds;
     policy.candidate = c;
   }
   return policy;
