@@ -10,7 +10,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { table } from '../cli/output.js';
+import { table } from '../cli/support/output.js';
 import { renderReport } from './report.js';
 import type { Machine, Store, StoredSuite, SuiteResult } from './types.js';
 

@@ -9,7 +9,7 @@ export function headersImports(vm: HostVm): HostFunctions {
     proxy_get_header_map_pairs(type: number, outPtr: number, outSize: number) {
       if (type > MapType.HttpCallResponseTrailers) return WasmResult.BadArgument;
       const m = type >= MapType.HttpCallResponseHeaders ? vm.callout(type) : vm.headerMap(type)?.map;
-      return m && m.length ? vm.copyOutPairs(m, outPtr, outSize) : vm.copyOut(EMPTY, outPtr, outSize);
+      return m?.length ? vm.copyOutPairs(m, outPtr, outSize) : vm.copyOut(EMPTY, outPtr, outSize);
     },
     proxy_set_header_map_pairs(type: number, ptr: number, size: number) {
       const h = vm.headerMap(type);

@@ -9,8 +9,8 @@ import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { chromium } from 'playwright-core';
-import { readFlows } from '../../cli/check-cmd.js';
 import { DemoMesh } from '../../cli/demo/mesh.js';
+import { readFlows } from '../../cli/support/flows-file.js';
 import { findChromium } from '../ensure-chromium.mjs';
 import { eventually } from '../helpers/xds.js';
 

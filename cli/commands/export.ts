@@ -5,21 +5,33 @@
  */
 import { writeFileSync } from 'node:fs';
 import { stringify } from 'yaml';
-import { exportRbac } from '../control/render/rbac.js';
-import { parseEnvoyConfig } from '../control/render/registry.js';
-import { HttpFilterSchema } from '../proto/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager_pb.js';
-import { loadAndCompile } from './load-policy.js';
-import { paint } from './output.js';
-import { UsageError } from './targets.js';
+import { exportRbac } from '../../control/render/rbac.js';
+import { parseEnvoyConfig } from '../../control/render/registry.js';
+import { HttpFilterSchema } from '../../proto/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager_pb.js';
+import { defineCommand, flag, type OptionsOf } from '../support/flags.js';
+import { loadAndCompile } from '../support/load-policy.js';
+import { paint } from '../support/output.js';
+import { UsageError } from '../support/targets.js';
 
-export interface ExportRbacOptions {
-  policy: string;
-  workload?: string;
-  json?: boolean;
-  out?: string;
-}
+const FLAGS = {
+  policy: flag.required('--policy <dir>', 'policy directory'),
+  workload: flag.string(
+    '--workload <name>',
+    'one workload (name or SPIFFE ID): prints its http_filters list; default every workload, keyed by name',
+  ),
+  json: flag.bool('--json', 'JSON instead of YAML'),
+  out: flag.string('--out <file>', 'write to a file instead of stdout'),
+};
 
-export function runExportRbac(o: ExportRbacOptions): number {
+export const exportRbacCommand = defineCommand({
+  path: ['export', 'rbac'],
+  description:
+    "a workload's perimeters as Envoy RBAC HTTP filters (deny, allow, audit), checked against Envoy's protos; exit 1 if a rule cannot be expressed",
+  flags: FLAGS,
+  run: runExportRbac,
+});
+
+function runExportRbac(o: OptionsOf<typeof FLAGS>): number {
   const compiled = loadAndCompile([o.policy]);
   const known = () => compiled.workloads.map((w) => w.workload.name).join(', ');
   const chosen = o.workload

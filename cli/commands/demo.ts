@@ -6,11 +6,13 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseDecisionRecord } from '../contracts/decision-record.js';
-import { type Flow, readFlows } from './check-cmd.js';
-import { DemoMesh, type FlowResult } from './demo/mesh.js';
-import { paint, table } from './output.js';
-import { UsageError } from './targets.js';
+import { parseDecisionRecord } from '../../contracts/decision-record.js';
+import type { Flow } from '../../control/eval/flow-file.js';
+import { DemoMesh, type FlowResult } from '../demo/mesh.js';
+import { defineCommand, flag, type OptionsOf } from '../support/flags.js';
+import { readFlows } from '../support/flows-file.js';
+import { paint, table } from '../support/output.js';
+import { UsageError } from '../support/targets.js';
 
 type Verdict = 'allow' | 'deny' | 'would-deny';
 
@@ -60,7 +62,21 @@ function print(title: string, rows: Row[], before?: Row[]): void {
   process.stdout.write(`${table(['FLOW', 'FROM → TO', 'REQUEST', 'STATUS', 'DECISION', 'RULE'], body)}\n`);
 }
 
-export async function runDemo(o: { policy: string; flows: string; once?: boolean; interval: string }): Promise<number> {
+const FLAGS = {
+  policy: flag.withDefault('--policy <dir>', 'policy directory', 'examples/shop/policy'),
+  flows: flag.withDefault('--flows <file>', 'flows to play', 'examples/shop/flows.yaml'),
+  interval: flag.withDefault('--interval <ms>', 'time between rounds after the policy change', '5000'),
+  once: flag.bool('--once', 'stop after the policy change round (exit 4 if a first-round decision is not as expected)'),
+};
+
+export const demoCommand = defineCommand({
+  path: ['demo'],
+  description: 'the example shop as a live mesh on loopback: control server, CA, one sidecar per workload, traffic',
+  flags: FLAGS,
+  run: runDemo,
+});
+
+async function runDemo(o: OptionsOf<typeof FLAGS>): Promise<number> {
   const every = Number(o.interval);
   if (!Number.isFinite(every) || every < 100) throw new UsageError(`--interval ${o.interval}: milliseconds, at least 100`);
   const flows = readFlows(o.flows);

@@ -1,11 +1,23 @@
-import { formatDiagnostic, summarize } from '../control/policy/diagnostics.js';
-import { loadPaths } from '../control/policy/load.js';
-import { printDiagnosticsTo } from './load-policy.js';
-import { paint } from './output.js';
+import { formatDiagnostic, summarize } from '../../control/policy/diagnostics.js';
+import { loadPaths } from '../../control/policy/load.js';
+import { arg, defineCommand, flag, type OptionsOf } from '../support/flags.js';
+import { printDiagnosticsTo } from '../support/load-policy.js';
+import { paint } from '../support/output.js';
+
+const ARGS = { paths: arg('<paths...>', 'YAML files or directories') };
+const FLAGS = { json: flag.bool('--json', 'machine-readable output') };
+
+export const validateCommand = defineCommand({
+  path: ['validate'],
+  description: 'check policy files and directories; every error at once (exit 1 on errors)',
+  args: ARGS,
+  flags: FLAGS,
+  run: runValidate,
+});
 
 /** `perimeter validate PATH…`: every problem at once; exit 1 when any is an error. */
-export function runValidate(paths: string[], opts: { json?: boolean }): number {
-  const r = loadPaths(paths);
+function runValidate(opts: OptionsOf<typeof FLAGS, typeof ARGS>): number {
+  const r = loadPaths(opts.paths);
   const rules = r.policy.perimeters.reduce((n, p) => n + p.rules.length, 0);
   const counts = { files: r.files.length, workloads: r.policy.workloads.length, perimeters: r.policy.perimeters.length, rules };
   if (opts.json) {

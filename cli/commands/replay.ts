@@ -1,23 +1,32 @@
 import { join } from 'node:path';
-import { printable } from '../control/flows/recorded.js';
-import { type Change, replay } from '../control/flows/replay.js';
-import { FlowStore } from '../control/flows/store.js';
-import { inert, sinceArg } from './flows-cmd.js';
-import { loadAndCompile } from './load-policy.js';
-import { paint, table } from './output.js';
-import { UsageError } from './targets.js';
+import { printable } from '../../control/flows/recorded.js';
+import { type Change, replay } from '../../control/flows/replay.js';
+import { FlowStore } from '../../control/flows/store.js';
+import { DEFAULT_STATE, defineCommand, flag, type OptionsOf } from '../support/flags.js';
+import { loadAndCompile } from '../support/load-policy.js';
+import { paint, table } from '../support/output.js';
+import { inert, sinceArg } from '../support/recorded.js';
+import { UsageError } from '../support/targets.js';
 
-export interface ReplayOptions {
-  candidate: string;
-  policy: string;
-  state: string;
-  since?: string;
-  json?: boolean;
-}
+const FLAGS = {
+  candidate: flag.required('--candidate <dir>', 'the candidate policy directory'),
+  policy: flag.required('--policy <dir>', 'the current policy directory'),
+  state: flag.withDefault('--state <dir>', 'the control server state directory (its recorded flows)', DEFAULT_STATE),
+  since: flag.string('--since <when>', 'only flows seen since: 30m, 2h, 7d, or a date'),
+  json: flag.bool('--json', 'machine-readable output'),
+};
+
+export const replayCommand = defineCommand({
+  path: ['replay'],
+  description:
+    'decide the recorded flows with the current policy and a candidate; exit 3 if the candidate denies observed traffic the current policy allows',
+  flags: FLAGS,
+  run: runReplay,
+});
 
 export const EXIT_NEWLY_DENIED = 3;
 
-export async function runReplay(o: ReplayOptions): Promise<number> {
+async function runReplay(o: OptionsOf<typeof FLAGS>): Promise<number> {
   const sinceMs = o.since ? sinceArg(o.since) : undefined;
   const current = loadAndCompile([o.policy]);
   const candidate = loadAndCompile([o.candidate]);

@@ -1,7 +1,7 @@
 /** Loads and compiles a policy for a command, printing diagnostics to stderr on failure. */
-import { type CompileResult, compile } from '../control/compile/compile.js';
-import { formatDiagnostic, summarize } from '../control/policy/diagnostics.js';
-import { type LoadResult, loadPaths } from '../control/policy/load.js';
+import { type CompileResult, compile } from '../../control/compile/compile.js';
+import { formatDiagnostic, summarize } from '../../control/policy/diagnostics.js';
+import { type LoadResult, loadPaths } from '../../control/policy/load.js';
 import { paint } from './output.js';
 
 export class InputError extends Error {}

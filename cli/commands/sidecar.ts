@@ -1,35 +1,46 @@
 /** `perimeter sidecar`: the local sidecar for one workload, until SIGINT or SIGTERM. */
 import { existsSync, readFileSync } from 'node:fs';
-import { CONTROL_IDENTITY_PATH } from '../contracts/control-identity.js';
-import { BUILT_MODULE } from '../contracts/module.js';
-import { CaError, issueSvid, loadCa } from '../control/ca/ca.js';
-import { loadPaths } from '../control/policy/load.js';
-import type { Workload } from '../control/policy/model.js';
-import type { OutboundPeer } from '../envoy/sidecar/outbound.js';
-import { Sidecar } from '../envoy/sidecar/sidecar.js';
-import { hostPortArg, type LimitOptions, limitsArg, portArg, UsageError } from './targets.js';
+import { CONTROL_IDENTITY_PATH } from '../../contracts/control-identity.js';
+import { BUILT_MODULE } from '../../contracts/module.js';
+import { CaError, issueSvid, loadCa } from '../../control/ca/ca.js';
+import { loadPaths } from '../../control/policy/load.js';
+import type { Workload } from '../../control/policy/model.js';
+import type { OutboundPeer } from '../../envoy/sidecar/outbound.js';
+import { Sidecar } from '../../envoy/sidecar/sidecar.js';
+import { DEFAULT_STATE, defineCommand, flag, type OptionsOf } from '../support/flags.js';
+import { hostPortArg, JWT_FLAGS, LIMIT_FLAGS, limitsArg, portArg, UsageError } from '../support/targets.js';
 
-export interface SidecarCmdOptions extends LimitOptions {
-  workload: string;
-  control: string;
-  inbound: string;
-  upstream: string;
-  outbound?: string;
-  adminPort?: string;
-  als?: string;
-  jwks?: string;
-  jwtIssuer?: string;
-  jwtAudience?: string[];
-  peer?: string[];
-  policy?: string;
-  state: string;
-  cert?: string;
-  key?: string;
-  ca?: string;
-  wasm?: string;
-  controlIdentity?: string;
-  delta?: boolean;
-}
+const FLAGS = {
+  workload: flag.required('--workload <name|spiffe-id>', 'the workload (a name needs --policy)'),
+  control: flag.required('--control <host:port>', 'the control server'),
+  inbound: flag.required('--inbound <port>', 'inbound mTLS port (0: any free port)'),
+  upstream: flag.required('--upstream <host:port>', 'the app behind the sidecar'),
+  outbound: flag.string('--outbound <port>', 'loopback port for the app’s outbound calls'),
+  adminPort: flag.string('--admin-port <port>', 'loopback admin: /stats/prometheus, /ready'),
+  als: flag.string(
+    '--als <host:port>',
+    'stream access entries (with the decision record) to this Access Log Service (default: the control server, which records them as flows)',
+  ),
+  jwks: flag.string('--jwks <file>', 'verify bearer tokens against this JWKS and hand the claims to the module (as Envoy jwt_authn)'),
+  ...JWT_FLAGS,
+  ...LIMIT_FLAGS,
+  peer: flag.list('--peer <workload=host:port>', 'an outbound destination (repeatable; needs --policy)'),
+  policy: flag.string('--policy <dir>', 'policy directory, to resolve workload names'),
+  state: flag.withDefault('--state <dir>', 'state directory whose CA issues this sidecar’s SVID', DEFAULT_STATE),
+  cert: flag.string('--cert <file>', 'SVID certificate chain (instead of issuing one from --state)'),
+  key: flag.string('--key <file>', 'SVID private key'),
+  ca: flag.string('--ca <file>', 'mesh CA certificate'),
+  wasm: flag.string('--wasm <file>', 'the Proxy-Wasm module to run (default filter/build/perimeter.wasm)'),
+  controlIdentity: flag.string('--control-identity <spiffe-id>', 'SPIFFE ID the control server must present'),
+  delta: flag.bool('--delta', 'incremental xDS'),
+};
+
+export const sidecarCommand = defineCommand({
+  path: ['sidecar'],
+  description: "the local sidecar: a workload's mTLS inbound (policy from the control server, enforced by the Wasm module) and outbound",
+  flags: FLAGS,
+  run: runSidecar,
+});
 
 function registry(policy: string | undefined): Workload[] {
   if (!policy) return [];
@@ -38,7 +49,7 @@ function registry(policy: string | undefined): Workload[] {
   return loaded.policy.workloads;
 }
 
-export async function runSidecar(o: SidecarCmdOptions): Promise<number> {
+async function runSidecar(o: OptionsOf<typeof FLAGS>): Promise<number> {
   const workloads = registry(o.policy);
   const me = o.workload.startsWith('spiffe://') ? o.workload : workloads.find((w) => w.name === o.workload)?.identity;
   if (!me) throw new UsageError(`--workload ${o.workload}: give a SPIFFE ID, or a workload name with --policy DIR`);

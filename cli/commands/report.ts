@@ -1,22 +1,31 @@
 /** `perimeter report`: posture figures, rule use (unused rules) and staged candidates' disagreements. */
-import { compile } from '../control/compile/compile.js';
-import { report } from '../control/flows/report.js';
-import { FlowStore } from '../control/flows/store.js';
-import { sinceArg } from './flows-cmd.js';
-import { loadPolicy } from './load-policy.js';
-import { cell, paint, table } from './output.js';
+import { compile } from '../../control/compile/compile.js';
+import { report } from '../../control/flows/report.js';
+import { FlowStore } from '../../control/flows/store.js';
+import { DEFAULT_STATE, defineCommand, flag, type OptionsOf } from '../support/flags.js';
+import { loadPolicy } from '../support/load-policy.js';
+import { cell, paint, table } from '../support/output.js';
+import { sinceArg } from '../support/recorded.js';
 
-export interface ReportOptions {
-  policy: string;
-  state: string;
-  since?: string;
-  json?: boolean;
-}
+const FLAGS = {
+  policy: flag.required('--policy <dir>', 'policy directory'),
+  state: flag.withDefault('--state <dir>', 'the control server state directory (its recorded rule hits and flows)', DEFAULT_STATE),
+  since: flag.string('--since <when>', 'count only hits since: 30m, 2h, 7d, or a date'),
+  json: flag.bool('--json', 'machine-readable output'),
+};
+
+export const reportCommand = defineCommand({
+  path: ['report'],
+  description:
+    'posture (default deny, perimeters not enforced, rules open to any identity, who reaches the crown jewels), unused rules from recorded hits, staged candidates’ disagreements',
+  flags: FLAGS,
+  run: runReport,
+});
 
 const bar = (share: number, width = 20) => `${'█'.repeat(Math.round(share * width))}${'░'.repeat(width - Math.round(share * width))}`;
 const iso = (t: number | undefined) => (t ? new Date(t).toISOString().replace(/\.\d+Z$/, 'Z') : '-');
 
-export async function runReport(o: ReportOptions): Promise<number> {
+async function runReport(o: OptionsOf<typeof FLAGS>): Promise<number> {
   const sinceMs = o.since ? sinceArg(o.since) : undefined;
   const loaded = loadPolicy([o.policy], 'no report was made');
   const hits = await FlowStore.readHits(o.state);

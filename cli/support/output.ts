@@ -1,5 +1,5 @@
 /** Terminal output: aligned tables and colour only when a person is watching. */
-import { printable } from '../control/flows/recorded.js';
+import { printable } from '../../control/flows/recorded.js';
 
 const useColor = (stream: NodeJS.WriteStream = process.stdout) =>
   Boolean(stream.isTTY) && !process.env.NO_COLOR && process.env.TERM !== 'dumb';

@@ -5,23 +5,31 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseDocument } from 'yaml';
-import { notExactlyOnePerimeter, recommend } from '../control/flows/recommend.js';
-import { FlowStore } from '../control/flows/store.js';
-import { formatDiagnostic, hasErrors } from '../control/policy/diagnostics.js';
-import { loadSources } from '../control/policy/load.js';
-import { sinceArg } from './flows-cmd.js';
-import { loadPolicy } from './load-policy.js';
-import { UsageError } from './targets.js';
+import { notExactlyOnePerimeter, recommend } from '../../control/flows/recommend.js';
+import { FlowStore } from '../../control/flows/store.js';
+import { formatDiagnostic, hasErrors } from '../../control/policy/diagnostics.js';
+import { loadSources } from '../../control/policy/load.js';
+import { DEFAULT_STATE, defineCommand, flag, type OptionsOf } from '../support/flags.js';
+import { loadPolicy } from '../support/load-policy.js';
+import { sinceArg } from '../support/recorded.js';
+import { UsageError } from '../support/targets.js';
 
-export interface RecommendOptions {
-  for: string;
-  policy: string;
-  state: string;
-  since?: string;
-  out?: string;
-}
+const FLAGS = {
+  for: flag.required('--for <workload>', 'the workload (name or SPIFFE ID)'),
+  policy: flag.required('--policy <dir>', 'policy directory (the registry the rules name)'),
+  state: flag.withDefault('--state <dir>', 'the control server state directory (its recorded flows)', DEFAULT_STATE),
+  since: flag.string('--since <when>', 'only flows seen since: 30m, 2h, 7d, or a date'),
+  out: flag.string('--out <file>', 'write to a file instead of stdout'),
+};
 
-export async function runRecommend(o: RecommendOptions): Promise<number> {
+export const recommendCommand = defineCommand({
+  path: ['recommend'],
+  description: 'a least-privilege Perimeter for a workload from its recorded flows, in simulate mode, with the evidence as comments',
+  flags: FLAGS,
+  run: runRecommend,
+});
+
+async function runRecommend(o: OptionsOf<typeof FLAGS>): Promise<number> {
   const sinceMs = o.since ? sinceArg(o.since) : undefined;
   const loaded = loadPolicy([o.policy], 'nothing was recommended');
   const workloads = loaded.policy.workloads;

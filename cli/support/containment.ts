@@ -1,22 +1,13 @@
 /**
- * `perimeter quarantine` and `perimeter release`: containment through the running control
- * server. The command returns once every connected sidecar has ACKed the policy that carries
- * the change, so "done" means "in effect", and says how long that took.
+ * What quarantine and release share: they return once every connected sidecar has ACKed the
+ * policy that carries the change, so "done" means "in effect", and say how long that took.
  */
-import type { QuarantineEntry } from '../control/serve/quarantine.js';
-import type { StatusReport } from '../control/serve/status.js';
-import { admin, adminPost } from './admin-client.js';
-import { paint, table } from './output.js';
+import type { QuarantineEntry } from '../../control/serve/quarantine.js';
+import type { StatusReport } from '../../control/serve/status.js';
+import { admin } from './admin-client.js';
+import { paint } from './output.js';
 
-interface Options {
-  state: string;
-  both?: boolean;
-  reason?: string;
-  wait: string;
-  json?: boolean;
-}
-
-interface Change {
+export interface Change {
   entry: QuarantineEntry;
   published: { version: string; seq: number } | undefined;
 }
@@ -24,32 +15,12 @@ interface Change {
 /** Exit code when some connected sidecar has not ACKed the change within --wait. */
 export const EXIT_NOT_CONFIRMED = 5;
 
-export async function runQuarantine(identity: string | undefined, o: Options): Promise<number> {
-  if (!identity) {
-    const list = (await admin(o.state, '/quarantine')) as QuarantineEntry[];
-    if (o.json) process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
-    else if (list.length === 0) process.stdout.write('no identity is quarantined\n');
-    else
-      process.stdout.write(
-        `${table(
-          ['IDENTITY', 'DENIED', 'SINCE', 'REASON'],
-          list.map((e) => [e.identity, e.both ? 'from and to' : 'from', e.since, e.reason || '-']),
-        )}\n`,
-      );
-    return 0;
-  }
-  const started = performance.now();
-  const change = (await adminPost(o.state, '/quarantine', { identity, both: o.both === true, reason: o.reason ?? '' })) as Change;
-  return report('quarantined', change, started, o);
-}
-
-export async function runRelease(identity: string, o: Options): Promise<number> {
-  const started = performance.now();
-  const change = (await adminPost(o.state, '/release', { identity })) as Change;
-  return report('released', change, started, o);
-}
-
-async function report(what: string, change: Change, started: number, o: Options): Promise<number> {
+export async function report(
+  what: string,
+  change: Change,
+  started: number,
+  o: { state: string; wait: string; json?: boolean | undefined },
+): Promise<number> {
   const waitMs = Number(o.wait);
   const sync = await untilInSync(o.state, Number.isFinite(waitMs) ? waitMs : 5000);
   const seconds = (performance.now() - started) / 1000;

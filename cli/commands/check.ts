@@ -1,50 +1,56 @@
 /**
  * `perimeter check`: what the policy decides for one request (or a file of flows), which rule
- * decided, and for a deny the nearest allow rule and the attribute that failed.
+ * decided, and for a deny the nearest allow rule and the attribute that failed
+ * (control/eval/check.ts decides; this file reads the flags and prints).
  * Exit codes: 0 allow, 3 deny (enforced or not), 1 usage or input error; with --flows,
  * 0 when every expectation holds and 4 when one does not.
  */
-import { readFileSync } from 'node:fs';
-import { parse } from 'yaml';
-import { DEFAULT_RULE, MESH_PERIMETER, ruleRef, UNSAFE_RULE } from '../contracts/decision-record.js';
-import type { PolicyRequest } from '../contracts/request.js';
-import { connectionManagerPath, normalizePath } from '../contracts/request-path.js';
-import { type CompiledWorkload, type CompileResult, ruleLabel } from '../control/compile/compile.js';
-import { type Decision, evaluate, pathParametersOf, viewOf } from '../control/eval/evaluate.js';
-import { type NearMiss, nearestAllow } from '../control/eval/explain.js';
-import { FilterRunner } from '../envoy/filter-runner.js';
-import { loadAndCompile } from './load-policy.js';
-import { paint, table, verdictText } from './output.js';
-import { callerIdentity, findWorkload, UsageError } from './targets.js';
+import type { PolicyRequest } from '../../contracts/request.js';
+import type { CompiledWorkload, CompileResult } from '../../control/compile/compile.js';
+import { type Checked, checkRequest, type FilterEngine, verdictOf } from '../../control/eval/check.js';
+import { FilterRunner } from '../../envoy/filter-runner.js';
+import { defineCommand, flag, type OptionsOf } from '../support/flags.js';
+import { readFlows } from '../support/flows-file.js';
+import { loadAndCompile } from '../support/load-policy.js';
+import { paint, table, verdictText } from '../support/output.js';
+import { callerIdentity, findWorkload, UsageError } from '../support/targets.js';
 
 export const EXIT = { ok: 0, input: 1, deny: 3, expectation: 4 } as const;
 
-export interface CheckOptions {
-  policy: string;
-  to?: string;
-  from?: string;
-  method?: string;
-  path?: string;
-  host?: string;
-  port?: string;
-  header?: string[];
-  claim?: string[];
-  flows?: string;
-  json?: boolean;
-  engine?: string;
-}
+const FLAGS = {
+  policy: flag.required('--policy <dir>', 'policy directory'),
+  to: flag.string('--to <workload>', 'destination workload name or SPIFFE ID'),
+  from: flag.string('--from <caller>', 'caller: SPIFFE ID, workload name or "unauthenticated"'),
+  method: flag.string('--method <method>', 'HTTP method'),
+  path: flag.string('--path <path>', 'request path (as sent, query included)'),
+  host: flag.string('--host <host>', ':authority'),
+  port: flag.string('--port <port>', 'destination port'),
+  header: flag.list('--header <k=v>', 'request header (repeatable)'),
+  claim: flag.list('--claim <k=v>', 'verified JWT claim; a,b,c for a list (repeatable)'),
+  flows: flag.string('--flows <file>', 'check every flow in a YAML file (exit 4 if one is not as expected)'),
+  engine: flag.withDefault(
+    '--engine <engine>',
+    'perimeter.wasm in the Envoy-faithful host, or the TypeScript reference evaluator',
+    'wasm',
+    ['wasm', 'reference'],
+  ),
+  json: flag.bool('--json', 'machine-readable output'),
+};
 
-export interface CheckOutcome {
+export const checkCommand = defineCommand({
+  path: ['check'],
+  description: 'decide one request (or a file of flows) and explain the decision; exit 0 allow, 3 deny',
+  flags: FLAGS,
+  run: runCheck,
+});
+
+export type Engine = 'wasm' | 'reference';
+
+export interface CheckOutcome extends Checked {
   to: string;
   from: string;
   engine: Engine;
   request: PolicyRequest;
-  result: Decision;
-  nearest?: NearMiss;
-  /** With a staged candidate: what it decides (the filter compares the same in shadow). */
-  candidate?: { decision: 'allow' | 'deny'; perimeter: string; rule: string; differs: boolean };
-  /** Envoy's connection manager refuses the request before any filter runs (as the sidecar does). */
-  rejected?: { status: number; details: string };
 }
 
 function pairs(list: readonly string[] | undefined, flag: string): [string, string][] {
@@ -55,53 +61,16 @@ function pairs(list: readonly string[] | undefined, flag: string): [string, stri
   });
 }
 
-export type Engine = 'wasm' | 'reference';
-
 let runner: FilterRunner | undefined;
 
-/** The decision from perimeter.wasm in the Envoy-faithful host, in the reference's shape. */
-function decideWasm(
-  target: CompiledWorkload,
-  request: PolicyRequest,
-): Decision & { record: string; localReply?: { status: number; details: string } } {
+/** perimeter.wasm in the Envoy-faithful host, started on first use. */
+const wasm: FilterEngine = (policy, request) => {
   runner ??= new FilterRunner();
-  const f = runner.decide(target.bytes, request);
-  const decided = ruleRef(f.rule);
-  const policy = target.policy;
-  const indexOf = (label: string | undefined) => (label === undefined ? -1 : policy.rules.findIndex((r) => ruleLabel(policy, r) === label));
-  const ruleIndex = indexOf(f.rule);
-  const code =
-    decided.rule === DEFAULT_RULE
-      ? 'deny_default'
-      : decided.rule === UNSAFE_RULE
-        ? 'deny_unsafe_request'
-        : f.decision === 'allow'
-          ? 'allow'
-          : 'deny_rule';
-  const stagedIndex = indexOf(f.staged);
-  const auditIndex = indexOf(f.audit);
-  return {
-    decision: f.decision,
-    enforced: f.enforced,
-    mode: f.mode as Decision['mode'],
-    perimeter: decided.perimeter,
-    rule: decided.rule,
-    ruleIndex,
-    code,
-    version: f.version,
-    ...(auditIndex >= 0 ? { audit: policy.rules[auditIndex]?.name as string, auditIndex } : {}),
-    ...(stagedIndex >= 0 && f.staged
-      ? {
-          staged: {
-            decision: 'allow' as const,
-            rule: f.staged.slice(f.staged.indexOf('/') + 1),
-            perimeter: f.staged.slice(0, f.staged.indexOf('/')),
-          },
-        }
-      : {}),
-    record: f.record,
-    ...(f.localReply ? { localReply: { status: f.localReply.status, details: f.localReply.details } } : {}),
-  };
+  return runner.decide(policy, request);
+};
+
+function decide(target: CompiledWorkload, request: PolicyRequest, engine: Engine): Checked {
+  return checkRequest(target, request, engine === 'wasm' ? wasm : undefined);
 }
 
 /** `--header k=v` pairs (a name given twice is a header sent twice) into the request's lines. */
@@ -114,42 +83,7 @@ function headerLinesOf(kv: readonly (readonly [string, string])[]): Record<strin
   return out;
 }
 
-/**
- * The request as Envoy handles it: its connection manager first (contracts/request-path.ts, as the
- * local sidecar does), then the engine decides what the filter would see.
- */
-export function decide(
-  target: CompiledWorkload,
-  sent: PolicyRequest,
-  engine: Engine = 'wasm',
-): Pick<CheckOutcome, 'result' | 'nearest' | 'candidate' | 'rejected'> {
-  const cm = connectionManagerPath(sent.path);
-  if (!cm.ok) {
-    const result: Decision = {
-      decision: 'deny',
-      enforced: true,
-      mode: 'enforce',
-      perimeter: target.policy.defaultPerimeter || MESH_PERIMETER,
-      rule: UNSAFE_RULE,
-      ruleIndex: -1,
-      code: 'deny_unsafe_request',
-      version: target.policy.version,
-    };
-    return { result, rejected: { status: cm.status, details: cm.details } };
-  }
-  const request = { ...sent, path: cm.path };
-  const result = engine === 'wasm' ? decideWasm(target, request) : evaluate(target.policy, request);
-  const staged = target.policy.candidate ? evaluate(target.policy.candidate, request) : undefined;
-  const candidate = staged && {
-    candidate: { decision: staged.decision, perimeter: staged.perimeter, rule: staged.rule, differs: staged.decision !== result.decision },
-  };
-  if (result.decision === 'allow' || result.code !== 'deny_default') return { result, ...candidate };
-  const norm = normalizePath(request.path, pathParametersOf(target.policy));
-  const nearest = norm.ok ? nearestAllow(target.policy, viewOf(request, norm.path), request.method) : undefined;
-  return { result, ...(nearest ? { nearest } : {}), ...candidate };
-}
-
-export function runCheck(opts: CheckOptions): number {
+function runCheck(opts: OptionsOf<typeof FLAGS>): number {
   const engine = (opts.engine ?? 'wasm') as Engine;
   if (engine !== 'wasm' && engine !== 'reference') throw new UsageError(`unknown --engine ${opts.engine} (available: wasm, reference)`);
   const compiled = loadAndCompile([opts.policy]);
@@ -214,43 +148,6 @@ export function describe(o: CheckOutcome): string {
     for (const f of n.failed) lines.push(`    ${paint('✗', 'red')} ${f.attribute}: ${f.actual} is not ${f.expected}`);
   }
   return `${lines.join('\n')}\n`;
-}
-
-export interface Flow {
-  name: string;
-  from: string;
-  to: string;
-  method: string;
-  path: string;
-  host?: string;
-  port?: number;
-  /** A list is a header sent once per element, in order. */
-  headers?: Record<string, string | string[]>;
-  claims?: Record<string, unknown>;
-  expect?: 'allow' | 'deny' | 'would-deny';
-}
-
-export function readFlows(file: string): Flow[] {
-  let doc: unknown;
-  try {
-    doc = parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new UsageError(`${file}: ${(e as Error).message.split('\n')[0]}`);
-  }
-  const flows = (doc as { flows?: unknown })?.flows;
-  if (!Array.isArray(flows)) throw new UsageError(`${file}: expected a top-level "flows:" list`);
-  return flows.map((f: Record<string, unknown>, i) => {
-    for (const k of ['from', 'to', 'method', 'path'])
-      if (typeof f?.[k] !== 'string') throw new UsageError(`${file}: flows[${i}].${k} must be a string`);
-    if (f.expect !== undefined && !['allow', 'deny', 'would-deny'].includes(f.expect as string)) {
-      throw new UsageError(`${file}: flows[${i}].expect must be allow, deny or would-deny`);
-    }
-    return { name: typeof f.name === 'string' ? f.name : `flow ${i + 1}`, ...f } as Flow;
-  });
-}
-
-export function verdictOf(d: Decision): 'allow' | 'deny' | 'would-deny' {
-  return d.decision === 'allow' ? 'allow' : d.enforced ? 'deny' : 'would-deny';
 }
 
 function runFlows(compiled: CompileResult, file: string, json: boolean, engine: Engine): number {

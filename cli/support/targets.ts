@@ -1,7 +1,8 @@
 /** Resolves what a user names on the command line (workload name or SPIFFE ID) in a compiled policy set. */
 
-import { CONNECTION_LIMITS, type ConnectionLimits } from '../contracts/connection-limits.js';
-import type { CompiledWorkload, CompileResult } from '../control/compile/compile.js';
+import { CONNECTION_LIMITS, type ConnectionLimits } from '../../contracts/connection-limits.js';
+import type { CompiledWorkload, CompileResult } from '../../control/compile/compile.js';
+import { flag, type OptionsOf } from './flags.js';
 
 export class UsageError extends Error {}
 
@@ -31,13 +32,21 @@ export function portArg(flag: string, v: string, allowZero = false): number {
   return n;
 }
 
-/** Options for an inbound listener's bounds, in seconds and connections. */
-export interface LimitOptions {
-  handshakeTimeout?: string;
-  headersTimeout?: string;
-  idleTimeout?: string;
-  maxConnections?: string;
-}
+/** An inbound listener's bounds, in seconds and connections: the sidecar's and the bootstrap's flags. */
+export const LIMIT_FLAGS = {
+  handshakeTimeout: flag.withDefault('--handshake-timeout <s>', 'close an inbound connection whose TLS handshake takes longer', '10'),
+  headersTimeout: flag.withDefault('--headers-timeout <s>', 'close an inbound connection whose request headers take longer', '10'),
+  idleTimeout: flag.withDefault('--idle-timeout <s>', 'close an inbound connection idle this long', '300'),
+  maxConnections: flag.withDefault('--max-connections <n>', 'refuse inbound connections past this many', '4096'),
+};
+
+/** What a verified token must be: the sidecar's and the bootstrap's jwt_authn flags. */
+export const JWT_FLAGS = {
+  jwtIssuer: flag.string('--jwt-issuer <iss>', 'expected JWT issuer'),
+  jwtAudience: flag.list('--jwt-audience <aud>', 'a token must be minted for this audience (repeatable: any of them)'),
+};
+
+export type LimitOptions = Partial<OptionsOf<typeof LIMIT_FLAGS>>;
 
 /** `--handshake-timeout`, `--headers-timeout`, `--idle-timeout` (seconds) and `--max-connections`, over the defaults. */
 export function limitsArg(o: LimitOptions): ConnectionLimits {

@@ -1,13 +1,28 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { modeFromProto } from '../control/compile/proto-adapter.js';
-import { loadAndCompile } from './load-policy.js';
-import { table } from './output.js';
+import { modeFromProto } from '../../control/compile/proto-adapter.js';
+import { arg, defineCommand, flag, type OptionsOf } from '../support/flags.js';
+import { loadAndCompile } from '../support/load-policy.js';
+import { table } from '../support/output.js';
+
+const ARGS = { dir: arg('<dir>', 'policy directory') };
+const FLAGS = {
+  json: flag.bool('--json', 'machine-readable output'),
+  out: flag.string('--out <dir>', 'also write <workload>.pb files (the filter configuration)'),
+};
+
+export const compileCommand = defineCommand({
+  path: ['compile'],
+  description: 'compile a policy directory into one CompiledPolicy per workload',
+  args: ARGS,
+  flags: FLAGS,
+  run: runCompile,
+});
 
 /** `perimeter compile DIR`: one CompiledPolicy per workload, summarised (and optionally written out). */
-export function runCompile(dir: string, opts: { json?: boolean; out?: string }): number {
+function runCompile(opts: OptionsOf<typeof FLAGS, typeof ARGS>): number {
   const started = performance.now();
-  const result = loadAndCompile([dir]);
+  const result = loadAndCompile([opts.dir]);
   const ms = performance.now() - started;
   if (opts.out) {
     mkdirSync(opts.out, { recursive: true });

@@ -1,22 +1,30 @@
 /** `perimeter map`: the dependency map (SVG or DOT) from the policy and the recorded flows. */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { compile } from '../control/compile/compile.js';
-import { buildMap, toDot, toSvg } from '../control/flows/map.js';
-import { FlowStore } from '../control/flows/store.js';
-import { sinceArg } from './flows-cmd.js';
-import { loadPolicy } from './load-policy.js';
-import { UsageError } from './targets.js';
+import { compile } from '../../control/compile/compile.js';
+import { buildMap, toDot, toSvg } from '../../control/flows/map.js';
+import { FlowStore } from '../../control/flows/store.js';
+import { DEFAULT_STATE, defineCommand, flag, type OptionsOf } from '../support/flags.js';
+import { loadPolicy } from '../support/load-policy.js';
+import { sinceArg } from '../support/recorded.js';
+import { UsageError } from '../support/targets.js';
 
-export interface MapOptions {
-  policy: string;
-  state: string;
-  since?: string;
-  format: string;
-  out?: string;
-}
+const FLAGS = {
+  policy: flag.required('--policy <dir>', 'policy directory'),
+  state: flag.withDefault('--state <dir>', 'the control server state directory (its recorded flows)', DEFAULT_STATE),
+  since: flag.string('--since <when>', 'only flows seen since: 30m, 2h, 7d, or a date'),
+  format: flag.withDefault('--format <format>', 'svg or dot', 'svg'),
+  out: flag.string('--out <file>', 'write to a file instead of stdout'),
+};
 
-export async function runMap(o: MapOptions): Promise<number> {
+export const mapCommand = defineCommand({
+  path: ['map'],
+  description: 'the dependency map: workloads grouped by perimeter, edges from the recorded flows (denied and would-be-denied marked)',
+  flags: FLAGS,
+  run: runMap,
+});
+
+async function runMap(o: OptionsOf<typeof FLAGS>): Promise<number> {
   if (o.format !== 'svg' && o.format !== 'dot') throw new UsageError(`--format ${o.format}: svg or dot`);
   const sinceMs = o.since ? sinceArg(o.since) : undefined;
   const loaded = loadPolicy([o.policy], 'no map was drawn');

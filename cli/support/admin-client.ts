@@ -4,7 +4,7 @@
  * file the server named there.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { type ServerFile, serverFilePath } from '../control/serve/server-file.js';
+import { type ServerFile, serverFilePath } from '../../control/serve/server-file.js';
 import { UsageError } from './targets.js';
 
 export function serverFile(state: string): ServerFile {

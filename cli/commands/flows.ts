@@ -3,49 +3,28 @@
  * (`<state>/flows`), busiest first. Reads the store while the server writes it.
  */
 import { join } from 'node:path';
-import { printable } from '../control/flows/recorded.js';
-import { type Flow, FlowStore } from '../control/flows/store.js';
-import { paint, table } from './output.js';
-import { UsageError } from './targets.js';
+import { type Flow, FlowStore } from '../../control/flows/store.js';
+import { DEFAULT_STATE, defineCommand, flag, type OptionsOf } from '../support/flags.js';
+import { paint, table } from '../support/output.js';
+import { inert, sinceArg } from '../support/recorded.js';
+import { UsageError } from '../support/targets.js';
 
-export interface FlowsOptions {
-  state: string;
-  to?: string;
-  denied?: boolean;
-  disagree?: boolean;
-  since?: string;
-  limit: string;
-  json?: boolean;
-}
+const FLAGS = {
+  state: flag.withDefault('--state <dir>', 'the control server state directory', DEFAULT_STATE),
+  to: flag.string('--to <workload>', 'only flows to this workload'),
+  denied: flag.bool('--denied', 'only flows with denied or would-be-denied requests'),
+  disagree: flag.bool('--disagree', 'only flows the staged candidates would decide otherwise'),
+  since: flag.string('--since <when>', 'only flows seen since: 30m, 2h, 7d, or a date'),
+  limit: flag.withDefault('--limit <n>', 'at most this many rows', '50'),
+  json: flag.bool('--json', 'machine-readable output'),
+};
 
-const UNITS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** `30m`, `2h`, `7d` (before now) or an ISO date. */
-export function sinceArg(v: string, now = Date.now()): number {
-  const m = /^(\d+)([smhd])$/.exec(v);
-  if (m) return now - Number(m[1]) * (UNITS[m[2] as string] as number);
-  const t = Date.parse(v);
-  if (Number.isNaN(t)) throw new UsageError(`--since ${v}: expected a duration (30m, 2h, 7d) or a date (2026-11-24T05:00:00Z)`);
-  return t;
-}
-
-/** A flow's recorded strings, inert before anything colours them (recorded values came from the network). */
-export function inert(f: Flow): Flow {
-  const out = { ...f };
-  for (const k of [
-    'source',
-    'destination',
-    'method',
-    'template',
-    'lastPath',
-    'lastHost',
-    'lastRule',
-    'lastVersion',
-    'lastCandidate',
-  ] as const)
-    if (typeof out[k] === 'string') out[k] = printable(out[k] as string);
-  return out;
-}
+export const flowsCommand = defineCommand({
+  path: ['flows'],
+  description: 'the flows the control server recorded from its sidecars (source → destination, method, path template), busiest first',
+  flags: FLAGS,
+  run: runFlows,
+});
 
 function verdicts(f: Flow, stream: NodeJS.WriteStream): string {
   const parts: string[] = [];
@@ -56,7 +35,7 @@ function verdicts(f: Flow, stream: NodeJS.WriteStream): string {
   return parts.join(', ');
 }
 
-export async function runFlows(o: FlowsOptions): Promise<number> {
+async function runFlows(o: OptionsOf<typeof FLAGS>): Promise<number> {
   const limit = Number(o.limit);
   if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit ${o.limit}: expected a positive integer`);
   const sinceMs = o.since ? sinceArg(o.since) : undefined;

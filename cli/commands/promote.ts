@@ -6,21 +6,40 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { compile } from '../control/compile/compile.js';
-import { FlowStore } from '../control/flows/store.js';
-import { formatDiagnostic, summarize } from '../control/policy/diagnostics.js';
-import { loadSources, yamlFilesUnder } from '../control/policy/load.js';
-import { type Direction, promoteText } from '../control/policy/promote.js';
-import { writeFileAtomic } from '../control/serve/atomic.js';
-import { loadPolicy, printDiagnosticsTo } from './load-policy.js';
-import { paint } from './output.js';
-import { UsageError } from './targets.js';
+import { compile } from '../../control/compile/compile.js';
+import { FlowStore } from '../../control/flows/store.js';
+import { formatDiagnostic, summarize } from '../../control/policy/diagnostics.js';
+import { loadSources, yamlFilesUnder } from '../../control/policy/load.js';
+import { type Direction, promoteText } from '../../control/policy/promote.js';
+import { writeFileAtomic } from '../../control/serve/atomic.js';
+import { arg, DEFAULT_STATE, defineCommand, flag } from '../support/flags.js';
+import { loadPolicy, printDiagnosticsTo } from '../support/load-policy.js';
+import { paint } from '../support/output.js';
+import { UsageError } from '../support/targets.js';
 
+const ARGS = { perimeter: arg('<perimeter>', 'the perimeter') };
+const FLAGS = {
+  policy: flag.required('--policy <dir>', 'policy directory'),
+  state: flag.withDefault('--state <dir>', 'the control server state directory (to show the disagreements recorded)', DEFAULT_STATE),
+  dryRun: flag.bool('--dry-run', 'show what would change, write nothing'),
+  json: flag.bool('--json', 'machine-readable output'),
+};
+
+export const promoteCommand = defineCommand({
+  path: ['promote'],
+  description:
+    "make a perimeter's staged candidate its live rules (and mode), keeping the replaced rules as spec.previous; edits the YAML, validated whole first",
+  args: ARGS,
+  flags: FLAGS,
+  run: (o) => runPromote(o.perimeter, 'promote', o),
+});
+
+/** What a promote or a rollback of a perimeter needs. */
 export interface PromoteOptions {
   policy: string;
   state: string;
-  dryRun?: boolean;
-  json?: boolean;
+  dryRun?: boolean | undefined;
+  json?: boolean | undefined;
 }
 
 export async function runPromote(perimeter: string, direction: Direction, o: PromoteOptions): Promise<number> {

@@ -1,0 +1,118 @@
+/** `perimeter envoy bootstrap`: the Envoy bootstrap of one workload's sidecar, checked against Envoy's protos. */
+import { writeFileSync } from 'node:fs';
+import { CONTROL_IDENTITY_PATH } from '../../contracts/control-identity.js';
+import { RESOURCE_NAME } from '../../contracts/ecds.js';
+import { type Peer, renderBootstrapYaml } from '../../control/render/bootstrap.js';
+import { parseEnvoyConfig } from '../../control/render/registry.js';
+import { BootstrapSchema } from '../../proto/gen/envoy/config/bootstrap/v3/bootstrap_pb.js';
+import { Need } from '../../proto/gen/perimeter/v1/compiled.js';
+import { defineCommand, flag, type OptionsOf } from '../support/flags.js';
+import { loadAndCompile } from '../support/load-policy.js';
+import { hostPortArg, JWT_FLAGS, LIMIT_FLAGS, limitsArg, portArg, UsageError } from '../support/targets.js';
+
+const BOOTSTRAP_DEFAULTS = {
+  inbound: '15443',
+  app: '8080',
+  outbound: '15001',
+  adminPort: '15000',
+  certs: '/etc/perimeter/certs',
+  jwks: '/etc/perimeter/jwks.json',
+  resourceName: RESOURCE_NAME,
+};
+
+const FLAGS = {
+  workload: flag.required('--workload <name>', 'workload name or SPIFFE ID'),
+  policy: flag.required('--policy <dir>', 'policy directory (the registry and what the policy needs)'),
+  control: flag.required('--control <host:port>', 'the control server (xDS and ALS)'),
+  controlIdentity: flag.string(
+    '--control-identity <spiffe-id>',
+    'SPIFFE ID the control server must present (default …/ns/perimeter-system/sa/perimeter-control)',
+  ),
+  inbound: flag.withDefault('--inbound <port>', 'inbound mTLS listener', BOOTSTRAP_DEFAULTS.inbound),
+  app: flag.withDefault('--app <port>', 'the local app behind the sidecar', BOOTSTRAP_DEFAULTS.app),
+  outbound: flag.withDefault('--outbound <port>', 'outbound listener on loopback (plain HTTP from the app)', BOOTSTRAP_DEFAULTS.outbound),
+  adminPort: flag.withDefault('--admin-port <port>', 'Envoy admin, on loopback', BOOTSTRAP_DEFAULTS.adminPort),
+  certs: flag.withDefault('--certs <dir>', 'where svid.crt.pem, svid.key.pem and ca.crt.pem are mounted', BOOTSTRAP_DEFAULTS.certs),
+  peer: flag.list(
+    '--peer <workload=host:port>',
+    'an outbound destination (repeatable; default: every workload at <name>.<ns>.svc.cluster.local)',
+  ),
+  delta: flag.bool('--delta', 'incremental xDS (DELTA_GRPC) instead of state of the world'),
+  jwks: flag.withDefault('--jwks <file>', 'JWKS for jwt_authn, when the policy reads claims', BOOTSTRAP_DEFAULTS.jwks),
+  ...JWT_FLAGS,
+  ...LIMIT_FLAGS,
+  resourceName: flag.withDefault(
+    '--resource-name <name>',
+    'ECDS resource name, as the control server serves it',
+    BOOTSTRAP_DEFAULTS.resourceName,
+  ),
+  out: flag.string('--out <file>', 'write to a file instead of stdout'),
+};
+
+export const envoyBootstrapCommand = defineCommand({
+  path: ['envoy', 'bootstrap'],
+  description: "render a workload's Envoy bootstrap (mTLS inbound and outbound, the filter by ECDS, ALS), checked against Envoy's protos",
+  flags: FLAGS,
+  run: runEnvoyBootstrap,
+});
+
+function runEnvoyBootstrap(o: OptionsOf<typeof FLAGS>): number {
+  const compiled = loadAndCompile([o.policy]);
+  const me = compiled.workloads.find((w) => w.workload.name === o.workload || w.workload.identity === o.workload);
+  if (!me)
+    throw new UsageError(`no workload ${o.workload} in ${o.policy} (known: ${compiled.workloads.map((w) => w.workload.name).join(', ')})`);
+  const trustDomain = me.workload.identity.replace(/^spiffe:\/\//, '').split('/')[0] as string;
+  const ports = {
+    inbound: portArg('--inbound', o.inbound),
+    app: portArg('--app', o.app),
+    outbound: portArg('--outbound', o.outbound),
+    admin: portArg('--admin-port', o.adminPort),
+  };
+  const explicit = new Map(
+    (o.peer ?? []).map((p) => {
+      const eq = p.indexOf('=');
+      if (eq < 1) throw new UsageError(`--peer ${p}: expected WORKLOAD=HOST:PORT`);
+      return [p.slice(0, eq), hostPortArg('--peer', p.slice(eq + 1))] as const;
+    }),
+  );
+  for (const n of explicit.keys())
+    if (!compiled.workloads.some((w) => w.workload.name === n)) throw new UsageError(`--peer ${n}: no such workload`);
+  // Without --peer, peers are reached at their Kubernetes service name on the inbound port.
+  const peers: Peer[] = compiled.workloads
+    .filter((w) => w !== me)
+    .map((w) => {
+      const at = explicit.get(w.workload.name);
+      return {
+        workload: w.workload,
+        host: at?.host ?? `${w.workload.name}.${w.workload.namespace}.svc.cluster.local`,
+        port: at?.port ?? ports.inbound,
+      };
+    })
+    .filter((p) => explicit.size === 0 || explicit.has(p.workload.name));
+  const yaml = renderBootstrapYaml({
+    workload: me.workload,
+    trustDomain,
+    control: { ...hostPortArg('--control', o.control), identity: o.controlIdentity ?? `spiffe://${trustDomain}${CONTROL_IDENTITY_PATH}` },
+    ports,
+    certDir: o.certs.replace(/\/$/, ''),
+    peers,
+    resourceName: o.resourceName,
+    delta: Boolean(o.delta),
+    limits: limitsArg(o),
+    ...(me.policy.needs & Need.NEED_CLAIMS
+      ? { jwt: { jwksFile: o.jwks, ...(o.jwtIssuer ? { issuer: o.jwtIssuer } : {}), audiences: o.jwtAudience ?? [] } }
+      : {}),
+  });
+  if (me.policy.needs & Need.NEED_CLAIMS && !o.jwtAudience?.length)
+    process.stderr.write(
+      `warning: ${me.workload.name}'s policy reads JWT claims and no --jwt-audience was given: jwt_authn accepts a token minted for any service\n`,
+    );
+  // Never hand out a config Envoy's own types reject.
+  const parsed = parseEnvoyConfig(BootstrapSchema, yaml);
+  if (!parsed.ok) throw new Error(`internal error: the rendered bootstrap does not parse as an Envoy Bootstrap: ${parsed.error}`);
+  if (o.out) {
+    writeFileSync(o.out, yaml);
+    process.stderr.write(`wrote ${o.out}: Envoy bootstrap for ${me.workload.name} (${me.workload.identity})\n`);
+  } else process.stdout.write(yaml);
+  return 0;
+}

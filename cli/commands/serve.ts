@@ -1,0 +1,85 @@
+/** `perimeter serve`: runs the control server until SIGINT or SIGTERM. */
+
+import { RESOURCE_NAME } from '../../contracts/ecds.js';
+import { BUILT_MODULE, DEFAULT_MODULE_PATH } from '../../contracts/module.js';
+import { readTokenFile } from '../../control/serve/admin-guard.js';
+import { ControlServer } from '../../control/serve/control-server.js';
+import { createLogger, type LogLevel } from '../../control/serve/log.js';
+import { DEFAULT_STATE, defineCommand, flag, type OptionsOf } from '../support/flags.js';
+import { UsageError } from '../support/targets.js';
+
+const FLAGS = {
+  policy: flag.requiredList('--policy <path>', 'policy file or directory (repeatable)'),
+  state: flag.withDefault('--state <dir>', 'state directory: CA, history, server.json', DEFAULT_STATE),
+  listen: flag.withDefault('--listen <host:port>', 'xDS (gRPC) listener', '127.0.0.1:18000'),
+  admin: flag.switchable(
+    '--admin <host:port>',
+    'admin endpoint: /metrics, /status, /versions, /rollback',
+    '127.0.0.1:18001',
+    '--no-admin',
+    'no admin endpoint',
+  ),
+  adminTokenFile: flag.string(
+    '--admin-token-file <file>',
+    'the operator token changes need (default: a new one in <state>/admin.token, mode 0600)',
+  ),
+  adminHost: flag.list('--admin-host <name>', 'a host name the admin endpoint answers to, besides IP addresses and localhost (repeatable)'),
+  insecure: flag.bool('--insecure', 'plaintext xDS, trusting node.id as the identity (local development only)'),
+  debounce: flag.withDefault('--debounce <ms>', 'quiet time before a policy change is compiled', '100'),
+  resourceName: flag.withDefault('--resource-name <name>', 'ECDS resource name (the HttpFilter name in the sidecar)', RESOURCE_NAME),
+  modulePath: flag.withDefault('--module-path <path>', 'where sidecars find perimeter.wasm', DEFAULT_MODULE_PATH),
+  wasm: flag.string('--wasm <file>', 'the module sidecars run (its sha256 names the VM); default filter/build/perimeter.wasm'),
+  logLevel: flag.withDefault('--log-level <level>', 'debug, info, warn, error', 'info'),
+};
+
+export const serveCommand = defineCommand({
+  path: ['serve'],
+  description: 'run the xDS control server: compile the policy, watch it, stream each sidecar its own policy',
+  flags: FLAGS,
+  run: runServe,
+});
+
+async function runServe(o: OptionsOf<typeof FLAGS>): Promise<number> {
+  const debounceMs = Number(o.debounce);
+  if (!Number.isFinite(debounceMs) || debounceMs < 0) throw new UsageError(`--debounce ${o.debounce}: a number of milliseconds`);
+  if (!['debug', 'info', 'warn', 'error', 'silent'].includes(o.logLevel))
+    throw new UsageError(`--log-level ${o.logLevel}: debug, info, warn or error`);
+  const log = createLogger(o.logLevel as LogLevel);
+  let adminToken: string | undefined;
+  if (o.adminTokenFile) {
+    const t = readTokenFile(o.adminTokenFile);
+    if ('error' in t) throw new UsageError(`--admin-token-file: ${t.error}`);
+    adminToken = t.token;
+  }
+  for (const h of o.adminHost ?? [])
+    if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/i.test(h)) throw new UsageError(`--admin-host ${h}: a DNS name`);
+  let server: ControlServer;
+  try {
+    server = await ControlServer.start({
+      policy: o.policy,
+      state: o.state,
+      listen: o.listen,
+      admin: o.admin,
+      ...(adminToken ? { adminToken, adminTokenFile: o.adminTokenFile } : {}),
+      adminHosts: o.adminHost ?? [],
+      insecure: Boolean(o.insecure),
+      debounceMs,
+      resourceName: o.resourceName,
+      modulePath: o.modulePath,
+      moduleFile: o.wasm ?? BUILT_MODULE,
+      log,
+    });
+  } catch (e) {
+    log.error({ err: (e as Error).message }, 'control server failed to start');
+    throw new UsageError((e as Error).message);
+  }
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      log.info({ signal }, 'stopping');
+      void server.stop().then(resolve);
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  return 0;
+}
