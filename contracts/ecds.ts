@@ -10,6 +10,7 @@ import { create } from '@bufbuild/protobuf';
 import { type Any, anyPack, anyUnpack, BytesValueSchema } from '@bufbuild/protobuf/wkt';
 import { type TypedExtensionConfig, TypedExtensionConfigSchema } from '../proto/gen/envoy/config/core/v3/extension_pb.js';
 import { WasmSchema } from '../proto/gen/envoy/extensions/filters/http/wasm/v3/wasm_pb.js';
+import { fail, ok, type Result } from './problem.js';
 import { TYPE } from './type-urls.js';
 
 /** The ECDS resource name and HttpFilter name, unless an operator chooses another. */
@@ -61,23 +62,23 @@ export interface ReadFilterConfig {
 }
 
 /** The inverse, for the sidecar: an ECDS resource → the policy bytes, or what is wrong with it. */
-export function readFilterConfig(resource: Any): ReadFilterConfig | { error: string } {
+export function readFilterConfig(resource: Any): Result<ReadFilterConfig> {
   const ext = anyUnpack(resource, TypedExtensionConfigSchema);
-  if (!ext) return { error: `resource is ${resource.typeUrl}, not a TypedExtensionConfig` };
-  if (!ext.typedConfig) return { error: `${ext.name}: typed_config is missing` };
+  if (!ext) return fail('', `resource is ${resource.typeUrl}, not a TypedExtensionConfig`);
+  if (!ext.typedConfig) return fail(ext.name, 'typed_config is missing');
   const wasm = anyUnpack(ext.typedConfig, WasmSchema);
-  if (!wasm?.config) return { error: `${ext.name}: typed_config is ${ext.typedConfig.typeUrl}, not ${TYPE.wasm} with a config` };
+  if (!wasm?.config) return fail(ext.name, `typed_config is ${ext.typedConfig.typeUrl}, not ${TYPE.wasm} with a config`);
   const c = wasm.config;
-  if (!c.configuration) return { error: `${ext.name}: plugin configuration is missing` };
+  if (!c.configuration) return fail(ext.name, 'plugin configuration is missing');
   const bytes = anyUnpack(c.configuration, BytesValueSchema);
-  if (!bytes) return { error: `${ext.name}: plugin configuration is ${c.configuration.typeUrl}, not google.protobuf.BytesValue` };
+  if (!bytes) return fail(ext.name, `plugin configuration is ${c.configuration.typeUrl}, not google.protobuf.BytesValue`);
   const vm = c.vm.case === 'vmConfig' ? c.vm.value : undefined;
   const code = vm?.code?.specifier;
-  return {
+  return ok({
     name: ext.name,
     vmId: vm?.vmId ?? '',
     rootId: c.rootId,
     filename: code?.case === 'local' && code.value.specifier.case === 'filename' ? code.value.specifier.value : undefined,
     policy: bytes.value,
-  };
+  });
 }

@@ -29,3 +29,8 @@ export function problemText(p: Problem): string {
   const head = p.path ? `${p.path}: ${p.message}` : p.message;
   return p.hint ? `${head} (${p.hint})` : head;
 }
+
+/** Every problem of a failed result, as one line. */
+export function reasonOf(r: { ok: false; problems: readonly Problem[] }): string {
+  return r.problems.map(problemText).join('; ');
+}

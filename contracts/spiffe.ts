@@ -4,6 +4,8 @@
  * segment, no trailing slash. A pattern may end in `/*` to select every ID below a segment.
  */
 
+import { fail, ok, type Result } from './problem.js';
+
 const TRUST_DOMAIN = /^[a-z0-9._-]+$/;
 const SEGMENT = /^[A-Za-z0-9._-]+$/;
 export const MAX_SPIFFE_ID_LENGTH = 2048;
@@ -19,48 +21,47 @@ export interface SpiffeId {
   segments: string[];
 }
 
-/** Parses a SPIFFE ID; returns the reason as a string when it is not one. */
-export function parseSpiffeId(id: string): SpiffeId | string {
-  if (!id.startsWith('spiffe://')) return 'a SPIFFE ID starts with "spiffe://"';
-  if (id.length > MAX_SPIFFE_ID_LENGTH) return `longer than ${MAX_SPIFFE_ID_LENGTH} bytes`;
+/** Parses a SPIFFE ID, or says why it is not one. */
+export function parseSpiffeId(id: string): Result<SpiffeId> {
+  if (!id.startsWith('spiffe://')) return fail('', 'a SPIFFE ID starts with "spiffe://"');
+  if (id.length > MAX_SPIFFE_ID_LENGTH) return fail('', `longer than ${MAX_SPIFFE_ID_LENGTH} bytes`);
   const rest = id.slice('spiffe://'.length);
   const slash = rest.indexOf('/');
   const trustDomain = slash < 0 ? rest : rest.slice(0, slash);
-  if (!trustDomain) return 'the trust domain is empty';
-  if (!TRUST_DOMAIN.test(trustDomain)) return `trust domain "${trustDomain}" may hold only a-z, 0-9, ".", "-" and "_"`;
-  if (slash < 0) return { trustDomain, segments: [] };
+  if (!trustDomain) return fail('', 'the trust domain is empty');
+  if (!TRUST_DOMAIN.test(trustDomain)) return fail('', `trust domain "${trustDomain}" may hold only a-z, 0-9, ".", "-" and "_"`);
+  if (slash < 0) return ok({ trustDomain, segments: [] });
   const segments = rest.slice(slash + 1).split('/');
   for (const s of segments) {
-    if (s === '') return 'empty path segment (a double or trailing "/")';
-    if (s === '.' || s === '..') return `path segment "${s}" is not allowed`;
-    if (!SEGMENT.test(s)) return `path segment "${s}" may hold only A-Z, a-z, 0-9, ".", "-" and "_"`;
+    if (s === '') return fail('', 'empty path segment (a double or trailing "/")');
+    if (s === '.' || s === '..') return fail('', `path segment "${s}" is not allowed`);
+    if (!SEGMENT.test(s)) return fail('', `path segment "${s}" may hold only A-Z, a-z, 0-9, ".", "-" and "_"`);
   }
-  return { trustDomain, segments };
+  return ok({ trustDomain, segments });
 }
 
 /** `*`, an exact SPIFFE ID, or a SPIFFE ID followed by `/*`. */
-export function parseIdentityPattern(text: string): IdentityPattern | string {
-  if (text === '*') return { kind: 'any' };
+export function parseIdentityPattern(text: string): Result<IdentityPattern> {
+  if (text === '*') return ok({ kind: 'any' });
   if (text.endsWith('/*')) {
     const base = text.slice(0, -2);
     const parsed = parseSpiffeId(base);
-    if (typeof parsed === 'string') return parsed;
-    return { kind: 'prefix', base };
+    return parsed.ok ? ok({ kind: 'prefix', base }) : parsed;
   }
-  if (text.includes('*')) return '"*" may appear only as a whole final segment ("spiffe://td/ns/x/*") or alone';
+  if (text.includes('*')) return fail('', '"*" may appear only as a whole final segment ("spiffe://td/ns/x/*") or alone');
   const parsed = parseSpiffeId(text);
-  return typeof parsed === 'string' ? parsed : { kind: 'exact', id: text };
+  return parsed.ok ? ok({ kind: 'exact', id: text }) : parsed;
 }
 
 /** The `ns` segment of `spiffe://td/ns/<ns>/...`, or "" when there is none. */
 export function namespaceOf(id: string): string {
   const parsed = parseSpiffeId(id);
-  if (typeof parsed === 'string') return '';
-  const i = parsed.segments.indexOf('ns');
-  return i >= 0 ? (parsed.segments[i + 1] ?? '') : '';
+  if (!parsed.ok) return '';
+  const i = parsed.value.segments.indexOf('ns');
+  return i >= 0 ? (parsed.value.segments[i + 1] ?? '') : '';
 }
 
 export function trustDomainOf(id: string): string {
   const parsed = parseSpiffeId(id);
-  return typeof parsed === 'string' ? '' : parsed.trustDomain;
+  return parsed.ok ? parsed.value.trustDomain : '';
 }

@@ -2,6 +2,7 @@
 import { writeFileSync } from 'node:fs';
 import { CONTROL_IDENTITY_PATH } from '../../contracts/control-identity.js';
 import { RESOURCE_NAME } from '../../contracts/ecds.js';
+import { reasonOf } from '../../contracts/problem.js';
 import { type Peer, renderBootstrapYaml } from '../../control/render/bootstrap.js';
 import { parseEnvoyConfig } from '../../control/render/registry.js';
 import { BootstrapSchema } from '../../proto/gen/envoy/config/bootstrap/v3/bootstrap_pb.js';
@@ -109,7 +110,7 @@ function runEnvoyBootstrap(o: OptionsOf<typeof FLAGS>): number {
     );
   // Never hand out a config Envoy's own types reject.
   const parsed = parseEnvoyConfig(BootstrapSchema, yaml);
-  if (!parsed.ok) throw new Error(`internal error: the rendered bootstrap does not parse as an Envoy Bootstrap: ${parsed.error}`);
+  if (!parsed.ok) throw new Error(`internal error: the rendered bootstrap does not parse as an Envoy Bootstrap: ${reasonOf(parsed)}`);
   if (o.out) {
     writeFileSync(o.out, yaml);
     process.stderr.write(`wrote ${o.out}: Envoy bootstrap for ${me.workload.name} (${me.workload.identity})\n`);

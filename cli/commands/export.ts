@@ -5,6 +5,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { stringify } from 'yaml';
+import { reasonOf } from '../../contracts/problem.js';
 import { exportRbac } from '../../control/render/rbac.js';
 import { parseEnvoyConfig } from '../../control/render/registry.js';
 import { HttpFilterSchema } from '../../proto/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager_pb.js';
@@ -53,7 +54,7 @@ function runExportRbac(o: OptionsOf<typeof FLAGS>): number {
       // Never hand out a filter Envoy's own types reject.
       const parsed = parseEnvoyConfig(HttpFilterSchema, JSON.stringify(f));
       if (!parsed.ok)
-        throw new Error(`internal error: ${w.workload.name}'s RBAC filter does not parse as an Envoy HttpFilter: ${parsed.error}`);
+        throw new Error(`internal error: ${w.workload.name}'s RBAC filter does not parse as an Envoy HttpFilter: ${reasonOf(parsed)}`);
     }
     out[w.workload.name] = { identity: w.workload.identity, policy_version: w.version, http_filters: r.filters };
   }

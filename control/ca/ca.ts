@@ -9,6 +9,7 @@ import { webcrypto } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
+import { reasonOf } from '../../contracts/problem.js';
 import { parseSpiffeId } from '../../contracts/spiffe.js';
 
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
@@ -63,7 +64,7 @@ export async function initCa(
   opts: { validityDays?: number; force?: boolean; now?: Date } = {},
 ): Promise<CaFiles> {
   const parsed = parseSpiffeId(`spiffe://${trustDomain}`);
-  if (typeof parsed === 'string') throw new CaError(`"${trustDomain}" is not a valid trust domain: ${parsed}`);
+  if (!parsed.ok) throw new CaError(`"${trustDomain}" is not a valid trust domain: ${reasonOf(parsed)}`);
   const dir = caDir(stateDir);
   if (existsSync(join(dir, 'ca.key.pem')) && !opts.force)
     throw new CaError(`a CA already exists in ${dir} (use --force to replace it, which invalidates every SVID)`);
@@ -109,9 +110,9 @@ export async function issueSvid(
   opts: { ttlMs?: number; dnsNames?: string[]; now?: Date } = {},
 ): Promise<Svid> {
   const parsed = parseSpiffeId(identity);
-  if (typeof parsed === 'string') throw new CaError(`malformed SPIFFE ID "${identity}": ${parsed}`);
-  if (parsed.trustDomain !== ca.trustDomain) throw new CaError(`${identity} is not in the CA's trust domain ${ca.trustDomain}`);
-  if (parsed.segments.length === 0) throw new CaError('an SVID names a workload: the SPIFFE ID needs a path');
+  if (!parsed.ok) throw new CaError(`malformed SPIFFE ID "${identity}": ${reasonOf(parsed)}`);
+  if (parsed.value.trustDomain !== ca.trustDomain) throw new CaError(`${identity} is not in the CA's trust domain ${ca.trustDomain}`);
+  if (parsed.value.segments.length === 0) throw new CaError('an SVID names a workload: the SPIFFE ID needs a path');
   const caCert = new x509.X509Certificate(ca.certPem);
   const caKey = await webcrypto.subtle.importKey('pkcs8', x509.PemConverter.decodeFirst(ca.keyPem), ALG, false, ['sign']);
   const keys = await keyPair();

@@ -7,6 +7,7 @@
  */
 import { anyUnpack, BytesValueSchema } from '@bufbuild/protobuf/wkt';
 import { DECISION_KEY, type DecisionRecord, decisionRecordOf, RECORD_FIELDS, recordFields } from '../../contracts/decision-record.js';
+import { fail, ok, type Result } from '../../contracts/problem.js';
 import { parseSpiffeId } from '../../contracts/spiffe.js';
 import { RequestMethod } from '../../proto/gen/envoy/config/core/v3/base_pb.js';
 import type { HTTPAccessLogEntry } from '../../proto/gen/envoy/data/accesslog/v3/accesslog_pb.js';
@@ -26,44 +27,38 @@ export interface FlowEvent extends DecisionRecord {
   status: number;
 }
 
-export type Parsed = { ok: true; event: FlowEvent } | { ok: false; reason: string };
-
-export function eventOf(entry: HTTPAccessLogEntry, destination: string): Parsed {
+export function eventOf(entry: HTTPAccessLogEntry, destination: string): Result<FlowEvent> {
   const common = entry.commonProperties;
   const packed = common?.filterStateObjects[DECISION_KEY];
-  if (!packed) return { ok: false, reason: `no ${DECISION_KEY} in filter_state_objects (is the filter in the chain?)` };
+  if (!packed) return fail('', `no ${DECISION_KEY} in filter_state_objects (is the filter in the chain?)`);
   const bytes = anyUnpack(packed, BytesValueSchema);
-  if (!bytes) return { ok: false, reason: `${DECISION_KEY} is ${packed.typeUrl}, not a BytesValue` };
-  if (bytes.value.length > MAX_RECORD) return { ok: false, reason: `the decision record is longer than ${MAX_RECORD} bytes` };
+  if (!bytes) return fail('', `${DECISION_KEY} is ${packed.typeUrl}, not a BytesValue`);
+  if (bytes.value.length > MAX_RECORD) return fail('', `the decision record is longer than ${MAX_RECORD} bytes`);
   const r = recordFields(Buffer.from(bytes.value).toString('utf8'));
-  if (r.decision !== 'allow' && r.decision !== 'deny') return { ok: false, reason: 'the decision record has no decision' };
+  if (r.decision !== 'allow' && r.decision !== 'deny') return fail('', 'the decision record has no decision');
   for (const k of RECORD_FIELDS) {
     const problem = r[k] === undefined ? undefined : recordFieldProblem(k, r[k] as string);
-    if (problem) return { ok: false, reason: problem };
+    if (problem) return fail('', problem);
   }
   const san = common?.tlsProperties?.peerCertificateProperties?.subjectAltName.find((s) => s.san.case === 'uri');
   const source = san?.san.case === 'uri' ? san.san.value : undefined;
-  if (source !== undefined && typeof parseSpiffeId(source) === 'string')
-    return { ok: false, reason: 'the peer URI SAN is not a SPIFFE ID' };
+  if (source !== undefined && !parseSpiffeId(source).ok) return fail('', 'the peer URI SAN is not a SPIFFE ID');
   const host = entry.request?.authority ?? '';
   const path = entry.request?.path ?? '';
   const problem = recordedProblem('the path', path, MAX_RECORDED_PATH) ?? recordedProblem('the authority', host, MAX_RECORDED_AUTHORITY);
-  if (problem) return { ok: false, reason: problem };
+  if (problem) return fail('', problem);
   const start = common?.startTime;
   const method = entry.request?.requestMethod ?? RequestMethod.METHOD_UNSPECIFIED;
   const port = common?.downstreamLocalAddress?.address.case === 'socketAddress' ? common.downstreamLocalAddress.address.value : undefined;
-  return {
-    ok: true,
-    event: {
-      timeMs: start ? Number(start.seconds) * 1000 + Math.floor(start.nanos / 1e6) : Date.now(),
-      source,
-      destination,
-      method: method === RequestMethod.METHOD_UNSPECIFIED ? 'UNKNOWN' : (RequestMethod[method] ?? 'UNKNOWN'),
-      host,
-      path,
-      port: port && port.portSpecifier.case === 'portValue' ? port.portSpecifier.value : undefined,
-      status: entry.response?.responseCode ?? 0,
-      ...decisionRecordOf(r),
-    },
-  };
+  return ok({
+    timeMs: start ? Number(start.seconds) * 1000 + Math.floor(start.nanos / 1e6) : Date.now(),
+    source,
+    destination,
+    method: method === RequestMethod.METHOD_UNSPECIFIED ? 'UNKNOWN' : (RequestMethod[method] ?? 'UNKNOWN'),
+    host,
+    path,
+    port: port && port.portSpecifier.case === 'portValue' ? port.portSpecifier.value : undefined,
+    status: entry.response?.responseCode ?? 0,
+    ...decisionRecordOf(r),
+  });
 }

@@ -81,7 +81,7 @@ export function recommend(
   for (const [source, fs] of perSource) {
     const ok = fs.filter((f) => f.allowed + f.wouldDeny > 0);
     const who = byIdentity.get(source)?.name ?? source;
-    if (typeof parseSpiffeId(source) === 'string') {
+    if (!parseSpiffeId(source).ok) {
       excluded.push({ caller: who, reason: 'the recorded identity is not a SPIFFE ID: never allowed' });
       continue;
     }

@@ -5,6 +5,7 @@
  */
 
 import { headerOperandProblem } from '../../contracts/header-value.js';
+import { reasonOf } from '../../contracts/problem.js';
 import { normalizePath, PATH_PARAMETERS } from '../../contracts/request-path.js';
 import { namespaceOf, parseIdentityPattern, parseSpiffeId } from '../../contracts/spiffe.js';
 import { asciiLower } from '../../contracts/string-match.js';
@@ -77,7 +78,7 @@ export function parseWorkload(spec: Cursor, name: string, at: Cursor): Workload 
     return undefined;
   }
   const parsed = parseSpiffeId(identity);
-  if (typeof parsed === 'string') idC?.error(`malformed SPIFFE ID "${identity}": ${parsed}`);
+  if (!parsed.ok) idC?.error(`malformed SPIFFE ID "${identity}": ${reasonOf(parsed)}`);
   const labels: Record<string, string> = {};
   for (const [k, v] of f.get('labels')?.entries() ?? []) {
     if (!LABEL_KEY.test(k)) v.error(`label key "${k}" is not valid`, 'use [prefix/]name with letters, digits, "-", "_", "."');
@@ -107,7 +108,7 @@ export function parseMesh(spec: Cursor, at: Cursor): Mesh | undefined {
     spec.error('trustDomain is required', 'for example: trustDomain: shop.example');
     return undefined;
   }
-  if (typeof parseSpiffeId(`spiffe://${trustDomain}`) === 'string') {
+  if (!parseSpiffeId(`spiffe://${trustDomain}`).ok) {
     tdC?.error(`"${trustDomain}" is not a valid trust domain`, 'use a-z, 0-9, ".", "-" and "_"');
   }
   const defaultMode = f.get('defaultMode')?.oneOf(['enforce', 'observe'] as const) ?? 'enforce';
@@ -216,7 +217,7 @@ function parseSelector(c: Cursor): Selector | undefined {
   for (const [i, id] of identities.entries()) {
     const at = idsC?.items()[i] as Cursor;
     const parsed = parseSpiffeId(id);
-    if (typeof parsed === 'string') at.error(`malformed SPIFFE ID "${id}": ${parsed}`);
+    if (!parsed.ok) at.error(`malformed SPIFFE ID "${id}": ${reasonOf(parsed)}`);
     else at.refer({ kind: 'identity', identity: id });
   }
   const sel: Selector = {
@@ -301,16 +302,17 @@ function parseFrom(c: Cursor): Source[] {
   const idsC = f.get('identities');
   const principals: StringMatch[] = [];
   for (const [i, text] of (idsC?.strings() ?? []).entries()) {
-    const p = parseIdentityPattern(text);
-    if (typeof p === 'string') {
+    const parsed = parseIdentityPattern(text);
+    if (!parsed.ok) {
       idsC
         ?.items()
         [i]?.error(
-          `malformed identity "${text}": ${p}`,
+          `malformed identity "${text}": ${reasonOf(parsed)}`,
           'exact: spiffe://td/ns/x/sa/y; below a segment: spiffe://td/ns/x/*; any authenticated: "*"',
         );
       continue;
     }
+    const p = parsed.value;
     if (p.kind === 'any') principals.push({ kind: 'present', value: '' });
     else if (p.kind === 'exact') principals.push({ kind: 'exact', value: p.id });
     else principals.push({ kind: 'segment-prefix', value: p.base });

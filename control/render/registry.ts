@@ -12,6 +12,7 @@ import {
   file_google_protobuf_wrappers,
 } from '@bufbuild/protobuf/wkt';
 import { parse } from 'yaml';
+import { fail, ok, type Result } from '../../contracts/problem.js';
 import { file_envoy_config_bootstrap_v3_bootstrap } from '../../proto/gen/envoy/config/bootstrap/v3/bootstrap_pb.js';
 import { file_envoy_extensions_access_loggers_file_v3_file } from '../../proto/gen/envoy/extensions/access_loggers/file/v3/file_pb.js';
 import { file_envoy_extensions_access_loggers_grpc_v3_als } from '../../proto/gen/envoy/extensions/access_loggers/grpc/v3/als_pb.js';
@@ -45,19 +46,17 @@ export const envoyRegistry = createRegistry(
   file_envoy_extensions_upstreams_http_v3_http_protocol_options,
 );
 
-export type ParseResult<T> = { ok: true; value: T } | { ok: false; error: string };
-
 /** Parses YAML/JSON text strictly as `schema`; the error names what Envoy would reject. */
-export function parseEnvoyConfig<D extends DescMessage>(schema: D, text: string): ParseResult<MessageShape<D>> {
+export function parseEnvoyConfig<D extends DescMessage>(schema: D, text: string): Result<MessageShape<D>> {
   let json: JsonValue;
   try {
     json = parse(text) as JsonValue;
   } catch (e) {
-    return { ok: false, error: `not YAML: ${(e as Error).message.split('\n')[0]}` };
+    return fail('', `not YAML: ${(e as Error).message.split('\n')[0]}`);
   }
   try {
-    return { ok: true, value: fromJson(schema, json, { registry: envoyRegistry }) };
+    return ok(fromJson(schema, json, { registry: envoyRegistry }));
   } catch (e) {
-    return { ok: false, error: (e as Error).message };
+    return fail('', (e as Error).message);
   }
 }

@@ -226,7 +226,7 @@ export class ControlServer {
     if (this.publisher.trustDomain) return this.publisher.trustDomain;
     const id = this.publisher.current?.workloads[0]?.identity;
     const parsed = id ? parseSpiffeId(id) : undefined;
-    return parsed && typeof parsed !== 'string' ? parsed.trustDomain : undefined;
+    return parsed?.ok ? parsed.value.trustDomain : undefined;
   }
 
   private remember(p: Published): void {

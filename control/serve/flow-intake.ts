@@ -2,6 +2,8 @@
  * Access logs in, flows out: each ALS batch becomes flow events (entries that are not what the
  * filter and HTTP can produce are refused and counted) written to the flow store in batches.
  */
+
+import { reasonOf } from '../../contracts/problem.js';
 import type { FlowEvent } from '../flows/event.js';
 import { eventOf } from '../flows/event.js';
 import type { FlowStore } from '../flows/store.js';
@@ -27,10 +29,10 @@ export class FlowIntake {
     for (const entry of batch.entries) {
       this.counts.entries++;
       const r = eventOf(entry, destination);
-      if (r.ok) this.pending.push(r.event);
+      if (r.ok) this.pending.push(r.value);
       else {
         this.counts.refused++;
-        this.counts.lastRefusal = `${batch.identity}: ${r.reason}`;
+        this.counts.lastRefusal = `${batch.identity}: ${reasonOf(r)}`;
       }
     }
     // Batches from every sidecar are written together, in one transaction a little later, so

@@ -8,6 +8,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { reasonOf } from '../../contracts/problem.js';
 import { QUARANTINE_PERIMETER } from '../../contracts/reserved.js';
 import { parseSpiffeId } from '../../contracts/spiffe.js';
 import { CompiledPolicy, type CompiledRule } from '../../proto/gen/perimeter/v1/compiled.js';
@@ -59,8 +60,8 @@ export function writeQuarantine(state: string, entries: readonly QuarantineEntry
 /** undefined when the identity is a SPIFFE ID a quarantine can name. */
 export function checkIdentity(identity: string): string | undefined {
   const parsed = parseSpiffeId(identity);
-  if (typeof parsed === 'string') return `"${identity}" is not a SPIFFE ID: ${parsed}`;
-  if (parsed.segments.length === 0) return `"${identity}" names a whole trust domain; quarantine one workload identity`;
+  if (!parsed.ok) return `"${identity}" is not a SPIFFE ID: ${reasonOf(parsed)}`;
+  if (parsed.value.segments.length === 0) return `"${identity}" names a whole trust domain; quarantine one workload identity`;
   return undefined;
 }
 

@@ -6,6 +6,7 @@
  */
 
 import { create } from '@bufbuild/protobuf';
+import { reasonOf } from '../../contracts/problem.js';
 import { MAX_SPIFFE_ID_LENGTH } from '../../contracts/spiffe.js';
 import { spiffeIdOf } from '../../contracts/svid.js';
 import { TYPE } from '../../contracts/type-urls.js';
@@ -193,8 +194,9 @@ export class XdsServer {
     if (nodeId.length > MAX_SPIFFE_ID_LENGTH)
       return new StreamError(Status.INVALID_ARGUMENT, `node.id is longer than ${MAX_SPIFFE_ID_LENGTH} characters`);
     if (!t) return nodeId;
-    const id = spiffeIdOf(call.getAuthContext()?.sslPeerCertificate, t.trustDomain);
-    if (typeof id !== 'string') return new StreamError(Status.UNAUTHENTICATED, id.error);
+    const bound = spiffeIdOf(call.getAuthContext()?.sslPeerCertificate, t.trustDomain);
+    if (!bound.ok) return new StreamError(Status.UNAUTHENTICATED, reasonOf(bound));
+    const id = bound.value;
     if (nodeId !== id)
       return new StreamError(
         Status.PERMISSION_DENIED,

@@ -7,6 +7,7 @@
  */
 import type { Any } from '@bufbuild/protobuf/wkt';
 import { readFilterConfig, vmId } from '../../contracts/ecds.js';
+import { reasonOf } from '../../contracts/problem.js';
 import { CompiledPolicy } from '../../proto/gen/perimeter/v1/compiled.js';
 import { type Plugin, PluginConfigError, type ProxyWasmHost } from '../host/host.js';
 
@@ -24,8 +25,9 @@ export class PolicyHolder {
   /** Validates one delivered resource; returns the NACK message, or undefined to ACK. */
   check(name: string, version: string, resource: Any): string | undefined {
     if (name !== this.resourceName) return `unexpected resource ${name} (this sidecar's filter is ${this.resourceName})`;
-    const cfg = readFilterConfig(resource);
-    if ('error' in cfg) return cfg.error;
+    const read = readFilterConfig(resource);
+    if (!read.ok) return reasonOf(read);
+    const cfg = read.value;
     if (cfg.vmId && cfg.vmId !== vmId({ filename: '', sha256: this.moduleSha256 }))
       this.warn(`the control server names VM ${cfg.vmId}; this sidecar runs module ${this.moduleSha256.slice(0, 12)}`);
     try {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { type JsonObject, toJson } from '@bufbuild/protobuf';
+import { reasonOf } from '../../contracts/problem.js';
 import { envoyRegistry, parseEnvoyConfig } from '../../control/render/registry.js';
 import { BootstrapSchema } from '../../proto/gen/envoy/config/bootstrap/v3/bootstrap_pb.js';
 
@@ -23,7 +24,7 @@ function render(...args: string[]) {
 /** The bootstrap, parsed strictly, back in Envoy's canonical JSON (so field names are Envoy's own). */
 function parsed(yaml: string): JsonObject {
   const p = parseEnvoyConfig(BootstrapSchema, yaml);
-  assert.ok(p.ok, p.ok ? '' : p.error);
+  assert.ok(p.ok, p.ok ? '' : reasonOf(p));
   return toJson(BootstrapSchema, p.value, { registry: envoyRegistry }) as JsonObject;
 }
 

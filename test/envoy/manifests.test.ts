@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { parseAllDocuments } from 'yaml';
+import { reasonOf } from '../../contracts/problem.js';
 import { parseEnvoyConfig } from '../../control/render/registry.js';
 import { BootstrapSchema } from '../../proto/gen/envoy/config/bootstrap/v3/bootstrap_pb.js';
 
@@ -15,7 +16,7 @@ test('the sidecar example carries exactly the bootstrap perimeter envoy bootstra
   const all = docs('envoy/k8s/sidecar-example.yaml');
   const shipped = all.find((d) => d.kind === 'ConfigMap').data['envoy.yaml'] as string;
   const parsed = parseEnvoyConfig(BootstrapSchema, shipped);
-  assert.ok(parsed.ok, parsed.ok ? '' : parsed.error);
+  assert.ok(parsed.ok, parsed.ok ? '' : reasonOf(parsed));
   const fresh = spawnSync(
     process.execPath,
     [

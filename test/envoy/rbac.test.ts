@@ -11,6 +11,7 @@ import { test } from 'node:test';
 import { parse } from 'yaml';
 import { EnvoyRbacEngine } from '../../bench/engines/envoy-rbac.js';
 import { JWT_METADATA } from '../../contracts/jwt.js';
+import { reasonOf } from '../../contracts/problem.js';
 import { normalizePath } from '../../contracts/request-path.js';
 import { compile } from '../../control/compile/compile.js';
 import { evaluate } from '../../control/eval/evaluate.js';
@@ -62,7 +63,7 @@ test('every shop workload exports filters that parse strictly as Envoy HttpFilte
   for (const [name, w] of Object.entries(all))
     for (const f of w.http_filters) {
       const parsed = parseEnvoyConfig(HttpFilterSchema, JSON.stringify(f));
-      assert.ok(parsed.ok, `${name}: ${parsed.ok ? '' : parsed.error}`);
+      assert.ok(parsed.ok, `${name}: ${parsed.ok ? '' : reasonOf(parsed)}`);
     }
   // db is in simulate mode: nothing enforced, the written policy in shadow rules only.
   const db = all.db?.http_filters ?? [];

@@ -1,6 +1,7 @@
 /** Envoy configs are parsed strictly into Envoy's real proto types (generated from @grpc/grpc-js-xds's protos). */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { reasonOf } from '../../contracts/problem.js';
 import { parseEnvoyConfig } from '../../control/render/registry.js';
 import { BootstrapSchema } from '../../proto/gen/envoy/config/bootstrap/v3/bootstrap_pb.js';
 
@@ -39,7 +40,7 @@ static_resources:
 
 test('a bootstrap with HCM, the Wasm filter and the router parses into Envoy types', () => {
   const r = parseEnvoyConfig(BootstrapSchema, BOOTSTRAP);
-  assert.ok(r.ok, r.ok ? '' : r.error);
+  assert.ok(r.ok, r.ok ? '' : reasonOf(r));
   assert.equal(r.value.staticResources?.listeners[0]?.name, 'inbound');
   assert.equal(r.value.node?.id, 'spiffe://shop.example/ns/shop/sa/web');
 });
@@ -55,6 +56,6 @@ for (const [name, text, error] of bad) {
   test(`rejects ${name}`, () => {
     const r = parseEnvoyConfig(BootstrapSchema, text);
     assert.equal(r.ok, false);
-    assert.match(r.ok ? '' : r.error, error);
+    assert.match(r.ok ? '' : reasonOf(r), error);
   });
 }

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { create } from '@bufbuild/protobuf';
+import { reasonOf } from '../../contracts/problem.js';
 import { eventOf } from '../../control/flows/event.js';
 import { accessEntry } from '../../envoy/sidecar/access-entry.js';
 import { HTTPAccessLogEntrySchema } from '../../proto/gen/envoy/data/accesslog/v3/accesslog_pb.js';
@@ -20,8 +21,8 @@ test('an access entry with the decision record becomes a flow event', () => {
     decision: RECORD,
   });
   const r = eventOf(entry, 'db');
-  assert.ok(r.ok, r.ok ? '' : r.reason);
-  assert.deepEqual(r.event, {
+  assert.ok(r.ok, r.ok ? '' : reasonOf(r));
+  assert.deepEqual(r.value, {
     timeMs: Date.parse('2026-11-24T05:00:00.250Z'),
     source: 'spiffe://shop.example/ns/shop/sa/app',
     destination: 'db',
@@ -41,7 +42,7 @@ test('an access entry with the decision record becomes a flow event', () => {
 test('an entry without the record, or with a broken one, is refused with a reason', () => {
   const bare = eventOf(create(HTTPAccessLogEntrySchema, { request: { path: '/x' } }), 'db');
   assert.equal(bare.ok, false);
-  assert.match(bare.ok ? '' : bare.reason, /no wasm.perimeter_decision/);
+  assert.match(bare.ok ? '' : reasonOf(bare), /no wasm.perimeter_decision/);
   const broken = eventOf(
     accessEntry({
       time: new Date().toISOString(),
@@ -56,5 +57,5 @@ test('an entry without the record, or with a broken one, is refused with a reaso
     'db',
   );
   assert.equal(broken.ok, false);
-  assert.match(broken.ok ? '' : broken.reason, /no decision/);
+  assert.match(broken.ok ? '' : reasonOf(broken), /no decision/);
 });

@@ -16,6 +16,7 @@ import { create } from '@bufbuild/protobuf';
 import type * as grpc from '@grpc/grpc-js';
 import { parseAllDocuments } from 'yaml';
 import { CONTROL_IDENTITY_PATH } from '../../contracts/control-identity.js';
+import { reasonOf } from '../../contracts/problem.js';
 import { issueSvid, loadCa } from '../../control/ca/ca.js';
 import { eventOf } from '../../control/flows/event.js';
 import { notExactlyOnePerimeter, recommend } from '../../control/flows/recommend.js';
@@ -68,7 +69,7 @@ test('intake refuses what HTTP and the filter cannot produce, each with a reason
   for (const [what, over] of refused) {
     const r = eventOf(accessEntry(entry(over)), 'payments');
     assert.equal(r.ok, false, what);
-    if (!r.ok) assert.match(r.reason, /^[\x20-\x7e]+$/, `${what}: the reason is plain text (${r.reason})`);
+    if (!r.ok) assert.match(reasonOf(r), /^[\x20-\x7e]+$/, `${what}: the reason is plain text (${reasonOf(r)})`);
   }
   assert.equal(eventOf(accessEntry(entry({})), 'payments').ok, true, 'an ordinary entry is kept');
 });

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { RESOURCE_NAME, readFilterConfig } from '../../contracts/ecds.js';
 import { BUILT_MODULE } from '../../contracts/module.js';
+import { reasonOf } from '../../contracts/problem.js';
 import { TYPE } from '../../contracts/type-urls.js';
 import { issueSvid, loadCa } from '../../control/ca/ca.js';
 import { tokenPath } from '../../control/serve/admin-guard.js';
@@ -53,8 +54,9 @@ function validator(reject?: (p: CompiledPolicy) => string | undefined) {
   const runner = new FilterRunner();
   return (_type: string, resources: readonly HeldResource[]) => {
     for (const r of resources) {
-      const cfg = readFilterConfig(r.resource);
-      if ('error' in cfg) return cfg.error;
+      const read = readFilterConfig(r.resource);
+      if (!read.ok) return reasonOf(read);
+      const cfg = read.value;
       const refusal = reject?.(CompiledPolicy.decode(cfg.policy));
       if (refusal) return refusal;
       try {
@@ -97,8 +99,8 @@ async function sidecar(
 const policyOf = (c: XdsClient): CompiledPolicy | undefined => {
   const r = c.held(ECDS).get(RESOURCE_NAME);
   if (!r) return undefined;
-  const cfg = readFilterConfig(r.resource);
-  return 'error' in cfg ? undefined : CompiledPolicy.decode(cfg.policy);
+  const read = readFilterConfig(r.resource);
+  return read.ok ? CompiledPolicy.decode(read.value.policy) : undefined;
 };
 
 const admin = async (path: string, init?: RequestInit) => {
@@ -132,8 +134,9 @@ test('each sidecar receives its own workload policy as the ECDS Wasm filter conf
   assert.equal(policyOf(db)?.workload, 'db');
   assert.equal(policyOf(db2)?.identity, DB);
   first = policyOf(db) as CompiledPolicy;
-  const cfg = readFilterConfig(web.held(ECDS).get(RESOURCE_NAME)?.resource as HeldResource['resource']);
-  assert.ok(!('error' in cfg));
+  const read = readFilterConfig(web.held(ECDS).get(RESOURCE_NAME)?.resource as HeldResource['resource']);
+  assert.ok(read.ok);
+  const cfg = read.value;
   assert.equal(cfg.name, 'perimeter.authz');
   assert.equal(cfg.rootId, 'perimeter');
   assert.equal(cfg.filename, '/etc/perimeter/perimeter.wasm');
@@ -151,8 +154,8 @@ test('a policy edit reaches the affected sidecar only, with a stable vm_config',
   await eventually(() => policyOf(db)?.version !== first.version, 3_000, 'db updated');
   assert.equal(policyOf(db)?.perimeters[0]?.mode, 1 + 2, 'enforce');
   const vmAfter = readFilterConfig(db.held(ECDS).get(RESOURCE_NAME)?.resource as HeldResource['resource']);
-  assert.ok(!('error' in vmBefore) && !('error' in vmAfter));
-  assert.equal(vmAfter.vmId, vmBefore.vmId);
+  assert.ok(vmBefore.ok && vmAfter.ok);
+  assert.equal(vmAfter.value.vmId, vmBefore.value.vmId);
   await new Promise((r) => setTimeout(r, 200));
   assert.equal(webUpdates, 0);
   assert.equal(policyOf(web)?.version, webVersion);
