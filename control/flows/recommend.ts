@@ -8,7 +8,7 @@
 import { Document, parseAllDocuments, type YAMLMap, type YAMLSeq } from 'yaml';
 import { parseSpiffeId } from '../../contracts/spiffe.js';
 import { HTTP_METHODS, type Workload } from '../policy/model.js';
-import { parsePathPattern } from '../policy/parse-native.js';
+import { parsePathPattern } from '../policy/patterns.js';
 import { printable } from './recorded.js';
 import type { Flow } from './store.js';
 
@@ -133,7 +133,7 @@ export function recommend(
     for (const f of c.flows) {
       const p = policyPath(f.template);
       // What the policy language would refuse (a template recorded before intake checked it) is left out.
-      if (typeof parsePathPattern(p.path) === 'string') continue;
+      if (!parsePathPattern(p.path).ok) continue;
       paths.set(p.path, (paths.get(p.path) ?? false) || p.widened);
     }
     if (paths.size === 0) {

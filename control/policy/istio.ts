@@ -18,8 +18,9 @@ import {
   type Source,
   type StringMatch,
 } from './model.js';
-import { location, NAME } from './parse-native.js';
+import { NAME } from './names.js';
 import type { Cursor } from './yaml-cursor.js';
+import { location } from './yaml-cursor.js';
 
 /** Policies here apply mesh-wide (Istio's default root namespace). */
 export const ISTIO_ROOT_NAMESPACE = 'istio-system';

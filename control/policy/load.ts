@@ -9,9 +9,9 @@ import { LineCounter, parseAllDocuments } from 'yaml';
 import { type Diagnostic, hasErrors, sortDiagnostics } from './diagnostics.js';
 import { parseIstioPolicy } from './istio.js';
 import type { Mesh, Perimeter, PolicySet, Workload } from './model.js';
-import { location, parseMesh, parsePerimeter, parseWorkload, readName } from './parse-native.js';
+import { parseMesh, parsePerimeter, parseWorkload, readName } from './parse-native.js';
 import { validateSet } from './validate.js';
-import { Cursor, type DocContext, type Reference } from './yaml-cursor.js';
+import { Cursor, type DocContext, location, type Reference } from './yaml-cursor.js';
 
 export const API_VERSION = 'perimeter.dev/v1';
 const ISTIO_VERSIONS = ['security.istio.io/v1', 'security.istio.io/v1beta1'];

@@ -5,6 +5,7 @@
  */
 import { isMap, isScalar, isSeq, type LineCounter, type Node, type Pair, type YAMLMap } from 'yaml';
 import type { Diagnostic, Severity } from './diagnostics.js';
+import type { Location } from './model.js';
 
 export interface DocContext {
   file: string;
@@ -235,4 +236,10 @@ function editDistance(a: string, b: string): number {
     }
   }
   return row[b.length] as number;
+}
+
+/** Where a cursor's value is in its file. */
+export function location(c: Cursor): Location {
+  const pos = c.ctx.lines.linePos(c.offset);
+  return { file: c.ctx.file, line: pos.line, column: pos.col };
 }

@@ -3,7 +3,8 @@
 // decision cost can be measured apart from the host boundary.
 import { decide } from "./decide";
 import { normalizeHost, normalizePath } from "./match";
-import { decodePolicy, Policy } from "./policy";
+import { decodePolicy } from "./decode";
+import { Policy } from "./policy";
 import { Request } from "./request";
 import { Verdict } from "./verdict";
 

@@ -8,7 +8,7 @@ import * as contexts from "./contexts";
 import { configRejected, defineCounters, flushHits } from "./counters";
 import * as host from "./host";
 import { policyFromJson } from "./json-config";
-import { decodePolicy } from "./policy";
+import { decodePolicy } from "./decode";
 import { Request } from "./request";
 
 export const MAX_CLAIMS: i32 = 32;

@@ -1,0 +1,81 @@
+/** `when:` conditions of a rule: a header or a verified JWT claim, tested one way each. */
+import { headerOperandProblem } from '../../contracts/header-value.js';
+import type { Action, Condition } from './model.js';
+import { parseSetBy } from './parse-source.js';
+import type { Cursor } from './yaml-cursor.js';
+
+const HEADER_NAME = /^[a-z0-9!#$%&'*+.^_`|~-]+$/;
+
+export function parseCondition(c: Cursor, action: Action | undefined): Condition | undefined {
+  const f = c.fields(['header', 'claim', 'equals', 'prefix', 'present', 'contains', 'setBy']);
+  if (!f) return undefined;
+  const header = f.get('header')?.string();
+  const claim = f.get('claim')?.string();
+  if ((header === undefined) === (claim === undefined)) {
+    c.error('a condition names exactly one of header or claim', 'for example {header: x-device-posture, equals: compliant}');
+    return undefined;
+  }
+  const ops = ['equals', 'prefix', 'present', 'contains'].filter((k) => f.has(k));
+  if (ops.length !== 1) {
+    c.error(
+      `a condition has exactly one test, got ${ops.length ? ops.join(' and ') : 'none'}`,
+      header !== undefined ? 'equals, prefix or present' : 'equals or contains',
+    );
+    return undefined;
+  }
+  const op = ops[0] as string;
+  const opC = f.get(op) as Cursor;
+  const setByC = f.get('setBy');
+  if (setByC && (header === undefined || action !== 'allow')) {
+    setByC.error(
+      header === undefined ? 'setBy binds a header, not a claim (a verified claim is trusted already)' : `setBy in a ${action} rule`,
+      'setBy narrows an allow rule to the callers trusted to set the header; a deny must match whoever sends it',
+    );
+    return undefined;
+  }
+  const setBy = setByC ? parseSetBy(setByC) : undefined;
+  // A valid header condition: bound to its setters, or (in an allow) a warning that any caller can set it.
+  const bound = (cond: Condition): Condition => {
+    if (action === 'allow' && !setByC)
+      c.warn(
+        `this allow trusts header ${header}, which any caller it admits can set to anything`,
+        'take it from a verified token claim ({claim: …}), or say who may set it: setBy: {workloads: [ingress]}',
+      );
+    return setBy ? { ...cond, setBy } : cond;
+  };
+  if (header !== undefined) {
+    const key = header.toLowerCase();
+    if (!HEADER_NAME.test(key)) {
+      f.get('header')?.error(
+        `"${header}" is not a header name`,
+        key.startsWith(':') ? 'use to.hosts, to.methods, to.paths for pseudo-headers' : undefined,
+      );
+      return undefined;
+    }
+    if (op === 'contains') {
+      opC.error('headers support equals, prefix or present', 'contains is for list claims such as amr');
+      return undefined;
+    }
+    if (op === 'present') {
+      if (opC.bool() !== true) opC.error('present takes true', 'to require a header to be absent, use a deny rule');
+      return bound({ attribute: 'header', key, values: [{ kind: 'present', value: '' }], notValues: [] });
+    }
+    const value = opC.string();
+    if (value === undefined) return undefined;
+    const problem = headerOperandProblem(value);
+    if (problem) {
+      opC.error(`${op} "${value}": ${problem}`, 'a header sent as "a, b" is tested as "a, b", "a" and "b" (docs/semantics.md)');
+      return undefined;
+    }
+    return bound({ attribute: 'header', key, values: [{ kind: op === 'equals' ? 'exact' : 'prefix', value }], notValues: [] });
+  }
+  if (op !== 'equals' && op !== 'contains') {
+    opC.error(`claims support equals or contains, not ${op}`);
+    return undefined;
+  }
+  const value = opC.string();
+  if (value === undefined || !claim) return undefined;
+  // A list claim matches when one of its elements does, so equals and contains compile alike;
+  // both exist because "amr contains mfa" and "tenant equals acme" read as people think.
+  return { attribute: 'claim', key: claim, values: [{ kind: 'exact', value }], notValues: [] };
+}

@@ -1,0 +1,116 @@
+/**
+ * One rule of a Perimeter (`rules[i]`): who it admits or denies (`from`, parse-source.ts), what
+ * requests (`to`), under which conditions (`when`, parse-condition.ts), its mode and expiry.
+ * Every problem becomes a diagnostic with its path.
+ */
+import { asciiLower } from '../../contracts/string-match.js';
+import {
+  ACTIONS,
+  type Action,
+  type Condition,
+  emptyOperation,
+  HTTP_METHODS,
+  MODES,
+  type Mode,
+  type Operation,
+  type Rule,
+} from './model.js';
+import { NAME, suggestName } from './names.js';
+import { parseCondition } from './parse-condition.js';
+import { parseFrom } from './parse-source.js';
+import { parseHostPattern, parsePathPattern } from './patterns.js';
+import { type Cursor, location } from './yaml-cursor.js';
+
+export function parseRule(c: Cursor): Rule | undefined {
+  const f = c.fields(['name', 'action', 'from', 'to', 'when', 'expires', 'mode']);
+  if (!f) return undefined;
+  const nameC = f.get('name');
+  const name = nameC?.string();
+  if (name === undefined) c.error('rule name is required', 'names show up in every deny and in the metrics: name: allow-app-reads');
+  else if (!NAME.test(name))
+    nameC?.error(`"${name}" is not a valid rule name`, `use lower-case letters, digits, "-" and ".", e.g. "${suggestName(name)}"`);
+  const actionC = f.get('action');
+  const action: Action | undefined = actionC?.oneOf(ACTIONS);
+  if (!actionC) c.error('rule action is required', 'action: allow | deny | audit');
+
+  const fromC = f.get('from');
+  const from = fromC ? parseFrom(fromC) : [];
+  const toC = f.get('to');
+  const to = toC ? (toC.isList() ? toC.items() : [toC]).map((o) => parseOperation(o, action)) : [];
+  const when = (f.get('when')?.items() ?? []).map((w) => parseCondition(w, action)).filter((x): x is Condition => x !== undefined);
+
+  if (action === 'allow' && !fromC) {
+    c.error(
+      'an allow rule must say who it allows (from)',
+      'an empty rule never means "everyone": write from: {identities: ["*"]} for every authenticated caller',
+    );
+  }
+  if (action && action !== 'allow' && !fromC && !toC && when.length === 0) {
+    c.error(
+      `an empty ${action} rule would match every request`,
+      'say what it matches; to match every caller write from: {identities: ["*"], unauthenticated: true}',
+    );
+  }
+  const expiresC = f.get('expires');
+  const expiresUnixMs = expiresC?.timestamp();
+  if (expiresUnixMs !== undefined && expiresUnixMs <= Date.now()) {
+    expiresC?.warn('this rule has expired and no longer matches', 'remove it, or move its expiry forward');
+  }
+  const mode: Mode | undefined = f.get('mode')?.oneOf(MODES);
+  if (name === undefined || action === undefined) return undefined;
+  return {
+    name,
+    action,
+    from,
+    to,
+    when,
+    ...(expiresUnixMs !== undefined ? { expiresUnixMs } : {}),
+    ...(mode ? { mode } : {}),
+    location: location(c),
+  };
+}
+
+/** `setBy`: who may set a header, as `from` names callers (never `unauthenticated` or `"*"`). */
+function pathCaseOf(c: Cursor | undefined, action: Action | undefined): boolean {
+  const v = c?.oneOf(['sensitive', 'insensitive'] as const);
+  return v ? v === 'insensitive' : action !== 'allow';
+}
+
+function parseOperation(c: Cursor, action: Action | undefined): Operation {
+  const op = emptyOperation();
+  const f = c.fields(['methods', 'paths', 'hosts', 'ports', 'pathCase']);
+  if (!f) return op;
+  const ignoreCase = pathCaseOf(f.get('pathCase'), action);
+  const methodsC = f.get('methods');
+  for (const [i, m] of (methodsC?.strings() ?? []).entries()) {
+    if ((HTTP_METHODS as readonly string[]).includes(m)) op.methods.push(m);
+    else {
+      const upper = m.toUpperCase();
+      methodsC
+        ?.items()
+        [i]?.error(
+          `"${m}" is not an HTTP method`,
+          (HTTP_METHODS as readonly string[]).includes(upper) ? `methods are upper-case: ${upper}` : `one of ${HTTP_METHODS.join(', ')}`,
+        );
+    }
+  }
+  const pathsC = f.get('paths');
+  for (const [i, p] of (pathsC?.strings() ?? []).entries()) {
+    const r = parsePathPattern(p);
+    if (!r.ok) pathsC?.items()[i]?.error(`unsafe path pattern "${p}": ${r.problems[0]?.message}`, r.problems[0]?.hint);
+    else op.paths.push(ignoreCase ? { ...r.value, value: asciiLower(r.value.value), ignoreCase } : r.value);
+  }
+  const hostsC = f.get('hosts');
+  for (const [i, h] of (hostsC?.strings() ?? []).entries()) {
+    const r = parseHostPattern(h);
+    if (!r.ok) hostsC?.items()[i]?.error(`bad host pattern "${h}": ${r.problems[0]?.message}`);
+    else op.hosts.push(r.value);
+  }
+  for (const pc of f.get('ports')?.items() ?? []) {
+    const n = pc.integer(1, 65535);
+    if (n !== undefined) op.ports.push(n);
+  }
+  return op;
+}
+
+/** `/exact/path`, `/prefix/*` (segment boundary) or `/*`; error text is "problem|hint". */

@@ -1,0 +1,38 @@
+/** The path and host patterns a rule's `to:` names, checked as requests are compared: normalised, lower case. */
+import { fail, ok, type Result } from '../../contracts/problem.js';
+import { normalizePath } from '../../contracts/request-path.js';
+import type { StringMatch } from './model.js';
+
+const HOST_PATTERN = /^(\*|(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*)$/;
+
+/** `/exact/path`, `/prefix/*` (segment boundary) or `/*`, as requests are compared after normalisation. */
+export function parsePathPattern(p: string): Result<StringMatch> {
+  if (!p.startsWith('/')) return fail('', 'a path starts with "/"', 'for example /orders or /orders/*');
+  if (p.includes('?') || p.includes('#')) return fail('', 'queries and fragments are not matched', 'remove everything from "?" or "#"');
+  if (p.includes(';') || /%3b/i.test(p))
+    return fail(
+      '',
+      'path parameters (";") are never matched',
+      'a path with ";" is refused, or matched without it (Mesh or Workload pathParameters)',
+    );
+  const prefix = p.endsWith('/*');
+  const base = prefix ? p.slice(0, -2) : p;
+  if (base.includes('*'))
+    return fail('', '"*" is allowed only as a final "/*" segment', '/orders/* matches /orders and everything below it');
+  if (base === '') return ok({ kind: 'segment-prefix', value: '' });
+  const n = normalizePath(base);
+  if (!n.ok) return fail('', `${n.reason}`, `write the path as a client would send it after normalisation`);
+  if (n.path !== base)
+    return fail('', `it is not normalised; requests are compared after normalisation`, `write "${n.path}${prefix ? '/*' : ''}"`);
+  return ok(prefix ? { kind: 'segment-prefix', value: base } : { kind: 'exact', value: base });
+}
+
+/** A DNS name, `*.suffix` or `*`, lower case, without a port. */
+export function parseHostPattern(h: string): Result<StringMatch> {
+  if (h !== h.toLowerCase()) return fail('', 'hosts are compared case-insensitively; write it in lower case');
+  if (h.includes(':')) return fail('', 'ports are not part of a host pattern; use ports: [...]');
+  if (!HOST_PATTERN.test(h)) return fail('', 'use a DNS name, "*.suffix" or "*"');
+  if (h === '*') return ok({ kind: 'present', value: '' });
+  if (h.startsWith('*.')) return ok({ kind: 'suffix', value: h.slice(1) });
+  return ok({ kind: 'exact', value: h });
+}
