@@ -1,0 +1,212 @@
+/**
+ * One HTTP stream through a plugin, driven in Envoy's callback order: request headers, body and
+ * trailers, response headers, body and trailers, then the log and the end. A local reply the
+ * module sends is deferred and passes back through its response callbacks, as in Envoy.
+ */
+import type { Header, LocalReply, StreamContext } from './context.js';
+import { type DataAction, dataAction, type HeadersAction, headersAction, type TrailersAction, trailersAction } from './enums.js';
+import { type VmHooks, WasmTrap } from './host-vm.js';
+import type { WasmVm } from './vm.js';
+
+/** What a stream needs of its plugin. */
+export interface StreamOwner {
+  readonly options: { allowOnHeadersStopIteration?: boolean | undefined };
+  readonly host: { readonly hooks: VmHooks };
+}
+
+/** Envoy's header maps have lower-case keys. Always a copy: the module may change the map. */
+function lowerCaseKeys(headers: Header[]): Header[] {
+  return headers.map(([k, v]) => [k.toLowerCase(), v]);
+}
+
+/** Bodies are replaced, never written in place: every stream starts from this one. */
+export const NO_BODY = Buffer.alloc(0);
+
+export const FAIL_STREAM_REPLY: LocalReply = {
+  status: 503,
+  details: 'wasm_fail_stream',
+  body: new Uint8Array(),
+  headers: [],
+  grpcStatus: 14,
+};
+
+export interface HeadersOutcome {
+  /** What the filter chain does next; 'LocalReply' when the module (or a failure) answered. */
+  action: HeadersAction | 'LocalReply';
+  localReply?: LocalReply;
+  /** The filter was skipped (FAIL_OPEN after a failure). */
+  skipped?: boolean;
+}
+
+/** One HTTP stream through the filter, driven in Envoy's callback order. */
+export class HttpStream {
+  private created = false;
+  private finished = false;
+  /** Response headers the module produced for its own local reply (after its callbacks). */
+  replyHeaders?: Header[];
+
+  constructor(
+    readonly plugin: StreamOwner,
+    private readonly vm: WasmVm,
+    readonly ctx: StreamContext,
+    private readonly mode: 'normal' | 'skip' | 'fail',
+    private readonly onFinished: () => void,
+  ) {}
+
+  get filterState(): Map<string, Uint8Array> {
+    return this.ctx.filterState;
+  }
+
+  get localReply(): LocalReply | undefined {
+    return this.ctx.localReply;
+  }
+
+  /** Request headers as the module left them (it may add or replace some). */
+  get requestHeaders(): Header[] {
+    return this.ctx.requestHeaders;
+  }
+
+  get responseHeaders(): Header[] {
+    return this.ctx.responseHeaders;
+  }
+
+  private ensureCreated(): void {
+    if (this.created) return;
+    this.created = true;
+    this.vm.contexts.set(this.ctx.id, this.ctx);
+    this.vm.call(this.ctx, 'proxy_on_context_create', this.ctx.id, this.ctx.root.id);
+  }
+
+  private failStream(): LocalReply {
+    const reply = { ...FAIL_STREAM_REPLY, body: new Uint8Array() };
+    this.ctx.localReply = reply;
+    this.ctx.responseCodeDetails = reply.details;
+    return reply;
+  }
+
+  /** Runs a callback; a trap fails the VM and the stream (503 wasm_fail_stream). */
+  private invoke(name: string, ...args: number[]): number | LocalReply {
+    try {
+      this.ensureCreated();
+      const r = this.vm.call(this.ctx, name, this.ctx.id, ...args) ?? 0;
+      this.vm.flushQueues();
+      return r;
+    } catch (e) {
+      if (!(e instanceof WasmTrap)) throw e;
+      this.plugin.host.hooks.log('critical', `wasm trap in ${name}: ${e.message}`);
+      return this.failStream();
+    }
+  }
+
+  /** The module called proxy_send_local_response: send it now, through its response callbacks. */
+  private sendPendingReply(): LocalReply | undefined {
+    const reply = this.ctx.pendingReply;
+    if (!reply) return undefined;
+    delete this.ctx.pendingReply;
+    this.ctx.localReply = reply;
+    this.ctx.responseCodeDetails = reply.details;
+    const headers: Header[] = [[':status', String(reply.status)]];
+    if (reply.body.length) headers.push(['content-length', String(reply.body.length)], ['content-type', 'text/plain']);
+    headers.push(...reply.headers);
+    this.ctx.responseHeaders = headers;
+    this.ctx.requestHeadersPaused = false;
+    this.ctx.phase = 'response_headers';
+    const r = this.invoke('proxy_on_response_headers', headers.length, reply.body.length ? 0 : 1);
+    if (typeof r === 'object') return r;
+    if (reply.body.length) {
+      this.ctx.responseBody = Buffer.from(reply.body);
+      this.ctx.phase = 'response_body';
+      const b = this.invoke('proxy_on_response_body', reply.body.length, 1);
+      if (typeof b === 'object') return b;
+    }
+    this.replyHeaders = this.ctx.responseHeaders;
+    return reply;
+  }
+
+  onRequestHeaders(headers: Header[], endOfStream = false): HeadersOutcome {
+    this.ctx.requestHeaders = lowerCaseKeys(headers);
+    if (this.mode === 'skip') return { action: 'Continue', skipped: true };
+    if (this.mode === 'fail') return { action: 'LocalReply', localReply: this.failStream() };
+    this.ctx.phase = 'request_headers';
+    const r = this.invoke('proxy_on_request_headers', this.ctx.requestHeaders.length, endOfStream ? 1 : 0);
+    if (typeof r === 'object') return { action: 'LocalReply', localReply: r };
+    const reply = this.sendPendingReply();
+    if (reply) return { action: 'LocalReply', localReply: reply };
+    const action = headersAction(r, Boolean(this.plugin.options.allowOnHeadersStopIteration));
+    this.ctx.requestHeadersPaused = action !== 'Continue' && !this.ctx.continued.request;
+    return { action };
+  }
+
+  onRequestBody(chunk: Uint8Array, endOfStream: boolean): { action: DataAction | 'LocalReply'; localReply?: LocalReply } {
+    if (this.mode !== 'normal' || this.ctx.localReply) return { action: 'Continue' };
+    this.ctx.requestBody = Buffer.concat([this.ctx.requestBody, chunk]);
+    this.ctx.phase = 'request_body';
+    const r = this.invoke('proxy_on_request_body', this.ctx.requestBody.length, endOfStream ? 1 : 0);
+    if (typeof r === 'object') return { action: 'LocalReply', localReply: r };
+    const reply = this.sendPendingReply();
+    if (reply) return { action: 'LocalReply', localReply: reply };
+    return { action: dataAction(r) };
+  }
+
+  onRequestTrailers(trailers: Header[]): { action: TrailersAction | 'LocalReply'; localReply?: LocalReply } {
+    if (this.mode !== 'normal' || this.ctx.localReply) return { action: 'Continue' };
+    this.ctx.requestTrailers = trailers;
+    this.ctx.phase = 'request_trailers';
+    const r = this.invoke('proxy_on_request_trailers', trailers.length);
+    if (typeof r === 'object') return { action: 'LocalReply', localReply: r };
+    return { action: trailersAction(r) };
+  }
+
+  onResponseHeaders(headers: Header[], endOfStream = false): HeadersOutcome {
+    this.ctx.responseHeaders = lowerCaseKeys(headers);
+    if (this.mode !== 'normal' || this.ctx.localReply) return { action: 'Continue', ...(this.mode === 'skip' ? { skipped: true } : {}) };
+    this.ctx.requestHeadersPaused = false;
+    this.ctx.phase = 'response_headers';
+    const r = this.invoke('proxy_on_response_headers', this.ctx.responseHeaders.length, endOfStream ? 1 : 0);
+    if (typeof r === 'object') return { action: 'LocalReply', localReply: r };
+    const reply = this.sendPendingReply();
+    if (reply) return { action: 'LocalReply', localReply: reply };
+    return { action: headersAction(r, Boolean(this.plugin.options.allowOnHeadersStopIteration)) };
+  }
+
+  onResponseBody(chunk: Uint8Array, endOfStream: boolean): { action: DataAction | 'LocalReply'; localReply?: LocalReply } {
+    if (this.mode !== 'normal' || this.ctx.localReply) return { action: 'Continue' };
+    this.ctx.responseBody = Buffer.concat([this.ctx.responseBody, chunk]);
+    this.ctx.phase = 'response_body';
+    const r = this.invoke('proxy_on_response_body', this.ctx.responseBody.length, endOfStream ? 1 : 0);
+    if (typeof r === 'object') return { action: 'LocalReply', localReply: r };
+    return { action: dataAction(r) };
+  }
+
+  get responseBody(): Buffer {
+    return this.ctx.responseBody;
+  }
+
+  get requestBody(): Buffer {
+    return this.ctx.requestBody;
+  }
+
+  /**
+   * The end of the stream, in Envoy's order: proxy_on_log (before filters are destroyed;
+   * request headers readable again, read-only), proxy_on_done (ignored for streams),
+   * proxy_on_delete.
+   */
+  finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    try {
+      if (this.mode === 'normal' && !this.vm.failed) {
+        this.ctx.phase = 'log';
+        this.invoke('proxy_on_log');
+        this.ctx.phase = 'done';
+        if (!this.vm.failed) this.invoke('proxy_on_done');
+        if (!this.vm.failed && this.created) this.vm.call(this.ctx, 'proxy_on_delete', this.ctx.id);
+      }
+    } catch {
+      // a trap in a teardown callback fails the VM; later streams apply the failure policy
+    } finally {
+      this.vm.contexts.delete(this.ctx.id);
+      this.onFinished();
+    }
+  }
+}
