@@ -1,73 +1,31 @@
-/**
- * `perimeter serve`: the policy directory, the history, the snapshot cache, the xDS server and
- * the admin endpoint, wired together. Owns start-up order (a snapshot exists before the first
- * stream is accepted) and shutdown (streams end cleanly, the state file goes away).
- */
-
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { type ModuleRef, RESOURCE_NAME } from '../../contracts/ecds.js';
-import { DEFAULT_MODULE_PATH } from '../../contracts/module.js';
 import { parseSpiffeId } from '../../contracts/spiffe.js';
 import { TYPE } from '../../contracts/type-urls.js';
 import { caDir, loadCa } from '../ca/ca.js';
 import { FlowStore } from '../flows/store.js';
 import { SnapshotCache } from '../xds/cache.js';
-import { type Logger, XdsServer } from '../xds/server.js';
+import { XdsServer } from '../xds/server.js';
+import type { Logger } from '../xds/server-options.js';
 import type { StreamInfo } from '../xds/session.js';
 import { AdminError, startAdmin } from './admin.js';
 import { createToken, tokenPath } from './admin-guard.js';
 import { PolicyCompiler } from './compiler.js';
+import { Containment, type QuarantineChange } from './containment.js';
 import { FlowIntake } from './flow-intake.js';
 import { History, HistoryError } from './history.js';
 import { ServerMetrics } from './metrics.js';
-import type { Published } from './published.js';
+import { type Published, publishedSummary } from './published.js';
 import { Publisher } from './publisher.js';
-import { checkIdentity, type QuarantineEntry, readQuarantine, writeQuarantine } from './quarantine.js';
+import { readQuarantine } from './quarantine.js';
 import { removeServerFile, type ServerFile, writeServerFile } from './server-file.js';
 import { ServerIdentity } from './server-identity.js';
+import { type ControlServerOptions, moduleRef } from './server-options.js';
 import { EMPTY_FLOW_STATS, type StatusReport, statusReport } from './status.js';
 import { type UiState, uiState } from './ui-state.js';
 import { watchPaths } from './watch.js';
-
-export interface ControlServerOptions {
-  policy: readonly string[];
-  state: string;
-  /** host:port of the xDS listener (port 0: any free port). */
-  listen: string;
-  /** host:port of the admin endpoint, or false for none. */
-  admin: string | false;
-  /**
-   * The operator token that changes need (admin-guard.ts); absent: a new one is made at start in
-   * `<state>/admin.token`. `adminTokenFile` says where the CLI finds a given one.
-   */
-  adminToken?: string;
-  adminTokenFile?: string;
-  /** Host names (besides IP literals and localhost) the admin endpoint answers to. */
-  adminHosts?: readonly string[];
-  insecure: boolean;
-  debounceMs?: number;
-  watch?: boolean;
-  resourceName?: string;
-  /** The module sidecars load: its path there and the local file whose sha256 names the VM. */
-  modulePath?: string;
-  moduleFile: string;
-  log: Logger;
-  keepaliveTimeMs?: number;
-  keepaliveTimeoutMs?: number;
-  /** Lifetime of the control server's own SVID; it is renewed at half of it. Default 24 h. */
-  svidTtlMs?: number;
-  now?: () => number;
-  /** Most flows kept in `<state>/flows` (the least recently seen go first). */
-  maxFlows?: number;
-}
-
-export function moduleRef(moduleFile: string, modulePath = DEFAULT_MODULE_PATH): ModuleRef {
-  if (!existsSync(moduleFile)) throw new Error(`${moduleFile} does not exist: run npm run build`);
-  return { filename: modulePath, sha256: createHash('sha256').update(readFileSync(moduleFile)).digest('hex') };
-}
 
 export class ControlServer {
   readonly cache: SnapshotCache;
@@ -89,6 +47,7 @@ export class ControlServer {
   /** xDS set version → the workload policy version it carries, for `status`. */
   private readonly policyOf = new Map<string, string>();
   private readonly log: Logger;
+  private readonly containment: Containment;
 
   private constructor(private readonly opts: ControlServerOptions) {
     this.log = opts.log;
@@ -126,6 +85,7 @@ export class ControlServer {
         },
       },
     });
+    this.containment = new Containment(opts.state, this.publisher, this.log, opts.now);
   }
 
   static async start(opts: ControlServerOptions): Promise<ControlServer> {
@@ -189,7 +149,7 @@ export class ControlServer {
           healthy: () => this.publisher.current !== undefined,
           rollback: (to) => {
             try {
-              return summaryOf(this.publisher.rollback(to));
+              return publishedSummary(this.publisher.rollback(to));
             } catch (e) {
               if (e instanceof HistoryError) throw new AdminError(404, e.message);
               throw e;
@@ -262,33 +222,13 @@ export class ControlServer {
     return this.uiCache.state;
   }
 
-  /**
-   * Denies every request from `identity` (and, with `both`, to its workload) on every sidecar.
-   * The list is on disk before anything is pushed, so a restart keeps the quarantine.
-   */
-  quarantine(identity: string, both: boolean, reason: string): { entry: QuarantineEntry; published: unknown } {
-    const bad = checkIdentity(identity);
-    if (bad) throw new AdminError(400, bad);
-    const entry: QuarantineEntry = { identity, both, reason, since: new Date(this.opts.now?.() ?? Date.now()).toISOString() };
-    return this.changeQuarantine('quarantine', entry, [...this.publisher.quarantine.filter((e) => e.identity !== identity), entry]);
+  /** Denies every request from `identity` (and, with `both`, to its workload) on every sidecar. */
+  quarantine(identity: string, both: boolean, reason: string): QuarantineChange {
+    return this.containment.quarantine(identity, both, reason);
   }
 
-  release(identity: string): { entry: QuarantineEntry; published: unknown } {
-    const entry = this.publisher.quarantine.find((e) => e.identity === identity);
-    if (!entry) throw new AdminError(404, `${identity} is not quarantined`);
-    return this.changeQuarantine(
-      'release',
-      entry,
-      this.publisher.quarantine.filter((e) => e !== entry),
-    );
-  }
-
-  /** The list is on disk before anything is pushed. */
-  private changeQuarantine(kind: 'quarantine' | 'release', entry: QuarantineEntry, list: QuarantineEntry[]) {
-    writeQuarantine(this.opts.state, list);
-    const p = this.publisher.setQuarantine(list, { kind, entry });
-    this.log.warn({ ...entry, version: p?.version }, kind === 'quarantine' ? 'identity quarantined' : 'quarantine released');
-    return { entry, published: p ? summaryOf(p) : undefined };
+  release(identity: string): QuarantineChange {
+    return this.containment.release(identity);
   }
 
   status(): StatusReport {
@@ -326,8 +266,4 @@ export class ControlServer {
     if (removeServerFile(this.opts.state) && this.opts.adminToken === undefined) rmSync(tokenPath(this.opts.state), { force: true });
     this.log.info({}, 'control server stopped');
   }
-}
-
-function summaryOf(p: Published) {
-  return { version: p.version, seq: p.seq, origin: p.origin, workloads: p.workloads.length, summary: p.summary };
 }

@@ -7,7 +7,8 @@ import { reasonOf } from '../../contracts/problem.js';
 import type { FlowEvent } from '../flows/event.js';
 import { eventOf } from '../flows/event.js';
 import type { FlowStore } from '../flows/store.js';
-import type { AccessLogBatch, Logger } from '../xds/server.js';
+import type { AccessLogBatch } from '../xds/access-logs.js';
+import type { Logger } from '../xds/server-options.js';
 import type { FlowStats } from './status.js';
 
 const FLUSH_MS = 50;

@@ -1,7 +1,7 @@
 /** Structured JSON logs (pino), one line per event, to stdout unless told otherwise. */
 import { pino } from 'pino';
 import { printable } from '../flows/recorded.js';
-import type { Logger } from '../xds/server.js';
+import type { Logger } from '../xds/server-options.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 

@@ -1,7 +1,7 @@
 /** Prometheus metrics of the control server (prom-client), fed by xDS and publisher events. */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { shortType } from '../../contracts/type-urls.js';
-import type { ServerEvents } from '../xds/server.js';
+import type { ServerEvents } from '../xds/server-options.js';
 import type { PublisherHooks } from './publisher.js';
 
 /** Loopback convergence is milliseconds; a slow sidecar can take seconds. */

@@ -23,3 +23,8 @@ export interface Rejected {
   /** The diagnostics exactly as `perimeter validate` prints them. */
   messages: string[];
 }
+
+/** A publication as the admin endpoint and the CLI report it. */
+export function publishedSummary(p: Published) {
+  return { version: p.version, seq: p.seq, origin: p.origin, workloads: p.workloads.length, summary: p.summary };
+}

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { CONTROL_SERVER_NAME, controlIdentity } from '../../contracts/control-identity.js';
 import { type CaFiles, caDir, initCa, issueSvid, loadCa } from '../ca/ca.js';
-import type { Logger, ServerTls } from '../xds/server.js';
+import type { Logger, ServerTls } from '../xds/server-options.js';
 
 const DAY_MS = 24 * 3_600_000;
 

@@ -21,7 +21,6 @@ import {
   type UnaryCall,
 } from '../../grpc/server.js';
 import { Status } from '../../grpc/status.js';
-import type { HTTPAccessLogEntry } from '../../proto/gen/envoy/data/accesslog/v3/accesslog_pb.js';
 import { AccessLogService, type StreamAccessLogsMessage } from '../../proto/gen/envoy/service/accesslog/v3/als_pb.js';
 import { AggregatedDiscoveryService } from '../../proto/gen/envoy/service/discovery/v3/ads_pb.js';
 import {
@@ -31,60 +30,13 @@ import {
   DiscoveryResponseSchema,
 } from '../../proto/gen/envoy/service/discovery/v3/discovery_pb.js';
 import { ExtensionConfigDiscoveryService } from '../../proto/gen/envoy/service/extension/v3/config_discovery_pb.js';
-import { type SnapshotCache, setVersion } from './cache.js';
+import { serveAccessLogs } from './access-logs.js';
+import { setVersion } from './cache.js';
 import { DeltaSession } from './delta.js';
 import { PushQueue } from './push-queue.js';
-import { type Session, StreamError, type StreamEvents, type StreamInfo } from './session.js';
+import type { Logger, ServerEvents, XdsServerOptions } from './server-options.js';
+import { type Session, StreamError, type StreamInfo } from './session.js';
 import { SotwSession } from './sotw.js';
-
-export interface ServerTls {
-  /** PEM of the mesh CA: client certificates must chain to it. */
-  caPem: string;
-  /** The server's certificate chain and key (an SVID of the control server). */
-  certPem: string;
-  keyPem: string;
-  trustDomain: string;
-}
-
-export interface Logger {
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
-}
-
-export interface ServerEvents extends StreamEvents {
-  connect(s: StreamInfo): void;
-  disconnect(s: StreamInfo): void;
-  refused(reason: 'unauthenticated' | 'node_mismatch' | 'bad_request', peer: string, message: string): void;
-}
-
-export interface XdsServerOptions {
-  cache: SnapshotCache;
-  /** Absent = plaintext, node.id trusted: local development only. */
-  tls?: ServerTls;
-  events?: Partial<ServerEvents>;
-  log?: Logger;
-  /** Identifier sent in every response's control_plane field. */
-  controlPlaneId?: string;
-  keepaliveTimeMs?: number;
-  keepaliveTimeoutMs?: number;
-  /** Streams are closed after this long (clients reconnect), spreading them over replicas. */
-  maxConnectionAgeMs?: number;
-  /** Open xDS streams one identity may hold (a sidecar needs one; reconnects overlap briefly). */
-  maxStreamsPerIdentity?: number;
-  now?: () => number;
-  /**
-   * Receives Envoy's Access Log Service (StreamAccessLogs) when set: each batch of HTTP entries
-   * with the identity the stream is bound to (its certificate, as for xDS) and the log name.
-   */
-  accessLogs?: (batch: AccessLogBatch) => void;
-}
-
-export interface AccessLogBatch {
-  identity: string;
-  logName: string;
-  entries: HTTPAccessLogEntry[];
-}
 
 const silent: Logger = { info() {}, warn() {}, error() {} };
 const DEFAULT_STREAMS_PER_IDENTITY = 16;
@@ -132,35 +84,12 @@ export class XdsServer {
     const sink = opts.accessLogs;
     if (sink)
       this.server.addService(AccessLogService, {
-        StreamAccessLogs: (call: ReadableCall<StreamAccessLogsMessage>, cb: Reply<object>) => this.accessLogs(call, cb, sink),
+        StreamAccessLogs: (call: ReadableCall<StreamAccessLogsMessage>, cb: Reply<object>) =>
+          serveAccessLogs(call, cb, sink, {
+            identify: (c, nodeId) => this.identify(c, nodeId),
+            refuse: (c, err) => this.refuse(c, err),
+          }),
       });
-  }
-
-  /** One ALS stream: bound to its certificate's identity by the first message, as an xDS stream is. */
-  private accessLogs(call: ReadableCall<StreamAccessLogsMessage>, cb: Reply<object>, sink: (batch: AccessLogBatch) => void): void {
-    let bound: { identity: string; logName: string } | undefined;
-    let done = false;
-    const finish = (err: StreamError | undefined) => {
-      if (done) return;
-      done = true;
-      if (err) {
-        this.refuse(call, err);
-        cb({ code: err.code, details: err.message });
-      } else cb(null, {});
-    };
-    call.on('data', (m: StreamAccessLogsMessage) => {
-      if (done) return;
-      if (!bound) {
-        const who = this.identify(call, m.identifier?.node?.id ?? '');
-        if (who instanceof StreamError) return finish(who);
-        bound = { identity: who, logName: m.identifier?.logName ?? '' };
-      }
-      if (m.logEntries.case === 'httpLogs' && m.logEntries.value.logEntry.length) sink({ ...bound, entries: m.logEntries.value.logEntry });
-    });
-    call.on('end', () => finish(undefined));
-    call.on('error', () => {
-      done = true;
-    });
   }
 
   get secure(): boolean {

@@ -20,6 +20,7 @@ import {
   type DiscoveryResponse,
 } from '../../proto/gen/envoy/service/discovery/v3/discovery_pb.js';
 import { ExtensionConfigDiscoveryService } from '../../proto/gen/envoy/service/extension/v3/config_discovery_pb.js';
+import { resourceName } from './resource-name.js';
 
 export interface HeldResource {
   name: string;
@@ -287,22 +288,4 @@ function nackSotw(st: TypeState, resp: DiscoveryResponse, message: string) {
     resourceNames: st.names,
     errorDetail: { code: Status.INVALID_ARGUMENT, message },
   };
-}
-
-/** The name of a resource in a SotW response: the `name` field every xDS resource type has first. */
-function resourceName(r: Any): string {
-  // Field 1 (name) as a length-delimited string: true for Listener, Cluster, RouteConfiguration,
-  // TypedExtensionConfig, Secret; ClusterLoadAssignment's cluster_name is field 1 as well.
-  const b = r.value;
-  if (b[0] !== 0x0a) return '';
-  let len = 0;
-  let shift = 0;
-  let i = 1;
-  for (; i < b.length; i++) {
-    const byte = b[i] as number;
-    len |= (byte & 0x7f) << shift;
-    shift += 7;
-    if (!(byte & 0x80)) break;
-  }
-  return Buffer.from(b.subarray(i + 1, i + 1 + len)).toString('utf8');
 }

@@ -3,7 +3,8 @@ import { request } from 'node:https';
 import { CONTROL_IDENTITY_PATH } from '../../contracts/control-identity.js';
 import { BUILT_MODULE } from '../../contracts/module.js';
 import { type CaFiles, issueSvid, type Svid } from '../../control/ca/ca.js';
-import { ControlServer, type ControlServerOptions } from '../../control/serve/control-server.js';
+import { ControlServer } from '../../control/serve/control-server.js';
+import type { ControlServerOptions } from '../../control/serve/server-options.js';
 import { Sidecar, type SidecarOptions } from '../../envoy/sidecar/sidecar.js';
 
 export const silentLog = { info() {}, warn() {}, error() {} };
