@@ -9,7 +9,7 @@ import { BootstrapSchema } from '../../proto/gen/envoy/config/bootstrap/v3/boots
 import { Need } from '../../proto/gen/perimeter/v1/compiled.js';
 import { defineCommand, flag, type OptionsOf } from '../support/flags.js';
 import { loadAndCompile } from '../support/load-policy.js';
-import { hostPortArg, JWT_FLAGS, LIMIT_FLAGS, limitsArg, portArg, UsageError } from '../support/targets.js';
+import { hostPortArg, JWT_FLAGS, LIMIT_FLAGS, limitsArg, portArg, UsageError, workloadIn } from '../support/targets.js';
 
 const BOOTSTRAP_DEFAULTS = {
   inbound: '15443',
@@ -59,9 +59,7 @@ export const envoyBootstrapCommand = defineCommand({
 
 function runEnvoyBootstrap(o: OptionsOf<typeof FLAGS>): number {
   const compiled = loadAndCompile([o.policy]);
-  const me = compiled.workloads.find((w) => w.workload.name === o.workload || w.workload.identity === o.workload);
-  if (!me)
-    throw new UsageError(`no workload ${o.workload} in ${o.policy} (known: ${compiled.workloads.map((w) => w.workload.name).join(', ')})`);
+  const me = workloadIn(compiled, o.workload, o.policy);
   const trustDomain = me.workload.identity.replace(/^spiffe:\/\//, '').split('/')[0] as string;
   const ports = {
     inbound: portArg('--inbound', o.inbound),

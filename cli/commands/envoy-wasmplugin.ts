@@ -5,7 +5,7 @@ import { BUILT_MODULE } from '../../contracts/module.js';
 import { renderWasmPlugin } from '../../control/render/wasmplugin.js';
 import { defineCommand, flag, type OptionsOf } from '../support/flags.js';
 import { loadAndCompile } from '../support/load-policy.js';
-import { UsageError } from '../support/targets.js';
+import { UsageError, workloadIn } from '../support/targets.js';
 
 const FLAGS = {
   workload: flag.required('--workload <name>', 'workload name or SPIFFE ID'),
@@ -28,9 +28,7 @@ export const envoyWasmPluginCommand = defineCommand({
 
 function runWasmPlugin(o: OptionsOf<typeof FLAGS>): number {
   const compiled = loadAndCompile([o.policy]);
-  const me = compiled.workloads.find((w) => w.workload.name === o.workload || w.workload.identity === o.workload);
-  if (!me)
-    throw new UsageError(`no workload ${o.workload} in ${o.policy} (known: ${compiled.workloads.map((w) => w.workload.name).join(', ')})`);
+  const me = workloadIn(compiled, o.workload, o.policy);
   const module = o.wasm ?? BUILT_MODULE;
   if (!existsSync(module)) throw new UsageError(`${module} does not exist: run npm run build`);
   const text = renderWasmPlugin({

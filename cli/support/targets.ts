@@ -15,6 +15,13 @@ export function findWorkload(result: CompileResult, nameOrId: string): CompiledW
   return w;
 }
 
+/** The workload a command renders configuration for, named in the policy directory `dir`. */
+export function workloadIn(result: CompileResult, nameOrId: string, dir: string): CompiledWorkload {
+  const w = result.workloads.find((x) => x.workload.name === nameOrId || x.workload.identity === nameOrId);
+  if (!w) throw new UsageError(`no workload ${nameOrId} in ${dir} (known: ${result.workloads.map((x) => x.workload.name).join(', ')})`);
+  return w;
+}
+
 /** `unauthenticated`, a SPIFFE ID, or a registered workload's name → peer identity. */
 export function callerIdentity(result: CompileResult, from: string): string | undefined {
   if (from === 'unauthenticated') return undefined;
