@@ -1,6 +1,6 @@
 /**
  * The decision record: one line of `key=value` fields the filter writes to filter state for
- * every request (filter/assembly/filter.ts writes it), which the access log carries to flow
+ * every request (filter/assembly/record.ts writes it), which the access log carries to flow
  * collection, `perimeter check` reads back from the host, and the demo prints:
  *
  *   decision=deny enforced=1 mode=enforce rule=payments/no-refunds version=3f2a… candidate=allow:payments/refunds

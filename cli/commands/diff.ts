@@ -2,7 +2,7 @@
 import { diffVersions } from '../../control/serve/diff.js';
 import type { CompiledPolicy } from '../../proto/gen/perimeter/v1/compiled.js';
 import { arg, DEFAULT_STATE, defineCommand, flag, type OptionsOf } from '../support/flags.js';
-import { guard, openHistory } from '../support/history.js';
+import { found, guard, openHistory } from '../support/history.js';
 import { paint } from '../support/output.js';
 
 const ARGS = { from: arg('<from>'), to: arg('<to>') };
@@ -22,7 +22,7 @@ export const diffCommand = defineCommand({
 function runDiff(o: OptionsOf<typeof FLAGS, typeof ARGS>): number {
   const [a, b] = [o.from, o.to];
   const h = openHistory(o.state);
-  const [ea, eb] = guard(() => [h.find(a), h.find(b)]);
+  const [ea, eb] = [found(h.find(a)), found(h.find(b))];
   const pa: Map<string, CompiledPolicy> = guard(() => h.policies(ea));
   const pb: Map<string, CompiledPolicy> = guard(() => h.policies(eb));
   const diffs = diffVersions(pa, pb);

@@ -2,6 +2,7 @@ import { existsSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { type ModuleRef, RESOURCE_NAME } from '../../contracts/ecds.js';
+import { reasonOf } from '../../contracts/problem.js';
 import { parseSpiffeId } from '../../contracts/spiffe.js';
 import { TYPE } from '../../contracts/type-urls.js';
 import { caDir, loadCa } from '../ca/ca.js';
@@ -15,7 +16,7 @@ import { createToken, tokenPath } from './admin-guard.js';
 import { PolicyCompiler } from './compiler.js';
 import { Containment, type QuarantineChange } from './containment.js';
 import { FlowIntake } from './flow-intake.js';
-import { History, HistoryError } from './history.js';
+import { History } from './history.js';
 import { ServerMetrics } from './metrics.js';
 import { type Published, publishedSummary } from './published.js';
 import { Publisher } from './publisher.js';
@@ -148,12 +149,9 @@ export class ControlServer {
           versions: () => this.history.entries(),
           healthy: () => this.publisher.current !== undefined,
           rollback: (to) => {
-            try {
-              return publishedSummary(this.publisher.rollback(to));
-            } catch (e) {
-              if (e instanceof HistoryError) throw new AdminError(404, e.message);
-              throw e;
-            }
+            const r = this.publisher.rollback(to);
+            if (!r.ok) throw new AdminError(404, reasonOf(r));
+            return publishedSummary(r.value);
           },
           quarantined: () => this.publisher.quarantine,
           quarantine: (identity, both, reason) => this.quarantine(identity, both, reason),

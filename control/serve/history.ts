@@ -7,6 +7,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fail, ok, type Result } from '../../contracts/problem.js';
 import { CompiledPolicy } from '../../proto/gen/perimeter/v1/compiled.js';
 import { removeLeftovers, writeFileAtomic } from './atomic.js';
 
@@ -85,18 +86,17 @@ export class History {
   }
 
   /** By sequence number (`7`, `#7`) or by a prefix of the snapshot version (the latest such entry). */
-  find(ref: string): HistoryEntry {
+  find(ref: string): Result<HistoryEntry> {
     const r = ref.replace(/^#/, '');
     if (/^\d+$/.test(r) && r.length < 8) {
       const e = this.list.find((x) => x.seq === Number(r));
-      if (e) return e;
-      throw new HistoryError(`no version #${r} (history has #1…#${this.list.length})`);
+      return e ? ok(e) : fail('', `no version #${r} (history has #1…#${this.list.length})`);
     }
     const hits = this.list.filter((x) => x.version.startsWith(r));
     const last = hits[hits.length - 1];
-    if (!last) throw new HistoryError(`no version matches "${ref}"; see perimeter versions`);
-    if (new Set(hits.map((h) => h.version)).size > 1) throw new HistoryError(`"${ref}" matches several versions; give more digits`);
-    return last;
+    if (!last) return fail('', `no version matches "${ref}"; see perimeter versions`);
+    if (new Set(hits.map((h) => h.version)).size > 1) return fail('', `"${ref}" matches several versions; give more digits`);
+    return ok(last);
   }
 
   hasBlob(version: string): boolean {

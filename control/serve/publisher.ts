@@ -6,6 +6,7 @@
  */
 
 import { filterConfigAny, type ModuleRef } from '../../contracts/ecds.js';
+import { ok, type Result } from '../../contracts/problem.js';
 import { TYPE } from '../../contracts/type-urls.js';
 import { CompiledPolicy } from '../../proto/gen/perimeter/v1/compiled.js';
 import { digest } from '../compile/compile.js';
@@ -132,11 +133,12 @@ export class Publisher {
     return this.publishEntry(e, 'history');
   }
 
-  rollback(ref: string): Published {
+  /** Republishes an old version (by `#seq` or version prefix) until the next change; the problem when there is no such version. */
+  rollback(ref: string): Result<Published> {
     const h = this.opts.history;
     if (!h) throw new Error('rollback needs a state directory with a history');
     const e = h.find(ref);
-    return this.publishEntry(e, 'rollback');
+    return e.ok ? ok(this.publishEntry(e.value, 'rollback')) : e;
   }
 
   private publishEntry(e: HistoryEntry, origin: 'rollback' | 'history'): Published {

@@ -3,7 +3,6 @@
  * pools that collide on purpose (prefix boundaries, encoded and dot-segment paths, host case
  * and ports, missing and empty headers, unauthenticated peers, expired rules, every mode).
  */
-import type { PolicyRequest } from '../../contracts/request.js';
 import { PATH_PARAMETERS } from '../../contracts/request-path.js';
 import {
   type Action,
@@ -37,7 +36,7 @@ export const NOW = Date.parse('2026-06-01T00:00:00Z');
 const TD = 'spiffe://td.example';
 const loc = { file: 'generated', line: 1, column: 1 };
 
-const IDENTITIES = [
+export const IDENTITIES = [
   `${TD}/ns/a/sa/x`,
   `${TD}/ns/a/sa/y`,
   `${TD}/ns/ab/sa/x`,
@@ -84,64 +83,6 @@ const VALUES: StringMatch[] = [
   { kind: 'exact', value: '' },
   { kind: 'suffix', value: 'x' },
 ];
-
-const REQ_PATHS = [
-  '/a',
-  '/a/',
-  '/a/b',
-  '/ab',
-  '/a/../b',
-  '//a//b',
-  '/a/%62',
-  '/a%2Fb',
-  '/%2e%2e/a',
-  '/a?x=/b',
-  '/x.json',
-  '/',
-  '/a/./b/..',
-  '/A',
-  '/a/b/c/',
-  'relative',
-  '/a%zz',
-  '/a b',
-  '/%61/b',
-  '/a%20b',
-  '/a#frag',
-  '/a/..',
-  '/..',
-  '/a/b/../../..',
-  '/a\\b',
-  '/a%5cb',
-  '/a/%2e/b',
-  '/a%7e',
-  '/a.json?q',
-  '/a;x',
-  '/a;x/b',
-  '/a/..;/b',
-  '/a;/../b',
-  '/a/b;c/..',
-  '/a/;x',
-  '/;',
-  '/a%3Bx',
-  '/a%3bx/b',
-  '/A/b',
-  '/A/B/',
-  '/%41/b',
-  '/a/B.JSON',
-  '/a?x#f',
-];
-const REQ_HOSTS = [
-  undefined,
-  'api.example.com',
-  'API.Example.COM:8443',
-  'example.com',
-  'x.example.com.',
-  '[::1]:80',
-  '',
-  'api.other.org',
-  'a'.repeat(1030),
-];
-const REQ_METHODS = ['GET', 'POST', 'DELETE', 'get', 'PATCH', 'FOO', 'HEAD'];
 
 export function pick<T>(r: () => number, xs: readonly T[]): T {
   return xs[Math.floor(r() * xs.length)] as T;
@@ -261,62 +202,3 @@ export function randomPolicy(r: () => number): PolicySet {
 }
 
 /** The bytes a list of one element, "mfa", has in the host's pairs encoding, as a string. */
-const PAIRS_LOOKALIKE = '\x01\0\0\0\x03\0\0\0\0\0\0\0mfa\0\0';
-/** Claims of every JSON type, and strings that look like another type's encoding. */
-const ODD_CLAIMS: unknown[] = [
-  { mfa: 'mfa' },
-  { amr: ['mfa'] },
-  1,
-  0,
-  true,
-  false,
-  null,
-  [],
-  ['mfa', 2, { x: 'mfa' }, ['mfa']],
-  [true, 'admins'],
-  PAIRS_LOOKALIKE,
-  'mfa\0',
-  '',
-];
-
-/** One line of a header; some look like lists, with spaces the application would trim. */
-const HEADER_LINES = ['v', 'vv', '', 'x', 'vx', 'v,x', 'x, v', ' v', 'v ,x', ',', 'x,'];
-
-/** A header sent once (a string) or two or three times (its lines, in order). */
-function headerLines(r: () => number, lines: readonly string[]): string | string[] {
-  const roll = r();
-  if (roll < 0.7) return pick(r, lines);
-  return Array.from({ length: roll < 0.9 ? 2 : 3 }, () => pick(r, lines));
-}
-
-export function randomRequest(r: () => number): PolicyRequest {
-  const headers: Record<string, string | string[]> = {};
-  if (r() < 0.6) headers['x-a'] = headerLines(r, HEADER_LINES);
-  if (r() < 0.3) headers['x-b'] = headerLines(r, ['v', '', 'x']);
-  const claimsRoll = r();
-  const claims =
-    claimsRoll < 0.35
-      ? undefined
-      : claimsRoll < 0.5
-        ? { amr: ['pwd', 'mfa'] }
-        : claimsRoll < 0.6
-          ? { amr: 'mfa', groups: ['admins'] }
-          : claimsRoll < 0.72
-            ? { iss: 'https://iss', sub: pick(r, ['alice', 'bob']), amr: ['pwd'] }
-            : claimsRoll < 0.8
-              ? { groups: 'admins' }
-              : { amr: pick(r, ODD_CLAIMS), groups: pick(r, ODD_CLAIMS), ...(r() < 0.3 ? { iss: 7, sub: 'alice' } : {}) };
-  const principal = r() < 0.2 ? undefined : pick(r, IDENTITIES);
-  const host = pick(r, REQ_HOSTS);
-  const port = pick(r, [undefined, 80, 8080, 9090]);
-  return {
-    ...(principal !== undefined ? { principal } : {}),
-    method: pick(r, REQ_METHODS),
-    path: pick(r, REQ_PATHS),
-    ...(host !== undefined ? { host } : {}),
-    ...(port !== undefined ? { port } : {}),
-    headers,
-    ...(claims ? { claims } : {}),
-    nowMs: NOW,
-  };
-}

@@ -14,7 +14,8 @@ import { exportRbac } from '../../control/render/rbac.js';
 import { FilterRunner } from '../../envoy/filter-runner.js';
 import type { CompiledPolicy } from '../../proto/gen/perimeter/v1/compiled.js';
 import { Condition_Attribute } from '../../proto/gen/perimeter/v1/policy.js';
-import { NOW, randomPolicy, randomRequest, rng } from './generate.js';
+import { NOW, randomPolicy, rng } from './generate.js';
+import { randomRequest } from './generate-request.js';
 
 export interface Disagreement {
   policyIndex: number;

@@ -20,7 +20,8 @@ import { exportRbac, RBAC_FILTER_NAMES } from '../../control/render/rbac.js';
 import { parseEnvoyConfig } from '../../control/render/registry.js';
 import { HttpFilterSchema } from '../../proto/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager_pb.js';
 import { StringMatch_Kind } from '../../proto/gen/perimeter/v1/policy.js';
-import { NOW, randomPolicy, randomRequest, rng } from '../differential/generate.js';
+import { NOW, randomPolicy, rng } from '../differential/generate.js';
+import { randomRequest } from '../differential/generate-request.js';
 import { compiled, perimeter, policyFor, TD } from '../helpers/policy.js';
 
 const LOC = { file: 'test', line: 1, column: 1 };

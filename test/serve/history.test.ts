@@ -6,7 +6,8 @@ import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { History, HistoryError } from '../../control/serve/history.js';
+import { reasonOf } from '../../contracts/problem.js';
+import { History } from '../../control/serve/history.js';
 
 function killDuringWrite(state: string, afterSeq: number, extraMs: number): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -65,10 +66,20 @@ test('versions are found by number or digest prefix; unknown or ambiguous refere
   add('aaaa111100000000');
   add('aaaa222200000000');
   add('bbbb000000000000');
-  assert.equal(h.find('2').version, 'aaaa222200000000');
-  assert.equal(h.find('#3').seq, 3);
-  assert.equal(h.find('bbbb').seq, 3);
-  assert.throws(() => h.find('aaaa'), /several versions/);
-  assert.throws(() => h.find('9'), HistoryError);
-  assert.throws(() => h.find('cccc'), /no version matches/);
+  const value = (ref: string) => {
+    const r = h.find(ref);
+    assert.ok(r.ok, ref);
+    return r.value;
+  };
+  const problem = (ref: string) => {
+    const r = h.find(ref);
+    assert.ok(!r.ok, ref);
+    return reasonOf(r);
+  };
+  assert.equal(value('2').version, 'aaaa222200000000');
+  assert.equal(value('#3').seq, 3);
+  assert.equal(value('bbbb').seq, 3);
+  assert.match(problem('aaaa'), /several versions/);
+  assert.match(problem('9'), /no version #9/);
+  assert.match(problem('cccc'), /no version matches/);
 });

@@ -1,0 +1,155 @@
+/** The control server, filter memory and sidecar sections of bench/RESULTS.md. */
+
+import { ms, n0, rowsOf, tableMd, when } from './report-format.js';
+import { chart } from './svg.js';
+import type { Row, Store } from './types.js';
+
+export function controlSection(store: Store, files: Record<string, string>, assets: string): string[] {
+  const out: string[] = [];
+  const c = store.suites.compile;
+  if (c) {
+    const r = c.result.rows[0] as Row;
+    out.push(
+      '## Control server',
+      '',
+      `### Compile\n\n\`npm run bench -- compile\` (${when(c)}): ${r.name}, from the validated model to one CompiledPolicy's bytes per workload.`,
+      '',
+      tableMd(['benchmark', 'median', 'min', 'max', 'samples'], [[r.name, ms(r.median, 0), ms(r.min, 0), ms(r.max, 0), r.samples]]),
+      '',
+    );
+  }
+  const x = store.suites.xds;
+  if (x) {
+    if (!c) out.push('## Control server', '');
+    const conv = rowsOf(x, 'convergence');
+    // A slope over a few dozen connections is lost in allocator noise: 100 sidecars and up.
+    const mem = rowsOf(x, 'memory').filter((r) => (r.extra?.sidecars as number) >= 100);
+    const floor = rowsOf(x, 'floor')[0];
+    out.push(
+      '### A policy change reaching N sidecars',
+      '',
+      `\`npm run bench -- xds\` (${when(x)}). The control server in its own process; N minimal ADS clients`,
+      '(`bench/xds/light-sidecar.ts`, each with its own SVID, mTLS connection and stream) on loopback. Time from',
+      "publication to each sidecar's ACK, over five changes after two warm-up changes; CPU per change on each side.",
+      '',
+      `![convergence vs sidecars](${assets}convergence.svg)`,
+      '',
+      tableMd(
+        ['transport', 'sidecars', 'p50', 'p99', 'min', 'max', 'ACKs', 'server CPU / change', "sidecars' CPU / change"],
+        conv.map((r) => [
+          r.extra?.transport === 'delta' ? 'Delta ADS' : 'SotW ADS',
+          n0(r.extra?.sidecars as number),
+          ms(r.median, 0),
+          ms(r.p99, 0),
+          ms(r.min, 0),
+          ms(r.max, 0),
+          n0(r.samples),
+          ms(r.extra?.serverCpuMsPerChange as number, 0),
+          ms(r.extra?.sidecarCpuMsPerChange as number, 0),
+        ]),
+      ),
+      '',
+      '### Server memory per connected sidecar',
+      '',
+      'Resident memory of the server process (V8 heap counted as live, not reserved), as the least-squares slope',
+      'over four readings while the sidecars connect.' +
+        (floor
+          ? ` A bare \`node:http2\` mTLS server holding the same ${n0(floor.extra?.sidecars as number)} connections: **${floor.median.toFixed(1)} KB** per connection, the floor of any Node control plane.`
+          : ''),
+      '',
+      tableMd(
+        ['transport', 'sidecars', 'KB per sidecar', 'over the bare connection', 'average (total / N)'],
+        mem.map((r) => [
+          r.extra?.transport === 'delta' ? 'Delta ADS' : 'SotW ADS',
+          n0(r.extra?.sidecars as number),
+          r.median.toFixed(1),
+          `${(r.extra?.overBareConnectionKB as number)?.toFixed(1)} KB`,
+          `${(r.extra?.averageKB as number)?.toFixed(1)} KB`,
+        ]),
+      ),
+      '',
+    );
+    const sizes = [...new Set(conv.map((r) => r.extra?.sidecars as number))].sort((a, b) => a - b);
+    const series = (t: string, p: 'median' | 'p99') => ({
+      label: `${t === 'delta' ? 'Delta' : 'SotW'} ${p === 'median' ? 'p50' : 'p99'}`,
+      dashed: p === 'median',
+      colourKey: t,
+      points: sizes.map((n): [number, number] => {
+        const r = conv.find((q) => q.extra?.transport === t && q.extra?.sidecars === n);
+        return [n, r ? (r[p] ?? Number.NaN) : Number.NaN];
+      }),
+    });
+    files['convergence.svg'] = chart(
+      'A policy change reaching N sidecars (publication → ACK)',
+      [
+        {
+          title: 'loopback, mTLS, one process per side',
+          x: { label: 'connected sidecars', log: true },
+          y: { label: 'publication → ACK', unit: 'ms' },
+          series: [series('sotw', 'p99'), series('delta', 'p99'), series('sotw', 'median'), series('delta', 'median')],
+        },
+      ],
+      1,
+      { w: 620, h: 340 },
+    );
+  }
+  return out;
+}
+
+export function filterMemorySection(store: Store): string[] {
+  const m = store.suites.memory;
+  const r = m ? rowsOf(m, 'memory')[0] : undefined;
+  if (!m || !r) return [];
+  return [
+    '## Filter memory over a long run',
+    '',
+    `\`npm run bench -- memory\` (${when(m)}): ${n0(r.samples)} requests through the host, 1,000 rules, the four`,
+    `requests in turn, in ${r.extra?.seconds} s. Wasm memory: **${r.extra?.before} pages before, ${r.extra?.after} after**`,
+    `(readings every million: ${r.extra?.readings}).`,
+    '',
+  ];
+}
+
+export function sidecarSection(store: Store): string[] {
+  const s = store.suites.sidecar;
+  if (!s) return [];
+  const f = rowsOf(s, 'filter')[0];
+  const b = rowsOf(s, 'bare')[0];
+  const rows = s.result.rows;
+  const ratioRow = rows.find((r) => r.unit === 'ratio');
+  const share = rows.find((r) => r.unit === '%');
+  const latencyRatio = (k: string) => {
+    const x = Number(f?.extra?.[k]);
+    const y = Number(b?.extra?.[k]);
+    return x > 0 && y > 0 ? `${(x / y).toFixed(2)}×` : '–';
+  };
+  const line = (label: string, r: Row | undefined) =>
+    r
+      ? [
+          label,
+          n0(r.median),
+          `${r.extra?.p50ms} ms`,
+          `${r.extra?.p90ms} ms`,
+          `${r.extra?.p99ms} ms`,
+          `${r.extra?.p999ms} ms`,
+          `${r.extra?.maxMs} ms`,
+          `${r.extra?.cpuPerRequestUs} µs`,
+          n0(r.samples),
+        ]
+      : [label, '–', '–', '–', '–', '–', '–', '–', '–'];
+  return [
+    '## Sidecar',
+    '',
+    `\`npm run bench -- sidecar\` (${when(s)}): autocannon, 10 connections over mTLS, 10 s after a 1 s warm-up, web`,
+    "calling app's allowed `GET /api/orders/1` through the local sidecar (its own process, with the control server",
+    'and a small upstream), with the Wasm filter and without it.',
+    '',
+    tableMd(
+      ['sidecar', 'req/s', 'p50', 'p90', 'p99', 'p99.9', 'max', 'sidecar CPU / request', 'requests'],
+      [line('with the filter', f), line('without the filter', b)],
+    ),
+    '',
+    `Throughput with / without the filter: **${ratioRow ? ratioRow.median.toFixed(2) : '–'}**; p50 / p99 latency with / without: **${latencyRatio('p50ms')}** / **${latencyRatio('p99ms')}**; the filter's share of the sidecar's CPU per request: **${share ? share.median.toFixed(0) : '–'}%**.`,
+    '',
+  ];
+}
