@@ -1,5 +1,6 @@
 /** `perimeter ca init`: the mesh CA under the state directory. */
-import { CaError, initCa } from '../../control/ca/ca.js';
+import { problemText } from '../../contracts/problem.js';
+import { initCa, initCaProblem } from '../../control/ca/ca.js';
 import { DEFAULT_STATE, defineCommand, flag, type OptionsOf } from '../support/flags.js';
 import { UsageError } from '../support/targets.js';
 
@@ -18,12 +19,9 @@ export const caInitCommand = defineCommand({
 });
 
 async function runCaInit(opts: OptionsOf<typeof FLAGS>): Promise<number> {
-  try {
-    const ca = await initCa(opts.state, opts.trustDomain, { force: Boolean(opts.force), validityDays: Number(opts.validityDays ?? 365) });
-    process.stdout.write(`mesh CA for trust domain ${ca.trustDomain} written to ${ca.dir}/ (ca.crt.pem, ca.key.pem mode 0600)\n`);
-    return 0;
-  } catch (e) {
-    if (e instanceof CaError) throw new UsageError(e.message);
-    throw e;
-  }
+  const refused = initCaProblem(opts.state, opts.trustDomain, Boolean(opts.force));
+  if (refused) throw new UsageError(problemText(refused));
+  const ca = await initCa(opts.state, opts.trustDomain, { force: Boolean(opts.force), validityDays: Number(opts.validityDays ?? 365) });
+  process.stdout.write(`mesh CA for trust domain ${ca.trustDomain} written to ${ca.dir}/ (ca.crt.pem, ca.key.pem mode 0600)\n`);
+  return 0;
 }

@@ -1,6 +1,7 @@
 /** `perimeter ca issue`: an X.509-SVID from the mesh CA under the state directory. */
 import { join } from 'node:path';
-import { CaError, issueSvid, loadCa, writeSvid } from '../../control/ca/ca.js';
+import { problemText, reasonOf } from '../../contracts/problem.js';
+import { findCa, issueSvid, svidProblem, writeSvid } from '../../control/ca/ca.js';
 import { DEFAULT_STATE, defineCommand, flag, type OptionsOf } from '../support/flags.js';
 import { UsageError } from '../support/targets.js';
 
@@ -28,9 +29,14 @@ function duration(text: string): number {
 }
 
 async function runCaIssue(opts: OptionsOf<typeof FLAGS>): Promise<number> {
-  try {
-    const ca = loadCa(opts.state);
-    const svid = await issueSvid(ca, opts.identity, { ttlMs: duration(opts.ttl ?? '24h'), dnsNames: opts.dns ?? [] });
+  {
+    const found = findCa(opts.state);
+    if (!found.ok) throw new UsageError(reasonOf(found));
+    const ca = found.value;
+    const ttlMs = duration(opts.ttl ?? '24h');
+    const refused = svidProblem(ca, opts.identity, ttlMs);
+    if (refused) throw new UsageError(problemText(refused));
+    const svid = await issueSvid(ca, opts.identity, { ttlMs, dnsNames: opts.dns ?? [] });
     const name = opts.name ?? opts.identity.split('/').filter(Boolean).slice(-1)[0] ?? 'svid';
     const files = writeSvid(opts.out ?? join(opts.state, 'svids'), name, svid);
     if (opts.json)
@@ -40,8 +46,5 @@ async function runCaIssue(opts: OptionsOf<typeof FLAGS>): Promise<number> {
         `X.509-SVID for ${svid.identity}, valid until ${svid.notAfter.toISOString()}\n  ${files.cert}\n  ${files.key} (mode 0600)\n`,
       );
     return 0;
-  } catch (e) {
-    if (e instanceof CaError) throw new UsageError(e.message);
-    throw e;
   }
 }

@@ -2,7 +2,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { CONTROL_IDENTITY_PATH } from '../../contracts/control-identity.js';
 import { BUILT_MODULE } from '../../contracts/module.js';
-import { CaError, issueSvid, loadCa } from '../../control/ca/ca.js';
+import { problemText } from '../../contracts/problem.js';
+import { findCa, issueSvid, svidProblem } from '../../control/ca/ca.js';
 import { loadPaths } from '../../control/policy/load.js';
 import type { Workload } from '../../control/policy/model.js';
 import type { OutboundPeer } from '../../envoy/sidecar/outbound.js';
@@ -60,14 +61,11 @@ async function runSidecar(o: OptionsOf<typeof FLAGS>): Promise<number> {
     for (const f of [o.cert, o.key, o.ca]) if (!existsSync(f)) throw new UsageError(`${f} does not exist`);
     tls = { certPem: readFileSync(o.cert, 'utf8'), keyPem: readFileSync(o.key, 'utf8'), caPem: readFileSync(o.ca, 'utf8') };
   } else {
-    try {
-      const ca = loadCa(o.state);
-      const svid = await issueSvid(ca, me);
-      tls = { caPem: ca.certPem, certPem: svid.chainPem, keyPem: svid.keyPem };
-    } catch (e) {
-      if (e instanceof CaError) throw new UsageError(`${e.message} (or pass --cert, --key and --ca)`);
-      throw e;
-    }
+    const found = findCa(o.state);
+    const refused = found.ok ? svidProblem(found.value, me) : found.problems[0];
+    if (!found.ok || refused) throw new UsageError(`${refused ? problemText(refused) : ''} (or pass --cert, --key and --ca)`);
+    const svid = await issueSvid(found.value, me);
+    tls = { caPem: found.value.certPem, certPem: svid.chainPem, keyPem: svid.keyPem };
   }
   if (o.als) hostPortArg('--als', o.als);
   const peers: OutboundPeer[] = (o.peer ?? []).map((p) => {

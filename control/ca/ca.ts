@@ -9,7 +9,7 @@ import { webcrypto } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
-import { reasonOf } from '../../contracts/problem.js';
+import { fail, ok, type Problem, problem, problemText, type Result, reasonOf } from '../../contracts/problem.js';
 import { parseSpiffeId } from '../../contracts/spiffe.js';
 
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
@@ -31,8 +31,6 @@ export interface Svid {
   chainPem: string;
   notAfter: Date;
 }
-
-export class CaError extends Error {}
 
 export function caDir(stateDir: string): string {
   return join(stateDir, 'ca');
@@ -57,17 +55,28 @@ function writeSecret(file: string, text: string): void {
   writeFileSync(file, text, { mode: 0o600 });
 }
 
-/** Creates the CA under `<state>/ca/`; refuses to replace an existing one unless `force`. */
+/** Why a CA cannot be created under `<state>/ca/` for `trustDomain`, or undefined when it can. */
+export function initCaProblem(stateDir: string, trustDomain: string, force = false): Problem | undefined {
+  const parsed = parseSpiffeId(`spiffe://${trustDomain}`);
+  if (!parsed.ok) return problem('', `"${trustDomain}" is not a valid trust domain: ${reasonOf(parsed)}`);
+  const dir = caDir(stateDir);
+  if (existsSync(join(dir, 'ca.key.pem')) && !force)
+    return problem('', `a CA already exists in ${dir} (use --force to replace it, which invalidates every SVID)`);
+  return undefined;
+}
+
+/**
+ * Creates the CA under `<state>/ca/`; refuses to replace an existing one unless `force`.
+ * Callers with input from a person ask initCaProblem first: a refusal here is a bug.
+ */
 export async function initCa(
   stateDir: string,
   trustDomain: string,
   opts: { validityDays?: number; force?: boolean; now?: Date } = {},
 ): Promise<CaFiles> {
-  const parsed = parseSpiffeId(`spiffe://${trustDomain}`);
-  if (!parsed.ok) throw new CaError(`"${trustDomain}" is not a valid trust domain: ${reasonOf(parsed)}`);
+  const refused = initCaProblem(stateDir, trustDomain, opts.force);
+  if (refused) throw new Error(problemText(refused));
   const dir = caDir(stateDir);
-  if (existsSync(join(dir, 'ca.key.pem')) && !opts.force)
-    throw new CaError(`a CA already exists in ${dir} (use --force to replace it, which invalidates every SVID)`);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const keys = await keyPair();
   const now = opts.now ?? new Date();
@@ -93,32 +102,51 @@ export async function initCa(
   return { dir, certPem, keyPem, trustDomain };
 }
 
-export function loadCa(stateDir: string): CaFiles {
+/** The CA under `<state>/ca/`, or the problem: there is none there. */
+export function findCa(stateDir: string): Result<CaFiles> {
   const dir = caDir(stateDir);
-  const file = (n: string) => {
-    const p = join(dir, n);
-    if (!existsSync(p)) throw new CaError(`no CA in ${dir}: run perimeter ca init --state ${stateDir} --trust-domain <td>`);
-    return readFileSync(p, 'utf8');
-  };
-  return { dir, certPem: file('ca.crt.pem'), keyPem: file('ca.key.pem'), trustDomain: file('trust-domain').trim() };
+  const missing = ['ca.crt.pem', 'ca.key.pem', 'trust-domain'].find((n) => !existsSync(join(dir, n)));
+  if (missing) return fail('', `no CA in ${dir}: run perimeter ca init --state ${stateDir} --trust-domain <td>`);
+  const file = (n: string) => readFileSync(join(dir, n), 'utf8');
+  return ok({ dir, certPem: file('ca.crt.pem'), keyPem: file('ca.key.pem'), trustDomain: file('trust-domain').trim() });
 }
 
-/** Issues an X.509-SVID for `identity`, which must be in the CA's trust domain. */
+/** The CA of a state directory known to have one (findCa when that is not known). */
+export function loadCa(stateDir: string): CaFiles {
+  const r = findCa(stateDir);
+  if (!r.ok) throw new Error(reasonOf(r));
+  return r.value;
+}
+
+/** Why `ca` cannot issue an SVID for `identity` lasting `ttlMs`, or undefined when it can. */
+export function svidProblem(ca: CaFiles, identity: string, ttlMs = DEFAULT_SVID_TTL_MS, now = new Date()): Problem | undefined {
+  const parsed = parseSpiffeId(identity);
+  if (!parsed.ok) return problem('', `malformed SPIFFE ID "${identity}": ${reasonOf(parsed)}`);
+  if (parsed.value.trustDomain !== ca.trustDomain) return problem('', `${identity} is not in the CA's trust domain ${ca.trustDomain}`);
+  if (parsed.value.segments.length === 0) return problem('', 'an SVID names a workload: the SPIFFE ID needs a path');
+  if (new Date(now.getTime() + ttlMs) > new x509.X509Certificate(ca.certPem).notAfter)
+    return problem('', 'the SVID would outlive its CA; renew the CA first');
+  return undefined;
+}
+
+const DEFAULT_SVID_TTL_MS = 24 * 3_600_000;
+
+/**
+ * Issues an X.509-SVID for `identity`, which must be in the CA's trust domain. Callers with input
+ * from a person ask svidProblem first: a refusal here is a bug.
+ */
 export async function issueSvid(
   ca: CaFiles,
   identity: string,
   opts: { ttlMs?: number; dnsNames?: string[]; now?: Date } = {},
 ): Promise<Svid> {
-  const parsed = parseSpiffeId(identity);
-  if (!parsed.ok) throw new CaError(`malformed SPIFFE ID "${identity}": ${reasonOf(parsed)}`);
-  if (parsed.value.trustDomain !== ca.trustDomain) throw new CaError(`${identity} is not in the CA's trust domain ${ca.trustDomain}`);
-  if (parsed.value.segments.length === 0) throw new CaError('an SVID names a workload: the SPIFFE ID needs a path');
+  const now = opts.now ?? new Date();
+  const refused = svidProblem(ca, identity, opts.ttlMs ?? DEFAULT_SVID_TTL_MS, now);
+  if (refused) throw new Error(problemText(refused));
   const caCert = new x509.X509Certificate(ca.certPem);
   const caKey = await webcrypto.subtle.importKey('pkcs8', x509.PemConverter.decodeFirst(ca.keyPem), ALG, false, ['sign']);
   const keys = await keyPair();
-  const now = opts.now ?? new Date();
-  const notAfter = new Date(now.getTime() + (opts.ttlMs ?? 24 * 3_600_000));
-  if (notAfter > caCert.notAfter) throw new CaError('the SVID would outlive its CA; renew the CA first');
+  const notAfter = new Date(now.getTime() + (opts.ttlMs ?? DEFAULT_SVID_TTL_MS));
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serial(),
     subject: 'O=Perimeter',

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { connect, createServer, type TLSSocket } from 'node:tls';
-import { CaError, initCa, issueSvid, loadCa, writeSvid } from '../../control/ca/ca.js';
+import { initCa, initCaProblem, issueSvid, loadCa, writeSvid } from '../../control/ca/ca.js';
 
 const TD = 'shop.example';
 const state = () => mkdtempSync(join(tmpdir(), 'perimeter-ca-'));
@@ -32,7 +32,8 @@ test('keys are written 0600 under a 0700 directory; the CA is not silently repla
   await initCa(dir, TD);
   assert.equal(statSync(join(dir, 'ca', 'ca.key.pem')).mode & 0o777, 0o600);
   assert.equal(statSync(join(dir, 'ca')).mode & 0o777, 0o700);
-  await assert.rejects(initCa(dir, TD), CaError);
+  await assert.rejects(initCa(dir, TD), /a CA already exists/);
+  assert.match(initCaProblem(dir, TD)?.message ?? '', /a CA already exists/, 'and says so before trying');
   const ca = loadCa(dir);
   const files = writeSvid(join(dir, 'svids'), 'web', await issueSvid(ca, 'spiffe://shop.example/ns/shop/sa/web'));
   assert.equal(statSync(files.key).mode & 0o777, 0o600);
