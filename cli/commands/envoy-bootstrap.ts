@@ -3,7 +3,8 @@ import { writeFileSync } from 'node:fs';
 import { CONTROL_IDENTITY_PATH } from '../../contracts/control-identity.js';
 import { RESOURCE_NAME } from '../../contracts/ecds.js';
 import { reasonOf } from '../../contracts/problem.js';
-import { type Peer, renderBootstrapYaml } from '../../control/render/bootstrap.js';
+import { renderBootstrapYaml } from '../../control/render/bootstrap.js';
+import { peersOf } from '../../control/render/peers.js';
 import { parseEnvoyConfig } from '../../control/render/registry.js';
 import { BootstrapSchema } from '../../proto/gen/envoy/config/bootstrap/v3/bootstrap_pb.js';
 import { Need } from '../../proto/gen/perimeter/v1/compiled.js';
@@ -76,18 +77,12 @@ function runEnvoyBootstrap(o: OptionsOf<typeof FLAGS>): number {
   );
   for (const n of explicit.keys())
     if (!compiled.workloads.some((w) => w.workload.name === n)) throw new UsageError(`--peer ${n}: no such workload`);
-  // Without --peer, peers are reached at their Kubernetes service name on the inbound port.
-  const peers: Peer[] = compiled.workloads
-    .filter((w) => w !== me)
-    .map((w) => {
-      const at = explicit.get(w.workload.name);
-      return {
-        workload: w.workload,
-        host: at?.host ?? `${w.workload.name}.${w.workload.namespace}.svc.cluster.local`,
-        port: at?.port ?? ports.inbound,
-      };
-    })
-    .filter((p) => explicit.size === 0 || explicit.has(p.workload.name));
+  const peers = peersOf(
+    compiled.workloads.map((w) => w.workload),
+    me.workload,
+    explicit,
+    ports.inbound,
+  );
   const yaml = renderBootstrapYaml({
     workload: me.workload,
     trustDomain,

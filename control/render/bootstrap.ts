@@ -17,15 +17,10 @@ import { DECISION_KEY } from '../../contracts/decision-record.js';
 import { RESOURCE_NAME } from '../../contracts/ecds.js';
 import { TYPE, typeUrl } from '../../contracts/type-urls.js';
 import type { Workload } from '../policy/model.js';
+import type { Peer } from './peers.js';
 
 export const CONTROL_CLUSTER = 'perimeter-control';
 export const APP_CLUSTER = 'local-app';
-
-export interface Peer {
-  workload: Workload;
-  host: string;
-  port: number;
-}
 
 export interface BootstrapOptions {
   workload: Workload;
