@@ -33,6 +33,13 @@ export interface DecisionRecord {
   candidate?: { decision: Verdict; rule: string };
 }
 
+/** What a decision did to the request: let it through, blocked it, or would have (not enforced). */
+export type Outcome = 'allow' | 'deny' | 'would-deny';
+
+export function outcomeOf(d: { decision: Verdict; enforced: boolean }): Outcome {
+  return d.decision === 'allow' ? 'allow' : d.enforced ? 'deny' : 'would-deny';
+}
+
 /** The fields a record may carry besides `decision`. */
 export const RECORD_FIELDS = ['enforced', 'mode', 'rule', 'version', 'audit', 'staged', 'candidate'] as const;
 

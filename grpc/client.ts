@@ -15,8 +15,15 @@ export type CallStatus = grpc.StatusObject;
 export type ClientDuplex<Req, Res> = grpc.ClientDuplexStream<Req, Res>;
 export type ClientWritable<Req> = grpc.ClientWritableStream<Req>;
 
+/** Built once per service: every channel to it uses the same constructor. */
+const constructors = new Map<DescService, grpc.ServiceClientConstructor>();
+
 export function dial(service: DescService, address: string, tls: ClientTls | undefined, options: ChannelOptions = {}): Client {
-  const Ctor = clientConstructor(service);
+  let Ctor = constructors.get(service);
+  if (!Ctor) {
+    Ctor = clientConstructor(service);
+    constructors.set(service, Ctor);
+  }
   return new Ctor(address, tls ? svidCredentials(tls) : grpc.credentials.createInsecure(), {
     'grpc.keepalive_time_ms': 30_000,
     ...(tls ? { 'grpc.ssl_target_name_override': CONTROL_SERVER_NAME } : {}),

@@ -5,9 +5,11 @@
  * Exit codes: 0 allow, 3 deny (enforced or not), 1 usage or input error; with --flows,
  * 0 when every expectation holds and 4 when one does not.
  */
+
+import { outcomeOf } from '../../contracts/decision-record.js';
 import type { PolicyRequest } from '../../contracts/request.js';
 import type { CompiledWorkload, CompileResult } from '../../control/compile/compile.js';
-import { type Checked, checkRequest, type FilterEngine, verdictOf } from '../../control/eval/check.js';
+import { type Checked, checkRequest, type FilterEngine } from '../../control/eval/check.js';
 import { FilterRunner } from '../../envoy/filter-runner.js';
 import { defineCommand, flag, type OptionsOf } from '../support/flags.js';
 import { readFlows } from '../support/flows-file.js';
@@ -166,7 +168,7 @@ function runFlows(compiled: CompileResult, file: string, json: boolean, engine: 
       ...(f.claims ? { claims: f.claims } : {}),
     };
     const outcome = decide(findWorkload(compiled, f.to), request, engine);
-    const got = verdictOf(outcome.result);
+    const got = outcomeOf(outcome.result);
     return { flow: f, ...outcome, verdict: got, ok: f.expect === undefined || f.expect === got };
   });
   const failed = results.filter((r) => !r.ok).length;

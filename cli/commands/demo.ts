@@ -6,7 +6,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseDecisionRecord } from '../../contracts/decision-record.js';
+import { type Outcome, outcomeOf, parseDecisionRecord } from '../../contracts/decision-record.js';
 import type { Flow } from '../../control/eval/flow-file.js';
 import { DemoMesh, type FlowResult } from '../demo/mesh.js';
 import { defineCommand, flag, type OptionsOf } from '../support/flags.js';
@@ -14,23 +14,20 @@ import { readFlows } from '../support/flows-file.js';
 import { paint, table } from '../support/output.js';
 import { UsageError } from '../support/targets.js';
 
-type Verdict = 'allow' | 'deny' | 'would-deny';
-
-function verdict(r: FlowResult): { verdict: Verdict; rule: string } {
+function verdict(r: FlowResult): { verdict: Outcome; rule: string } {
   if (r.status === 'refused') return { verdict: 'deny', rule: 'refused at the TLS handshake (no client certificate)' };
   if (!r.record?.decision) return { verdict: r.status === 200 ? 'allow' : 'deny', rule: r.record?.details ?? '' };
   const d = parseDecisionRecord(r.record.decision);
-  const v: Verdict = d.decision === 'allow' ? 'allow' : d.enforced ? 'deny' : 'would-deny';
-  return { verdict: v, rule: d.rule };
+  return { verdict: outcomeOf(d), rule: d.rule };
 }
 
-const shown: Record<Verdict, string> = { allow: 'ALLOW', deny: 'DENY', 'would-deny': 'WOULD DENY' };
-const colour: Record<Verdict, 'green' | 'red' | 'yellow'> = { allow: 'green', deny: 'red', 'would-deny': 'yellow' };
+const shown: Record<Outcome, string> = { allow: 'ALLOW', deny: 'DENY', 'would-deny': 'WOULD DENY' };
+const colour: Record<Outcome, 'green' | 'red' | 'yellow'> = { allow: 'green', deny: 'red', 'would-deny': 'yellow' };
 
 interface Row {
   flow: Flow;
   status: string;
-  verdict: Verdict;
+  verdict: Outcome;
   rule: string;
 }
 
@@ -54,7 +51,7 @@ function print(title: string, rows: Row[], before?: Row[]): void {
       `${r.flow.method} ${r.flow.path}`,
       r.status,
       paint(shown[r.verdict], colour[r.verdict]) +
-        (changed ? paint(`  (was ${shown[before[i]?.verdict as Verdict]})`, 'bold') : '') +
+        (changed ? paint(`  (was ${shown[before[i]?.verdict as Outcome]})`, 'bold') : '') +
         (mismatch ? paint(`  expected ${r.flow.expect}`, 'red') : ''),
       r.rule,
     ];

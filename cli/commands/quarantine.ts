@@ -5,9 +5,9 @@
  */
 import type { QuarantineEntry } from '../../control/serve/quarantine.js';
 import { admin, adminPost } from '../support/admin-client.js';
-import { type Change, report } from '../support/containment.js';
 import { arg, DEFAULT_STATE, defineCommand, flag, type OptionsOf } from '../support/flags.js';
 import { table } from '../support/output.js';
+import { type Change, report } from '../support/until-in-effect.js';
 
 const ARGS = { identity: arg('[spiffe-id]', 'the identity to contain') };
 const FLAGS = {

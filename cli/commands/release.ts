@@ -1,7 +1,7 @@
 /** `perimeter release`: lifts a quarantine through the running control server, and waits until it is in effect. */
 import { adminPost } from '../support/admin-client.js';
-import { type Change, report } from '../support/containment.js';
 import { arg, DEFAULT_STATE, defineCommand, flag, type OptionsOf } from '../support/flags.js';
+import { type Change, report } from '../support/until-in-effect.js';
 
 const ARGS = { identity: arg('<spiffe-id>', 'the quarantined identity') };
 const FLAGS = {

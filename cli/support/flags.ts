@@ -33,61 +33,31 @@ interface BoolFlag extends FlagBase {
 
 export type Flag = StringFlag | ListFlag | BoolFlag;
 
+/** A value flag: not required, no default, no choices, no off switch, unless `more` says so. */
+function stringFlag<M extends Partial<StringFlag>>(syntax: string, description: string, more: M): StringFlag & M {
+  return {
+    kind: 'string',
+    syntax,
+    description,
+    required: false,
+    default: undefined,
+    choices: undefined,
+    off: undefined,
+    offDescription: undefined,
+    ...more,
+  };
+}
+
 export const flag = {
   /** A value; `undefined` when not given. */
-  string: (syntax: string, description: string): StringFlag & { default: undefined; required: false; off: undefined } => ({
-    kind: 'string',
-    syntax,
-    description,
-    required: false,
-    default: undefined,
-    choices: undefined,
-    off: undefined,
-    offDescription: undefined,
-  }),
+  string: (syntax: string, description: string) => stringFlag(syntax, description, { required: false, default: undefined, off: undefined }),
   /** A value with a default (and optionally a closed set of choices). */
-  withDefault: (
-    syntax: string,
-    description: string,
-    value: string,
-    choices?: readonly string[],
-  ): StringFlag & { default: string; off: undefined } => ({
-    kind: 'string',
-    syntax,
-    description,
-    required: false,
-    default: value,
-    choices,
-    off: undefined,
-    offDescription: undefined,
-  }),
-  required: (syntax: string, description: string): StringFlag & { required: true; off: undefined } => ({
-    kind: 'string',
-    syntax,
-    description,
-    required: true,
-    default: undefined,
-    choices: undefined,
-    off: undefined,
-    offDescription: undefined,
-  }),
+  withDefault: (syntax: string, description: string, value: string, choices?: readonly string[]) =>
+    stringFlag(syntax, description, { default: value, choices, off: undefined }),
+  required: (syntax: string, description: string) => stringFlag(syntax, description, { required: true, off: undefined }),
   /** A value with a default that `off` (`--no-admin`, described by `offDescription`) turns off. */
-  switchable: (
-    syntax: string,
-    description: string,
-    value: string,
-    off: string,
-    offDescription: string,
-  ): StringFlag & { default: string; off: string } => ({
-    kind: 'string',
-    syntax,
-    description,
-    required: false,
-    default: value,
-    choices: undefined,
-    off,
-    offDescription,
-  }),
+  switchable: (syntax: string, description: string, value: string, off: string, offDescription: string) =>
+    stringFlag(syntax, description, { default: value, off, offDescription }),
   /** Repeatable: every value, in order; `undefined` when never given. */
   list: (syntax: string, description: string): ListFlag & { required: false } => ({ kind: 'list', syntax, description, required: false }),
   requiredList: (syntax: string, description: string): ListFlag & { required: true } => ({

@@ -120,12 +120,15 @@ export function loadCa(stateDir: string): CaFiles {
 
 /** Why `ca` cannot issue an SVID for `identity` lasting `ttlMs`, or undefined when it can. */
 export function svidProblem(ca: CaFiles, identity: string, ttlMs = DEFAULT_SVID_TTL_MS, now = new Date()): Problem | undefined {
+  return svidProblemWith(new x509.X509Certificate(ca.certPem), ca, identity, ttlMs, now);
+}
+
+function svidProblemWith(caCert: x509.X509Certificate, ca: CaFiles, identity: string, ttlMs: number, now: Date): Problem | undefined {
   const parsed = parseSpiffeId(identity);
   if (!parsed.ok) return problem('', `malformed SPIFFE ID "${identity}": ${reasonOf(parsed)}`);
   if (parsed.value.trustDomain !== ca.trustDomain) return problem('', `${identity} is not in the CA's trust domain ${ca.trustDomain}`);
   if (parsed.value.segments.length === 0) return problem('', 'an SVID names a workload: the SPIFFE ID needs a path');
-  if (new Date(now.getTime() + ttlMs) > new x509.X509Certificate(ca.certPem).notAfter)
-    return problem('', 'the SVID would outlive its CA; renew the CA first');
+  if (new Date(now.getTime() + ttlMs) > caCert.notAfter) return problem('', 'the SVID would outlive its CA; renew the CA first');
   return undefined;
 }
 
@@ -141,12 +144,13 @@ export async function issueSvid(
   opts: { ttlMs?: number; dnsNames?: string[]; now?: Date } = {},
 ): Promise<Svid> {
   const now = opts.now ?? new Date();
-  const refused = svidProblem(ca, identity, opts.ttlMs ?? DEFAULT_SVID_TTL_MS, now);
-  if (refused) throw new Error(problemText(refused));
+  const ttlMs = opts.ttlMs ?? DEFAULT_SVID_TTL_MS;
   const caCert = new x509.X509Certificate(ca.certPem);
+  const refused = svidProblemWith(caCert, ca, identity, ttlMs, now);
+  if (refused) throw new Error(problemText(refused));
   const caKey = await webcrypto.subtle.importKey('pkcs8', x509.PemConverter.decodeFirst(ca.keyPem), ALG, false, ['sign']);
   const keys = await keyPair();
-  const notAfter = new Date(now.getTime() + (opts.ttlMs ?? DEFAULT_SVID_TTL_MS));
+  const notAfter = new Date(now.getTime() + ttlMs);
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serial(),
     subject: 'O=Perimeter',

@@ -59,11 +59,7 @@ export function decisionOfFilter(target: CompiledWorkload, f: FilterVerdict): Ch
     ...(auditIndex >= 0 ? { audit: policy.rules[auditIndex]?.name as string, auditIndex } : {}),
     ...(stagedIndex >= 0 && f.staged
       ? {
-          staged: {
-            decision: 'allow' as const,
-            rule: f.staged.slice(f.staged.indexOf('/') + 1),
-            perimeter: f.staged.slice(0, f.staged.indexOf('/')),
-          },
+          staged: { decision: 'allow' as const, rule: ruleRef(f.staged).rule, perimeter: ruleRef(f.staged).perimeter },
         }
       : {}),
     record: f.record,
@@ -97,10 +93,4 @@ export function checkRequest(target: CompiledWorkload, sent: PolicyRequest, filt
   const norm = normalizePath(request.path, pathParametersOf(target.policy));
   const nearest = norm.ok ? nearestAllow(target.policy, viewOf(request, norm.path), request.method) : undefined;
   return { result, ...(nearest ? { nearest } : {}), ...candidate };
-}
-
-export type Verdict = 'allow' | 'deny' | 'would-deny';
-
-export function verdictOf(d: Decision): Verdict {
-  return d.decision === 'allow' ? 'allow' : d.enforced ? 'deny' : 'would-deny';
 }

@@ -3,6 +3,7 @@
  * `perimeter check --flows`, the demo and the tests play them.
  */
 import { parse } from 'yaml';
+import type { Outcome } from '../../contracts/decision-record.js';
 import { fail, ok, type Result } from '../../contracts/problem.js';
 
 export interface Flow {
@@ -16,10 +17,10 @@ export interface Flow {
   /** A list is a header sent once per element, in order. */
   headers?: Record<string, string | string[]>;
   claims?: Record<string, unknown>;
-  expect?: 'allow' | 'deny' | 'would-deny';
+  expect?: Outcome;
 }
 
-const EXPECT = ['allow', 'deny', 'would-deny'];
+const EXPECT: readonly Outcome[] = ['allow', 'deny', 'would-deny'];
 
 export function parseFlows(text: string): Result<Flow[]> {
   let doc: unknown;
@@ -33,7 +34,7 @@ export function parseFlows(text: string): Result<Flow[]> {
   const out: Flow[] = [];
   for (const [i, f] of (flows as Record<string, unknown>[]).entries()) {
     for (const k of ['from', 'to', 'method', 'path']) if (typeof f?.[k] !== 'string') return fail(`flows[${i}].${k}`, 'must be a string');
-    if (f.expect !== undefined && !EXPECT.includes(f.expect as string))
+    if (f.expect !== undefined && !EXPECT.includes(f.expect as Outcome))
       return fail(`flows[${i}].expect`, 'must be allow, deny or would-deny');
     out.push({ name: typeof f.name === 'string' ? f.name : `flow ${i + 1}`, ...f } as Flow);
   }

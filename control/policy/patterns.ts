@@ -21,9 +21,9 @@ export function parsePathPattern(p: string): Result<StringMatch> {
     return fail('', '"*" is allowed only as a final "/*" segment', '/orders/* matches /orders and everything below it');
   if (base === '') return ok({ kind: 'segment-prefix', value: '' });
   const n = normalizePath(base);
-  if (!n.ok) return fail('', `${n.reason}`, `write the path as a client would send it after normalisation`);
+  if (!n.ok) return fail('', n.reason, 'write the path as a client would send it after normalisation');
   if (n.path !== base)
-    return fail('', `it is not normalised; requests are compared after normalisation`, `write "${n.path}${prefix ? '/*' : ''}"`);
+    return fail('', 'it is not normalised; requests are compared after normalisation', `write "${n.path}${prefix ? '/*' : ''}"`);
   return ok(prefix ? { kind: 'segment-prefix', value: base } : { kind: 'exact', value: base });
 }
 

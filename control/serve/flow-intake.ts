@@ -4,8 +4,7 @@
  */
 
 import { reasonOf } from '../../contracts/problem.js';
-import type { FlowEvent } from '../flows/event.js';
-import { eventOf } from '../flows/event.js';
+import { eventOf, type FlowEvent } from '../flows/event.js';
 import type { FlowStore } from '../flows/store.js';
 import type { AccessLogBatch } from '../xds/access-logs.js';
 import type { Logger } from '../xds/server-options.js';
