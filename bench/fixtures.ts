@@ -24,7 +24,7 @@ export function syntheticPolicy(perimeters: number, rulesPer: number): PolicySet
       else if (r % 5 === 3) src.principals = [{ kind: 'segment-prefix', value: `spiffe://bench.example/ns/ns-${r}` }];
       else src.principals = [{ kind: 'exact', value: caller.identity }];
       const op = emptyOperation();
-      op.methods = r % 2 ? ['GET', 'HEAD'] : ['POST'];
+      op.methods = (r % 2 ? ['GET', 'HEAD'] : ['POST']).map((value) => ({ kind: 'exact', value }));
       op.paths = [
         { kind: 'segment-prefix', value: `/api/v${r}` },
         { kind: 'exact', value: `/health/${r}` },

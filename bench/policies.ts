@@ -20,7 +20,7 @@ export function rulesPolicy(n: number): PolicySet {
     const src = emptySource('authenticated');
     src.principals = [{ kind: 'exact', value: caller(i) }];
     const op = emptyOperation();
-    op.methods = ['GET', 'POST'];
+    op.methods = ['GET', 'POST'].map((value) => ({ kind: 'exact', value }));
     op.paths = [{ kind: 'segment-prefix', value: `/api/v${i % 5}` }];
     rules.push({ name: `allow-${i}`, action: 'allow', from: [src], to: [op], when: [], location: loc });
     if (i % 50 === 0 && rules.length < n) {

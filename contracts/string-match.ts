@@ -2,8 +2,10 @@
  * The meaning of every matcher, written once for the reference evaluator; the Wasm filter
  * implements the same table and the differential test holds the two to it.
  */
-import { MethodBit } from '../proto/gen/perimeter/v1/compiled.js';
+
 import { type StringMatch, StringMatch_Kind } from '../proto/gen/perimeter/v1/policy.js';
+import { matchTemplate } from './path-template.js';
+import { matchServiceAccount, matchTrustDomain } from './spiffe-patterns.js';
 
 /** ASCII letters to lower case, nothing else (as Envoy's ignore_case and the filter fold). */
 export function asciiLower(s: string): string {
@@ -26,6 +28,12 @@ export function matchString(m: StringMatch, subject: string): boolean {
       return s.includes(m.value);
     case StringMatch_Kind.KIND_SEGMENT_PREFIX:
       return s === m.value || s.startsWith(`${m.value}/`);
+    case StringMatch_Kind.KIND_TEMPLATE:
+      return matchTemplate(m.value, s);
+    case StringMatch_Kind.KIND_SERVICE_ACCOUNT:
+      return matchServiceAccount(m.value, s);
+    case StringMatch_Kind.KIND_TRUST_DOMAIN:
+      return matchTrustDomain(m.value, s);
     default:
       // An unknown kind never matches: a newer compiler's matcher must not widen an allow.
       return false;
@@ -36,29 +44,32 @@ export function matchAny(ms: readonly StringMatch[], s: string): boolean {
   return ms.some((m) => matchString(m, s));
 }
 
-export const METHOD_BITS: Readonly<Record<string, number>> = {
-  GET: MethodBit.METHOD_BIT_GET,
-  HEAD: MethodBit.METHOD_BIT_HEAD,
-  POST: MethodBit.METHOD_BIT_POST,
-  PUT: MethodBit.METHOD_BIT_PUT,
-  DELETE: MethodBit.METHOD_BIT_DELETE,
-  CONNECT: MethodBit.METHOD_BIT_CONNECT,
-  OPTIONS: MethodBit.METHOD_BIT_OPTIONS,
-  TRACE: MethodBit.METHOD_BIT_TRACE,
-  PATCH: MethodBit.METHOD_BIT_PATCH,
-};
-
-/** Bit of a request method; 0 for a method outside the known set (matches no method list). */
-export function methodBit(method: string): number {
-  return METHOD_BITS[method] ?? 0;
+/** A matcher as people read it, in explanations and on the page. */
+export function describeMatch(m: StringMatch): string {
+  return m.ignoreCase ? `${describeKind(m)} (any case)` : describeKind(m);
 }
 
-export function methodMask(methods: readonly string[]): number {
-  return methods.reduce((mask, m) => mask | (METHOD_BITS[m] ?? 0), 0);
-}
-
-export function methodsOf(mask: number): string[] {
-  return Object.entries(METHOD_BITS)
-    .filter(([, bit]) => (mask & bit) !== 0)
-    .map(([m]) => m);
+function describeKind(m: StringMatch): string {
+  switch (m.kind) {
+    case StringMatch_Kind.KIND_EXACT:
+      return m.value;
+    case StringMatch_Kind.KIND_PREFIX:
+      return `${m.value}*`;
+    case StringMatch_Kind.KIND_SUFFIX:
+      return `*${m.value}`;
+    case StringMatch_Kind.KIND_PRESENT:
+      return 'any non-empty value';
+    case StringMatch_Kind.KIND_CONTAINS:
+      return `*${m.value}*`;
+    case StringMatch_Kind.KIND_SEGMENT_PREFIX:
+      return `${m.value}/*`;
+    case StringMatch_Kind.KIND_TEMPLATE:
+      return `template ${m.value}`;
+    case StringMatch_Kind.KIND_SERVICE_ACCOUNT:
+      return `service account ${m.value}`;
+    case StringMatch_Kind.KIND_TRUST_DOMAIN:
+      return `trust domain ${m.value}`;
+    default:
+      return '(unknown matcher)';
+  }
 }

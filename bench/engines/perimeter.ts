@@ -7,8 +7,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RESOURCE_NAME } from '../../contracts/ecds.js';
+import { methodBits } from '../../contracts/methods.js';
 import type { PolicyRequest } from '../../contracts/request.js';
-import { methodBit } from '../../contracts/string-match.js';
 import type { CompiledWorkload } from '../../control/compile/compile.js';
 import { evaluate } from '../../control/eval/evaluate.js';
 import { FilterRunner, toEnvoy } from '../../envoy/filter-runner.js';
@@ -57,7 +57,7 @@ export class WasmDecisionEngine implements Engine<WasmRequest> {
     const [pp, pl] = this.str(req.principal);
     const [ap, al] = this.str(req.path);
     const [hp, hl] = this.str(req.host ?? '');
-    return { args: [pp, pl, methodBit(req.method), ap, al, hp, hl] };
+    return { args: [pp, pl, methodBits(req.method, []), ap, al, hp, hl] };
   }
 
   /** `n` decisions in one call into Wasm: the call's own cost is spread over them. */

@@ -3,7 +3,7 @@
  * allow and deny rules over the peer identity, the method and the path, nothing else. Anything
  * more is refused, so a translation can never silently decide a different policy.
  */
-import { methodsOf } from '../../contracts/string-match.js';
+import { methodsOf } from '../../contracts/methods.js';
 import type { CompiledPolicy, CompiledRule } from '../../proto/gen/perimeter/v1/compiled.js';
 import { Action, Mode, Source_Peer, type StringMatch, StringMatch_Kind } from '../../proto/gen/perimeter/v1/policy.js';
 

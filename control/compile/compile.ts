@@ -4,29 +4,26 @@
  * in `from` are resolved here, through the registry, into exact identities.
  */
 import { createHash } from 'node:crypto';
+import { MAX_METHOD_TABLE, methodMask, needsTableEntry } from '../../contracts/methods.js';
 import type { PathParameters } from '../../contracts/request-path.js';
-import { methodMask } from '../../contracts/string-match.js';
 import {
   type CompiledCondition,
   type CompiledOperation,
   type CompiledPerimeter,
   CompiledPolicy,
   type CompiledRule,
-  type CompiledSource,
   FormatVersion,
   Need,
   PathParameters as PPathParameters,
 } from '../../proto/gen/perimeter/v1/compiled.js';
-import {
-  Condition_Attribute,
-  Action as PAction,
-  Mode as PMode,
-  Source_Peer,
-  StringMatch_Kind,
-} from '../../proto/gen/perimeter/v1/policy.js';
-import { type Mesh, type Mode, modeRank, type Perimeter, type PolicySet, type Rule, type Source, type Workload } from '../policy/model.js';
+import { Action as PAction, Mode as PMode } from '../../proto/gen/perimeter/v1/policy.js';
+import { type Mesh, type Mode, modeRank, type Perimeter, type PolicySet, type Rule, type Workload } from '../policy/model.js';
 import { Registry } from '../policy/registry.js';
-import { ACTION_TO_PROTO, ATTRIBUTE_TO_PROTO, MODE_TO_PROTO, matchToProto, PEER_TO_PROTO } from './proto-adapter.js';
+import { anySource, compileSource, identityMatchers, type Names, trustedSetters } from './compile-source.js';
+import { ACTION_TO_PROTO, ATTRIBUTE_TO_PROTO, MODE_TO_PROTO, matchToProto } from './proto-adapter.js';
+import { trustBundle } from './trust-domains.js';
+
+export { anySource };
 
 /** Istio allows requests to a workload that no ALLOW policy selects; this rule says so. */
 export const ISTIO_DEFAULT_PERIMETER = 'istio-default';
@@ -112,13 +109,15 @@ function compileMessage(
     [...new Set(keysFrom.flatMap((p) => p.rules.flatMap((r) => r.when.filter((c) => c.attribute === attribute).map((c) => c.key))))].sort();
   const headers = keysOf('header');
   const claims = keysOf('claim');
+  const methods = methodTable(keysFrom);
+  const bundle = trustBundle(mesh);
   let needs = 0;
   const compiledPerimeters: CompiledPerimeter[] = mine.map((p) => ({ name: p.name, mode: MODE_TO_PROTO[p.mode], owner: p.owner }));
   const rules: CompiledRule[] = [];
 
   mine.forEach((p, pi) => {
     for (const rule of p.rules) {
-      const r = compileRule(rule, p, pi, registry, headers, claims);
+      const r = compileRule(rule, p, pi, registry, { headers, claims, methods, bundle });
       needs |= r.needs;
       rules.push(r.rule);
     }
@@ -160,6 +159,7 @@ function compileMessage(
     claims,
     needs,
     candidate: undefined,
+    methods,
     pathParameters: PATH_PARAMETERS_TO_PROTO[workload.pathParameters ?? mesh.pathParameters ?? 'reject'],
   };
 }
@@ -188,28 +188,29 @@ export function encodeVersioned(message: CompiledPolicy): { bytes: Uint8Array; v
 
 const EMPTY: CompiledPolicy = CompiledPolicy.fromPartial({});
 
-/** A source every caller matches, with or without a certificate. */
-export function anySource(): CompiledSource {
-  return {
-    peer: Source_Peer.PEER_UNSPECIFIED,
-    principals: [],
-    notPrincipals: [],
-    requestPrincipals: [],
-    notRequestPrincipals: [],
-    namespaces: [],
-    notNamespaces: [],
-  };
+/** The tables a workload's rules index into (shared with its staged candidate). */
+interface Tables {
+  headers: readonly string[];
+  claims: readonly string[];
+  methods: CompiledPolicy['methods'];
+  /** The mesh's trust-domain bundle (trust-domains.ts). */
+  bundle: readonly string[];
 }
 
 /**
- * A header bound to the identities that may set it holds only for them: a principal condition
- * beside it. An empty binding (its selectors match nobody) holds for nobody.
+ * Method matchers beyond the nine standard methods, in a stable order. validateSet refuses a
+ * workload whose policies need more than the mask can name, so more here is a bug.
  */
-function trustedSetters(c: Rule['when'][number], registry: Registry): CompiledCondition[] {
-  if (!c.setBy) return [];
-  const principals = compileSource(c.setBy, registry)[0]?.principals ?? [];
-  const values = principals.length ? principals : [{ kind: StringMatch_Kind.KIND_EXACT, value: '', ignoreCase: false }];
-  return [{ attribute: Condition_Attribute.ATTRIBUTE_PRINCIPAL, key: 0, values, notValues: [] }];
+function methodTable(perimeters: readonly Perimeter[]): CompiledPolicy['methods'] {
+  const seen = new Map<string, CompiledPolicy['methods'][number]>();
+  for (const p of perimeters)
+    for (const r of p.rules)
+      for (const o of r.to)
+        for (const m of [...o.methods, ...o.notMethods].map(matchToProto)) if (needsTableEntry(m)) seen.set(`${m.kind}:${m.value}`, m);
+  const table = [...seen.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, m]) => m);
+  if (table.length > MAX_METHOD_TABLE)
+    throw new Error(`${table.length} method matchers for one workload (validation allows ${MAX_METHOD_TABLE})`);
+  return table;
 }
 
 function compileRule(
@@ -217,18 +218,18 @@ function compileRule(
   p: Perimeter,
   perimeterIndex: number,
   registry: Registry,
-  headers: readonly string[],
-  claims: readonly string[],
+  { headers, claims, methods, bundle }: Tables,
 ): { rule: CompiledRule; needs: number } {
   let needs = 0;
-  const sources = rule.from.length === 0 ? [anySource()] : rule.from.flatMap((s) => compileSource(s, registry));
+  const names: Names = { bundle, istio: p.origin === 'istio' };
+  const sources = rule.from.length === 0 ? [anySource()] : rule.from.flatMap((s) => compileSource(s, registry, names));
   if (sources.some((s) => s.requestPrincipals.length + s.notRequestPrincipals.length > 0)) needs |= Need.NEED_CLAIMS;
   const operations: CompiledOperation[] = rule.to.map((o) => {
     if (o.hosts.length + o.notHosts.length > 0) needs |= Need.NEED_HOST;
     if (o.ports.length + o.notPorts.length > 0) needs |= Need.NEED_PORT;
     return {
-      methods: methodMask(o.methods),
-      notMethods: methodMask(o.notMethods),
+      methods: methodMask(o.methods.map(matchToProto), methods),
+      notMethods: methodMask(o.notMethods.map(matchToProto), methods),
       paths: o.paths.map(matchToProto),
       notPaths: o.notPaths.map(matchToProto),
       hosts: o.hosts.map((m) => matchToProto({ kind: m.kind, value: m.value.toLowerCase() })),
@@ -244,11 +245,11 @@ function compileRule(
     return {
       attribute: ATTRIBUTE_TO_PROTO[c.attribute],
       key,
-      values: c.values.map(matchToProto),
-      notValues: c.notValues.map(matchToProto),
+      values: c.attribute === 'principal' ? identityMatchers(c.values, names) : c.values.map(matchToProto),
+      notValues: c.attribute === 'principal' ? identityMatchers(c.notValues, names) : c.notValues.map(matchToProto),
     };
   };
-  const conditions: CompiledCondition[] = rule.when.flatMap((c) => [...trustedSetters(c, registry), compileCondition(c)]);
+  const conditions: CompiledCondition[] = rule.when.flatMap((c) => [...trustedSetters(c, registry, names), compileCondition(c)]);
   if (rule.expiresUnixMs) needs |= Need.NEED_TIME;
   return {
     rule: {
@@ -263,30 +264,4 @@ function compileRule(
     },
     needs,
   };
-}
-
-/**
- * One model source into compiled sources. Workload names and label selectors become exact
- * principals; a source whose selectors resolve to nobody and that names no identity is
- * dropped (it must not widen into "any authenticated peer").
- */
-function compileSource(s: Source, registry: Registry): CompiledSource[] {
-  const principals = s.principals.map(matchToProto);
-  const exact = new Set(principals.filter((p) => p.kind === StringMatch_Kind.KIND_EXACT).map((p) => p.value));
-  for (const id of registry.identitiesOf(s.workloads, s.labels)) {
-    if (!exact.has(id)) principals.push({ kind: StringMatch_Kind.KIND_EXACT, value: id, ignoreCase: false });
-  }
-  const namedSomeone = s.workloads.length + s.labels.length > 0;
-  if (namedSomeone && principals.length === 0) return [];
-  return [
-    {
-      peer: PEER_TO_PROTO[s.peer],
-      principals,
-      notPrincipals: s.notPrincipals.map(matchToProto),
-      requestPrincipals: s.requestPrincipals.map(matchToProto),
-      notRequestPrincipals: s.notRequestPrincipals.map(matchToProto),
-      namespaces: s.namespaces.map(matchToProto),
-      notNamespaces: s.notNamespaces.map(matchToProto),
-    },
-  ];
 }

@@ -39,6 +39,9 @@ export const KIND_TO_PROTO: Record<MatchKind, StringMatch_Kind> = {
   present: StringMatch_Kind.KIND_PRESENT,
   contains: StringMatch_Kind.KIND_CONTAINS,
   'segment-prefix': StringMatch_Kind.KIND_SEGMENT_PREFIX,
+  template: StringMatch_Kind.KIND_TEMPLATE,
+  'service-account': StringMatch_Kind.KIND_SERVICE_ACCOUNT,
+  'trust-domain': StringMatch_Kind.KIND_TRUST_DOMAIN,
 };
 
 export const PEER_TO_PROTO: Record<Peer, Source_Peer> = {
@@ -64,7 +67,12 @@ const sortedLabels = (l: Record<string, string>) => Object.fromEntries(Object.en
 export function policySetToProto(p: PolicySet): PPolicySet {
   const loc = (l?: { file: string; line: number; column: number }) => (l ? { file: l.file, line: l.line, column: l.column } : undefined);
   return {
-    mesh: { trustDomain: p.mesh.trustDomain, defaultMode: MODE_TO_PROTO[p.mesh.defaultMode], location: loc(p.mesh.location) },
+    mesh: {
+      trustDomain: p.mesh.trustDomain,
+      defaultMode: MODE_TO_PROTO[p.mesh.defaultMode],
+      trustDomainAliases: p.mesh.trustDomainAliases ?? [],
+      location: loc(p.mesh.location),
+    },
     workloads: p.workloads.map((w) => ({
       name: w.name,
       identity: w.identity,
@@ -100,12 +108,14 @@ export function policySetToProto(p: PolicySet): PPolicySet {
           notNamespaces: s.notNamespaces.map(matchToProto),
           requestPrincipals: s.requestPrincipals.map(matchToProto),
           notRequestPrincipals: s.notRequestPrincipals.map(matchToProto),
+          trustDomains: s.trustDomains.map(matchToProto),
+          notTrustDomains: s.notTrustDomains.map(matchToProto),
           workloads: s.workloads,
           labels: s.labels.map((match) => ({ match: sortedLabels(match) })),
         })),
         to: r.to.map((o) => ({
-          methods: o.methods,
-          notMethods: o.notMethods,
+          methods: o.methods.map(matchToProto),
+          notMethods: o.notMethods.map(matchToProto),
           paths: o.paths.map(matchToProto),
           notPaths: o.notPaths.map(matchToProto),
           hosts: o.hosts.map(matchToProto),

@@ -91,6 +91,6 @@ export function checkRequest(target: CompiledWorkload, sent: PolicyRequest, filt
   };
   if (result.decision === 'allow' || result.code !== 'deny_default') return { result, ...candidate };
   const norm = normalizePath(request.path, pathParametersOf(target.policy));
-  const nearest = norm.ok ? nearestAllow(target.policy, viewOf(request, norm.path), request.method) : undefined;
+  const nearest = norm.ok ? nearestAllow(target.policy, viewOf(target.policy, request, norm.path), request.method) : undefined;
   return { result, ...(nearest ? { nearest } : {}), ...candidate };
 }

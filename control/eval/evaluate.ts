@@ -18,9 +18,10 @@
 
 import { DEFAULT_RULE, MESH_PERIMETER, UNSAFE_RULE } from '../../contracts/decision-record.js';
 import { overHeader } from '../../contracts/header-value.js';
+import { methodBits } from '../../contracts/methods.js';
 import type { PolicyRequest } from '../../contracts/request.js';
 import { MAX_AUTHORITY, normalizeHost, normalizePath, type PathParameters as Params } from '../../contracts/request-path.js';
-import { matchAny, methodBit } from '../../contracts/string-match.js';
+import { matchAny } from '../../contracts/string-match.js';
 import { type CompiledPolicy, type CompiledRule, type CompiledSource, PathParameters } from '../../proto/gen/perimeter/v1/compiled.js';
 import { Action, Condition_Attribute, Mode as PMode, Source_Peer } from '../../proto/gen/perimeter/v1/policy.js';
 import { modeFromProto } from '../compile/proto-adapter.js';
@@ -61,13 +62,13 @@ export interface View {
   nowMs: number;
 }
 
-export function viewOf(req: PolicyRequest, path: string): View {
+export function viewOf(policy: CompiledPolicy, req: PolicyRequest, path: string): View {
   const claims = req.claims;
   const iss = claims?.iss;
   const sub = claims?.sub;
   return {
     ...(req.principal !== undefined ? { principal: req.principal } : {}),
-    methodBit: methodBit(req.method),
+    methodBit: methodBits(req.method, policy.methods),
     path,
     host: normalizeHost(req.host ?? ''),
     ...(req.port !== undefined ? { port: req.port } : {}),
@@ -108,7 +109,7 @@ export function evaluate(policy: CompiledPolicy, req: PolicyRequest): Decision {
       version,
     };
   }
-  const v = viewOf(req, norm.path);
+  const v = viewOf(policy, req, norm.path);
 
   let enforcedDeny = -1;
   let enforcedAllow = -1;
@@ -196,6 +197,8 @@ export function sourceMatches(s: CompiledSource, v: View): boolean {
   if (p !== undefined && matchAny(s.notPrincipals, p)) return false;
   if (s.namespaces.length > 0 && (p === undefined || !matchAny(s.namespaces, p))) return false;
   if (p !== undefined && matchAny(s.notNamespaces, p)) return false;
+  if (s.trustDomains.length > 0 && (p === undefined || !matchAny(s.trustDomains, p))) return false;
+  if (p !== undefined && matchAny(s.notTrustDomains, p)) return false;
   const rp = v.requestPrincipal;
   if (s.requestPrincipals.length > 0 && (rp === undefined || !matchAny(s.requestPrincipals, rp))) return false;
   if (rp !== undefined && matchAny(s.notRequestPrincipals, rp)) return false;

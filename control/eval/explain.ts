@@ -5,9 +5,10 @@
  */
 
 import { MESH_PERIMETER } from '../../contracts/decision-record.js';
-import { methodsOf } from '../../contracts/string-match.js';
+import { methodsOf } from '../../contracts/methods.js';
+import { describeMatch } from '../../contracts/string-match.js';
 import type { CompiledOperation, CompiledPolicy, CompiledRule, CompiledSource } from '../../proto/gen/perimeter/v1/compiled.js';
-import { Action, Condition_Attribute, Source_Peer, type StringMatch, StringMatch_Kind } from '../../proto/gen/perimeter/v1/policy.js';
+import { Action, Condition_Attribute, Source_Peer, type StringMatch } from '../../proto/gen/perimeter/v1/policy.js';
 import { attributeValues, conditionHolds, operationMatches, sourceMatches, type View } from './evaluate.js';
 
 export interface Failure {
@@ -22,29 +23,6 @@ export interface NearMiss {
   ruleIndex: number;
   matched: string[];
   failed: Failure[];
-}
-
-export function describeMatch(m: StringMatch): string {
-  return m.ignoreCase ? `${describeKind(m)} (any case)` : describeKind(m);
-}
-
-function describeKind(m: StringMatch): string {
-  switch (m.kind) {
-    case StringMatch_Kind.KIND_EXACT:
-      return m.value;
-    case StringMatch_Kind.KIND_PREFIX:
-      return `${m.value}*`;
-    case StringMatch_Kind.KIND_SUFFIX:
-      return `*${m.value}`;
-    case StringMatch_Kind.KIND_PRESENT:
-      return 'any non-empty value';
-    case StringMatch_Kind.KIND_CONTAINS:
-      return `*${m.value}*`;
-    case StringMatch_Kind.KIND_SEGMENT_PREFIX:
-      return `${m.value}/*`;
-    default:
-      return '(unknown matcher)';
-  }
 }
 
 const list = (ms: readonly StringMatch[]) => ms.map(describeMatch).join(' or ');
@@ -67,19 +45,20 @@ function sourceFailures(s: CompiledSource, v: View): Failure[] {
   const out: Failure[] = [];
   if (s.principals.length > 0) out.push({ attribute: 'identity', expected: list(s.principals), actual: quote(p) });
   if (s.namespaces.length > 0) out.push({ attribute: 'namespace', expected: list(s.namespaces), actual: quote(p) });
+  if (s.trustDomains.length > 0) out.push({ attribute: 'trust domain', expected: list(s.trustDomains), actual: quote(p) });
   if (s.requestPrincipals.length > 0)
     out.push({ attribute: 'request principal', expected: list(s.requestPrincipals), actual: quote(v.requestPrincipal) });
   if (out.length === 0) out.push({ attribute: 'identity', expected: 'not excluded', actual: quote(p) });
   return out;
 }
 
-function operationFailures(o: CompiledOperation, v: View, method: string): Failure[] {
+function operationFailures(o: CompiledOperation, v: View, method: string, table: CompiledPolicy['methods']): Failure[] {
   if (operationMatches(o, v)) return [];
   const out: Failure[] = [];
   if ((o.methods !== 0 && (o.methods & v.methodBit) === 0) || (o.notMethods & v.methodBit) !== 0) {
     out.push({
       attribute: 'method',
-      expected: o.methods ? methodsOf(o.methods).join(' or ') : `not ${methodsOf(o.notMethods).join(', ')}`,
+      expected: o.methods ? methodsOf(o.methods, table).join(' or ') : `not ${methodsOf(o.notMethods, table).join(', ')}`,
       actual: method,
     });
   }
@@ -136,7 +115,7 @@ export function ruleFailures(
   if (src.length === 0) matched.push('identity');
   failed.push(...src);
   if (rule.operations.length > 0) {
-    const op = best(rule.operations.map((o) => operationFailures(o, v, method)));
+    const op = best(rule.operations.map((o) => operationFailures(o, v, method, policy.methods)));
     for (const a of ['method', 'path', 'host', 'port']) if (!op.some((f) => f.attribute === a)) matched.push(a);
     failed.push(...op);
   } else matched.push('any operation');

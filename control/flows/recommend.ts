@@ -7,7 +7,8 @@
  */
 import { Document, parseAllDocuments, type YAMLMap, type YAMLSeq } from 'yaml';
 import { parseSpiffeId } from '../../contracts/spiffe.js';
-import { HTTP_METHODS, type Workload } from '../policy/model.js';
+import type { Workload } from '../policy/model.js';
+import { methodProblem } from '../policy/parse-rule.js';
 import { parsePathPattern } from '../policy/patterns.js';
 import { printable } from './recorded.js';
 import type { Flow } from './store.js';
@@ -128,7 +129,7 @@ export function recommend(
   for (const c of callers) {
     const requests = c.flows.reduce((n, f) => n + f.count, 0);
     const last = Math.max(...c.flows.map((f) => f.lastMs));
-    const methods = [...new Set(c.flows.map((f) => f.method))].filter((m) => (HTTP_METHODS as readonly string[]).includes(m)).sort();
+    const methods = [...new Set(c.flows.map((f) => f.method))].filter((m) => methodProblem(m) === undefined).sort();
     const paths = new Map<string, boolean>();
     for (const f of c.flows) {
       const p = policyPath(f.template);

@@ -4,20 +4,13 @@
  * `spiffe://`; exact / `prefix*` / `*suffix` / `*` forms; DENY before ALLOW; a workload with
  * no ALLOW policy allows (the compiler adds that default); `spec: {}` allows nothing;
  * `rules: [{}]` allows everything; `istio.io/dry-run` becomes simulate mode. A field we
- * cannot honour is an error that names it: nothing is silently dropped.
+ * cannot honour (addresses, SNI, Envoy metadata) is an error that names it; when the loader is
+ * told to skip them, an ALLOW or AUDIT rule loses the sources (or, for a condition, the whole
+ * rule) that use one, which only narrows it, and a DENY rule that uses one is still refused:
+ * nothing is converted into something that allows more than Istio would.
  */
-import { headerOperandProblem } from '../../contracts/header-value.js';
-import {
-  emptyOperation,
-  emptySource,
-  HTTP_METHODS,
-  type Operation,
-  type Perimeter,
-  type Rule,
-  type Selector,
-  type Source,
-  type StringMatch,
-} from './model.js';
+import { istioMatch, parseOperation, parseSource, parseWhen, type Unsupported } from './istio-fields.js';
+import type { Operation, Perimeter, Rule, Selector, Source } from './model.js';
 import { NAME } from './names.js';
 import type { Cursor } from './yaml-cursor.js';
 import { location } from './yaml-cursor.js';
@@ -25,18 +18,7 @@ import { location } from './yaml-cursor.js';
 /** Policies here apply mesh-wide (Istio's default root namespace). */
 export const ISTIO_ROOT_NAMESPACE = 'istio-system';
 
-const UNSUPPORTED_SOURCE: Record<string, string> = {
-  ipBlocks: 'perimeter decides on identities, never on addresses',
-  notIpBlocks: 'perimeter decides on identities, never on addresses',
-  remoteIpBlocks: 'perimeter decides on identities, never on addresses',
-  notRemoteIpBlocks: 'perimeter decides on identities, never on addresses',
-  serviceAccounts: 'rewrite as principals: ["<trust-domain>/ns/<ns>/sa/<sa>"]',
-  notServiceAccounts: 'rewrite as notPrincipals',
-  trustDomains: 'rewrite as principals: ["<trust-domain>/*"]',
-  notTrustDomains: 'rewrite as notPrincipals: ["<trust-domain>/*"]',
-};
-const SOURCE_FIELDS = ['principals', 'notPrincipals', 'requestPrincipals', 'notRequestPrincipals', 'namespaces', 'notNamespaces'];
-const OPERATION_FIELDS = ['hosts', 'notHosts', 'ports', 'notPorts', 'methods', 'notMethods', 'paths', 'notPaths'];
+export { istioMatch };
 
 export function parseIstioPolicy(root: Cursor, meta: Cursor | undefined, spec: Cursor): Perimeter | undefined {
   const mf = meta?.fields(['name', 'namespace', 'annotations', 'labels', 'uid', 'resourceVersion', 'generation', 'creationTimestamp']);
@@ -90,7 +72,7 @@ export function parseIstioPolicy(root: Cursor, meta: Cursor | undefined, spec: C
   }
   const rules: Rule[] = [];
   for (const [i, rc] of items.entries()) {
-    const rule = parseIstioRule(rc, i, action === 'ALLOW' ? 'allow' : action === 'DENY' ? 'deny' : 'audit');
+    const rule = parseIstioRule(rc, i, action === 'ALLOW' ? 'allow' : action === 'DENY' ? 'deny' : 'audit', namespace);
     if (rule) rules.push(rule);
   }
   return {
@@ -106,13 +88,27 @@ export function parseIstioPolicy(root: Cursor, meta: Cursor | undefined, spec: C
   };
 }
 
-function parseIstioRule(c: Cursor, index: number, action: Rule['action']): Rule | undefined {
+function parseIstioRule(c: Cursor, index: number, action: Rule['action'], namespace: string): Rule | undefined {
   const f = c.present ? c.fields(['from', 'to', 'when']) : new Map<string, Cursor>();
   if (!f) return undefined;
+  const skip = c.ctx.skipUnsupported === true;
+  const dropped: Unsupported[] = [];
+  let refused = false;
   const from: Source[] = [];
-  for (const fc of f.get('from')?.items() ?? []) {
+  const fromItems = f.get('from')?.items() ?? [];
+  for (const fc of fromItems) {
     const src = fc.fields(['source'])?.get('source');
-    if (src) from.push(parseSource(src));
+    if (!src) continue;
+    const { source, unsupported } = parseSource(src, namespace);
+    if (unsupported.length === 0) from.push(source);
+    else if (refuse(unsupported, action, skip)) refused = true;
+    else {
+      dropped.push(...unsupported);
+      fc.warn(
+        `dropped this source (${unsupported.map((u) => u.field).join(', ')}): the ${action.toUpperCase()} rule now matches fewer callers than in Istio`,
+        unsupported[0]?.why,
+      );
+    }
   }
   const to: Operation[] = [];
   for (const tc of f.get('to')?.items() ?? []) {
@@ -120,171 +116,36 @@ function parseIstioRule(c: Cursor, index: number, action: Rule['action']): Rule 
     if (op) to.push(parseOperation(op));
   }
   const rule: Rule = { name: `rule-${index}`, action, from, to, when: [], location: location(c) };
-  for (const wc of f.get('when')?.items() ?? []) parseWhen(wc, rule);
+  const whenUnsupported: Unsupported[] = [];
+  for (const wc of f.get('when')?.items() ?? []) {
+    const u = parseWhen(wc, rule, namespace);
+    if (u) whenUnsupported.push(u);
+  }
+  if (whenUnsupported.length > 0 && refuse(whenUnsupported, action, skip)) refused = true;
+  if (refused) return undefined;
+  // Every source dropped, or a condition we cannot test: the rule goes, never "any caller".
+  const emptied = fromItems.length > 0 && from.length === 0;
+  if (whenUnsupported.length > 0 || emptied) {
+    const fields = [...dropped, ...whenUnsupported].map((u) => u.field);
+    c.warn(
+      `dropped rule ${index} (${[...new Set(fields)].join(', ')}): this ${action.toUpperCase()} matches nothing it would match in Istio`,
+      action === 'allow' ? 'the callers it admitted are denied unless another rule admits them' : 'its requests are no longer audited',
+    );
+    return undefined;
+  }
   return rule;
 }
 
-/** Istio string forms: exact, `prefix*`, `*suffix`, `*` (presence). */
-export function istioMatch(text: string, transform: (s: string) => string = (s) => s): StringMatch {
-  if (text === '*') return { kind: 'present', value: '' };
-  if (text.endsWith('*')) return { kind: 'prefix', value: transform(text.slice(0, -1)) };
-  if (text.startsWith('*')) return { kind: 'suffix', value: text.slice(1) };
-  return { kind: 'exact', value: transform(text) };
-}
-
-const spiffe = (s: string) => `spiffe://${s}`;
-
-function principalMatches(c: Cursor | undefined): StringMatch[] {
-  return (c?.strings() ?? []).map((s) => {
-    // Istio compiles a principal suffix to the regex spiffe://.*<suffix>: a plain suffix match.
-    return istioMatch(s, spiffe);
-  });
-}
-
-function namespaceMatches(c: Cursor | undefined): StringMatch[] {
-  const out: StringMatch[] = [];
-  for (const [i, ns] of (c?.strings() ?? []).entries()) {
-    if (ns === '*') out.push({ kind: 'present', value: '' });
-    else if (ns.includes('*')) c?.items()[i]?.error(`cannot honour namespace pattern "${ns}"`, 'list namespaces by exact name');
-    else out.push({ kind: 'contains', value: `/ns/${ns}/` });
-  }
-  return out;
-}
-
-function parseSource(c: Cursor): Source {
-  const f = c.fields([...SOURCE_FIELDS, ...Object.keys(UNSUPPORTED_SOURCE)]);
-  const src = emptySource('any');
-  if (!f) return src;
-  for (const [k, why] of Object.entries(UNSUPPORTED_SOURCE)) f.get(k)?.error(`cannot honour ${k}`, why);
-  src.principals = principalMatches(f.get('principals'));
-  src.notPrincipals = principalMatches(f.get('notPrincipals'));
-  src.namespaces = namespaceMatches(f.get('namespaces'));
-  src.notNamespaces = namespaceMatches(f.get('notNamespaces'));
-  src.requestPrincipals = (f.get('requestPrincipals')?.strings() ?? []).map((s) => istioMatch(s));
-  src.notRequestPrincipals = (f.get('notRequestPrincipals')?.strings() ?? []).map((s) => istioMatch(s));
-  // A positive principal or namespace needs a peer certificate; negative ones do not (Istio:
-  // notPrincipals also matches plaintext requests, which have no principal to exclude).
-  if (src.principals.length > 0 || src.namespaces.length > 0) src.peer = 'authenticated';
-  return src;
-}
-
-function methodList(c: Cursor | undefined): string[] {
-  const out: string[] = [];
-  for (const [i, m] of (c?.strings() ?? []).entries()) {
-    if ((HTTP_METHODS as readonly string[]).includes(m)) out.push(m);
-    else c?.items()[i]?.error(`cannot honour method "${m}"`, `perimeter matches the HTTP methods ${HTTP_METHODS.join(', ')}`);
-  }
-  return out;
-}
-
-function pathList(c: Cursor | undefined): StringMatch[] {
-  const out: StringMatch[] = [];
-  for (const [i, p] of (c?.strings() ?? []).entries()) {
-    if (p.includes('{')) c?.items()[i]?.error(`cannot honour path template "${p}"`, 'write it as a prefix ("/api/*") or exact path');
-    else out.push(istioMatch(p));
-  }
-  return out;
-}
-
-function portList(c: Cursor | undefined): number[] {
-  const out: number[] = [];
-  for (const pc of c?.items() ?? []) {
-    const n = pc.integer(1, 65535);
-    if (n !== undefined) out.push(n);
-  }
-  return out;
-}
-
-function parseOperation(c: Cursor): Operation {
-  const op = emptyOperation();
-  const f = c.fields(OPERATION_FIELDS);
-  if (!f) return op;
-  op.methods = methodList(f.get('methods'));
-  op.notMethods = methodList(f.get('notMethods'));
-  op.paths = pathList(f.get('paths'));
-  op.notPaths = pathList(f.get('notPaths'));
-  op.hosts = (f.get('hosts')?.strings() ?? []).map((h) => istioMatch(h.toLowerCase()));
-  op.notHosts = (f.get('notHosts')?.strings() ?? []).map((h) => istioMatch(h.toLowerCase()));
-  op.ports = portList(f.get('ports'));
-  op.notPorts = portList(f.get('notPorts'));
-  return op;
-}
-
-const WHEN_KEY = /^(request\.headers|request\.auth\.claims)\[([^\]]+)\]$/;
-
-function parseWhen(c: Cursor, rule: Rule): void {
-  const f = c.fields(['key', 'values', 'notValues']);
-  if (!f) return;
-  const keyC = f.get('key');
-  const key = keyC?.string();
-  if (key === undefined) {
-    c.error('key is required');
-    return;
-  }
-  const raw = f.get('values')?.strings() ?? [];
-  const notRaw = f.get('notValues')?.strings() ?? [];
-  if (raw.length + notRaw.length === 0) {
-    c.error('a condition needs values or notValues');
-    return;
-  }
-  const m = WHEN_KEY.exec(key);
-  if (m && m[1] === 'request.headers') {
-    const bad = [...raw, ...notRaw].map((v) => [v, headerOperandProblem(v.replace(/^\*|\*$/g, ''))] as const).find(([, p]) => p);
-    if (bad) {
-      keyC?.error(
-        `cannot honour header value "${bad[0]}": ${bad[1]}`,
-        'a header sent as "a, b" is tested as "a, b", "a" and "b" (docs/semantics.md)',
+/** Whether a rule must be refused for fields it cannot honour (always, unless skipping from an ALLOW or AUDIT rule). */
+function refuse(unsupported: readonly Unsupported[], action: Rule['action'], skip: boolean): boolean {
+  if (skip && action !== 'deny') return false;
+  for (const u of unsupported) {
+    if (skip)
+      u.at.error(
+        `cannot drop ${u.field} from a DENY rule: it would deny less than Istio does`,
+        'rewrite the rule by identity, or keep it in Istio',
       );
-      return;
-    }
-    if (rule.action === 'allow' && raw.length > 0)
-      c.warn(
-        `this ALLOW trusts header ${m[2]}, which any caller it admits can set to anything`,
-        'take it from a verified token (request.auth.claims[...]) instead',
-      );
-    rule.when.push({
-      attribute: 'header',
-      key: (m[2] as string).toLowerCase(),
-      values: raw.map((s) => istioMatch(s)),
-      notValues: notRaw.map((s) => istioMatch(s)),
-    });
-  } else if (m && m[1] === 'request.auth.claims') {
-    if (key.includes('][')) {
-      keyC?.error(`cannot honour nested claim ${key}`, 'only top-level claims are read');
-      return;
-    }
-    rule.when.push({
-      attribute: 'claim',
-      key: m[2] as string,
-      values: raw.map((s) => istioMatch(s)),
-      notValues: notRaw.map((s) => istioMatch(s)),
-    });
-  } else if (key === 'source.principal') {
-    rule.when.push({
-      attribute: 'principal',
-      key: '',
-      values: raw.map((s) => istioMatch(s, spiffe)),
-      notValues: notRaw.map((s) => istioMatch(s, spiffe)),
-    });
-  } else if (key === 'source.namespace') {
-    const ns = (s: string): StringMatch => (s === '*' ? { kind: 'present', value: '' } : { kind: 'contains', value: `/ns/${s}/` });
-    if ([...raw, ...notRaw].some((s) => s !== '*' && s.includes('*'))) {
-      keyC?.error('cannot honour namespace patterns in source.namespace', 'list namespaces by exact name');
-      return;
-    }
-    rule.when.push({ attribute: 'principal', key: '', values: raw.map(ns), notValues: notRaw.map(ns) });
-  } else if (key === 'destination.port') {
-    const bad = [...raw, ...notRaw].find((s) => !/^\d+$/.test(s));
-    if (bad !== undefined) {
-      keyC?.error(`destination.port value "${bad}" is not a port number`);
-      return;
-    }
-    const exact = (s: string): StringMatch => ({ kind: 'exact', value: String(Number(s)) });
-    rule.when.push({ attribute: 'port', key: '', values: raw.map(exact), notValues: notRaw.map(exact) });
-  } else {
-    keyC?.error(
-      `cannot honour condition key "${key}"`,
-      'supported: request.headers[...], request.auth.claims[...], source.principal, source.namespace, destination.port',
-    );
+    else u.at.error(`cannot honour ${u.field}`, `${u.why}; perimeter import istio --skip-unsupported converts the rest`);
   }
+  return true;
 }

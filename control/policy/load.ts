@@ -66,7 +66,12 @@ export function readRegularFile(path: string): { text: string } | { error: strin
   }
 }
 
-export function loadPaths(paths: readonly string[]): LoadResult {
+export interface LoadOptions {
+  /** Drop the Istio rules and sources that use fields we cannot honour, where that only narrows them (istio.ts). */
+  skipUnsupported?: boolean;
+}
+
+export function loadPaths(paths: readonly string[], options: LoadOptions = {}): LoadResult {
   const files: SourceFile[] = [];
   const diagnostics: Diagnostic[] = [];
   const refuse = (file: string, message: string) =>
@@ -85,7 +90,7 @@ export function loadPaths(paths: readonly string[]): LoadResult {
       else files.push({ name: displayName(f), text: r.text });
     }
   }
-  const result = loadSources(files);
+  const result = loadSources(files, options);
   result.diagnostics = sortDiagnostics([...diagnostics, ...result.diagnostics]);
   result.ok = !hasErrors(result.diagnostics);
   result.sources = files;
@@ -110,7 +115,7 @@ export function yamlFilesUnder(p: string): string[] {
   return out;
 }
 
-export function loadSources(files: readonly SourceFile[]): LoadResult {
+export function loadSources(files: readonly SourceFile[], options: LoadOptions = {}): LoadResult {
   const diagnostics: Diagnostic[] = [];
   const references: Reference[] = [];
   const workloads: Workload[] = [];
@@ -122,7 +127,14 @@ export function loadSources(files: readonly SourceFile[]): LoadResult {
     const docs = parseAllDocuments(file.text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });
     const list = Array.isArray(docs) ? docs : [docs];
     for (const doc of list) {
-      const ctx: DocContext = { file: file.name, lines, resource: '', diagnostics, references };
+      const ctx: DocContext = {
+        file: file.name,
+        lines,
+        resource: '',
+        diagnostics,
+        references,
+        ...(options.skipUnsupported ? { skipUnsupported: true } : {}),
+      };
       let syntaxError = false;
       for (const err of doc.errors) {
         syntaxError = true;

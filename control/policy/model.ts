@@ -37,10 +37,27 @@ export interface Mesh {
   defaultMode: 'enforce' | 'observe';
   /** What `;` in a path means, unless a workload says otherwise; `reject` when not given. */
   pathParameters?: PathParameters;
+  /**
+   * Earlier or federated names of the trust domain (Istio's trustDomainAliases): identities
+   * written for one of them also name callers of the others.
+   */
+  trustDomainAliases?: string[];
   location?: Location;
 }
 
-export type MatchKind = 'exact' | 'prefix' | 'suffix' | 'present' | 'contains' | 'segment-prefix';
+export type MatchKind =
+  | 'exact'
+  | 'prefix'
+  | 'suffix'
+  | 'present'
+  | 'contains'
+  | 'segment-prefix'
+  /** Envoy uri_template, as contracts/path-template.ts reads it. */
+  | 'template'
+  /** "<ns>/<sa>" of any trust domain (Istio serviceAccounts), contracts/spiffe-patterns.ts. */
+  | 'service-account'
+  /** "<prefix>*" / "*<suffix>" of a SPIFFE ID's trust domain (Istio trustDomains). */
+  | 'trust-domain';
 
 export interface StringMatch {
   kind: MatchKind;
@@ -61,6 +78,9 @@ export interface Source {
   notNamespaces: StringMatch[];
   requestPrincipals: StringMatch[];
   notRequestPrincipals: StringMatch[];
+  /** Kind 'trust-domain' (Istio trustDomains), AND-ed with principals and namespaces; aliases expand at compile time. */
+  trustDomains: StringMatch[];
+  notTrustDomains: StringMatch[];
   /** Registry workload names; the compiler resolves them to exact principals. */
   workloads: string[];
   /** Label selectors (OR); the compiler resolves them to exact principals. */
@@ -69,8 +89,9 @@ export interface Source {
 
 /** One alternative of `to`; populated fields AND, values of one field OR. */
 export interface Operation {
-  methods: string[];
-  notMethods: string[];
+  /** Method tokens, case-sensitive: exact (any token), or Istio's prefix/suffix/presence forms. */
+  methods: StringMatch[];
+  notMethods: StringMatch[];
   paths: StringMatch[];
   notPaths: StringMatch[];
   hosts: StringMatch[];
@@ -149,8 +170,6 @@ export interface PolicySet {
   perimeters: Perimeter[];
 }
 
-export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'] as const;
-
 export function emptySource(peer: Peer): Source {
   return {
     peer,
@@ -160,6 +179,8 @@ export function emptySource(peer: Peer): Source {
     notNamespaces: [],
     requestPrincipals: [],
     notRequestPrincipals: [],
+    trustDomains: [],
+    notTrustDomains: [],
     workloads: [],
     labels: [],
   };

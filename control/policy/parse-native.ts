@@ -61,7 +61,7 @@ export function parseWorkload(spec: Cursor, name: string, at: Cursor): Workload 
 }
 
 export function parseMesh(spec: Cursor, at: Cursor): Mesh | undefined {
-  const f = spec.fields(['trustDomain', 'defaultMode', 'pathParameters']);
+  const f = spec.fields(['trustDomain', 'trustDomainAliases', 'defaultMode', 'pathParameters']);
   if (!f) {
     at.error('spec is required', 'a Mesh needs spec.trustDomain');
     return undefined;
@@ -77,7 +77,21 @@ export function parseMesh(spec: Cursor, at: Cursor): Mesh | undefined {
   }
   const defaultMode = f.get('defaultMode')?.oneOf(['enforce', 'observe'] as const) ?? 'enforce';
   const pathParameters = f.get('pathParameters')?.oneOf(PATH_PARAMETERS) ?? 'reject';
-  return { trustDomain, defaultMode, pathParameters, location: location(at) };
+  const aliasesC = f.get('trustDomainAliases');
+  const trustDomainAliases: string[] = [];
+  for (const [i, alias] of (aliasesC?.strings() ?? []).entries()) {
+    const item = aliasesC?.items()[i] as Cursor;
+    if (!parseSpiffeId(`spiffe://${alias}`).ok) item.error(`"${alias}" is not a valid trust domain`, 'use a-z, 0-9, ".", "-" and "_"');
+    else if (alias === trustDomain || trustDomainAliases.includes(alias)) item.warn(`"${alias}" is named already`, 'remove the repeat');
+    else trustDomainAliases.push(alias);
+  }
+  return {
+    trustDomain,
+    defaultMode,
+    pathParameters,
+    ...(trustDomainAliases.length ? { trustDomainAliases } : {}),
+    location: location(at),
+  };
 }
 
 export function parsePerimeter(spec: Cursor, name: string, at: Cursor): Perimeter | undefined {

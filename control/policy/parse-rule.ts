@@ -3,18 +3,9 @@
  * requests (`to`), under which conditions (`when`, parse-condition.ts), its mode and expiry.
  * Every problem becomes a diagnostic with its path.
  */
+import { METHOD_TOKEN, STANDARD_METHODS } from '../../contracts/methods.js';
 import { asciiLower } from '../../contracts/string-match.js';
-import {
-  ACTIONS,
-  type Action,
-  type Condition,
-  emptyOperation,
-  HTTP_METHODS,
-  MODES,
-  type Mode,
-  type Operation,
-  type Rule,
-} from './model.js';
+import { ACTIONS, type Action, type Condition, emptyOperation, MODES, type Mode, type Operation, type Rule } from './model.js';
 import { NAME, suggestName } from './names.js';
 import { parseCondition } from './parse-condition.js';
 import { parseFrom } from './parse-source.js';
@@ -83,16 +74,9 @@ function parseOperation(c: Cursor, action: Action | undefined): Operation {
   const ignoreCase = pathCaseOf(f.get('pathCase'), action);
   const methodsC = f.get('methods');
   for (const [i, m] of (methodsC?.strings() ?? []).entries()) {
-    if ((HTTP_METHODS as readonly string[]).includes(m)) op.methods.push(m);
-    else {
-      const upper = m.toUpperCase();
-      methodsC
-        ?.items()
-        [i]?.error(
-          `"${m}" is not an HTTP method`,
-          (HTTP_METHODS as readonly string[]).includes(upper) ? `methods are upper-case: ${upper}` : `one of ${HTTP_METHODS.join(', ')}`,
-        );
-    }
+    const problem = methodProblem(m);
+    if (problem) methodsC?.items()[i]?.error(problem.message, problem.hint);
+    else op.methods.push({ kind: 'exact', value: m });
   }
   const pathsC = f.get('paths');
   for (const [i, p] of (pathsC?.strings() ?? []).entries()) {
@@ -114,3 +98,16 @@ function parseOperation(c: Cursor, action: Action | undefined): Operation {
 }
 
 /** `/exact/path`, `/prefix/*` (segment boundary) or `/*`; error text is "problem|hint". */
+
+/**
+ * A method is a case-sensitive token (RFC 9110): WebDAV's PROPFIND and custom verbs are methods
+ * too. "get" is a token, but no client sends it meaning GET, so it is refused with a hint.
+ */
+export function methodProblem(m: string): { message: string; hint: string } | undefined {
+  if (!METHOD_TOKEN.test(m))
+    return { message: `"${m}" is not an HTTP method token`, hint: "letters, digits and !#$%&'*+-.^_`|~, at most 64" };
+  const upper = m.toUpperCase();
+  if (upper !== m && (STANDARD_METHODS as readonly string[]).includes(upper))
+    return { message: `"${m}" is not an HTTP method`, hint: `methods are case-sensitive and upper-case: ${upper}` };
+  return undefined;
+}

@@ -3,9 +3,10 @@
  * workload registry, one Mesh, and identities outside the trust domain.
  */
 
+import { MAX_METHOD_TABLE, METHOD_BITS } from '../../contracts/methods.js';
 import { trustDomainOf } from '../../contracts/spiffe.js';
 import type { Diagnostic } from './diagnostics.js';
-import type { Mesh, PolicySet } from './model.js';
+import type { Mesh, Perimeter, PolicySet } from './model.js';
 import { Registry } from './registry.js';
 import type { Reference } from './yaml-cursor.js';
 
@@ -87,5 +88,37 @@ export function validateSet(policy: PolicySet, meshes: readonly Mesh[], referenc
         hint: 'check the labels of your Workload documents; as written it selects nobody',
       });
     }
+  }
+  methodTables(policy, registry, out);
+}
+
+/**
+ * A workload's policies name methods beyond the nine standard ones through a table of at most
+ * MAX_METHOD_TABLE entries (compiled.proto): more would not fit the filter's method mask.
+ */
+function methodTables(policy: PolicySet, registry: Registry, out: Diagnostic[]): void {
+  const perWorkload = new Map<string, { keys: Set<string>; first: Perimeter }>();
+  for (const p of policy.perimeters) {
+    const keys = new Set<string>();
+    for (const r of [...p.rules, ...(p.candidate?.rules ?? [])])
+      for (const o of r.to)
+        for (const m of [...o.methods, ...o.notMethods])
+          if (m.kind !== 'exact' || !(m.value in METHOD_BITS)) keys.add(`${m.kind}:${m.value}`);
+    if (keys.size === 0) continue;
+    for (const w of registry.select(p.selector)) {
+      const entry = perWorkload.get(w.name) ?? { keys: new Set<string>(), first: p };
+      for (const k of keys) entry.keys.add(k);
+      perWorkload.set(w.name, entry);
+    }
+  }
+  for (const [name, { keys, first }] of perWorkload) {
+    if (keys.size <= MAX_METHOD_TABLE) continue;
+    out.push({
+      severity: 'error',
+      ...first.location,
+      path: `Perimeter/${first.name}`,
+      message: `workload ${name} is protected by rules naming ${keys.size} methods beyond GET…PATCH; at most ${MAX_METHOD_TABLE} fit`,
+      hint: 'name fewer custom methods (or method patterns) on the rules that select it',
+    });
   }
 }

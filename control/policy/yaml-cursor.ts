@@ -15,6 +15,8 @@ export interface DocContext {
   diagnostics: Diagnostic[];
   /** Names and selectors that point into the registry, checked once every file is read. */
   references: Reference[];
+  /** Istio fields we cannot honour drop what uses them (narrowing only) instead of refusing it. */
+  skipUnsupported?: boolean;
 }
 
 /** A pointer into the workload registry, kept with its position for a later diagnostic. */

@@ -5,6 +5,7 @@
  */
 import { headerOperandProblem } from '../../contracts/header-value.js';
 import { JWT_METADATA } from '../../contracts/jwt.js';
+import { tableBit } from '../../contracts/methods.js';
 import type { CompiledCondition, CompiledOperation, CompiledPolicy, CompiledSource } from '../../proto/gen/perimeter/v1/compiled.js';
 import { MethodBit } from '../../proto/gen/perimeter/v1/compiled.js';
 import { Condition_Attribute, Source_Peer, type StringMatch, StringMatch_Kind } from '../../proto/gen/perimeter/v1/policy.js';
@@ -36,9 +37,31 @@ function stringMatchers(m: StringMatch, ignoreCase = false): Json[] {
         { exact: m.value, ...ic },
         { prefix: `${m.value}/`, ...ic },
       ];
+    case StringMatch_Kind.KIND_TEMPLATE:
+      return [{ safe_regex: { regex: templateRegex(m.value, ignoreCase) } }];
+    case StringMatch_Kind.KIND_SERVICE_ACCOUNT: {
+      const [ns, sa] = [m.value.slice(0, m.value.indexOf('/')), m.value.slice(m.value.indexOf('/') + 1)];
+      return [{ safe_regex: { regex: `spiffe://.+/ns/${reQuote(ns)}/(.+/|)sa/${reQuote(sa)}(/.+)?` } }];
+    }
+    case StringMatch_Kind.KIND_TRUST_DOMAIN:
+      if (m.value.endsWith('*')) return [{ safe_regex: { regex: `spiffe://${reQuote(m.value.slice(0, -1))}[^/]*/.*` } }];
+      if (m.value.startsWith('*')) return [{ safe_regex: { regex: `spiffe://[^/]*${reQuote(m.value.slice(1))}/.*` } }];
+      return [{ prefix: `spiffe://${m.value}/` }];
     default:
       throw new Inexpressible(`matcher kind ${m.kind} is unknown to this exporter`);
   }
+}
+
+/** Envoy's own regex for a uri_template (its operators over RFC 3986 pchar), so the export means what the filter does. */
+function templateRegex(template: string, ignoreCase: boolean): string {
+  const pchar = "A-Za-z0-9\\-._~%!$&'()+,;:@";
+  const literal = (s: string) =>
+    ignoreCase ? [...s].map((c) => (/[a-z]/.test(c) ? `[${c}${c.toUpperCase()}]` : reQuote(c))).join('') : reQuote(s);
+  const parts = template
+    .slice(1)
+    .split('/')
+    .map((seg) => (seg === '*' ? `[${pchar}]+` : seg === '**' ? `[${pchar}/]*` : literal(seg)));
+  return `/${parts.join('/')}`;
 }
 
 /** RE2, as Envoy's safe_regex and grpc-js-xds's engine run it (both anchor the whole value). */
@@ -121,12 +144,14 @@ function requestPrincipal(ms: readonly StringMatch[]): Json {
 export function principalOf(s: CompiledSource): Json {
   const ids: Json[] = [];
   // A peer name to match already requires a verified certificate.
-  if (s.peer === Source_Peer.PEER_AUTHENTICATED && s.principals.length + s.namespaces.length === 0) ids.push(SPIFFE_PEER);
+  if (s.peer === Source_Peer.PEER_AUTHENTICATED && s.principals.length + s.namespaces.length + s.trustDomains.length === 0)
+    ids.push(SPIFFE_PEER);
   if (s.peer === Source_Peer.PEER_UNAUTHENTICATED) ids.push({ not_id: SPIFFE_PEER });
   // Identities and namespaces are both matched against the peer's SPIFFE ID.
   for (const [yes, no] of [
     [s.principals, s.notPrincipals],
     [s.namespaces, s.notNamespaces],
+    [s.trustDomains, s.notTrustDomains],
   ] as const) {
     if (yes.length) ids.push(peerNamed(yes));
     if (no.length) ids.push({ not_id: peerNamed(no) });
@@ -140,8 +165,14 @@ const METHOD_NAMES = Object.entries(MethodBit)
   .filter(([k, v]) => typeof v === 'number' && v > 0 && k.startsWith('METHOD_BIT_'))
   .map(([k, v]) => [k.slice('METHOD_BIT_'.length), v as number] as const);
 
-const methodsOf = (mask: number) =>
-  orRules(METHOD_NAMES.filter(([, bit]) => mask & bit).map(([name]) => ({ header: { name: ':method', string_match: { exact: name } } })));
+/** The methods of a mask: the standard ones by name, the table's entries by their matchers (methods are case-sensitive). */
+const methodsOf = (mask: number, table: readonly StringMatch[]) =>
+  orRules([
+    ...METHOD_NAMES.filter(([, bit]) => mask & bit).map(([name]) => ({ header: { name: ':method', string_match: { exact: name } } })),
+    ...table.flatMap((m, i) =>
+      mask & tableBit(i) ? stringMatchers(m).map((string_match) => ({ header: { name: ':method', string_match } })) : [],
+    ),
+  ]);
 const pathsOf = (ms: readonly StringMatch[]) =>
   orRules(ms.flatMap((m) => stringMatchers(m, m.ignoreCase).map((path) => ({ url_path: { path } }))));
 // Case-insensitive; the connection manager has already stripped the port and a trailing dot
@@ -150,7 +181,7 @@ const hostsOf = (ms: readonly StringMatch[]) =>
   orRules(ms.flatMap((m) => stringMatchers(m, true).map((string_match) => ({ header: { name: ':authority', string_match } }))));
 const portsOf = (ps: readonly number[]) => orRules(ps.map((p) => ({ destination_port: p })));
 
-export function permissionOf(o: CompiledOperation): Json {
+export function permissionOf(o: CompiledOperation, methods: readonly StringMatch[]): Json {
   const rules: Json[] = [];
   const part = (present: boolean, absent: boolean, yes: () => Json, no: () => Json) => {
     if (present) rules.push(yes());
@@ -159,8 +190,8 @@ export function permissionOf(o: CompiledOperation): Json {
   part(
     o.methods !== 0,
     o.notMethods !== 0,
-    () => methodsOf(o.methods),
-    () => methodsOf(o.notMethods),
+    () => methodsOf(o.methods, methods),
+    () => methodsOf(o.notMethods, methods),
   );
   part(
     o.paths.length > 0,

@@ -40,7 +40,7 @@ function policyOf(rule: CompiledRule, policy: CompiledPolicy, at: (suffix: strin
   const ops: Json[] = [];
   rule.operations.forEach((o, i) => {
     try {
-      ops.push(permissionOf(o));
+      ops.push(permissionOf(o, policy.methods));
     } catch (e) {
       ok = fail(`to[${i}]`, e) ?? false;
     }

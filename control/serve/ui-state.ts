@@ -3,9 +3,10 @@
  * perimeters and sidecars, every perimeter's rules in words, the busiest flows, the
  * quarantine, and the dependency map as SVG. Built on request from the server's own state.
  */
+
+import { describeMatch } from '../../contracts/string-match.js';
 import type { CompileResult } from '../compile/compile.js';
 import { matchToProto } from '../compile/proto-adapter.js';
-import { describeMatch } from '../eval/explain.js';
 import { buildMap, toSvg } from '../flows/map.js';
 import type { Flow } from '../flows/store.js';
 import type { Condition, Operation, PolicySet, Rule, Source, StringMatch } from '../policy/model.js';
@@ -140,8 +141,8 @@ function operation(o: Operation): string {
   return (
     joined(
       [
-        o.methods.join('|'),
-        o.notMethods.length ? `not ${o.notMethods.join('|')}` : '',
+        o.methods.map(match).join('|'),
+        o.notMethods.length ? `not ${o.notMethods.map(match).join('|')}` : '',
         o.paths.map(match).join(' | '),
         some('', o.notPaths, true).trim(),
         some('host', o.hosts),

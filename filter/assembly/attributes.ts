@@ -6,6 +6,7 @@ import * as claims from "./claims";
 import { Status } from "./abi";
 import { isName, ptrOf, put, sameBytes, utf8 } from "./bytes";
 import * as host from "./host";
+import { matchOne } from "./match";
 import { NEED_CLAIMS, NEED_PORT, NEED_TIME, Policy } from "./policy";
 import { Request, REQUEST_PRINCIPAL_BUF, REQUEST_PRINCIPAL_MAX } from "./request";
 
@@ -65,6 +66,18 @@ export function releaseAll(): void {
 }
 
 
+/**
+ * The mask bits of a method (compiled.proto MethodBit): a standard method's own bit, else the
+ * bits of the method table's entries that match it (none at all for most policies).
+ */
+function methodBits(policy: Policy, v: usize, vl: usize): u32 {
+  for (let m = 0; m < METHODS.length; m++) if (isName(v, vl, unchecked(METHODS[m]))) return 1 << m;
+  const table = policy.methods;
+  let bits: u32 = 0;
+  for (let i = 0; i < table.length; i++) if (matchOne(unchecked(table[i]), v, vl)) bits |= <u32>1 << (9 + <u32>i);
+  return bits;
+}
+
 /** A repeated header's lines are joined here ("a,b"), as Envoy joins them for its matchers. */
 const JOINED_MAX: usize = 65536;
 const JOINED: usize = memory.data(<i32>JOINED_MAX);
@@ -90,6 +103,7 @@ export function readHeaders(policy: Policy, req: Request, p: usize, size: usize)
   if (<u64>n * 8 + 4 > <u64>size) return false;
   let off: usize = 4 + n * 8;
   let repeated = false;
+  let methodSeen = false;
   for (let i: usize = 0; i < n; i++) {
     const kl = <usize>load<u32>(p + 4 + i * 8);
     const vl = <usize>load<u32>(p + 8 + i * 8);
@@ -108,13 +122,9 @@ export function readHeaders(policy: Policy, req: Request, p: usize, size: usize)
           req.rawHostPtr = v;
           req.rawHostLen = vl;
         }
-      } else if (isName(k, kl, H_METHOD) && req.methodBit == 0) {
-        for (let m = 0; m < METHODS.length; m++) {
-          if (isName(v, vl, unchecked(METHODS[m]))) {
-            req.methodBit = 1 << m;
-            break;
-          }
-        }
+      } else if (isName(k, kl, H_METHOD) && !methodSeen) {
+        methodSeen = true;
+        req.methodBit = methodBits(policy, v, vl);
       }
       continue;
     }

@@ -42,6 +42,16 @@ export function utf8(s: string): ArrayBuffer {
   return slen >= plen && sameBytes(s + slen - plen, p, plen);
 }
 
+/** Whether `len` bytes of s, ASCII letters folded to lower case, equal the pattern p. */
+export function foldedEquals(s: usize, p: usize, len: usize): bool {
+  for (let i: usize = 0; i < len; i++) {
+    let c = load<u8>(s + i);
+    if (c >= 0x41 && c <= 0x5a) c += 0x20;
+    if (c != load<u8>(p + i)) return false;
+  }
+  return true;
+}
+
 export function contains(s: usize, slen: usize, p: usize, plen: usize): bool {
   if (plen == 0) return true;
   if (plen > slen) return false;

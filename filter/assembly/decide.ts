@@ -75,6 +75,8 @@ function overHeader(ms: StaticArray<Match>, p: usize, len: usize, forall: bool, 
   if (authenticated && matchAny(s.notPrincipals, principalPtr, principalLen)) return false;
   if (s.namespaces.length > 0 && (!authenticated || !matchAny(s.namespaces, principalPtr, principalLen))) return false;
   if (authenticated && matchAny(s.notNamespaces, principalPtr, principalLen)) return false;
+  if (s.trustDomains.length > 0 && (!authenticated || !matchAny(s.trustDomains, principalPtr, principalLen))) return false;
+  if (authenticated && matchAny(s.notTrustDomains, principalPtr, principalLen)) return false;
   const rp = req.requestPrincipalLen;
   if (s.requestPrincipals.length > 0 && (rp < 0 || !matchAny(s.requestPrincipals, REQUEST_PRINCIPAL_BUF, <usize>rp))) return false;
   if (rp >= 0 && matchAny(s.notRequestPrincipals, REQUEST_PRINCIPAL_BUF, <usize>rp)) return false;

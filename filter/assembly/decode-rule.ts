@@ -56,6 +56,8 @@ export function resetScratch(): void {
   S_NRP.length = 0;
   S_NS.length = 0;
   S_NNS.length = 0;
+  S_TD.length = 0;
+  S_NTD.length = 0;
   O_PATHS.length = 0;
   O_NOT_PATHS.length = 0;
   O_HOSTS.length = 0;
@@ -72,6 +74,7 @@ export function resetScratch(): void {
 // Scratch lists for decoding, reused from message to message (decoding never nests a message
 // inside another of the same kind, so one set per kind suffices).
 const S_P = new Array<Match>(), S_NP = new Array<Match>(), S_RP = new Array<Match>(), S_NRP = new Array<Match>(), S_NS = new Array<Match>(), S_NNS = new Array<Match>();
+const S_TD = new Array<Match>(), S_NTD = new Array<Match>();
 const O_PATHS = new Array<Match>(), O_NOT_PATHS = new Array<Match>(), O_HOSTS = new Array<Match>(), O_NOT_HOSTS = new Array<Match>();
 const O_PORTS = new Array<u32>(), O_NOT_PORTS = new Array<u32>();
 const C_VALUES = new Array<Match>(), C_NOT_VALUES = new Array<Match>();
@@ -86,7 +89,9 @@ function decodeSource(r: Reader): Source | null {
     rp = S_RP,
     nrp = S_NRP,
     ns = S_NS,
-    nns = S_NNS;
+    nns = S_NNS,
+    td = S_TD,
+    ntd = S_NTD;
   let peer: u32 = 0;
   while (!m.done) {
     const t = m.tag();
@@ -98,6 +103,8 @@ function decodeSource(r: Reader): Source | null {
     else if ((t & 7) == WIRE_LEN && f == 5) matches(m, nrp);
     else if ((t & 7) == WIRE_LEN && f == 6) matches(m, ns);
     else if ((t & 7) == WIRE_LEN && f == 7) matches(m, nns);
+    else if ((t & 7) == WIRE_LEN && f == 8) matches(m, td);
+    else if ((t & 7) == WIRE_LEN && f == 9) matches(m, ntd);
     else m.skip(t & 7);
   }
   if (m.failed || peer > <u32>PEER_UNAUTHENTICATED) {
@@ -111,6 +118,8 @@ function decodeSource(r: Reader): Source | null {
   s.notRequestPrincipals = fixed(nrp);
   s.namespaces = fixed(ns);
   s.notNamespaces = fixed(nns);
+  s.trustDomains = fixed(td);
+  s.notTrustDomains = fixed(ntd);
   return s;
 }
 

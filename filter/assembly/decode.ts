@@ -6,7 +6,7 @@ import { buildIndex } from "./identity-index";
 import { buildLabels } from "./labels";
 import { ptrOf, sameBytes } from "./bytes";
 import { KIND_EXACT, Match } from "./match";
-import { ATTR_CLAIM, ATTR_HEADER, FORMAT_VERSION, MODE_ENFORCE, Perimeter, Policy, Rule } from "./policy";
+import { ATTR_CLAIM, ATTR_HEADER, FORMAT_VERSION, MAX_METHOD_TABLE, MODE_ENFORCE, Perimeter, Policy, Rule } from "./policy";
 import { nested, Reader, WIRE_LEN, WIRE_VARINT } from "./reader";
 
 export function decodePolicy(pool: ArrayBuffer): Policy | null {
@@ -14,13 +14,13 @@ export function decodePolicy(pool: ArrayBuffer): Policy | null {
   return decodeRange(pool, base, base + <usize>pool.byteLength, true);
 }
 
-/** Whether two header (or claim) tables name the same keys in the same order. */
+/** Whether two header, claim or method tables name the same keys (of the same kinds) in the same order. */
 function sameKeys(a: StaticArray<Match>, b: StaticArray<Match>): bool {
   if (a.length != b.length) return false;
   for (let i = 0; i < a.length; i++) {
     const x = unchecked(a[i]);
     const y = unchecked(b[i]);
-    if (x.len != y.len || !sameBytes(x.ptr, y.ptr, x.len)) return false;
+    if (x.kind != y.kind || x.len != y.len || !sameBytes(x.ptr, y.ptr, x.len)) return false;
   }
   return true;
 }
@@ -34,7 +34,8 @@ function decodeRange(pool: ArrayBuffer, start: usize, end: usize, outer: bool): 
   const perimeters: Perimeter[] = [],
     rules: Rule[] = [],
     headers: Match[] = [],
-    claims: Match[] = [];
+    claims: Match[] = [],
+    methods: Match[] = [];
   let format: u32 = 0;
   let defaultMode: u32 = 0;
   while (!r.done) {
@@ -61,7 +62,8 @@ function decodeRange(pool: ArrayBuffer, start: usize, end: usize, outer: bool): 
       if (rule) rules.push(rule);
     } else if ((f == 10 || f == 11) && w == WIRE_LEN) {
       if (r.lengthDelimited()) (f == 10 ? headers : claims).push(new Match(KIND_EXACT, r.fieldStart, r.fieldLen));
-    } else if (f == 12 && w == WIRE_VARINT) policy.needs = r.u32();
+    } else if (f == 15 && w == WIRE_LEN) matches(r, methods);
+    else if (f == 12 && w == WIRE_VARINT) policy.needs = r.u32();
     else if (f == 14 && w == WIRE_VARINT) {
       const params = r.u32();
       // An unknown value is refused, never read as a laxer one.
@@ -76,6 +78,7 @@ function decodeRange(pool: ArrayBuffer, start: usize, end: usize, outer: bool): 
     } else r.skip(w);
   }
   if (r.failed || format != FORMAT_VERSION || defaultMode == 0 || defaultMode > <u32>MODE_ENFORCE) return null;
+  if (methods.length > MAX_METHOD_TABLE) return null;
   // Cross-references must point inside the tables.
   for (let i = 0; i < rules.length; i++) {
     const rule = rules[i];
@@ -95,11 +98,12 @@ function decodeRange(pool: ArrayBuffer, start: usize, end: usize, outer: bool): 
   policy.rules = fixed(rules);
   policy.headers = fixed(headers);
   policy.claims = fixed(claims);
+  policy.methods = fixed(methods);
   buildIndex(policy);
   buildLabels(policy);
   if (candidateEnd > candidateStart) {
     const c = decodeRange(pool, candidateStart, candidateEnd, false);
-    if (c === null || !sameKeys(c.headers, policy.headers) || !sameKeys(c.claims, policy.claims)) return null;
+    if (c === null || !sameKeys(c.headers, policy.headers) || !sameKeys(c.claims, policy.claims) || !sameKeys(c.methods, policy.methods)) return null;
     if ((c.needs & ~policy.needs) != 0) return null;
     policy.candidate = c;
   }

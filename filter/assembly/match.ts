@@ -1,7 +1,8 @@
 // The meaning of every matcher and the request normalisations, byte for byte as the reference
 // evaluator defines them (contracts/string-match.ts, contracts/request-path.ts); the differential
 // test holds the two to it.
-import { contains, endsWith, equalBytes, startsWith } from "./bytes";
+import { contains, endsWith, equalBytes, foldedEquals, startsWith } from "./bytes";
+import { serviceAccountMatches, templateMatches, trustDomainMatches } from "./patterns";
 
 export const KIND_EXACT: u8 = 1;
 export const KIND_PREFIX: u8 = 2;
@@ -9,7 +10,10 @@ export const KIND_SUFFIX: u8 = 3;
 export const KIND_PRESENT: u8 = 4;
 export const KIND_CONTAINS: u8 = 5;
 export const KIND_SEGMENT_PREFIX: u8 = 6;
-export const KIND_MAX: u8 = 6;
+export const KIND_TEMPLATE: u8 = 7;
+export const KIND_SERVICE_ACCOUNT: u8 = 8;
+export const KIND_TRUST_DOMAIN: u8 = 9;
+export const KIND_MAX: u8 = 9;
 /**
  * Added to a kind when ASCII letters of the subject compare without case (the pattern is lower
  * case): folded matchers take the switch's default arm, so the common path pays nothing for them.
@@ -18,16 +22,6 @@ export const KIND_FOLDED: u8 = 16;
 
 export class Match {
   constructor(public kind: u8, public ptr: usize, public len: usize) {}
-}
-
-/** Whether `len` bytes of s, ASCII letters folded to lower case, equal the pattern p. */
-function foldedEquals(s: usize, p: usize, len: usize): bool {
-  for (let i: usize = 0; i < len; i++) {
-    let c = load<u8>(s + i);
-    if (c >= 0x41 && c <= 0x5a) c += 0x20;
-    if (c != load<u8>(p + i)) return false;
-  }
-  return true;
 }
 
 function matchFolded(m: Match, s: usize, slen: usize): bool {
@@ -48,6 +42,8 @@ function matchFolded(m: Match, s: usize, slen: usize): bool {
       return false;
     case KIND_SEGMENT_PREFIX:
       return slen >= plen && foldedEquals(s, p, plen) && (slen == plen || load<u8>(s + plen) == 0x2f);
+    case KIND_TEMPLATE:
+      return templateMatches(p, plen, s, slen, true);
     default:
       return false;
   }
@@ -67,6 +63,12 @@ function matchFolded(m: Match, s: usize, slen: usize): bool {
       return contains(s, slen, m.ptr, m.len);
     case KIND_SEGMENT_PREFIX:
       return equalBytes(s, slen, m.ptr, m.len) || (startsWith(s, slen, m.ptr, m.len) && slen > m.len && load<u8>(s + m.len) == 0x2f);
+    case KIND_TEMPLATE:
+      return templateMatches(m.ptr, m.len, s, slen, false);
+    case KIND_SERVICE_ACCOUNT:
+      return serviceAccountMatches(m.ptr, m.len, s, slen);
+    case KIND_TRUST_DOMAIN:
+      return trustDomainMatches(m.ptr, m.len, s, slen);
     default:
       return m.kind > KIND_FOLDED && matchFolded(m, s, slen);
   }

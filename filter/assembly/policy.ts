@@ -7,7 +7,10 @@ import { hashBytes, ptrOf, sameBytes, utf8 } from './bytes';
 import { KIND_EXACT, KIND_FOLDED, KIND_MAX, KIND_PREFIX, KIND_SEGMENT_PREFIX, Match } from './match';
 import { nested, Reader, WIRE_LEN, WIRE_VARINT } from './reader';
 
-export const FORMAT_VERSION: u32 = 2;
+export const FORMAT_VERSION: u32 = 3;
+
+/** Entries of a policy's method table (compiled.proto: bits 9 to 31 of a method mask). */
+export const MAX_METHOD_TABLE: i32 = 23;
 
 export const MODE_OBSERVE: u8 = 1;
 export const MODE_SIMULATE: u8 = 2;
@@ -44,6 +47,8 @@ export class Source {
   notRequestPrincipals: StaticArray<Match> = NO_MATCHES;
   namespaces: StaticArray<Match> = NO_MATCHES;
   notNamespaces: StaticArray<Match> = NO_MATCHES;
+  trustDomains: StaticArray<Match> = NO_MATCHES;
+  notTrustDomains: StaticArray<Match> = NO_MATCHES;
 }
 
 export class Operation {
@@ -129,6 +134,8 @@ export class Policy {
   rules: StaticArray<Rule> = [];
   headers: StaticArray<Match> = NO_MATCHES;
   claims: StaticArray<Match> = NO_MATCHES;
+  /** Method matchers beyond the nine standard methods: entry i is mask bit 9 + i. */
+  methods: StaticArray<Match> = NO_MATCHES;
   needs: u32 = 0;
   /** compiled.proto PathParameters: 0/1 reject, 2 strip, 3 keep. */
   pathParameters: u8 = 0;

@@ -6,6 +6,9 @@
 import type { PolicyRequest } from '../../contracts/request.js';
 import { IDENTITIES, NOW, pick } from './generate.js';
 
+/** Callers under the trust domain's aliases, beside the generated identities. */
+const CALLERS = [...IDENTITIES, 'spiffe://td.old/ns/a/sa/x', 'spiffe://other.example/ns/b/sa/x', 'spiffe://td.old/ns/a/sa/y'];
+
 const REQ_PATHS = [
   '/a',
   '/a/',
@@ -50,6 +53,13 @@ const REQ_PATHS = [
   '/%41/b',
   '/a/B.JSON',
   '/a?x#f',
+  '/a/x=y',
+  '/a/x*y',
+  '/a/b/c/b',
+  '/c/b',
+  '/a/~b!',
+  '/a/b/',
+  '/a/"q"',
 ];
 const REQ_HOSTS = [
   undefined,
@@ -62,7 +72,7 @@ const REQ_HOSTS = [
   'api.other.org',
   'a'.repeat(1030),
 ];
-const REQ_METHODS = ['GET', 'POST', 'DELETE', 'get', 'PATCH', 'FOO', 'HEAD'];
+const REQ_METHODS = ['GET', 'POST', 'DELETE', 'get', 'PATCH', 'FOO', 'HEAD', 'PROPFIND', 'PROPPATCH', 'PURGE', 'MKCOL', 'pOST', 'SEND'];
 
 const PAIRS_LOOKALIKE = '\x01\0\0\0\x03\0\0\0\0\0\0\0mfa\0\0';
 /** Claims of every JSON type, and strings that look like another type's encoding. */
@@ -109,7 +119,7 @@ export function randomRequest(r: () => number): PolicyRequest {
             : claimsRoll < 0.8
               ? { groups: 'admins' }
               : { amr: pick(r, ODD_CLAIMS), groups: pick(r, ODD_CLAIMS), ...(r() < 0.3 ? { iss: 7, sub: 'alice' } : {}) };
-  const principal = r() < 0.2 ? undefined : pick(r, IDENTITIES);
+  const principal = r() < 0.2 ? undefined : pick(r, CALLERS);
   const host = pick(r, REQ_HOSTS);
   const port = pick(r, [undefined, 80, 8080, 9090]);
   return {

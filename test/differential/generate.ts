@@ -44,6 +44,10 @@ export const IDENTITIES = [
   `${TD}/ns/a`,
   `${TD}/ns/a/sa/x/extra`,
   'spiffe://other.example/ns/a/sa/x',
+  `${TD}/ns/a/cluster/c1/sa/x`,
+  `${TD}/ns/a/sa/xy`,
+  'spiffe://td.other/ns/a/sa/x',
+  'spiffe://td.example',
 ];
 const PRINCIPAL_MATCHERS: StringMatch[] = [
   { kind: 'exact', value: `${TD}/ns/a/sa/x` },
@@ -54,7 +58,14 @@ const PRINCIPAL_MATCHERS: StringMatch[] = [
   { kind: 'suffix', value: '/sa/x' },
   { kind: 'present', value: '' },
   { kind: 'contains', value: '/ns/b/' },
+  // Istio serviceAccounts and trustDomains.
+  { kind: 'service-account', value: 'a/x' },
+  { kind: 'service-account', value: 'b/x' },
+  { kind: 'trust-domain', value: 'td.*' },
+  { kind: 'trust-domain', value: '*.example' },
 ];
+/** Istio trustDomains: names (aliases expand them), patterns, and any. */
+const TRUST_DOMAINS: StringMatch[] = ['td.example', 'td.old', 'td.*', '*.example', '*'].map((value) => ({ kind: 'trust-domain', value }));
 const PATHS: StringMatch[] = [
   { kind: 'exact', value: '/a' },
   { kind: 'exact', value: '/a/b' },
@@ -66,6 +77,13 @@ const PATHS: StringMatch[] = [
   { kind: 'suffix', value: '.json' },
   { kind: 'present', value: '' },
   { kind: 'exact', value: '/a%20b' },
+  // Envoy uri_template, as Istio's {*} and {**} compile to.
+  { kind: 'template', value: '/a/*' },
+  { kind: 'template', value: '/*/b' },
+  { kind: 'template', value: '/a/**' },
+  { kind: 'template', value: '/**/b' },
+  { kind: 'template', value: '/**' },
+  { kind: 'template', value: '/a/*/' },
 ];
 const HOSTS: StringMatch[] = [
   { kind: 'exact', value: 'api.example.com' },
@@ -74,7 +92,15 @@ const HOSTS: StringMatch[] = [
   { kind: 'present', value: '' },
   { kind: 'exact', value: '[::1]' },
 ];
-const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'];
+/** Standard methods, WebDAV and custom verbs, and Istio's method patterns. */
+const METHODS: StringMatch[] = [
+  ...['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'PROPFIND', 'MKCOL', 'PURGE', 'FOO'].map(
+    (value): StringMatch => ({ kind: 'exact', value }),
+  ),
+  { kind: 'prefix', value: 'P' },
+  { kind: 'suffix', value: 'ND' },
+  { kind: 'present', value: '' },
+];
 const MODES: Mode[] = ['observe', 'simulate', 'enforce'];
 const VALUES: StringMatch[] = [
   { kind: 'exact', value: 'v' },
@@ -99,6 +125,7 @@ function source(r: () => number): Source {
   if (roll < 0.25) {
     const s = emptySource('any');
     if (r() < 0.5) s.notPrincipals = [pick(r, PRINCIPAL_MATCHERS)];
+    if (r() < 0.2) s.notTrustDomains = [pick(r, TRUST_DOMAINS)];
     if (r() < 0.3)
       s.requestPrincipals = [
         pick(r, [
@@ -113,12 +140,14 @@ function source(r: () => number): Source {
   else s.principals = some(r, PRINCIPAL_MATCHERS, 2).concat(pick(r, PRINCIPAL_MATCHERS));
   if (r() < 0.15) s.namespaces = [{ kind: 'contains', value: pick(r, ['/ns/a/', '/ns/b/']) }];
   if (r() < 0.1) s.notPrincipals = [pick(r, PRINCIPAL_MATCHERS)];
+  if (r() < 0.1) s.trustDomains = [pick(r, TRUST_DOMAINS)];
+  if (r() < 0.05) s.notTrustDomains = [pick(r, TRUST_DOMAINS)];
   return s;
 }
 
 function operation(r: () => number): Operation {
   const o = emptyOperation();
-  if (r() < 0.5) o.methods = some(r, METHODS, 2).concat(pick(r, METHODS));
+  if (r() < 0.5) o.methods = some(r, METHODS, 2).concat(pick(r, METHODS)); // any token: matched as sent
   if (r() < 0.1) o.notMethods = [pick(r, METHODS)];
   // A rule's paths may compare without case (pathCase: insensitive): the value is lower case then.
   const folded = r() < 0.3;
@@ -189,7 +218,7 @@ export function randomPolicy(r: () => number): PolicySet {
     mode: pick(r, MODES),
     selector: { workloads: ['svc'], identities: [], labels: [] },
     rules: Array.from({ length: Math.floor(r() * 12) }, (_, i) => rule(r, i)),
-    origin: 'perimeter' as const,
+    origin: r() < 0.3 ? ('istio' as const) : ('perimeter' as const),
     crownJewel: false,
     location: loc,
   }));
@@ -197,6 +226,7 @@ export function randomPolicy(r: () => number): PolicySet {
     trustDomain: 'td.example',
     defaultMode: r() < 0.8 ? ('enforce' as const) : ('observe' as const),
     ...(r() < 0.75 ? { pathParameters: pick(r, PATH_PARAMETERS) } : {}),
+    ...(r() < 0.4 ? { trustDomainAliases: ['td.old', 'other.example'] } : {}),
   };
   return { mesh, workloads, perimeters };
 }

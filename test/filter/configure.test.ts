@@ -20,7 +20,7 @@ test('a malformed, JSON or unknown-version configuration is refused and counted;
   const bad = [
     Uint8Array.from([0x0a, 0xff]),
     Buffer.from('{"rules":[]}'),
-    CompiledPolicy.encode({ ...CompiledPolicy.decode(ENFORCE), formatVersion: 3 }).finish(),
+    CompiledPolicy.encode({ ...CompiledPolicy.decode(ENFORCE), formatVersion: 4 }).finish(),
     new Uint8Array(),
   ];
   for (const configuration of bad) {

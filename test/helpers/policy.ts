@@ -1,7 +1,7 @@
 /** Builds compiled policies from inline YAML for tests. */
 import { type CompileResult, compile } from '../../control/compile/compile.js';
 import { formatDiagnostic } from '../../control/policy/diagnostics.js';
-import { type LoadResult, loadSources } from '../../control/policy/load.js';
+import { type LoadOptions, type LoadResult, loadSources } from '../../control/policy/load.js';
 
 export const TD = 'spiffe://td.example';
 
@@ -38,15 +38,18 @@ metadata: {name: lonely}
 spec: {identity: ${TD}/ns/misc/sa/lonely, labels: {app: lonely}}
 `;
 
-export function load(yaml: string, registry = REGISTRY): LoadResult {
-  return loadSources([
-    { name: 'registry.yaml', text: registry },
-    { name: 'policy.yaml', text: yaml },
-  ]);
+export function load(yaml: string, registry = REGISTRY, options: LoadOptions = {}): LoadResult {
+  return loadSources(
+    [
+      { name: 'registry.yaml', text: registry },
+      { name: 'policy.yaml', text: yaml },
+    ],
+    options,
+  );
 }
 
-export function compiled(yaml: string, registry = REGISTRY): CompileResult {
-  const r = load(yaml, registry);
+export function compiled(yaml: string, registry = REGISTRY, options: LoadOptions = {}): CompileResult {
+  const r = load(yaml, registry, options);
   if (!r.ok) throw new Error(`test policy has errors:\n${r.diagnostics.map(formatDiagnostic).join('\n')}`);
   return compile(r.policy);
 }

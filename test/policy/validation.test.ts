@@ -39,8 +39,8 @@ const cases: { name: string; yaml: string; message: RegExp; severity?: 'error' |
   },
   {
     name: 'bad method',
-    yaml: perimeter('enforce', '- name: a\n  action: allow\n  from: {workloads: [web]}\n  to: {methods: [FETCH]}'),
-    message: /"FETCH" is not an HTTP method/,
+    yaml: perimeter('enforce', '- name: a\n  action: allow\n  from: {workloads: [web]}\n  to: {methods: ["GE T"]}'),
+    message: /"GE T" is not an HTTP method token/,
   },
   {
     name: 'unsafe path pattern',

@@ -169,12 +169,12 @@ test('an edit with errors is rejected with validate’s messages, counted, and c
   const before = policyOf(db)?.version;
   let updates = 0;
   db.on('update', () => updates++);
-  edit('db.yaml', 'methods: [DELETE]', 'methods: [DELETE, FROB]');
+  edit('db.yaml', 'methods: [DELETE]', 'methods: [DELETE, FR OB]');
   await eventually(async () => (await status()).lastRejected !== undefined, 3_000, 'rejection');
   const s = await status();
   assert.equal(s.snapshot?.seq, 2);
   assert.ok(
-    s.lastRejected?.messages.some((m) => /db\.yaml:\d+:\d+: error: .*FROB/.test(m)),
+    s.lastRejected?.messages.some((m) => /db\.yaml:\d+:\d+: error: .*FR OB/.test(m)),
     s.lastRejected?.messages.join('\n'),
   );
   const metrics = (await admin('/metrics')).body as string;
@@ -183,7 +183,7 @@ test('an edit with errors is rejected with validate’s messages, counted, and c
   assert.equal(updates, 0);
   assert.equal(policyOf(db)?.version, before);
   assert.ok(logs.some((l) => l.msg.startsWith('policy change rejected')));
-  edit('db.yaml', 'methods: [DELETE, FROB]', 'methods: [DELETE]');
+  edit('db.yaml', 'methods: [DELETE, FR OB]', 'methods: [DELETE]');
 });
 
 test('history: versions, diff and rollback (republished until the next change)', async () => {
@@ -259,14 +259,14 @@ test('a restart keeps the history, serves the same version, and sidecars reconne
 
 test('starting with a broken policy serves the last good version from the history', async () => {
   await server.stop();
-  edit('db.yaml', 'methods: [DELETE]', 'methods: [DELETE, FROB]');
+  edit('db.yaml', 'methods: [DELETE]', 'methods: [DELETE, FR OB]');
   server = await start();
   const s = await status();
   assert.equal(s.snapshot?.seq, 4);
   assert.equal(s.snapshot?.origin, 'history');
   assert.ok(s.lastRejected);
   assert.equal((await admin('/healthz')).status, 200);
-  edit('db.yaml', 'methods: [DELETE, FROB]', 'methods: [DELETE]');
+  edit('db.yaml', 'methods: [DELETE, FR OB]', 'methods: [DELETE]');
 });
 
 test('a deleted perimeter leaves its workload on the mesh default; a deleted workload loses its resource (Delta: removed)', async () => {

@@ -1,1 +1,1 @@
-31ab4942a7c02eb4ingress"0spiffe://shop.example/ns/edge/sa/ingress-gateway(p
+048f9531a203cf42ingress"0spiffe://shop.example/ns/edge/sa/ingress-gateway(p

@@ -1,1 +1,1 @@
-734dcf085daca3fcintruder")spiffe://shop.example/ns/shop/sa/intruder(p
+6c7a65a18ed00161intruder")spiffe://shop.example/ns/shop/sa/intruder(p

@@ -1,1 +1,1 @@
-d01b895be1379762	jump-host")spiffe://shop.example/ns/ops/sa/jump-host(p
+1c7b8ef009084ab8	jump-host")spiffe://shop.example/ns/ops/sa/jump-host(p

@@ -1,4 +1,4 @@
-26718930470f0389payments"-spiffe://shop.example/ns/payments/sa/payments(2payments:
+19ff3c3d5e2544aepayments"-spiffe://shop.example/ns/payments/sa/payments(2payments:
 paymentsteam-paymentsB
 charge-with-mfa 2,($spiffe://shop.example/ns/shop/sa/app:/payments/chargeB	compliantBmfaBU
 

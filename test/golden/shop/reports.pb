@@ -1,1 +1,1 @@
-6a7aec07c205b6efreports")spiffe://shop.example/ns/batch/sa/reports(p
+4bc1552d0f2474f8reports")spiffe://shop.example/ns/batch/sa/reports(p

@@ -48,7 +48,7 @@ export const protobufFileName = "perimeter/v1/compiled.proto";
 
 export enum FormatVersion {
   FORMAT_VERSION_UNSPECIFIED = 0,
-  FORMAT_VERSION_CURRENT = 2,
+  FORMAT_VERSION_CURRENT = 3,
   UNRECOGNIZED = -1,
 }
 
@@ -57,7 +57,7 @@ export function formatVersionFromJSON(object: any): FormatVersion {
     case 0:
     case "FORMAT_VERSION_UNSPECIFIED":
       return FormatVersion.FORMAT_VERSION_UNSPECIFIED;
-    case 2:
+    case 3:
     case "FORMAT_VERSION_CURRENT":
       return FormatVersion.FORMAT_VERSION_CURRENT;
     case -1:
@@ -133,7 +133,10 @@ export function pathParametersToJSON(object: PathParameters): string {
   }
 }
 
-/** HTTP methods as bits; a rule's method mask 0 means "any method". */
+/**
+ * HTTP methods as bits; a rule's method mask 0 means "any method". Bits from 1 << 9 up name the
+ * entries of CompiledPolicy.methods: bit 1 << (9 + i) is methods[i].
+ */
 export enum MethodBit {
   METHOD_BIT_UNSPECIFIED = 0,
   METHOD_BIT_GET = 1,
@@ -303,6 +306,13 @@ export interface CompiledPolicy {
    */
   candidate: CompiledPolicy | undefined;
   pathParameters: PathParameters;
+  /**
+   * Method matchers beyond the nine above (WebDAV and custom verbs, Istio's "PROP*"): at most 23.
+   * A request whose method is one of the nine has that bit only (the compiler already set the
+   * nine's bits wherever a matcher here names them); any other method has the bits of the
+   * entries that match it, or none. The candidate shares this table.
+   */
+  methods: StringMatch[];
 }
 
 export interface CompiledPerimeter {
@@ -339,6 +349,9 @@ export interface CompiledSource {
   /** against the peer identity, AND-ed with principals */
   namespaces: StringMatch[];
   notNamespaces: StringMatch[];
+  /** The trust domain of the peer identity (Istio trustDomains), AND-ed with principals and namespaces. */
+  trustDomains: StringMatch[];
+  notTrustDomains: StringMatch[];
 }
 
 export interface CompiledOperation {
@@ -378,6 +391,7 @@ function createBaseCompiledPolicy(): CompiledPolicy {
     needs: 0,
     candidate: undefined,
     pathParameters: 0,
+    methods: [],
   };
 }
 
@@ -421,6 +435,9 @@ export const CompiledPolicy: MessageFns<CompiledPolicy> = {
     }
     if (message.pathParameters !== 0) {
       writer.uint32(112).int32(message.pathParameters);
+    }
+    for (const v of message.methods) {
+      StringMatch.encode(v!, writer.uint32(122).fork()).join();
     }
     return writer;
   },
@@ -542,6 +559,14 @@ export const CompiledPolicy: MessageFns<CompiledPolicy> = {
             message.pathParameters = reader.int32() as any;
             continue;
           }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.methods.push(StringMatch.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -587,6 +612,7 @@ export const CompiledPolicy: MessageFns<CompiledPolicy> = {
         : isSet(object.path_parameters)
         ? pathParametersFromJSON(object.path_parameters)
         : 0,
+      methods: globalThis.Array.isArray(object?.methods) ? object.methods.map((e: any) => StringMatch.fromJSON(e)) : [],
     };
   },
 
@@ -631,6 +657,9 @@ export const CompiledPolicy: MessageFns<CompiledPolicy> = {
     if (message.pathParameters !== 0) {
       obj.pathParameters = pathParametersToJSON(message.pathParameters);
     }
+    if (message.methods?.length) {
+      obj.methods = message.methods.map((e) => StringMatch.toJSON(e));
+    }
     return obj;
   },
 
@@ -654,6 +683,7 @@ export const CompiledPolicy: MessageFns<CompiledPolicy> = {
       ? CompiledPolicy.fromPartial(object.candidate)
       : undefined;
     message.pathParameters = object.pathParameters ?? 0;
+    message.methods = object.methods?.map((e) => StringMatch.fromPartial(e)) || [];
     return message;
   },
 };
@@ -959,6 +989,8 @@ function createBaseCompiledSource(): CompiledSource {
     notRequestPrincipals: [],
     namespaces: [],
     notNamespaces: [],
+    trustDomains: [],
+    notTrustDomains: [],
   };
 }
 
@@ -984,6 +1016,12 @@ export const CompiledSource: MessageFns<CompiledSource> = {
     }
     for (const v of message.notNamespaces) {
       StringMatch.encode(v!, writer.uint32(58).fork()).join();
+    }
+    for (const v of message.trustDomains) {
+      StringMatch.encode(v!, writer.uint32(66).fork()).join();
+    }
+    for (const v of message.notTrustDomains) {
+      StringMatch.encode(v!, writer.uint32(74).fork()).join();
     }
     return writer;
   },
@@ -1057,6 +1095,22 @@ export const CompiledSource: MessageFns<CompiledSource> = {
             message.notNamespaces.push(StringMatch.decode(reader, reader.uint32()));
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.trustDomains.push(StringMatch.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.notTrustDomains.push(StringMatch.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1098,6 +1152,16 @@ export const CompiledSource: MessageFns<CompiledSource> = {
         : globalThis.Array.isArray(object?.not_namespaces)
         ? object.not_namespaces.map((e: any) => StringMatch.fromJSON(e))
         : [],
+      trustDomains: globalThis.Array.isArray(object?.trustDomains)
+        ? object.trustDomains.map((e: any) => StringMatch.fromJSON(e))
+        : globalThis.Array.isArray(object?.trust_domains)
+        ? object.trust_domains.map((e: any) => StringMatch.fromJSON(e))
+        : [],
+      notTrustDomains: globalThis.Array.isArray(object?.notTrustDomains)
+        ? object.notTrustDomains.map((e: any) => StringMatch.fromJSON(e))
+        : globalThis.Array.isArray(object?.not_trust_domains)
+        ? object.not_trust_domains.map((e: any) => StringMatch.fromJSON(e))
+        : [],
     };
   },
 
@@ -1124,6 +1188,12 @@ export const CompiledSource: MessageFns<CompiledSource> = {
     if (message.notNamespaces?.length) {
       obj.notNamespaces = message.notNamespaces.map((e) => StringMatch.toJSON(e));
     }
+    if (message.trustDomains?.length) {
+      obj.trustDomains = message.trustDomains.map((e) => StringMatch.toJSON(e));
+    }
+    if (message.notTrustDomains?.length) {
+      obj.notTrustDomains = message.notTrustDomains.map((e) => StringMatch.toJSON(e));
+    }
     return obj;
   },
 
@@ -1139,6 +1209,8 @@ export const CompiledSource: MessageFns<CompiledSource> = {
     message.notRequestPrincipals = object.notRequestPrincipals?.map((e) => StringMatch.fromPartial(e)) || [];
     message.namespaces = object.namespaces?.map((e) => StringMatch.fromPartial(e)) || [];
     message.notNamespaces = object.notNamespaces?.map((e) => StringMatch.fromPartial(e)) || [];
+    message.trustDomains = object.trustDomains?.map((e) => StringMatch.fromPartial(e)) || [];
+    message.notTrustDomains = object.notTrustDomains?.map((e) => StringMatch.fromPartial(e)) || [];
     return message;
   },
 };

@@ -144,6 +144,11 @@ export interface Mesh {
    * MODE_OBSERVE: they allow and record everything (a discovery phase).
    */
   defaultMode: Mode;
+  /**
+   * Other names of the trust domain (Istio trustDomainAliases): identities written for any of
+   * them name callers of all of them.
+   */
+  trustDomainAliases: string[];
   location: SourceLocation | undefined;
 }
 
@@ -208,6 +213,21 @@ export enum StringMatch_Kind {
   KIND_CONTAINS = 5,
   /** KIND_SEGMENT_PREFIX - "/a/*": "/a" itself or anything under "/a/" */
   KIND_SEGMENT_PREFIX = 6,
+  /**
+   * KIND_TEMPLATE - Envoy's uri_template (Istio "{*}" / "{**}"): segments of the value are literals, "*" (one
+   * non-empty segment of RFC 3986 pchar) or "**" (zero or more of pchar and "/", last operator).
+   */
+  KIND_TEMPLATE = 7,
+  /**
+   * KIND_SERVICE_ACCOUNT - "<ns>/<sa>" (Istio serviceAccounts): the SPIFFE ID "spiffe://<td>/ns/<ns>/[...]/sa/<sa>[/...]"
+   * of any trust domain, as istiod's regex spiffe://.+/ns/<ns>/(.+/|)sa/<sa>(/.+)?
+   */
+  KIND_SERVICE_ACCOUNT = 8,
+  /**
+   * KIND_TRUST_DOMAIN - "<prefix>*" or "*<suffix>" (Istio trustDomains): the trust domain of a SPIFFE ID that has a
+   * path, as istiod's regex spiffe://<prefix>[^/]* /.* (exact and "*" compile to KIND_PREFIX).
+   */
+  KIND_TRUST_DOMAIN = 9,
   UNRECOGNIZED = -1,
 }
 
@@ -234,6 +254,15 @@ export function stringMatch_KindFromJSON(object: any): StringMatch_Kind {
     case 6:
     case "KIND_SEGMENT_PREFIX":
       return StringMatch_Kind.KIND_SEGMENT_PREFIX;
+    case 7:
+    case "KIND_TEMPLATE":
+      return StringMatch_Kind.KIND_TEMPLATE;
+    case 8:
+    case "KIND_SERVICE_ACCOUNT":
+      return StringMatch_Kind.KIND_SERVICE_ACCOUNT;
+    case 9:
+    case "KIND_TRUST_DOMAIN":
+      return StringMatch_Kind.KIND_TRUST_DOMAIN;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -257,6 +286,12 @@ export function stringMatch_KindToJSON(object: StringMatch_Kind): string {
       return "KIND_CONTAINS";
     case StringMatch_Kind.KIND_SEGMENT_PREFIX:
       return "KIND_SEGMENT_PREFIX";
+    case StringMatch_Kind.KIND_TEMPLATE:
+      return "KIND_TEMPLATE";
+    case StringMatch_Kind.KIND_SERVICE_ACCOUNT:
+      return "KIND_SERVICE_ACCOUNT";
+    case StringMatch_Kind.KIND_TRUST_DOMAIN:
+      return "KIND_TRUST_DOMAIN";
     case StringMatch_Kind.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -277,6 +312,9 @@ export interface Source {
   /** JWT request principal "<iss>/<sub>" (Istio requestPrincipals). */
   requestPrincipals: StringMatch[];
   notRequestPrincipals: StringMatch[];
+  /** The trust domain of the peer identity (Istio trustDomains): "td", "prefix*", "*suffix", "*". */
+  trustDomains: StringMatch[];
+  notTrustDomains: StringMatch[];
 }
 
 export enum Source_Peer {
@@ -326,8 +364,9 @@ export function source_PeerToJSON(object: Source_Peer): string {
 
 /** One alternative of `to`: every populated field must match (AND), values of one field OR. */
 export interface Operation {
-  methods: string[];
-  notMethods: string[];
+  /** case-sensitive tokens */
+  methods: StringMatch[];
+  notMethods: StringMatch[];
   paths: StringMatch[];
   notPaths: StringMatch[];
   /** compared case-insensitively, port stripped */
@@ -776,7 +815,7 @@ export const Workload_LabelsEntry: MessageFns<Workload_LabelsEntry> = {
 };
 
 function createBaseMesh(): Mesh {
-  return { trustDomain: "", defaultMode: 0, location: undefined };
+  return { trustDomain: "", defaultMode: 0, trustDomainAliases: [], location: undefined };
 }
 
 export const Mesh: MessageFns<Mesh> = {
@@ -786,6 +825,9 @@ export const Mesh: MessageFns<Mesh> = {
     }
     if (message.defaultMode !== 0) {
       writer.uint32(16).int32(message.defaultMode);
+    }
+    for (const v of message.trustDomainAliases) {
+      writer.uint32(26).string(v!);
     }
     if (message.location !== undefined) {
       SourceLocation.encode(message.location, writer.uint32(122).fork()).join();
@@ -822,6 +864,14 @@ export const Mesh: MessageFns<Mesh> = {
             message.defaultMode = reader.int32() as any;
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.trustDomainAliases.push(reader.string());
+            continue;
+          }
           case 15: {
             if (tag !== 122) {
               break;
@@ -854,6 +904,11 @@ export const Mesh: MessageFns<Mesh> = {
         : isSet(object.default_mode)
         ? modeFromJSON(object.default_mode)
         : 0,
+      trustDomainAliases: globalThis.Array.isArray(object?.trustDomainAliases)
+        ? object.trustDomainAliases.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.trust_domain_aliases)
+        ? object.trust_domain_aliases.map((e: any) => globalThis.String(e))
+        : [],
       location: isSet(object.location) ? SourceLocation.fromJSON(object.location) : undefined,
     };
   },
@@ -865,6 +920,9 @@ export const Mesh: MessageFns<Mesh> = {
     }
     if (message.defaultMode !== 0) {
       obj.defaultMode = modeToJSON(message.defaultMode);
+    }
+    if (message.trustDomainAliases?.length) {
+      obj.trustDomainAliases = message.trustDomainAliases;
     }
     if (message.location !== undefined) {
       obj.location = SourceLocation.toJSON(message.location);
@@ -879,6 +937,7 @@ export const Mesh: MessageFns<Mesh> = {
     const message = createBaseMesh();
     message.trustDomain = object.trustDomain ?? "";
     message.defaultMode = object.defaultMode ?? 0;
+    message.trustDomainAliases = object.trustDomainAliases?.map((e) => e) || [];
     message.location = (object.location !== undefined && object.location !== null)
       ? SourceLocation.fromPartial(object.location)
       : undefined;
@@ -1521,6 +1580,8 @@ function createBaseSource(): Source {
     labels: [],
     requestPrincipals: [],
     notRequestPrincipals: [],
+    trustDomains: [],
+    notTrustDomains: [],
   };
 }
 
@@ -1552,6 +1613,12 @@ export const Source: MessageFns<Source> = {
     }
     for (const v of message.notRequestPrincipals) {
       StringMatch.encode(v!, writer.uint32(42).fork()).join();
+    }
+    for (const v of message.trustDomains) {
+      StringMatch.encode(v!, writer.uint32(90).fork()).join();
+    }
+    for (const v of message.notTrustDomains) {
+      StringMatch.encode(v!, writer.uint32(98).fork()).join();
     }
     return writer;
   },
@@ -1641,6 +1708,22 @@ export const Source: MessageFns<Source> = {
             message.notRequestPrincipals.push(StringMatch.decode(reader, reader.uint32()));
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.trustDomains.push(StringMatch.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.notTrustDomains.push(StringMatch.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1686,6 +1769,16 @@ export const Source: MessageFns<Source> = {
         : globalThis.Array.isArray(object?.not_request_principals)
         ? object.not_request_principals.map((e: any) => StringMatch.fromJSON(e))
         : [],
+      trustDomains: globalThis.Array.isArray(object?.trustDomains)
+        ? object.trustDomains.map((e: any) => StringMatch.fromJSON(e))
+        : globalThis.Array.isArray(object?.trust_domains)
+        ? object.trust_domains.map((e: any) => StringMatch.fromJSON(e))
+        : [],
+      notTrustDomains: globalThis.Array.isArray(object?.notTrustDomains)
+        ? object.notTrustDomains.map((e: any) => StringMatch.fromJSON(e))
+        : globalThis.Array.isArray(object?.not_trust_domains)
+        ? object.not_trust_domains.map((e: any) => StringMatch.fromJSON(e))
+        : [],
     };
   },
 
@@ -1718,6 +1811,12 @@ export const Source: MessageFns<Source> = {
     if (message.notRequestPrincipals?.length) {
       obj.notRequestPrincipals = message.notRequestPrincipals.map((e) => StringMatch.toJSON(e));
     }
+    if (message.trustDomains?.length) {
+      obj.trustDomains = message.trustDomains.map((e) => StringMatch.toJSON(e));
+    }
+    if (message.notTrustDomains?.length) {
+      obj.notTrustDomains = message.notTrustDomains.map((e) => StringMatch.toJSON(e));
+    }
     return obj;
   },
 
@@ -1735,6 +1834,8 @@ export const Source: MessageFns<Source> = {
     message.labels = object.labels?.map((e) => LabelSelector.fromPartial(e)) || [];
     message.requestPrincipals = object.requestPrincipals?.map((e) => StringMatch.fromPartial(e)) || [];
     message.notRequestPrincipals = object.notRequestPrincipals?.map((e) => StringMatch.fromPartial(e)) || [];
+    message.trustDomains = object.trustDomains?.map((e) => StringMatch.fromPartial(e)) || [];
+    message.notTrustDomains = object.notTrustDomains?.map((e) => StringMatch.fromPartial(e)) || [];
     return message;
   },
 };
@@ -1746,10 +1847,10 @@ function createBaseOperation(): Operation {
 export const Operation: MessageFns<Operation> = {
   encode(message: Operation, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.methods) {
-      writer.uint32(10).string(v!);
+      StringMatch.encode(v!, writer.uint32(74).fork()).join();
     }
     for (const v of message.notMethods) {
-      writer.uint32(18).string(v!);
+      StringMatch.encode(v!, writer.uint32(82).fork()).join();
     }
     for (const v of message.paths) {
       StringMatch.encode(v!, writer.uint32(26).fork()).join();
@@ -1793,20 +1894,20 @@ export const Operation: MessageFns<Operation> = {
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 10) {
+          case 9: {
+            if (tag !== 74) {
               break;
             }
 
-            message.methods.push(reader.string());
+            message.methods.push(StringMatch.decode(reader, reader.uint32()));
             continue;
           }
-          case 2: {
-            if (tag !== 18) {
+          case 10: {
+            if (tag !== 82) {
               break;
             }
 
-            message.notMethods.push(reader.string());
+            message.notMethods.push(StringMatch.decode(reader, reader.uint32()));
             continue;
           }
           case 3: {
@@ -1891,11 +1992,11 @@ export const Operation: MessageFns<Operation> = {
 
   fromJSON(object: any): Operation {
     return {
-      methods: globalThis.Array.isArray(object?.methods) ? object.methods.map((e: any) => globalThis.String(e)) : [],
+      methods: globalThis.Array.isArray(object?.methods) ? object.methods.map((e: any) => StringMatch.fromJSON(e)) : [],
       notMethods: globalThis.Array.isArray(object?.notMethods)
-        ? object.notMethods.map((e: any) => globalThis.String(e))
+        ? object.notMethods.map((e: any) => StringMatch.fromJSON(e))
         : globalThis.Array.isArray(object?.not_methods)
-        ? object.not_methods.map((e: any) => globalThis.String(e))
+        ? object.not_methods.map((e: any) => StringMatch.fromJSON(e))
         : [],
       paths: globalThis.Array.isArray(object?.paths) ? object.paths.map((e: any) => StringMatch.fromJSON(e)) : [],
       notPaths: globalThis.Array.isArray(object?.notPaths)
@@ -1921,10 +2022,10 @@ export const Operation: MessageFns<Operation> = {
   toJSON(message: Operation): unknown {
     const obj: any = {};
     if (message.methods?.length) {
-      obj.methods = message.methods;
+      obj.methods = message.methods.map((e) => StringMatch.toJSON(e));
     }
     if (message.notMethods?.length) {
-      obj.notMethods = message.notMethods;
+      obj.notMethods = message.notMethods.map((e) => StringMatch.toJSON(e));
     }
     if (message.paths?.length) {
       obj.paths = message.paths.map((e) => StringMatch.toJSON(e));
@@ -1952,8 +2053,8 @@ export const Operation: MessageFns<Operation> = {
   },
   fromPartial<I extends Exact<DeepPartial<Operation>, I>>(object: I): Operation {
     const message = createBaseOperation();
-    message.methods = object.methods?.map((e) => e) || [];
-    message.notMethods = object.notMethods?.map((e) => e) || [];
+    message.methods = object.methods?.map((e) => StringMatch.fromPartial(e)) || [];
+    message.notMethods = object.notMethods?.map((e) => StringMatch.fromPartial(e)) || [];
     message.paths = object.paths?.map((e) => StringMatch.fromPartial(e)) || [];
     message.notPaths = object.notPaths?.map((e) => StringMatch.fromPartial(e)) || [];
     message.hosts = object.hosts?.map((e) => StringMatch.fromPartial(e)) || [];
