@@ -14,6 +14,7 @@ import { envoyBootstrapCommand } from './commands/envoy-bootstrap.js';
 import { envoyWasmPluginCommand } from './commands/envoy-wasmplugin.js';
 import { exportRbacCommand } from './commands/export.js';
 import { flowsCommand } from './commands/flows.js';
+import { importIstioCommand } from './commands/import-istio.js';
 import { mapCommand } from './commands/map.js';
 import { promoteCommand } from './commands/promote.js';
 import { quarantineCommand } from './commands/quarantine.js';
@@ -36,6 +37,7 @@ const GROUPS: Record<string, string> = {
   ca: 'the mesh CA: X.509-SVIDs (ECDSA P-256, SPIFFE ID as URI SAN)',
   envoy: 'Envoy configuration for the sidecars',
   export: "the policy in another engine's form",
+  import: 'policies from another format, as native Perimeter YAML',
 };
 
 const COMMANDS: readonly Registrable[] = [
@@ -52,6 +54,7 @@ const COMMANDS: readonly Registrable[] = [
   replayCommand,
   reportCommand,
   exportRbacCommand,
+  importIstioCommand,
   sidecarCommand,
   demoCommand,
   serveCommand,

@@ -53,14 +53,14 @@ export interface Names {
  * dropped (it must not widen into "any authenticated peer").
  */
 export function compileSource(s: Source, registry: Registry, names: Names): CompiledSource[] {
-  const written = s.principals.map(matchToProto);
-  const exact = new Set(written.filter((p) => p.kind === StringMatch_Kind.KIND_EXACT).map((p) => p.value));
-  for (const id of registry.identitiesOf(s.workloads, s.labels)) {
-    if (!exact.has(id)) written.push({ kind: StringMatch_Kind.KIND_EXACT, value: id, ignoreCase: false });
-  }
+  // Registered workloads are named by their exact identities, under every name of the bundle.
+  const resolved = registry
+    .identitiesOf(s.workloads, s.labels)
+    .flatMap((id) => nativeVariants({ kind: StringMatch_Kind.KIND_EXACT, value: id, ignoreCase: false }, names.bundle));
+  const principals = unique([...identityMatchers(s.principals, names), ...resolved]);
   const namedSomeone = s.workloads.length + s.labels.length > 0;
-  if (namedSomeone && written.length === 0) return [];
-  const principals = names.istio ? identityMatchers(s.principals, names) : unique(written.flatMap((m) => nativeVariants(m, names.bundle)));
+  // Selectors that resolve to nobody must not widen into "any authenticated peer".
+  if (namedSomeone && principals.length === 0) return [];
   return [
     {
       peer: PEER_TO_PROTO[s.peer],
@@ -82,6 +82,7 @@ export function identityMatchers(ms: readonly StringMatch[], names: Names): PStr
     ms.flatMap((m) => {
       if (m.kind === 'trust-domain') return trustDomainMatchers(m, names.bundle);
       if (names.istio) return istioPrincipalVariants(m, names.bundle).map(matchToProto);
+      if (m.literal) return [matchToProto(m)];
       return nativeVariants(matchToProto(m), names.bundle);
     }),
   );

@@ -25,7 +25,7 @@ import { trustBundle } from './trust-domains.js';
 
 export { anySource };
 
-/** Istio allows requests to a workload that no ALLOW policy selects; this rule says so. */
+/** Istio allows requests to a workload that no ALLOW policy selects (perimeters with defaultDeny: false); this rule says so. */
 export const ISTIO_DEFAULT_PERIMETER = 'istio-default';
 export const ISTIO_DEFAULT_RULE = 'allow-without-allow-policy';
 
@@ -124,7 +124,7 @@ function compileMessage(
   });
 
   // Istio: a workload with only DENY/AUDIT policies (no ALLOW policy) allows by default.
-  if (mine.length > 0 && mine.every((p) => p.origin === 'istio' && p.istioAction !== 'ALLOW')) {
+  if (mine.length > 0 && mine.every((p) => p.defaultDeny === false)) {
     compiledPerimeters.push({ name: ISTIO_DEFAULT_PERIMETER, mode: PMode.MODE_ENFORCE, owner: 'istio' });
     rules.push({
       name: ISTIO_DEFAULT_RULE,

@@ -82,7 +82,7 @@ export function parseIstioPolicy(root: Cursor, meta: Cursor | undefined, spec: C
     selector,
     rules,
     origin: 'istio',
-    istioAction: action,
+    ...(action !== 'ALLOW' ? { defaultDeny: false as const } : {}),
     crownJewel: false,
     location: location(meta ?? root),
   };

@@ -64,6 +64,8 @@ export interface StringMatch {
   value: string;
   /** ASCII letters compare without case (paths of a rule with `pathCase: insensitive`); the value is lower case. */
   ignoreCase?: boolean;
+  /** Written as a matcher object: an identity that trust-domain aliases never widen. */
+  literal?: true;
 }
 
 export type Peer = 'any' | 'authenticated' | 'unauthenticated';
@@ -154,8 +156,11 @@ export interface Perimeter {
   selector: Selector;
   rules: Rule[];
   origin: 'perimeter' | 'istio';
-  /** Istio policies keep their action: a workload with Istio DENY/AUDIT policies only and no ALLOW policy allows by default. */
-  istioAction?: 'ALLOW' | 'DENY' | 'AUDIT';
+  /**
+   * false: selecting a workload does not make it default-deny (Istio DENY and AUDIT policies); a
+   * workload selected only by such perimeters allows what they do not deny, as Istio does.
+   */
+  defaultDeny?: false;
   crownJewel: boolean;
   /** Staged: decided in shadow beside `rules` by the filter, which records where they disagree. */
   candidate?: RuleSet;

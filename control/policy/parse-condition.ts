@@ -1,14 +1,72 @@
 /** `when:` conditions of a rule: a header or a verified JWT claim, tested one way each. */
 import { headerOperandProblem } from '../../contracts/header-value.js';
-import type { Action, Condition } from './model.js';
-import { parseSetBy } from './parse-source.js';
+import { matchItems } from './match-items.js';
+import type { Action, Condition, StringMatch } from './model.js';
+import { identity, parseSetBy } from './parse-source.js';
 import type { Cursor } from './yaml-cursor.js';
 
 const HEADER_NAME = /^[a-z0-9!#$%&'*+.^_`|~-]+$/;
 
+const VALUE_OBJECTS = ['exact', 'prefix', 'suffix', 'contains', 'present'] as const;
+const IDENTITY_OBJECTS = [...VALUE_OBJECTS, 'serviceAccount', 'trustDomain'] as const;
+
+/**
+ * The general form `{header|claim: name, values: [...], notValues: [...]}` or
+ * `{attribute: identity|port, values, notValues}` (what imported Istio conditions say): holds when
+ * some value matches (if any are given) and no notValue does.
+ */
+function listCondition(c: Cursor, f: Map<string, Cursor>, action: Action | undefined): Condition | undefined {
+  const header = f.get('header')?.string();
+  const claim = f.get('claim')?.string();
+  const attribute = f.get('attribute')?.oneOf(['identity', 'port'] as const);
+  if ([header, claim, attribute].filter((x) => x !== undefined).length !== 1) {
+    c.error('a condition names exactly one of header, claim or attribute', 'for example {header: x-tenant, values: [acme]}');
+    return undefined;
+  }
+  if (f.has('setBy') && action !== 'allow') f.get('setBy')?.error(`setBy in a ${action} rule`, 'a deny must match whoever sends it');
+  const exact = (s: string): StringMatch => ({ kind: 'exact', value: s });
+  const read = (k: string): StringMatch[] => {
+    const lc = f.get(k);
+    if (attribute === 'port')
+      return (lc?.items() ?? []).flatMap((pc) => {
+        const n = pc.integer(1, 65535);
+        return n === undefined ? [] : [exact(String(n))];
+      });
+    if (attribute === 'identity') return matchItems(lc, IDENTITY_OBJECTS, identity);
+    return matchItems(lc, VALUE_OBJECTS, (s, at) => {
+      const problem = header !== undefined ? headerOperandProblem(s) : undefined;
+      if (problem) at.error(`"${s}": ${problem}`, 'a header sent as "a, b" is tested as "a, b", "a" and "b" (docs/semantics.md)');
+      return problem ? undefined : exact(s);
+    });
+  };
+  const values = read('values');
+  const notValues = read('notValues');
+  if (values.length + notValues.length === 0) {
+    c.error('a condition needs values or notValues');
+    return undefined;
+  }
+  if (header !== undefined) {
+    const key = header.toLowerCase();
+    if (!HEADER_NAME.test(key)) {
+      f.get('header')?.error(`"${header}" is not a header name`);
+      return undefined;
+    }
+    const setBy = f.get('setBy') ? parseSetBy(f.get('setBy') as Cursor) : undefined;
+    if (action === 'allow' && !setBy && values.length > 0)
+      c.warn(
+        `this allow trusts header ${header}, which any caller it admits can set to anything`,
+        'say who may set it: setBy: {workloads: [ingress]}',
+      );
+    return { attribute: 'header', key, values, notValues, ...(setBy ? { setBy } : {}) };
+  }
+  if (claim !== undefined) return { attribute: 'claim', key: claim, values, notValues };
+  return { attribute: attribute === 'port' ? 'port' : 'principal', key: '', values, notValues };
+}
+
 export function parseCondition(c: Cursor, action: Action | undefined): Condition | undefined {
-  const f = c.fields(['header', 'claim', 'equals', 'prefix', 'present', 'contains', 'setBy']);
+  const f = c.fields(['header', 'claim', 'attribute', 'equals', 'prefix', 'present', 'contains', 'values', 'notValues', 'setBy']);
   if (!f) return undefined;
+  if (f.has('values') || f.has('notValues') || f.has('attribute')) return listCondition(c, f, action);
   const header = f.get('header')?.string();
   const claim = f.get('claim')?.string();
   if ((header === undefined) === (claim === undefined)) {

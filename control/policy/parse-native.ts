@@ -95,7 +95,7 @@ export function parseMesh(spec: Cursor, at: Cursor): Mesh | undefined {
 }
 
 export function parsePerimeter(spec: Cursor, name: string, at: Cursor): Perimeter | undefined {
-  const f = spec.fields(['owner', 'mode', 'selector', 'rules', 'crownJewel', 'candidate', 'previous']);
+  const f = spec.fields(['owner', 'mode', 'selector', 'rules', 'crownJewel', 'defaultDeny', 'candidate', 'previous']);
   if (!f) {
     at.error('spec is required', 'a Perimeter needs spec.owner, spec.mode, spec.selector and spec.rules');
     return undefined;
@@ -113,7 +113,14 @@ export function parsePerimeter(spec: Cursor, name: string, at: Cursor): Perimete
 
   const rulesC = f.get('rules');
   const rules = parseRules(rulesC);
-  if (rules.length === 0 && mode === 'enforce') {
+  const defaultDenyC = f.get('defaultDeny');
+  const defaultDeny = defaultDenyC?.bool();
+  if (defaultDeny === false && rules.some((r) => r.action === 'allow'))
+    defaultDenyC?.error(
+      'a perimeter with allow rules denies what they do not allow',
+      'defaultDeny: false is for perimeters of deny and audit rules',
+    );
+  if (rules.length === 0 && mode === 'enforce' && defaultDeny !== false) {
     (rulesC ?? spec).warn('this perimeter has no rules: in enforce mode it denies every request to its workloads');
   }
   return {
@@ -124,6 +131,7 @@ export function parsePerimeter(spec: Cursor, name: string, at: Cursor): Perimete
     rules,
     origin: 'perimeter',
     crownJewel: f.get('crownJewel')?.bool() ?? false,
+    ...(defaultDeny === false ? { defaultDeny } : {}),
     ...staged(f.get('candidate'), mode, 'candidate'),
     ...staged(f.get('previous'), mode, 'previous'),
     location: location(at),

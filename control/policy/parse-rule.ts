@@ -5,7 +5,18 @@
  */
 import { METHOD_TOKEN, STANDARD_METHODS } from '../../contracts/methods.js';
 import { asciiLower } from '../../contracts/string-match.js';
-import { ACTIONS, type Action, type Condition, emptyOperation, MODES, type Mode, type Operation, type Rule } from './model.js';
+import { matchItems } from './match-items.js';
+import {
+  ACTIONS,
+  type Action,
+  type Condition,
+  emptyOperation,
+  MODES,
+  type Mode,
+  type Operation,
+  type Rule,
+  type StringMatch,
+} from './model.js';
 import { NAME, suggestName } from './names.js';
 import { parseCondition } from './parse-condition.js';
 import { parseFrom } from './parse-source.js';
@@ -69,33 +80,49 @@ function pathCaseOf(c: Cursor | undefined, action: Action | undefined): boolean 
 
 function parseOperation(c: Cursor, action: Action | undefined): Operation {
   const op = emptyOperation();
-  const f = c.fields(['methods', 'paths', 'hosts', 'ports', 'pathCase']);
+  const f = c.fields(['methods', 'notMethods', 'paths', 'notPaths', 'hosts', 'notHosts', 'ports', 'notPorts', 'pathCase']);
   if (!f) return op;
   const ignoreCase = pathCaseOf(f.get('pathCase'), action);
-  const methodsC = f.get('methods');
-  for (const [i, m] of (methodsC?.strings() ?? []).entries()) {
+  const method = (m: string, at: Cursor): StringMatch | undefined => {
     const problem = methodProblem(m);
-    if (problem) methodsC?.items()[i]?.error(problem.message, problem.hint);
-    else op.methods.push({ kind: 'exact', value: m });
-  }
-  const pathsC = f.get('paths');
-  for (const [i, p] of (pathsC?.strings() ?? []).entries()) {
+    if (!problem) return { kind: 'exact', value: m };
+    at.error(problem.message, problem.hint);
+    return undefined;
+  };
+  const path = (p: string, at: Cursor): StringMatch | undefined => {
     const r = parsePathPattern(p);
-    if (!r.ok) pathsC?.items()[i]?.error(`unsafe path pattern "${p}": ${r.problems[0]?.message}`, r.problems[0]?.hint);
-    else op.paths.push(ignoreCase ? { ...r.value, value: asciiLower(r.value.value), ignoreCase } : r.value);
-  }
-  const hostsC = f.get('hosts');
-  for (const [i, h] of (hostsC?.strings() ?? []).entries()) {
+    if (r.ok) return r.value;
+    at.error(`unsafe path pattern "${p}": ${r.problems[0]?.message}`, r.problems[0]?.hint);
+    return undefined;
+  };
+  const host = (h: string, at: Cursor): StringMatch | undefined => {
     const r = parseHostPattern(h);
-    if (!r.ok) hostsC?.items()[i]?.error(`bad host pattern "${h}": ${r.problems[0]?.message}`);
-    else op.hosts.push(r.value);
-  }
-  for (const pc of f.get('ports')?.items() ?? []) {
-    const n = pc.integer(1, 65535);
-    if (n !== undefined) op.ports.push(n);
+    if (r.ok) return r.value;
+    at.error(`bad host pattern "${h}": ${r.problems[0]?.message}`);
+    return undefined;
+  };
+  const folded = (m: StringMatch): StringMatch => (ignoreCase ? { ...m, value: asciiLower(m.value), ignoreCase } : m);
+  op.methods = matchItems(f.get('methods'), METHOD_OBJECTS, method);
+  op.notMethods = matchItems(f.get('notMethods'), METHOD_OBJECTS, method);
+  op.paths = matchItems(f.get('paths'), PATH_OBJECTS, path).map(folded);
+  op.notPaths = matchItems(f.get('notPaths'), PATH_OBJECTS, path).map(folded);
+  // Hosts compare without case: the compiler lower-cases them.
+  op.hosts = matchItems(f.get('hosts'), METHOD_OBJECTS, host);
+  op.notHosts = matchItems(f.get('notHosts'), METHOD_OBJECTS, host);
+  for (const [key, into] of [
+    ['ports', op.ports],
+    ['notPorts', op.notPorts],
+  ] as const) {
+    for (const pc of f.get(key)?.items() ?? []) {
+      const n = pc.integer(1, 65535);
+      if (n !== undefined) into.push(n);
+    }
   }
   return op;
 }
+
+const METHOD_OBJECTS = ['exact', 'prefix', 'suffix', 'present'] as const;
+const PATH_OBJECTS = ['exact', 'prefix', 'suffix', 'present', 'template'] as const;
 
 /** `/exact/path`, `/prefix/*` (segment boundary) or `/*`; error text is "problem|hint". */
 

@@ -4,6 +4,7 @@
  */
 import { reasonOf } from '../../contracts/problem.js';
 import { parseIdentityPattern, parseSpiffeId } from '../../contracts/spiffe.js';
+import { matchItems } from './match-items.js';
 import { emptySource, type Selector, type Source, type StringMatch } from './model.js';
 import type { Cursor } from './yaml-cursor.js';
 
@@ -38,8 +39,11 @@ function referWorkloads(c: Cursor | undefined): string[] {
 }
 
 export function parseSelector(c: Cursor): Selector | undefined {
-  const f = c.fields(['workloads', 'identities', 'labels']);
+  const f = c.fields(['workloads', 'identities', 'labels', 'namespace', 'all']);
   if (!f) return undefined;
+  // `namespace` narrows the rest to one namespace; `all: true` is every workload (of it).
+  const namespace = f.get('namespace')?.string();
+  const all = f.get('all')?.bool();
   const idsC = f.get('identities');
   const identities = idsC?.strings() ?? [];
   for (const [i, id] of identities.entries()) {
@@ -53,8 +57,10 @@ export function parseSelector(c: Cursor): Selector | undefined {
     identities,
     labels: f.get('labels') ? parseLabelSelectors(f.get('labels') as Cursor) : [],
   };
-  if (sel.workloads.length + sel.identities.length + sel.labels.length === 0) {
-    c.error('the selector selects nothing', 'name workloads, identities or labels');
+  if (namespace !== undefined) sel.namespace = namespace;
+  if (all) sel.all = true;
+  if (sel.workloads.length + sel.identities.length + sel.labels.length === 0 && !all) {
+    c.error('the selector selects nothing', 'name workloads, identities or labels (or all: true)');
   }
   return sel;
 }
@@ -72,43 +78,133 @@ export function parseSetBy(c: Cursor): Source | undefined {
   return s;
 }
 
-/** Native `from` → sources: one for identities/workloads/labels, one for `unauthenticated`. */
-export function parseFrom(c: Cursor): Source[] {
-  const f = c.fields(['identities', 'workloads', 'labels', 'unauthenticated']);
-  if (!f) return [];
-  const sources: Source[] = [];
-  const idsC = f.get('identities');
-  const principals: StringMatch[] = [];
-  for (const [i, text] of (idsC?.strings() ?? []).entries()) {
-    const parsed = parseIdentityPattern(text);
-    if (!parsed.ok) {
-      idsC
-        ?.items()
-        [i]?.error(
-          `malformed identity "${text}": ${reasonOf(parsed)}`,
-          'exact: spiffe://td/ns/x/sa/y; below a segment: spiffe://td/ns/x/*; any authenticated: "*"',
-        );
-      continue;
-    }
-    const p = parsed.value;
-    if (p.kind === 'any') principals.push({ kind: 'present', value: '' });
-    else if (p.kind === 'exact') principals.push({ kind: 'exact', value: p.id });
-    else principals.push({ kind: 'segment-prefix', value: p.base });
+const FROM_FIELDS = [
+  'identities',
+  'workloads',
+  'labels',
+  'unauthenticated',
+  'peer',
+  'notIdentities',
+  'namespaces',
+  'notNamespaces',
+  'serviceAccounts',
+  'notServiceAccounts',
+  'trustDomains',
+  'notTrustDomains',
+  'requestPrincipals',
+  'notRequestPrincipals',
+];
+const IDENTITY_OBJECTS = ['exact', 'prefix', 'suffix', 'contains', 'present', 'serviceAccount', 'trustDomain'] as const;
+
+/** A native identity pattern: exact, `spiffe://…/*` (it and everything below it) or `*`. */
+export function identity(text: string, at: Cursor): StringMatch | undefined {
+  const parsed = parseIdentityPattern(text);
+  if (!parsed.ok) {
+    at.error(
+      `malformed identity "${text}": ${reasonOf(parsed)}`,
+      'exact: spiffe://td/ns/x/sa/y; below a segment: spiffe://td/ns/x/*; any authenticated: "*"',
+    );
+    return undefined;
   }
+  const p = parsed.value;
+  if (p.kind === 'any') return { kind: 'present', value: '' };
+  if (p.kind === 'exact') return { kind: 'exact', value: p.id };
+  return { kind: 'segment-prefix', value: p.base };
+}
+
+const namespace = (text: string, at: Cursor): StringMatch | undefined => {
+  if (text === '*') return { kind: 'present', value: '' };
+  if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(text)) {
+    at.error(`"${text}" is not a namespace`, 'a namespace name, or "*" for any');
+    return undefined;
+  }
+  return { kind: 'contains', value: `/ns/${text}/` };
+};
+
+const serviceAccount = (text: string, at: Cursor): StringMatch | undefined => {
+  if (!/^[^/*]+\/[^/*]+$/.test(text)) {
+    at.error(`"${text}" is not <namespace>/<serviceaccount>`, 'it names that account in any trust domain');
+    return undefined;
+  }
+  return { kind: 'service-account', value: text };
+};
+
+const trustDomain = (text: string, at: Cursor): StringMatch | undefined => {
+  if (text.includes('/') || text.slice(1, -1).includes('*')) {
+    at.error(`"${text}" is not a trust-domain pattern`, 'a name, "prefix*", "*suffix" or "*"');
+    return undefined;
+  }
+  return { kind: 'trust-domain', value: text };
+};
+
+/** `<iss>/<sub>` of the verified token, with Istio's `*` forms. */
+const requestPrincipal = (text: string): StringMatch =>
+  text === '*'
+    ? { kind: 'present', value: '' }
+    : text.endsWith('*')
+      ? { kind: 'prefix', value: text.slice(0, -1) }
+      : text.startsWith('*')
+        ? { kind: 'suffix', value: text.slice(1) }
+        : { kind: 'exact', value: text };
+
+/**
+ * Native `from` → sources. A mapping (or each mapping of a list, OR) names callers: identities,
+ * workloads and labels make one source for authenticated peers, `unauthenticated: true` another;
+ * the Istio-style fields (notIdentities, namespaces, serviceAccounts, trustDomains,
+ * requestPrincipals and their not-forms) narrow it. `peer: any | authenticated |
+ * unauthenticated` makes the mapping one source for exactly those peers: `peer: any` with only
+ * negative fields also matches requests without a certificate, as Istio's sources do.
+ */
+export function parseFrom(c: Cursor): Source[] {
+  if (c.isList()) {
+    if (c.items().length === 0) c.error('from names no caller', 'give identities, workloads, labels or unauthenticated: true');
+    return c.items().flatMap(parseFromItem);
+  }
+  return parseFromItem(c);
+}
+
+function parseFromItem(c: Cursor): Source[] {
+  const f = c.fields(FROM_FIELDS);
+  if (!f) return [];
+  const principals = matchItems(f.get('identities'), IDENTITY_OBJECTS, identity);
   const workloads = referWorkloads(f.get('workloads'));
   const labels = f.get('labels') ? parseLabelSelectors(f.get('labels') as Cursor) : [];
-  if (principals.length + workloads.length + labels.length > 0) {
-    sources.push({ ...emptySource('authenticated'), principals, workloads, labels });
+  const accounts = matchItems(f.get('serviceAccounts'), ['serviceAccount'], serviceAccount);
+  const narrowing = {
+    notPrincipals: [
+      ...matchItems(f.get('notIdentities'), IDENTITY_OBJECTS, identity),
+      ...matchItems(f.get('notServiceAccounts'), ['serviceAccount'], serviceAccount),
+    ],
+    namespaces: matchItems(f.get('namespaces'), ['contains', 'present'], namespace),
+    notNamespaces: matchItems(f.get('notNamespaces'), ['contains', 'present'], namespace),
+    trustDomains: matchItems(f.get('trustDomains'), ['trustDomain', 'prefix'], trustDomain),
+    notTrustDomains: matchItems(f.get('notTrustDomains'), ['trustDomain', 'prefix'], trustDomain),
+  };
+  const tokens = {
+    requestPrincipals: matchItems(f.get('requestPrincipals'), IDENTITY_OBJECTS, requestPrincipal),
+    notRequestPrincipals: matchItems(f.get('notRequestPrincipals'), IDENTITY_OBJECTS, requestPrincipal),
+  };
+  if (accounts.length && (f.has('identities') || f.has('namespaces') || f.has('notIdentities') || f.has('notNamespaces')))
+    f.get('serviceAccounts')?.error('serviceAccounts name callers by themselves', 'give them a mapping of their own in a from list');
+  principals.push(...accounts);
+  const peerC = f.get('peer');
+  const unauthC = f.get('unauthenticated');
+  const positive = principals.length + workloads.length + labels.length + narrowing.namespaces.length + narrowing.trustDomains.length > 0;
+  if (peerC) {
+    const peer = peerC.oneOf(['any', 'authenticated', 'unauthenticated'] as const);
+    if (unauthC) unauthC.error('peer says who already', 'write peer: any for every caller, with or without a certificate');
+    if (peer === 'unauthenticated' && positive) peerC.error('an unauthenticated caller has no identity to match');
+    if (!peer) return [];
+    return [{ ...emptySource(peer), principals, workloads, labels, ...narrowing, ...tokens }];
   }
-  const unauth = f.get('unauthenticated')?.bool();
-  if (unauth) sources.push(emptySource('unauthenticated'));
-  if (
-    sources.length === 0 &&
-    idsC === undefined &&
-    f.get('workloads') === undefined &&
-    f.get('labels') === undefined &&
-    unauth === undefined
-  ) {
+  const sources: Source[] = [];
+  const named = f.has('identities') || f.has('workloads') || f.has('labels') || f.has('serviceAccounts');
+  if (positive) sources.push({ ...emptySource('authenticated'), principals, workloads, labels, ...narrowing, ...tokens });
+  else if (!named && Object.values({ ...narrowing, ...tokens }).some((l) => l.length > 0))
+    c.error('say which peers these fields narrow', 'peer: any (also callers without a certificate) or peer: authenticated');
+  const unauth = unauthC?.bool();
+  if (unauth) sources.push({ ...emptySource('unauthenticated'), ...tokens });
+  if (sources.length === 0 && !named && unauthC === undefined && !Object.values({ ...narrowing, ...tokens }).some((l) => l.length > 0)) {
     c.error('from names no caller', 'give identities, workloads, labels or unauthenticated: true');
   }
   return sources;

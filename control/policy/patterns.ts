@@ -1,4 +1,6 @@
 /** The path and host patterns a rule's `to:` names, checked as requests are compared: normalised, lower case. */
+
+import { isIstioTemplate, templateFromIstio } from '../../contracts/path-template.js';
 import { fail, ok, type Result } from '../../contracts/problem.js';
 import { normalizePath } from '../../contracts/request-path.js';
 import type { StringMatch } from './model.js';
@@ -8,6 +10,11 @@ const HOST_PATTERN = /^(\*|(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0
 /** `/exact/path`, `/prefix/*` (segment boundary) or `/*`, as requests are compared after normalisation. */
 export function parsePathPattern(p: string): Result<StringMatch> {
   if (!p.startsWith('/')) return fail('', 'a path starts with "/"', 'for example /orders or /orders/*');
+  // Envoy's uri_template: {*} one segment, {**} any suffix (as Istio writes them).
+  if (isIstioTemplate(p)) {
+    const t = templateFromIstio(p);
+    return t.ok ? ok({ kind: 'template', value: t.value }) : t;
+  }
   if (p.includes('?') || p.includes('#')) return fail('', 'queries and fragments are not matched', 'remove everything from "?" or "#"');
   if (p.includes(';') || /%3b/i.test(p))
     return fail(
@@ -18,7 +25,11 @@ export function parsePathPattern(p: string): Result<StringMatch> {
   const prefix = p.endsWith('/*');
   const base = prefix ? p.slice(0, -2) : p;
   if (base.includes('*'))
-    return fail('', '"*" is allowed only as a final "/*" segment', '/orders/* matches /orders and everything below it');
+    return fail(
+      '',
+      '"*" is allowed only as a final "/*" segment',
+      '/orders/* matches /orders and everything below it; /orders/{*}/items one segment between',
+    );
   if (base === '') return ok({ kind: 'segment-prefix', value: '' });
   const n = normalizePath(base);
   if (!n.ok) return fail('', n.reason, 'write the path as a client would send it after normalisation');

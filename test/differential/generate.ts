@@ -212,16 +212,22 @@ export function randomPolicy(r: () => number): PolicySet {
     { name: 'bx', identity: `${TD}/ns/b/sa/x`, namespace: 'b', labels: { team: 'blue' }, location: loc },
   ];
   const count = Math.floor(r() * 4);
-  const perimeters: Perimeter[] = Array.from({ length: count }, (_, p) => ({
-    name: `p${p}`,
-    owner: 'gen',
-    mode: pick(r, MODES),
-    selector: { workloads: ['svc'], identities: [], labels: [] },
-    rules: Array.from({ length: Math.floor(r() * 12) }, (_, i) => rule(r, i)),
-    origin: r() < 0.3 ? ('istio' as const) : ('perimeter' as const),
-    crownJewel: false,
-    location: loc,
-  }));
+  const perimeters: Perimeter[] = Array.from({ length: count }, (_, p) => {
+    const rules = Array.from({ length: Math.floor(r() * 12) }, (_, i) => rule(r, i));
+    // Istio's DENY and AUDIT policies: a workload selected only by them allows what they do not deny.
+    const denyOnly = rules.every((x) => x.action !== 'allow') && r() < 0.5;
+    return {
+      name: `p${p}`,
+      owner: 'gen',
+      mode: pick(r, MODES),
+      selector: { workloads: ['svc'], identities: [], labels: [] },
+      rules,
+      origin: r() < 0.3 ? ('istio' as const) : ('perimeter' as const),
+      ...(denyOnly ? { defaultDeny: false as const } : {}),
+      crownJewel: false,
+      location: loc,
+    };
+  });
   const mesh = {
     trustDomain: 'td.example',
     defaultMode: r() < 0.8 ? ('enforce' as const) : ('observe' as const),
