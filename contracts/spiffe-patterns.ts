@@ -31,6 +31,24 @@ export function matchServiceAccount(value: string, id: string): boolean {
 }
 
 /**
+ * `namespaces: ["ns-*"]`: istiod's regex .*\/ns/<part>.*<part>/.* (each "*" of the pattern is
+ * any characters, which may include "/"). The pieces are found in order, each at its leftmost
+ * place after the one before, which leaves every later piece the most room.
+ */
+export function matchNamespacePattern(pattern: string, id: string): boolean {
+  if (id.includes('\n')) return false;
+  const parts = pattern.split('*');
+  const pieces = parts.map((p, i) => `${i === 0 ? '/ns/' : ''}${p}${i === parts.length - 1 ? '/' : ''}`);
+  let at = 0;
+  for (const piece of pieces) {
+    const i = id.indexOf(piece, at);
+    if (i < 0) return false;
+    at = i + piece.length;
+  }
+  return true;
+}
+
+/**
  * `trustDomains: ["<prefix>*"]` or `["*<suffix>"]`: the trust domain (what follows spiffe:// up
  * to the first "/", which must be there) starts or ends so, as istiod's regexes
  * spiffe://<prefix>[^/]*\/.* and spiffe://[^/]*<suffix>/.* say. Exact names and "*" are

@@ -5,7 +5,7 @@
 
 import { type StringMatch, StringMatch_Kind } from '../proto/gen/perimeter/v1/policy.js';
 import { matchTemplate } from './path-template.js';
-import { matchServiceAccount, matchTrustDomain } from './spiffe-patterns.js';
+import { matchNamespacePattern, matchServiceAccount, matchTrustDomain } from './spiffe-patterns.js';
 
 /** ASCII letters to lower case, nothing else (as Envoy's ignore_case and the filter fold). */
 export function asciiLower(s: string): string {
@@ -34,6 +34,8 @@ export function matchString(m: StringMatch, subject: string): boolean {
       return matchServiceAccount(m.value, s);
     case StringMatch_Kind.KIND_TRUST_DOMAIN:
       return matchTrustDomain(m.value, s);
+    case StringMatch_Kind.KIND_NAMESPACE_PATTERN:
+      return matchNamespacePattern(m.value, s);
     default:
       // An unknown kind never matches: a newer compiler's matcher must not widen an allow.
       return false;
@@ -69,6 +71,8 @@ function describeKind(m: StringMatch): string {
       return `service account ${m.value}`;
     case StringMatch_Kind.KIND_TRUST_DOMAIN:
       return `trust domain ${m.value}`;
+    case StringMatch_Kind.KIND_NAMESPACE_PATTERN:
+      return `namespace ${m.value}`;
     default:
       return '(unknown matcher)';
   }

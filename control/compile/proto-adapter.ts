@@ -42,6 +42,7 @@ export const KIND_TO_PROTO: Record<MatchKind, StringMatch_Kind> = {
   template: StringMatch_Kind.KIND_TEMPLATE,
   'service-account': StringMatch_Kind.KIND_SERVICE_ACCOUNT,
   'trust-domain': StringMatch_Kind.KIND_TRUST_DOMAIN,
+  'namespace-pattern': StringMatch_Kind.KIND_NAMESPACE_PATTERN,
 };
 
 export const PEER_TO_PROTO: Record<Peer, Source_Peer> = {

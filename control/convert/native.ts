@@ -67,7 +67,9 @@ const namespaces = (ms: readonly StringMatch[]) =>
       ? '*'
       : m.kind === 'contains' && /^\/ns\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?\/$/.test(m.value)
         ? m.value.slice(4, -1)
-        : object(m),
+        : m.kind === 'namespace-pattern' && /^[a-z0-9*]([-a-z0-9.*]*[a-z0-9*])?$/.test(m.value)
+          ? m.value
+          : object(m),
   );
 const trustDomains = (ms: readonly StringMatch[]) => ms.map((m) => (m.kind === 'trust-domain' ? m.value : object(m)));
 const tokenText = (m: StringMatch) =>

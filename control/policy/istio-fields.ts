@@ -63,12 +63,10 @@ function values(c: Cursor | undefined, read: (s: string, at: Cursor) => StringMa
 
 const principal = (s: string) => istioMatch(s, spiffe);
 
-function namespace(s: string, at: Cursor): StringMatch | undefined {
+/** A namespace, `*` (any peer with an identity), or a pattern such as `ns-*` (istiod's regex .*\/ns/ns-.*\/.*). */
+function namespace(s: string): StringMatch {
   if (s === '*') return { kind: 'present', value: '' };
-  if (s.includes('*')) {
-    at.error(`cannot honour namespace pattern "${s}"`, 'list namespaces by exact name');
-    return undefined;
-  }
+  if (s.includes('*')) return { kind: 'namespace-pattern', value: s };
   return { kind: 'contains', value: `/ns/${s}/` };
 }
 

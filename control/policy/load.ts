@@ -5,7 +5,7 @@
  */
 import { closeSync, constants, fstatSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { LineCounter, parseAllDocuments } from 'yaml';
+import { isScalar, LineCounter, parseAllDocuments } from 'yaml';
 import { type Diagnostic, hasErrors, sortDiagnostics } from './diagnostics.js';
 import { parseIstioPolicy } from './istio.js';
 import type { Mesh, Perimeter, PolicySet, Workload } from './model.js';
@@ -148,7 +148,8 @@ export function loadSources(files: readonly SourceFile[], options: LoadOptions =
           message: `YAML syntax: ${err.message.split('\n')[0]}`,
         });
       }
-      if (syntaxError || doc.contents === null) continue;
+      // An empty document (a trailing `---`, a file of comments) is skipped, as kubectl skips it.
+      if (syntaxError || doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) continue;
       const root = new Cursor(ctx, doc.contents, '');
       readDocument(root, { workloads, perimeters, meshes });
     }

@@ -1,7 +1,7 @@
 /**
  * Matcher objects: where a native list takes a name or a pattern, an item may instead be a
  * literal matcher, `{exact: v}`, `{prefix: v}`, `{suffix: v}`, `{contains: v}`, `{present: true}`,
- * `{template: "/a/{*}"}`, `{serviceAccount: ns/sa}` or `{trustDomain: "td*"}`, with the meaning
+ * `{template: "/a/{*}"}`, `{serviceAccount: ns/sa}`, `{trustDomain: "td*"}` or `{namespace: "team-*"}`, with the meaning
  * contracts/string-match.ts gives it. They say what imported Istio policies say (`perimeter
  * import istio` writes them) and are never rewritten: no normalising, no trust-domain aliases.
  */
@@ -9,7 +9,17 @@ import { templateFromIstio } from '../../contracts/path-template.js';
 import type { StringMatch } from './model.js';
 import type { Cursor } from './yaml-cursor.js';
 
-export const MATCHER_KEYS = ['exact', 'prefix', 'suffix', 'contains', 'present', 'template', 'serviceAccount', 'trustDomain'] as const;
+export const MATCHER_KEYS = [
+  'exact',
+  'prefix',
+  'suffix',
+  'contains',
+  'present',
+  'template',
+  'serviceAccount',
+  'trustDomain',
+  'namespace',
+] as const;
 export type MatcherKey = (typeof MATCHER_KEYS)[number];
 
 const KIND: Record<MatcherKey, StringMatch['kind']> = {
@@ -21,6 +31,7 @@ const KIND: Record<MatcherKey, StringMatch['kind']> = {
   template: 'template',
   serviceAccount: 'service-account',
   trustDomain: 'trust-domain',
+  namespace: 'namespace-pattern',
 };
 
 /** The object key a matcher is written with (the inverse of KIND). */

@@ -57,7 +57,9 @@ export type MatchKind =
   /** "<ns>/<sa>" of any trust domain (Istio serviceAccounts), contracts/spiffe-patterns.ts. */
   | 'service-account'
   /** "<prefix>*" / "*<suffix>" of a SPIFFE ID's trust domain (Istio trustDomains). */
-  | 'trust-domain';
+  | 'trust-domain'
+  /** An Istio namespace pattern ("ns-*"), contracts/spiffe-patterns.ts. */
+  | 'namespace-pattern';
 
 export interface StringMatch {
   kind: MatchKind;

@@ -114,11 +114,11 @@ export function identity(text: string, at: Cursor): StringMatch | undefined {
 
 const namespace = (text: string, at: Cursor): StringMatch | undefined => {
   if (text === '*') return { kind: 'present', value: '' };
-  if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(text)) {
-    at.error(`"${text}" is not a namespace`, 'a namespace name, or "*" for any');
+  if (!/^[a-z0-9*]([-a-z0-9.*]*[a-z0-9*])?$/.test(text)) {
+    at.error(`"${text}" is not a namespace`, 'a namespace name, a pattern such as "team-*", or "*" for any');
     return undefined;
   }
-  return { kind: 'contains', value: `/ns/${text}/` };
+  return text.includes('*') ? { kind: 'namespace-pattern', value: text } : { kind: 'contains', value: `/ns/${text}/` };
 };
 
 const serviceAccount = (text: string, at: Cursor): StringMatch | undefined => {
@@ -175,8 +175,8 @@ function parseFromItem(c: Cursor): Source[] {
       ...matchItems(f.get('notIdentities'), IDENTITY_OBJECTS, identity),
       ...matchItems(f.get('notServiceAccounts'), ['serviceAccount'], serviceAccount),
     ],
-    namespaces: matchItems(f.get('namespaces'), ['contains', 'present'], namespace),
-    notNamespaces: matchItems(f.get('notNamespaces'), ['contains', 'present'], namespace),
+    namespaces: matchItems(f.get('namespaces'), ['contains', 'present', 'namespace'], namespace),
+    notNamespaces: matchItems(f.get('notNamespaces'), ['contains', 'present', 'namespace'], namespace),
     trustDomains: matchItems(f.get('trustDomains'), ['trustDomain', 'prefix'], trustDomain),
     notTrustDomains: matchItems(f.get('notTrustDomains'), ['trustDomain', 'prefix'], trustDomain),
   };

@@ -43,6 +43,8 @@ function stringMatchers(m: StringMatch, ignoreCase = false): Json[] {
       const [ns, sa] = [m.value.slice(0, m.value.indexOf('/')), m.value.slice(m.value.indexOf('/') + 1)];
       return [{ safe_regex: { regex: `spiffe://.+/ns/${reQuote(ns)}/(.+/|)sa/${reQuote(sa)}(/.+)?` } }];
     }
+    case StringMatch_Kind.KIND_NAMESPACE_PATTERN:
+      return [{ safe_regex: { regex: `.*/ns/${m.value.split('*').map(reQuote).join('.*')}/.*` } }];
     case StringMatch_Kind.KIND_TRUST_DOMAIN:
       if (m.value.endsWith('*')) return [{ safe_regex: { regex: `spiffe://${reQuote(m.value.slice(0, -1))}[^/]*/.*` } }];
       if (m.value.startsWith('*')) return [{ safe_regex: { regex: `spiffe://[^/]*${reQuote(m.value.slice(1))}/.*` } }];

@@ -2,7 +2,7 @@
 // evaluator defines them (contracts/string-match.ts, contracts/request-path.ts); the differential
 // test holds the two to it.
 import { contains, endsWith, equalBytes, foldedEquals, startsWith } from "./bytes";
-import { serviceAccountMatches, templateMatches, trustDomainMatches } from "./patterns";
+import { namespacePatternMatches, serviceAccountMatches, templateMatches, trustDomainMatches } from "./patterns";
 
 export const KIND_EXACT: u8 = 1;
 export const KIND_PREFIX: u8 = 2;
@@ -13,7 +13,8 @@ export const KIND_SEGMENT_PREFIX: u8 = 6;
 export const KIND_TEMPLATE: u8 = 7;
 export const KIND_SERVICE_ACCOUNT: u8 = 8;
 export const KIND_TRUST_DOMAIN: u8 = 9;
-export const KIND_MAX: u8 = 9;
+export const KIND_NAMESPACE_PATTERN: u8 = 10;
+export const KIND_MAX: u8 = 10;
 /**
  * Added to a kind when ASCII letters of the subject compare without case (the pattern is lower
  * case): folded matchers take the switch's default arm, so the common path pays nothing for them.
@@ -69,6 +70,8 @@ function matchFolded(m: Match, s: usize, slen: usize): bool {
       return serviceAccountMatches(m.ptr, m.len, s, slen);
     case KIND_TRUST_DOMAIN:
       return trustDomainMatches(m.ptr, m.len, s, slen);
+    case KIND_NAMESPACE_PATTERN:
+      return namespacePatternMatches(m.ptr, m.len, s, slen);
     default:
       return m.kind > KIND_FOLDED && matchFolded(m, s, slen);
   }

@@ -110,3 +110,50 @@ export function trustDomainMatches(v: usize, vlen: usize, s: usize, slen: usize)
   if (vlen > 0 && load<u8>(v) == 0x2a) return tdLen >= vlen - 1 && sameBytes(td + tdLen - (vlen - 1), v + 1, vlen - 1);
   return tdLen == vlen && sameBytes(td, v, vlen);
 }
+
+/** The leftmost place at or after `from` where `len` bytes at p occur in s, or -1. */
+function find(s: usize, slen: usize, from: usize, p: usize, len: usize): isize {
+  if (len == 0) return from <= slen ? <isize>from : -1;
+  for (let i = from; i + len <= slen; i++) if (sameBytes(s + i, p, len)) return <isize>i;
+  return -1;
+}
+
+/**
+ * An Istio namespace pattern ("ns-*"): istiod's .*\/ns/<a>.*<b>/.* over the identity. The pieces
+ * "/ns/<a>", the middle parts and "<b>/" are found in order, each at its leftmost place.
+ */
+export function namespacePatternMatches(v: usize, vlen: usize, s: usize, slen: usize): bool {
+  if (hasLineBreak(s, slen)) return false;
+  let at: usize = 0;
+  let start: usize = 0;
+  let first = true;
+  for (let i: usize = 0; i <= vlen; i++) {
+    if (i < vlen && load<u8>(v + i) != 0x2a) continue;
+    const last = i == vlen;
+    const part = v + start;
+    const partLen = i - start;
+    if (first) {
+      const j = find(s, slen, at, changetype<usize>(NS), 4);
+      // "/ns/" immediately followed by the first part, leftmost.
+      let k = j;
+      while (k >= 0 && !(<usize>k + 4 + partLen <= slen && sameBytes(s + <usize>k + 4, part, partLen))) k = find(s, slen, <usize>k + 1, changetype<usize>(NS), 4);
+      if (k < 0) return false;
+      at = <usize>k + 4 + partLen;
+      first = false;
+      if (last) {
+        // No "*" at all: the whole pattern must be followed by "/".
+        return at < slen && load<u8>(s + at) == 0x2f;
+      }
+    } else if (last) {
+      let k = find(s, slen, at, part, partLen);
+      while (k >= 0 && !(<usize>k + partLen < slen && load<u8>(s + <usize>k + partLen) == 0x2f)) k = find(s, slen, <usize>k + 1, part, partLen);
+      return k >= 0;
+    } else {
+      const k = find(s, slen, at, part, partLen);
+      if (k < 0) return false;
+      at = <usize>k + partLen;
+    }
+    start = i + 1;
+  }
+  return true;
+}

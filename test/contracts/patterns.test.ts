@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { matchTemplate, templateFromIstio } from '../../contracts/path-template.js';
-import { matchServiceAccount, matchTrustDomain } from '../../contracts/spiffe-patterns.js';
+import { matchNamespacePattern, matchServiceAccount, matchTrustDomain } from '../../contracts/spiffe-patterns.js';
 import { rng } from '../differential/generate.js';
 
 const quote = (s: string) => s.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
@@ -94,4 +94,19 @@ test('trust-domain patterns decide as istiod’s regexes', () => {
       : new RegExp(`^spiffe://[^/]*${quote(v.slice(1))}/.*$`);
     assert.equal(matchTrustDomain(v, id), re.test(id), `${v} on ${id}`);
   }
+});
+
+test('namespace patterns decide as istiod’s regex .*/ns/<a>.*<b>/.*', () => {
+  const r = rng(17);
+  const segs = ['ns', 'ns-prefix-a', 'a-ns-suffix', 'team-x', 'x', 'sa', 'prod', 'ns/team', 'b-prod'];
+  let matched = 0;
+  for (let i = 0; i < 20000; i++) {
+    const pattern = pickFrom(r, ['ns-prefix-*', '*-ns-suffix', 'team-*', '*prod', 't*m-*', '*-*']);
+    const n = 1 + Math.floor(r() * 5);
+    const id = `spiffe://td/${Array.from({ length: n }, () => pickFrom(r, segs)).join('/')}`;
+    const want = new RegExp(`^.*/ns/${pattern.split('*').map(quote).join('.*')}/.*$`).test(id);
+    assert.equal(matchNamespacePattern(pattern, id), want, `${pattern} on ${id}`);
+    if (want) matched++;
+  }
+  assert.ok(matched > 500, `only ${matched} matches`);
 });

@@ -138,7 +138,15 @@ function source(r: () => number): Source {
   const s = emptySource('authenticated');
   if (r() < 0.2) s.labels = [{ team: pick(r, ['red', 'blue', 'none']) }];
   else s.principals = some(r, PRINCIPAL_MATCHERS, 2).concat(pick(r, PRINCIPAL_MATCHERS));
-  if (r() < 0.15) s.namespaces = [{ kind: 'contains', value: pick(r, ['/ns/a/', '/ns/b/']) }];
+  if (r() < 0.15)
+    s.namespaces = [
+      pick(r, [
+        { kind: 'contains', value: '/ns/a/' },
+        { kind: 'contains', value: '/ns/b/' },
+        { kind: 'namespace-pattern', value: 'a*' },
+        { kind: 'namespace-pattern', value: '*b' },
+      ] as StringMatch[]),
+    ];
   if (r() < 0.1) s.notPrincipals = [pick(r, PRINCIPAL_MATCHERS)];
   if (r() < 0.1) s.trustDomains = [pick(r, TRUST_DOMAINS)];
   if (r() < 0.05) s.notTrustDomains = [pick(r, TRUST_DOMAINS)];

@@ -275,3 +275,17 @@ test('--skip-unsupported still refuses a DENY that uses addresses: dropping it w
   assert.equal(r.ok, false);
   assert.ok(r.diagnostics.some((x) => /cannot drop notIpBlocks from a DENY rule/.test(x.message)));
 });
+
+test('namespace patterns (allow-full-rule): each "*" any characters, as istiod’s regex', () => {
+  const d = decider(ap('rules:\n  - from: [{source: {namespaces: ["ns-prefix-*", "*-ns-suffix"]}}]'));
+  assert.equal(d({ principal: id('cluster.local', 'ns-prefix-a', 'x') }), 'allow');
+  assert.equal(d({ principal: id('cluster.local', 'a-ns-suffix', 'x') }), 'allow');
+  assert.equal(d({ principal: id('cluster.local', 'ns-prefix', 'x') }), 'deny');
+  assert.equal(d({ principal: id('cluster.local', 'other', 'x') }), 'deny');
+  assert.equal(d({}), 'deny');
+});
+
+test('a trailing --- (an empty document) is skipped, as kubectl skips it', () => {
+  const r = load(`${ap('rules: [{}]')}---\n`, registry('cluster.local'));
+  assert.ok(r.ok, r.diagnostics.map(formatDiagnostic).join('\n'));
+});

@@ -228,6 +228,11 @@ export enum StringMatch_Kind {
    * path, as istiod's regex spiffe://<prefix>[^/]* /.* (exact and "*" compile to KIND_PREFIX).
    */
   KIND_TRUST_DOMAIN = 9,
+  /**
+   * KIND_NAMESPACE_PATTERN - An Istio namespace pattern ("ns-*", "*-prod", "a*b"): istiod's regex .* /ns/<a>.*<b>/.* over
+   * the identity, each "*" any characters.
+   */
+  KIND_NAMESPACE_PATTERN = 10,
   UNRECOGNIZED = -1,
 }
 
@@ -263,6 +268,9 @@ export function stringMatch_KindFromJSON(object: any): StringMatch_Kind {
     case 9:
     case "KIND_TRUST_DOMAIN":
       return StringMatch_Kind.KIND_TRUST_DOMAIN;
+    case 10:
+    case "KIND_NAMESPACE_PATTERN":
+      return StringMatch_Kind.KIND_NAMESPACE_PATTERN;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -292,6 +300,8 @@ export function stringMatch_KindToJSON(object: StringMatch_Kind): string {
       return "KIND_SERVICE_ACCOUNT";
     case StringMatch_Kind.KIND_TRUST_DOMAIN:
       return "KIND_TRUST_DOMAIN";
+    case StringMatch_Kind.KIND_NAMESPACE_PATTERN:
+      return "KIND_NAMESPACE_PATTERN";
     case StringMatch_Kind.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
