@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { MAX_METHOD_TABLE, methodMask, needsTableEntry } from '../../contracts/methods.js';
 import type { PathParameters } from '../../contracts/request-path.js';
+import { asciiLower } from '../../contracts/string-match.js';
 import {
   type CompiledCondition,
   type CompiledOperation,
@@ -225,7 +226,7 @@ function compileRule(
   const sources = rule.from.length === 0 ? [anySource()] : rule.from.flatMap((s) => compileSource(s, registry, names));
   if (sources.some((s) => s.requestPrincipals.length + s.notRequestPrincipals.length > 0)) needs |= Need.NEED_CLAIMS;
   const operations: CompiledOperation[] = rule.to.map((o) => {
-    if (o.hosts.length + o.notHosts.length > 0) needs |= Need.NEED_HOST;
+    if (o.hosts.length + o.notHosts.length + o.authorities.length + o.notAuthorities.length > 0) needs |= Need.NEED_HOST;
     if (o.ports.length + o.notPorts.length > 0) needs |= Need.NEED_PORT;
     return {
       methods: methodMask(o.methods.map(matchToProto), methods),
@@ -234,6 +235,8 @@ function compileRule(
       notPaths: o.notPaths.map(matchToProto),
       hosts: o.hosts.map((m) => matchToProto({ kind: m.kind, value: m.value.toLowerCase() })),
       notHosts: o.notHosts.map((m) => matchToProto({ kind: m.kind, value: m.value.toLowerCase() })),
+      authorities: o.authorities.map((m) => matchToProto({ kind: m.kind, value: asciiLower(m.value) })),
+      notAuthorities: o.notAuthorities.map((m) => matchToProto({ kind: m.kind, value: asciiLower(m.value) })),
       ports: [...o.ports],
       notPorts: [...o.notPorts],
     };

@@ -121,6 +121,8 @@ export function policySetToProto(p: PolicySet): PPolicySet {
           notPaths: o.notPaths.map(matchToProto),
           hosts: o.hosts.map(matchToProto),
           notHosts: o.notHosts.map(matchToProto),
+          authorities: o.authorities.map(matchToProto),
+          notAuthorities: o.notAuthorities.map(matchToProto),
           ports: o.ports,
           notPorts: o.notPorts,
         })),

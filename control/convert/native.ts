@@ -139,6 +139,8 @@ function operation(o: Operation): Node {
   }
   if (o.hosts.length) out.hosts = hosts(o.hosts);
   if (o.notHosts.length) out.notHosts = hosts(o.notHosts);
+  if (o.authorities.length) out.authorities = o.authorities.map((m) => (m.kind === 'exact' ? m.value : object(m)));
+  if (o.notAuthorities.length) out.notAuthorities = o.notAuthorities.map((m) => (m.kind === 'exact' ? m.value : object(m)));
   if (o.ports.length) out.ports = [...o.ports];
   if (o.notPorts.length) out.notPorts = [...o.notPorts];
   return out;

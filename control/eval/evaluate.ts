@@ -21,7 +21,7 @@ import { overHeader } from '../../contracts/header-value.js';
 import { methodBits } from '../../contracts/methods.js';
 import type { PolicyRequest } from '../../contracts/request.js';
 import { MAX_AUTHORITY, normalizeHost, normalizePath, type PathParameters as Params } from '../../contracts/request-path.js';
-import { matchAny } from '../../contracts/string-match.js';
+import { asciiLower, matchAny } from '../../contracts/string-match.js';
 import { type CompiledPolicy, type CompiledRule, type CompiledSource, PathParameters } from '../../proto/gen/perimeter/v1/compiled.js';
 import { Action, Condition_Attribute, Mode as PMode, Source_Peer } from '../../proto/gen/perimeter/v1/policy.js';
 import { modeFromProto } from '../compile/proto-adapter.js';
@@ -54,6 +54,8 @@ export interface View {
   methodBit: number;
   path: string;
   host: string;
+  /** The whole :authority as sent, lower-cased (Istio hosts). */
+  authority: string;
   port?: number;
   /** Every line of each header, in order. */
   headers: Record<string, readonly string[]>;
@@ -71,6 +73,7 @@ export function viewOf(policy: CompiledPolicy, req: PolicyRequest, path: string)
     methodBit: methodBits(req.method, policy.methods),
     path,
     host: normalizeHost(req.host ?? ''),
+    authority: asciiLower(req.host ?? ''),
     ...(req.port !== undefined ? { port: req.port } : {}),
     headers: headerLines(req.headers),
     ...(claims ? { claims } : {}),
@@ -212,6 +215,8 @@ export function operationMatches(o: CompiledPolicy['rules'][number]['operations'
   if (matchAny(o.notPaths, v.path)) return false;
   if (o.hosts.length > 0 && !matchAny(o.hosts, v.host)) return false;
   if (matchAny(o.notHosts, v.host)) return false;
+  if (o.authorities.length > 0 && !matchAny(o.authorities, v.authority)) return false;
+  if (matchAny(o.notAuthorities, v.authority)) return false;
   if (o.ports.length > 0 && (v.port === undefined || !o.ports.includes(v.port))) return false;
   if (v.port !== undefined && o.notPorts.includes(v.port)) return false;
   return true;

@@ -68,6 +68,13 @@ function operationFailures(o: CompiledOperation, v: View, method: string, table:
   if (!pathOk) out.push({ attribute: 'path', expected: o.paths.length ? list(o.paths) : `not ${list(o.notPaths)}`, actual: v.path });
   const hostOk = operationMatches({ ...bare(), hosts: o.hosts, notHosts: o.notHosts }, v);
   if (!hostOk) out.push({ attribute: 'host', expected: o.hosts.length ? list(o.hosts) : `not ${list(o.notHosts)}`, actual: quote(v.host) });
+  const authorityOk = operationMatches({ ...bare(), authorities: o.authorities, notAuthorities: o.notAuthorities }, v);
+  if (!authorityOk)
+    out.push({
+      attribute: 'host',
+      expected: `:authority ${o.authorities.length ? list(o.authorities) : `not ${list(o.notAuthorities)}`}`,
+      actual: quote(v.authority),
+    });
   const portOk = operationMatches({ ...bare(), ports: o.ports, notPorts: o.notPorts }, v);
   if (!portOk)
     out.push({
@@ -79,7 +86,18 @@ function operationFailures(o: CompiledOperation, v: View, method: string, table:
 }
 
 function bare(): CompiledOperation {
-  return { methods: 0, notMethods: 0, paths: [], notPaths: [], hosts: [], notHosts: [], ports: [], notPorts: [] };
+  return {
+    methods: 0,
+    notMethods: 0,
+    paths: [],
+    notPaths: [],
+    hosts: [],
+    notHosts: [],
+    authorities: [],
+    notAuthorities: [],
+    ports: [],
+    notPorts: [],
+  };
 }
 
 function conditionName(c: CompiledRule['conditions'][number], policy: CompiledPolicy): string {

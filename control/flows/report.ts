@@ -100,7 +100,7 @@ export function report(
           r.sources.some((s) =>
             sourceMatches(
               { ...s, requestPrincipals: [], notRequestPrincipals: [] },
-              { ...(principal ? { principal } : {}), methodBit: 0, path: '/', host: '', headers: {}, nowMs: 0 },
+              { ...(principal ? { principal } : {}), methodBit: 0, path: '/', host: '', authority: '', headers: {}, nowMs: 0 },
             ),
           ),
         );

@@ -170,8 +170,10 @@ export function parseOperation(c: Cursor): Operation {
   op.notMethods = values(f.get('notMethods'), method);
   op.paths = values(f.get('paths'), path);
   op.notPaths = values(f.get('notPaths'), path);
-  op.hosts = values(f.get('hosts'), (h) => istioMatch(h.toLowerCase()));
-  op.notHosts = values(f.get('notHosts'), (h) => istioMatch(h.toLowerCase()));
+  // istiod matches hosts on the :authority header itself, case-insensitively: a port the client
+  // sent is part of it ("example.com" does not match "example.com:8080"; "example.com:*" does).
+  op.authorities = values(f.get('hosts'), (h) => istioMatch(h.toLowerCase()));
+  op.notAuthorities = values(f.get('notHosts'), (h) => istioMatch(h.toLowerCase()));
   op.ports = ports(f.get('ports'));
   op.notPorts = ports(f.get('notPorts'));
   return op;

@@ -100,6 +100,9 @@ export interface Operation {
   notPaths: StringMatch[];
   hosts: StringMatch[];
   notHosts: StringMatch[];
+  /** Istio hosts: the whole :authority as sent (port included), case-insensitive. */
+  authorities: StringMatch[];
+  notAuthorities: StringMatch[];
   ports: number[];
   notPorts: number[];
 }
@@ -194,5 +197,16 @@ export function emptySource(peer: Peer): Source {
 }
 
 export function emptyOperation(): Operation {
-  return { methods: [], notMethods: [], paths: [], notPaths: [], hosts: [], notHosts: [], ports: [], notPorts: [] };
+  return {
+    methods: [],
+    notMethods: [],
+    paths: [],
+    notPaths: [],
+    hosts: [],
+    notHosts: [],
+    authorities: [],
+    notAuthorities: [],
+    ports: [],
+    notPorts: [],
+  };
 }

@@ -80,7 +80,19 @@ function pathCaseOf(c: Cursor | undefined, action: Action | undefined): boolean 
 
 function parseOperation(c: Cursor, action: Action | undefined): Operation {
   const op = emptyOperation();
-  const f = c.fields(['methods', 'notMethods', 'paths', 'notPaths', 'hosts', 'notHosts', 'ports', 'notPorts', 'pathCase']);
+  const f = c.fields([
+    'methods',
+    'notMethods',
+    'paths',
+    'notPaths',
+    'hosts',
+    'notHosts',
+    'authorities',
+    'notAuthorities',
+    'ports',
+    'notPorts',
+    'pathCase',
+  ]);
   if (!f) return op;
   const ignoreCase = pathCaseOf(f.get('pathCase'), action);
   const method = (m: string, at: Cursor): StringMatch | undefined => {
@@ -109,6 +121,10 @@ function parseOperation(c: Cursor, action: Action | undefined): Operation {
   // Hosts compare without case: the compiler lower-cases them.
   op.hosts = matchItems(f.get('hosts'), METHOD_OBJECTS, host);
   op.notHosts = matchItems(f.get('notHosts'), METHOD_OBJECTS, host);
+  // The whole :authority as sent, port included (what Istio's hosts test); compared without case.
+  const authority = (a: string): StringMatch => ({ kind: 'exact', value: asciiLower(a) });
+  op.authorities = matchItems(f.get('authorities'), METHOD_OBJECTS, authority);
+  op.notAuthorities = matchItems(f.get('notAuthorities'), METHOD_OBJECTS, authority);
   for (const [key, into] of [
     ['ports', op.ports],
     ['notPorts', op.notPorts],

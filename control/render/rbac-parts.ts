@@ -207,6 +207,10 @@ export function permissionOf(o: CompiledOperation, methods: readonly StringMatch
     () => hostsOf(o.hosts),
     () => hostsOf(o.notHosts),
   );
+  // Istio hosts compare the whole :authority, port included; the connection manager in front of
+  // these filters strips the port first, so RBAC there cannot say the same thing.
+  if (o.authorities.length + o.notAuthorities.length > 0)
+    throw new Inexpressible('Istio hosts match the :authority with its port, which this connection manager strips (strip_any_host_port)');
   part(
     o.ports.length > 0,
     o.notPorts.length > 0,

@@ -42,6 +42,7 @@ export function bench_request(principal: usize, principalLen: i32, methodBit: u3
   if (h < 0) return 0;
   request.pathLen = <usize>p;
   request.hostLen = <usize>h;
+  request.rawHostLen = hostLen;
   return 1;
 }
 

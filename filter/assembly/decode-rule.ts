@@ -62,6 +62,8 @@ export function resetScratch(): void {
   O_NOT_PATHS.length = 0;
   O_HOSTS.length = 0;
   O_NOT_HOSTS.length = 0;
+  O_AUTHORITIES.length = 0;
+  O_NOT_AUTHORITIES.length = 0;
   O_PORTS.length = 0;
   O_NOT_PORTS.length = 0;
   C_VALUES.length = 0;
@@ -76,6 +78,7 @@ export function resetScratch(): void {
 const S_P = new Array<Match>(), S_NP = new Array<Match>(), S_RP = new Array<Match>(), S_NRP = new Array<Match>(), S_NS = new Array<Match>(), S_NNS = new Array<Match>();
 const S_TD = new Array<Match>(), S_NTD = new Array<Match>();
 const O_PATHS = new Array<Match>(), O_NOT_PATHS = new Array<Match>(), O_HOSTS = new Array<Match>(), O_NOT_HOSTS = new Array<Match>();
+const O_AUTHORITIES = new Array<Match>(), O_NOT_AUTHORITIES = new Array<Match>();
 const O_PORTS = new Array<u32>(), O_NOT_PORTS = new Array<u32>();
 const C_VALUES = new Array<Match>(), C_NOT_VALUES = new Array<Match>();
 const R_SOURCES = new Array<Source>(), R_OPS = new Array<Operation>(), R_CONDS = new Array<Condition>();
@@ -145,6 +148,8 @@ function decodeOperation(r: Reader): Operation | null {
     else if (f == 6 && w == WIRE_LEN) matches(m, notHosts);
     else if (f == 7) m.readPackedU32(w, ports);
     else if (f == 8) m.readPackedU32(w, notPorts);
+    else if (f == 9 && w == WIRE_LEN) matches(m, O_AUTHORITIES);
+    else if (f == 10 && w == WIRE_LEN) matches(m, O_NOT_AUTHORITIES);
     else m.skip(w);
   }
   if (m.failed) {
@@ -155,6 +160,8 @@ function decodeOperation(r: Reader): Operation | null {
   o.notPaths = fixed(notPaths);
   o.hosts = fixed(hosts);
   o.notHosts = fixed(notHosts);
+  o.authorities = fixed(O_AUTHORITIES);
+  o.notAuthorities = fixed(O_NOT_AUTHORITIES);
   o.ports = fixed(ports);
   o.notPorts = fixed(notPorts);
   return o;

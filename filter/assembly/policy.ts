@@ -58,6 +58,8 @@ export class Operation {
   notPaths: StaticArray<Match> = NO_MATCHES;
   hosts: StaticArray<Match> = NO_MATCHES;
   notHosts: StaticArray<Match> = NO_MATCHES;
+  authorities: StaticArray<Match> = NO_MATCHES;
+  notAuthorities: StaticArray<Match> = NO_MATCHES;
   ports: StaticArray<u32> = NO_U32;
   notPorts: StaticArray<u32> = NO_U32;
 }

@@ -93,6 +93,15 @@ const HOSTS: StringMatch[] = [
   { kind: 'exact', value: '[::1]' },
 ];
 /** Standard methods, WebDAV and custom verbs, and Istio's method patterns. */
+/** Istio hosts: the whole :authority, port included. */
+const AUTHORITIES: StringMatch[] = [
+  { kind: 'exact', value: 'api.example.com' },
+  { kind: 'exact', value: 'api.example.com:8443' },
+  { kind: 'prefix', value: 'api.example.com:' },
+  { kind: 'suffix', value: '.example.com' },
+  { kind: 'suffix', value: ':80' },
+  { kind: 'present', value: '' },
+];
 const METHODS: StringMatch[] = [
   ...['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'PROPFIND', 'MKCOL', 'PURGE', 'FOO'].map(
     (value): StringMatch => ({ kind: 'exact', value }),
@@ -164,6 +173,8 @@ function operation(r: () => number): Operation {
   if (r() < 0.1) o.notPaths = [fold(pick(r, PATHS))];
   if (r() < 0.25) o.hosts = [pick(r, HOSTS)];
   if (r() < 0.05) o.notHosts = [pick(r, HOSTS)];
+  if (r() < 0.15) o.authorities = [pick(r, AUTHORITIES)];
+  if (r() < 0.05) o.notAuthorities = [pick(r, AUTHORITIES)];
   if (r() < 0.2) o.ports = [pick(r, [80, 8080])];
   if (r() < 0.05) o.notPorts = [pick(r, [80, 8080])];
   return o;

@@ -173,9 +173,21 @@ test('what RBAC cannot say is an error with its path, and the rule is left out',
   assert.deepEqual(allow.rules.policies, {}, 'the rule is not exported half-way');
 });
 
+test('Istio hosts (the whole :authority, port included) are refused: the connection manager strips the port', () => {
+  const policy = policyFor(
+    compiled(perimeter('enforce', '- name: ok\n  action: allow\n  from: {identities: ["*"]}\n  to: {authorities: ["api.example:8443"]}')),
+    'api',
+  );
+  const { issues } = exportRbac(policy);
+  assert.equal(issues[0]?.severity, 'error');
+  assert.match(issues[0]?.path ?? '', /^Perimeter\/api: rule "ok": to\[0\]$/);
+  assert.match(issues[0]?.message ?? '', /:authority with its port/);
+});
+
 test('decides as the reference evaluator on generated policies (grpc-js-xds RBAC engine)', () => {
   // gRPC's engine never matches metadata, so claims and request principals are left out of
-  // the generated policies here (their export is checked above). Paths the connection manager
+  // the generated policies here (their export is checked above), and so are Istio hosts, which
+  // the export refuses (test above). Paths the connection manager
   // rejects never reach RBAC.
   const r = rng(20261124);
   let cases = 0;
@@ -188,6 +200,11 @@ test('decides as the reference evaluator on generated policies (grpc-js-xds RBAC
     for (const per of set.perimeters)
       for (const rule of per.rules) {
         rule.when = rule.when.filter((c) => c.attribute !== 'claim');
+        // Istio hosts (the authority with its port) are refused by the export on purpose.
+        for (const o of rule.to) {
+          o.authorities = [];
+          o.notAuthorities = [];
+        }
         for (const s of rule.from) {
           s.requestPrincipals = [];
           s.notRequestPrincipals = [];

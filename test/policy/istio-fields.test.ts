@@ -289,3 +289,20 @@ test('a trailing --- (an empty document) is skipped, as kubectl skips it', () =>
   const r = load(`${ap('rules: [{}]')}---\n`, registry('cluster.local'));
   assert.ok(r.ok, r.diagnostics.map(formatDiagnostic).join('\n'));
 });
+
+test('hosts compare the whole :authority, as istiod’s header matcher does: a port the client sent is part of it', () => {
+  const d = decider(ap('rules:\n  - to: [{operation: {hosts: [Example.com]}}]'));
+  const h = (host: string) => d({ principal: id('cluster.local', 'a', 'b'), host });
+  assert.equal(h('example.com'), 'allow');
+  assert.equal(h('EXAMPLE.COM'), 'allow', 'case-insensitive');
+  assert.equal(h('example.com:8080'), 'deny', 'Istio’s exact match does not skip the port');
+  assert.equal(h('example.com.'), 'deny');
+  const both = decider(ap('rules:\n  - to: [{operation: {hosts: [example.com, "example.com:*"]}}]'));
+  assert.equal(both({ principal: id('cluster.local', 'a', 'b'), host: 'example.com:8080' }), 'allow');
+  // A DENY on a host denies it with any port only when it says so, as in Istio.
+  const deny = decider(
+    `${ap('rules: [{}]')}---\n${ap('rules:\n  - to: [{operation: {hosts: ["admin.example.com*"]}}]', 'DENY').replace('name: httpbin', 'name: deny')}`,
+  );
+  assert.equal(deny({ principal: id('cluster.local', 'a', 'b'), host: 'admin.example.com:443' }), 'deny');
+  assert.equal(deny({ principal: id('cluster.local', 'a', 'b'), host: 'www.example.com' }), 'allow');
+});

@@ -366,6 +366,12 @@ export interface CompiledOperation {
   notHosts: StringMatch[];
   ports: number[];
   notPorts: number[];
+  /**
+   * Against the whole :authority as sent, port and trailing dot included, lower-cased (Istio's
+   * hosts, which istiod matches case-insensitively on the header itself).
+   */
+  authorities: StringMatch[];
+  notAuthorities: StringMatch[];
 }
 
 export interface CompiledCondition {
@@ -1216,7 +1222,18 @@ export const CompiledSource: MessageFns<CompiledSource> = {
 };
 
 function createBaseCompiledOperation(): CompiledOperation {
-  return { methods: 0, notMethods: 0, paths: [], notPaths: [], hosts: [], notHosts: [], ports: [], notPorts: [] };
+  return {
+    methods: 0,
+    notMethods: 0,
+    paths: [],
+    notPaths: [],
+    hosts: [],
+    notHosts: [],
+    ports: [],
+    notPorts: [],
+    authorities: [],
+    notAuthorities: [],
+  };
 }
 
 export const CompiledOperation: MessageFns<CompiledOperation> = {
@@ -1252,6 +1269,12 @@ export const CompiledOperation: MessageFns<CompiledOperation> = {
         writer.uint32(v);
       }
       writer.join();
+    }
+    for (const v of message.authorities) {
+      StringMatch.encode(v!, writer.uint32(74).fork()).join();
+    }
+    for (const v of message.notAuthorities) {
+      StringMatch.encode(v!, writer.uint32(82).fork()).join();
     }
     return writer;
   },
@@ -1353,6 +1376,22 @@ export const CompiledOperation: MessageFns<CompiledOperation> = {
 
             break;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.authorities.push(StringMatch.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.notAuthorities.push(StringMatch.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1391,6 +1430,14 @@ export const CompiledOperation: MessageFns<CompiledOperation> = {
         : globalThis.Array.isArray(object?.not_ports)
         ? object.not_ports.map((e: any) => globalThis.Number(e))
         : [],
+      authorities: globalThis.Array.isArray(object?.authorities)
+        ? object.authorities.map((e: any) => StringMatch.fromJSON(e))
+        : [],
+      notAuthorities: globalThis.Array.isArray(object?.notAuthorities)
+        ? object.notAuthorities.map((e: any) => StringMatch.fromJSON(e))
+        : globalThis.Array.isArray(object?.not_authorities)
+        ? object.not_authorities.map((e: any) => StringMatch.fromJSON(e))
+        : [],
     };
   },
 
@@ -1420,6 +1467,12 @@ export const CompiledOperation: MessageFns<CompiledOperation> = {
     if (message.notPorts?.length) {
       obj.notPorts = message.notPorts.map((e) => Math.round(e));
     }
+    if (message.authorities?.length) {
+      obj.authorities = message.authorities.map((e) => StringMatch.toJSON(e));
+    }
+    if (message.notAuthorities?.length) {
+      obj.notAuthorities = message.notAuthorities.map((e) => StringMatch.toJSON(e));
+    }
     return obj;
   },
 
@@ -1436,6 +1489,8 @@ export const CompiledOperation: MessageFns<CompiledOperation> = {
     message.notHosts = object.notHosts?.map((e) => StringMatch.fromPartial(e)) || [];
     message.ports = object.ports?.map((e) => e) || [];
     message.notPorts = object.notPorts?.map((e) => e) || [];
+    message.authorities = object.authorities?.map((e) => StringMatch.fromPartial(e)) || [];
+    message.notAuthorities = object.notAuthorities?.map((e) => StringMatch.fromPartial(e)) || [];
     return message;
   },
 };

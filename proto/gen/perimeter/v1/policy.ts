@@ -384,6 +384,9 @@ export interface Operation {
   notHosts: StringMatch[];
   ports: number[];
   notPorts: number[];
+  /** The whole :authority, port included, case-insensitive (Istio hosts). */
+  authorities: StringMatch[];
+  notAuthorities: StringMatch[];
 }
 
 export interface Condition {
@@ -1851,7 +1854,18 @@ export const Source: MessageFns<Source> = {
 };
 
 function createBaseOperation(): Operation {
-  return { methods: [], notMethods: [], paths: [], notPaths: [], hosts: [], notHosts: [], ports: [], notPorts: [] };
+  return {
+    methods: [],
+    notMethods: [],
+    paths: [],
+    notPaths: [],
+    hosts: [],
+    notHosts: [],
+    ports: [],
+    notPorts: [],
+    authorities: [],
+    notAuthorities: [],
+  };
 }
 
 export const Operation: MessageFns<Operation> = {
@@ -1887,6 +1901,12 @@ export const Operation: MessageFns<Operation> = {
         writer.uint32(v);
       }
       writer.join();
+    }
+    for (const v of message.authorities) {
+      StringMatch.encode(v!, writer.uint32(90).fork()).join();
+    }
+    for (const v of message.notAuthorities) {
+      StringMatch.encode(v!, writer.uint32(98).fork()).join();
     }
     return writer;
   },
@@ -1988,6 +2008,22 @@ export const Operation: MessageFns<Operation> = {
 
             break;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.authorities.push(StringMatch.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.notAuthorities.push(StringMatch.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2026,6 +2062,14 @@ export const Operation: MessageFns<Operation> = {
         : globalThis.Array.isArray(object?.not_ports)
         ? object.not_ports.map((e: any) => globalThis.Number(e))
         : [],
+      authorities: globalThis.Array.isArray(object?.authorities)
+        ? object.authorities.map((e: any) => StringMatch.fromJSON(e))
+        : [],
+      notAuthorities: globalThis.Array.isArray(object?.notAuthorities)
+        ? object.notAuthorities.map((e: any) => StringMatch.fromJSON(e))
+        : globalThis.Array.isArray(object?.not_authorities)
+        ? object.not_authorities.map((e: any) => StringMatch.fromJSON(e))
+        : [],
     };
   },
 
@@ -2055,6 +2099,12 @@ export const Operation: MessageFns<Operation> = {
     if (message.notPorts?.length) {
       obj.notPorts = message.notPorts.map((e) => Math.round(e));
     }
+    if (message.authorities?.length) {
+      obj.authorities = message.authorities.map((e) => StringMatch.toJSON(e));
+    }
+    if (message.notAuthorities?.length) {
+      obj.notAuthorities = message.notAuthorities.map((e) => StringMatch.toJSON(e));
+    }
     return obj;
   },
 
@@ -2071,6 +2121,8 @@ export const Operation: MessageFns<Operation> = {
     message.notHosts = object.notHosts?.map((e) => StringMatch.fromPartial(e)) || [];
     message.ports = object.ports?.map((e) => e) || [];
     message.notPorts = object.notPorts?.map((e) => e) || [];
+    message.authorities = object.authorities?.map((e) => StringMatch.fromPartial(e)) || [];
+    message.notAuthorities = object.notAuthorities?.map((e) => StringMatch.fromPartial(e)) || [];
     return message;
   },
 };
