@@ -3,7 +3,7 @@
  * resolved through the registry into exact identities), the identities trusted to set a header,
  * and every identity under each name of the mesh's trust-domain bundle (trust-domains.ts).
  */
-import type { CompiledCondition, CompiledSource } from '../../proto/gen/perimeter/v1/compiled.js';
+import { type CompiledCondition, CompiledSource } from '../../proto/gen/perimeter/v1/compiled.js';
 import {
   Condition_Attribute,
   type StringMatch as PStringMatch,
@@ -17,17 +17,7 @@ import { istioPrincipalVariants, nativeVariants, trustDomainMatchers } from './t
 
 /** A source every caller matches, with or without a certificate. */
 export function anySource(): CompiledSource {
-  return {
-    peer: Source_Peer.PEER_UNSPECIFIED,
-    principals: [],
-    notPrincipals: [],
-    requestPrincipals: [],
-    notRequestPrincipals: [],
-    namespaces: [],
-    notNamespaces: [],
-    trustDomains: [],
-    notTrustDomains: [],
-  };
+  return CompiledSource.fromPartial({ peer: Source_Peer.PEER_UNSPECIFIED });
 }
 
 /**

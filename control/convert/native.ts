@@ -7,6 +7,7 @@
  * a scalar or a comment line, and can never become structure.
  */
 import { Document, isMap, isSeq, visit } from 'yaml';
+import { claimSegments } from '../../contracts/claim-path.js';
 import { parseIdentityPattern } from '../../contracts/spiffe.js';
 import { StringMatch_Kind } from '../../proto/gen/perimeter/v1/policy.js';
 import { istioPrincipalVariants, nativeVariants } from '../compile/trust-domains.js';
@@ -151,7 +152,7 @@ function condition(c: Condition, bundle: readonly string[], istio: boolean): Nod
     c.attribute === 'header'
       ? { header: c.key }
       : c.attribute === 'claim'
-        ? { claim: c.key }
+        ? { claim: claimSegments(c.key).length > 1 ? claimSegments(c.key) : c.key }
         : { attribute: c.attribute === 'port' ? 'port' : 'identity' };
   const list = (ms: readonly StringMatch[]) => {
     if (c.attribute === 'port') return ms.map((m) => Number(m.value));

@@ -16,6 +16,7 @@
  *    (`would_deny`).
  */
 
+import { claimValue } from '../../contracts/claim-path.js';
 import { DEFAULT_RULE, MESH_PERIMETER, UNSAFE_RULE } from '../../contracts/decision-record.js';
 import { overHeader } from '../../contracts/header-value.js';
 import { methodBits } from '../../contracts/methods.js';
@@ -232,7 +233,7 @@ export function attributeValues(
     case Condition_Attribute.ATTRIBUTE_HEADER:
       return v.headers[policy.headers[c.key] ?? ''];
     case Condition_Attribute.ATTRIBUTE_CLAIM: {
-      const value = v.claims?.[policy.claims[c.key] ?? ''];
+      const value = claimValue(v.claims, policy.claims[c.key] ?? '');
       if (typeof value === 'string') return [value];
       if (Array.isArray(value)) return value.filter((x): x is string => typeof x === 'string');
       return undefined;

@@ -4,10 +4,11 @@
  * /v2/refund is not /orders/*". Envoy and Istio say only "[none]" here (envoy#36346).
  */
 
+import { claimLabel } from '../../contracts/claim-path.js';
 import { MESH_PERIMETER } from '../../contracts/decision-record.js';
 import { methodsOf } from '../../contracts/methods.js';
 import { describeMatch } from '../../contracts/string-match.js';
-import type { CompiledOperation, CompiledPolicy, CompiledRule, CompiledSource } from '../../proto/gen/perimeter/v1/compiled.js';
+import { CompiledOperation, type CompiledPolicy, type CompiledRule, type CompiledSource } from '../../proto/gen/perimeter/v1/compiled.js';
 import { Action, Condition_Attribute, Source_Peer, type StringMatch } from '../../proto/gen/perimeter/v1/policy.js';
 import { attributeValues, conditionHolds, operationMatches, sourceMatches, type View } from './evaluate.js';
 
@@ -85,19 +86,9 @@ function operationFailures(o: CompiledOperation, v: View, method: string, table:
   return out;
 }
 
+/** An operation with nothing to test, to test one attribute of another at a time. */
 function bare(): CompiledOperation {
-  return {
-    methods: 0,
-    notMethods: 0,
-    paths: [],
-    notPaths: [],
-    hosts: [],
-    notHosts: [],
-    authorities: [],
-    notAuthorities: [],
-    ports: [],
-    notPorts: [],
-  };
+  return CompiledOperation.fromPartial({});
 }
 
 function conditionName(c: CompiledRule['conditions'][number], policy: CompiledPolicy): string {
@@ -105,7 +96,7 @@ function conditionName(c: CompiledRule['conditions'][number], policy: CompiledPo
     case Condition_Attribute.ATTRIBUTE_HEADER:
       return `header ${policy.headers[c.key]}`;
     case Condition_Attribute.ATTRIBUTE_CLAIM:
-      return `claim ${policy.claims[c.key]}`;
+      return `claim ${claimLabel(policy.claims[c.key] ?? '')}`;
     case Condition_Attribute.ATTRIBUTE_PRINCIPAL:
       return 'source principal';
     default:

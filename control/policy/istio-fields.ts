@@ -4,6 +4,7 @@
  * Perimeter cannot honour is returned by name, never read: the rule decides what dropping it
  * means (istio.ts).
  */
+import { claimKey, claimPathProblem } from '../../contracts/claim-path.js';
 import { headerOperandProblem } from '../../contracts/header-value.js';
 import { METHOD_TOKEN, STANDARD_METHODS } from '../../contracts/methods.js';
 import { isIstioTemplate, templateFromIstio } from '../../contracts/path-template.js';
@@ -179,7 +180,9 @@ export function parseOperation(c: Cursor): Operation {
   return op;
 }
 
-const WHEN_KEY = /^(request\.headers|request\.auth\.claims)\[([^\]]+)\]$/;
+const WHEN_KEY = /^(request\.headers)\[([^\]]+)\]$/;
+/** `request.auth.claims[a]`, or nested: `request.auth.claims[a][b]` (Istio's metadata path into the token). */
+const CLAIM_KEY = /^request\.auth\.claims((?:\[[^\]]*\])+)$/;
 /** `when` keys that name addresses or what Envoy alone sees: refused, or dropped with the rule. */
 const UNSUPPORTED_KEYS: Record<string, string> = {
   'source.ip': 'perimeter decides on identities, never on addresses',
@@ -210,7 +213,16 @@ export function parseWhen(c: Cursor, rule: Rule, policyNamespace: string): Unsup
   const add = (attribute: Condition['attribute'], k: string, read: (s: string, at: Cursor) => StringMatch | undefined) =>
     rule.when.push({ attribute, key: k, values: values(valuesC, read), notValues: values(notC, read) });
   const m = WHEN_KEY.exec(key);
-  if (m && m[1] === 'request.headers') {
+  const claim = CLAIM_KEY.exec(key);
+  if (claim) {
+    const segments = [...(claim[1] as string).matchAll(/\[([^\]]*)\]/g)].map((x) => x[1] as string);
+    const problem = claimPathProblem(segments);
+    if (problem) {
+      keyC?.error(`cannot honour claim ${key}: ${problem}`);
+      return undefined;
+    }
+    add('claim', claimKey(segments), (s) => istioMatch(s));
+  } else if (m && m[1] === 'request.headers') {
     const bad = [...(valuesC?.strings() ?? []), ...(notC?.strings() ?? [])]
       .map((v) => [v, headerOperandProblem(v.replace(/^\*|\*$/g, ''))] as const)
       .find(([, p]) => p);
@@ -227,12 +239,6 @@ export function parseWhen(c: Cursor, rule: Rule, policyNamespace: string): Unsup
         'take it from a verified token (request.auth.claims[...]) instead',
       );
     add('header', (m[2] as string).toLowerCase(), (s) => istioMatch(s));
-  } else if (m && m[1] === 'request.auth.claims') {
-    if (key.includes('][')) {
-      keyC?.error(`cannot honour nested claim ${key}`, 'only top-level claims are read');
-      return undefined;
-    }
-    add('claim', m[2] as string, (s) => istioMatch(s));
   } else if (key === 'request.auth.audiences' || key === 'request.auth.presenter') {
     // istiod reads these as the token's aud and azp claims.
     add('claim', key === 'request.auth.audiences' ? 'aud' : 'azp', (s) => istioMatch(s));

@@ -9,7 +9,7 @@
  * rule) that use one, which only narrows it, and a DENY rule that uses one is still refused:
  * nothing is converted into something that allows more than Istio would.
  */
-import { istioMatch, parseOperation, parseSource, parseWhen, type Unsupported } from './istio-fields.js';
+import { parseOperation, parseSource, parseWhen, type Unsupported } from './istio-fields.js';
 import type { Operation, Perimeter, Rule, Selector, Source } from './model.js';
 import { NAME } from './names.js';
 import type { Cursor } from './yaml-cursor.js';
@@ -17,8 +17,6 @@ import { location } from './yaml-cursor.js';
 
 /** Policies here apply mesh-wide (Istio's default root namespace). */
 export const ISTIO_ROOT_NAMESPACE = 'istio-system';
-
-export { istioMatch };
 
 export function parseIstioPolicy(root: Cursor, meta: Cursor | undefined, spec: Cursor): Perimeter | undefined {
   const mf = meta?.fields(['name', 'namespace', 'annotations', 'labels', 'uid', 'resourceVersion', 'generation', 'creationTimestamp']);

@@ -1,4 +1,5 @@
 /** `when:` conditions of a rule: a header or a verified JWT claim, tested one way each. */
+import { claimKey, claimPathProblem } from '../../contracts/claim-path.js';
 import { headerOperandProblem } from '../../contracts/header-value.js';
 import { matchItems } from './match-items.js';
 import type { Action, Condition, StringMatch } from './model.js';
@@ -8,6 +9,19 @@ import type { Cursor } from './yaml-cursor.js';
 const HEADER_NAME = /^[a-z0-9!#$%&'*+.^_`|~-]+$/;
 
 const VALUE_OBJECTS = ['exact', 'prefix', 'suffix', 'contains', 'present'] as const;
+
+/** `claim: groups`, or a list for a nested claim: `claim: [realm_access, roles]`. */
+function claimOf(c: Cursor | undefined): string | undefined {
+  if (!c?.present) return undefined;
+  const segments = c.isList() ? c.strings() : [c.string()].filter((s): s is string => s !== undefined);
+  if (segments.length === 0) return undefined;
+  const problem = claimPathProblem(segments);
+  if (problem) {
+    c.error(problem, 'a nested claim is a list of names: [realm_access, roles]');
+    return undefined;
+  }
+  return claimKey(segments);
+}
 const IDENTITY_OBJECTS = [...VALUE_OBJECTS, 'serviceAccount', 'trustDomain'] as const;
 
 /**
@@ -17,7 +31,7 @@ const IDENTITY_OBJECTS = [...VALUE_OBJECTS, 'serviceAccount', 'trustDomain'] as 
  */
 function listCondition(c: Cursor, f: Map<string, Cursor>, action: Action | undefined): Condition | undefined {
   const header = f.get('header')?.string();
-  const claim = f.get('claim')?.string();
+  const claim = claimOf(f.get('claim'));
   const attribute = f.get('attribute')?.oneOf(['identity', 'port'] as const);
   if ([header, claim, attribute].filter((x) => x !== undefined).length !== 1) {
     c.error('a condition names exactly one of header, claim or attribute', 'for example {header: x-tenant, values: [acme]}');
@@ -68,7 +82,7 @@ export function parseCondition(c: Cursor, action: Action | undefined): Condition
   if (!f) return undefined;
   if (f.has('values') || f.has('notValues') || f.has('attribute')) return listCondition(c, f, action);
   const header = f.get('header')?.string();
-  const claim = f.get('claim')?.string();
+  const claim = claimOf(f.get('claim'));
   if ((header === undefined) === (claim === undefined)) {
     c.error('a condition names exactly one of header or claim', 'for example {header: x-device-posture, equals: compliant}');
     return undefined;

@@ -3,6 +3,8 @@
  * policies): string matchers with our matchers' meaning, header tests over the value and its
  * elements, claims from jwt_authn's metadata, sources, operations and conditions.
  */
+
+import { claimSegments } from '../../contracts/claim-path.js';
 import { headerOperandProblem } from '../../contracts/header-value.js';
 import { JWT_METADATA } from '../../contracts/jwt.js';
 import { tableBit } from '../../contracts/methods.js';
@@ -116,7 +118,7 @@ const peerNamed = (ms: readonly StringMatch[]) =>
 
 /** A JWT claim at the path jwt_authn writes: a string, or a list with a matching element. */
 function claimMatch(claim: string, ms: readonly StringMatch[]): Json {
-  const path = [{ key: JWT_METADATA.key }, { key: claim }];
+  const path = [{ key: JWT_METADATA.key }, ...claimSegments(claim).map((key) => ({ key }))];
   return orIds(
     ms.flatMap((m) =>
       stringMatchers(m).flatMap((string_match) => [

@@ -96,6 +96,10 @@ function entry(): void {
 
 /** The value of `key` in the map field 1 of the message at [p, p+len), last entry wins; false if absent. */
 function mapValue(p: usize, len: usize, key: ArrayBuffer): bool {
+  return mapValueAt(p, len, changetype<usize>(key), <usize>key.byteLength);
+}
+
+function mapValueAt(p: usize, len: usize, kPtr: usize, kLen: usize): bool {
   pos = p;
   const end = p + len;
   let found = false;
@@ -104,7 +108,7 @@ function mapValue(p: usize, len: usize, key: ArrayBuffer): bool {
   for (let t = next(end); t != 0; t = next(end)) {
     if (t != 0x0a) continue;
     entry();
-    if (equalBytes(keyPtr, keyLen, changetype<usize>(key), <usize>key.byteLength)) {
+    if (equalBytes(keyPtr, keyLen, kPtr, kLen)) {
       found = true;
       fp = valPtr;
       fl = valLen;
@@ -175,14 +179,28 @@ export function readClaims(names: StaticArray<Match>, req: Request, p: usize, le
     const kl = keyLen;
     value(valPtr, valLen);
     if (bad || (kind == CLAIM_LIST && !wellFormedList())) return false;
-    if (kind == VALUE_STRUCT) kind = CLAIM_OTHER;
+    const k0 = kind;
+    const p0 = kindPtr;
+    const l0 = kindLen;
     for (let i = 0; i < names.length; i++) {
       const n = unchecked(names[i]);
-      if (!equalBytes(n.ptr, n.len, kp, kl)) continue;
+      // A nested claim's name is its segments joined by NUL (contracts/claim-path.ts).
+      let first: usize = 0;
+      while (first < n.len && load<u8>(n.ptr + first) != 0) first++;
+      if (!equalBytes(n.ptr, first, kp, kl)) continue;
+      if (first == n.len) {
+        kind = k0 == VALUE_STRUCT ? CLAIM_OTHER : k0;
+      } else if (k0 == VALUE_STRUCT) {
+        if (!descend(n.ptr + first + 1, n.ptr + n.len, p0, l0)) return false;
+      } else kind = CLAIM_ABSENT; // no object on the way: the nested claim is not there
       unchecked((req.claimKinds[i] = kind));
       unchecked((req.claimPtrs[i] = kindPtr));
       unchecked((req.claimLens[i] = <isize>kindLen));
+      kind = k0;
+      kindPtr = p0;
+      kindLen = l0;
     }
+    if (kind == VALUE_STRUCT) kind = CLAIM_OTHER;
     const str = kind == CLAIM_STRING;
     if (equalBytes(kp, kl, changetype<usize>(ISS), 3)) {
       issPtr = kindPtr;
@@ -193,6 +211,38 @@ export function readClaims(names: StaticArray<Match>, req: Request, p: usize, le
     }
   }
   return !bad;
+}
+
+/**
+ * The Value under the NUL-separated names [s, end) inside the Struct at [sp, sp+sl), into kind,
+ * kindPtr and kindLen (CLAIM_ABSENT where an object is missing on the way). The decoder's cursor
+ * is kept. False when the bytes are malformed.
+ */
+function descend(s: usize, end: usize, sp: usize, sl: usize): bool {
+  const save = pos;
+  while (true) {
+    let e = s;
+    while (e < end && load<u8>(e) != 0) e++;
+    if (!mapValueAt(sp, sl, s, e - s)) {
+      pos = save;
+      kind = CLAIM_ABSENT;
+      return !bad;
+    }
+    value(fieldPtr, fieldLen);
+    if (bad || (kind == CLAIM_LIST && !wellFormedList())) {
+      pos = save;
+      return false;
+    }
+    if (e >= end || kind != VALUE_STRUCT) {
+      if (e < end) kind = CLAIM_ABSENT;
+      else if (kind == VALUE_STRUCT) kind = CLAIM_OTHER;
+      pos = save;
+      return true;
+    }
+    sp = kindPtr;
+    sl = kindLen;
+    s = e + 1;
+  }
 }
 
 /** The string elements of a ListValue at [p, p+len), one at a time: call until it returns false. */

@@ -116,9 +116,11 @@ export function randomRequest(r: () => number): PolicyRequest {
           ? { amr: 'mfa', groups: ['admins'] }
           : claimsRoll < 0.72
             ? { iss: 'https://iss', sub: pick(r, ['alice', 'bob']), amr: ['pwd'] }
-            : claimsRoll < 0.8
+            : claimsRoll < 0.76
               ? { groups: 'admins' }
-              : { amr: pick(r, ODD_CLAIMS), groups: pick(r, ODD_CLAIMS), ...(r() < 0.3 ? { iss: 7, sub: 'alice' } : {}) };
+              : claimsRoll < 0.8
+                ? { org: pick(r, [{ roles: ['admins', 'mfa'] }, { roles: 'mfa' }, 'mfa', { roles: { mfa: 1 } }, { other: ['mfa'] }]) }
+                : { amr: pick(r, ODD_CLAIMS), groups: pick(r, ODD_CLAIMS), ...(r() < 0.3 ? { iss: 7, sub: 'alice' } : {}) };
   const principal = r() < 0.2 ? undefined : pick(r, CALLERS);
   const host = pick(r, REQ_HOSTS);
   const port = pick(r, [undefined, 80, 8080, 9090]);

@@ -183,7 +183,8 @@ function operation(r: () => number): Operation {
 function condition(r: () => number): Condition {
   const roll = r();
   const kind = roll < 0.5 ? 'header' : roll < 0.75 ? 'claim' : roll < 0.9 ? 'principal' : 'port';
-  const key = kind === 'header' ? pick(r, ['x-a', 'x-b']) : kind === 'claim' ? pick(r, ['amr', 'groups']) : '';
+  // org\0roles: the nested claim org.roles (contracts/claim-path.ts).
+  const key = kind === 'header' ? pick(r, ['x-a', 'x-b']) : kind === 'claim' ? pick(r, ['amr', 'groups', 'org\0roles']) : '';
   const values =
     kind === 'port'
       ? [{ kind: 'exact' as MatchKind, value: pick(r, ['80', '8080']) }]

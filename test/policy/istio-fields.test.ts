@@ -306,3 +306,15 @@ test('hosts compare the whole :authority, as istiod’s header matcher does: a p
   assert.equal(deny({ principal: id('cluster.local', 'a', 'b'), host: 'admin.example.com:443' }), 'deny');
   assert.equal(deny({ principal: id('cluster.local', 'a', 'b'), host: 'www.example.com' }), 'allow');
 });
+
+test('nested claims (allow-full-rule’s request.auth.claims[nested1][nested2]) read objects inside the token', () => {
+  const d = decider(ap('rules:\n  - when: [{key: "request.auth.claims[realm_access][roles]", values: [admin]}]'));
+  const c = (claims: Record<string, unknown>) => d({ principal: id('cluster.local', 'a', 'b'), claims });
+  assert.equal(c({ realm_access: { roles: ['user', 'admin'] } }), 'allow');
+  assert.equal(c({ realm_access: { roles: 'admin' } }), 'allow');
+  assert.equal(c({ realm_access: { roles: ['user'] } }), 'deny');
+  assert.equal(c({ realm_access: 'admin' }), 'deny', 'no object on the way');
+  assert.equal(c({ roles: ['admin'] }), 'deny');
+  const bad = load(ap('rules:\n  - when: [{key: "request.auth.claims[a][]", values: [x]}]'), registry('cluster.local'));
+  assert.ok(bad.diagnostics.some((x) => /cannot honour claim/.test(x.message)));
+});
