@@ -1,0 +1,2 @@
+export declare const CANDIDATES: (string | undefined)[];
+export declare function findEtcd(): string | undefined;
