@@ -27,6 +27,25 @@ export function parseStoreUrl(url: string): Result<string[]> {
   return ok(hosts);
 }
 
+/**
+ * Proof of leadership for a publish: the leader's campaign key and its create revision. The key
+ * lives as long as the leader's lease; once the lease ends it is gone, and a publish fenced by
+ * it is refused by the transaction itself, whatever the former leader still believes.
+ */
+export interface Fence {
+  key: string;
+  createRevision: string;
+}
+
+/** One replica's bid to be the only writer: elected once every earlier candidate is gone. */
+export interface Candidacy {
+  /** Resolves when this replica leads; rejects if its lease fails first. */
+  elected: Promise<Fence>;
+  /** Called once if the lease is lost after election (the replica must stop writing). */
+  onLost(handler: (e: Error) => void): void;
+  resign(): Promise<void>;
+}
+
 /** Where the newest entry is and the revision a conditional publish must find unchanged (0: nothing yet). */
 export interface Head {
   seq: number;
@@ -89,7 +108,12 @@ export class EtcdHistory {
    * `expected` (the head this writer read). Otherwise nothing is written and the problem says
    * who moved it.
    */
-  async publish(entry: Omit<HistoryEntry, 'seq'>, blobs: ReadonlyMap<string, Uint8Array>, expected: Head): Promise<Result<HistoryEntry>> {
+  async publish(
+    entry: Omit<HistoryEntry, 'seq'>,
+    blobs: ReadonlyMap<string, Uint8Array>,
+    expected: Head,
+    fence?: Fence,
+  ): Promise<Result<HistoryEntry>> {
     for (const [name, bytes] of blobs) {
       const problem = blobProblem(name, bytes);
       if (problem) return fail('', `blob ${name}: ${problem}`);
@@ -97,8 +121,9 @@ export class EtcdHistory {
     const seq = expected.seq + 1;
     const full: HistoryEntry = { seq, ...entry };
     const current = this.key('current');
-    const txn =
+    const base =
       expected.revision === '0' ? this.client.if(current, 'Create', '==', 0) : this.client.if(current, 'Mod', '==', expected.revision);
+    const txn = fence ? base.and(fence.key, 'Create', '==', fence.createRevision) : base;
     const puts = [
       ...[...blobs].map(([name, bytes]) => this.client.put(this.key('blobs', name)).value(Buffer.from(bytes))),
       this.client.put(this.key('history', pad(seq))).value(JSON.stringify(full)),
@@ -106,10 +131,53 @@ export class EtcdHistory {
     ];
     const r = await txn.then(...puts).commit();
     if (!r.succeeded) {
+      if (fence && !(await this.holds(fence)))
+        return fail('', 'this replica is no longer the leader (its lease ended): nothing was published', 'the new leader publishes');
       const now = await this.head();
       return fail('', `the current version moved to #${now.seq} while #${expected.seq} was read`, 'read the store again and retry');
     }
     return ok(full);
+  }
+
+  /** Whether a fence still stands (its key exists with that create revision). */
+  async holds(fence: Fence): Promise<boolean> {
+    const r = await this.client.get(fence.key).exec();
+    return r.kvs[0]?.create_revision === fence.createRevision;
+  }
+
+  /**
+   * Campaigns to lead, under `<prefix>/election/leader`, with a lease of `ttlSeconds`: the lease is
+   * kept alive while this process runs, so a replica that dies loses the role within the TTL.
+   */
+  campaign(id: string, ttlSeconds = 5): Candidacy {
+    const campaign = this.client.namespace(`${this.prefix}/`).election('leader', ttlSeconds).campaign(id);
+    let lostHandler: ((e: Error) => void) | undefined;
+    let leading = false;
+    const elected = new Promise<Fence>((resolve, reject) => {
+      campaign.on('error', (e: Error) => {
+        if (leading) lostHandler?.(e);
+        else reject(e);
+      });
+      campaign.on('elected', async () => {
+        try {
+          const key = await campaign.getCampaignKey();
+          const r = await this.client.get(key).exec();
+          const kv = r.kvs[0];
+          if (!kv) throw new HistoryError(`the campaign key ${key} vanished as this replica was elected`);
+          leading = true;
+          resolve({ key, createRevision: kv.create_revision });
+        } catch (e) {
+          reject(e as Error);
+        }
+      });
+    });
+    return {
+      elected,
+      onLost: (h) => {
+        lostHandler = h;
+      },
+      resign: () => campaign.resign(),
+    };
   }
 }
 
