@@ -4,6 +4,8 @@
  * model and the compiled claims table (NUL is refused in every segment, so it cannot be one).
  * Written once here for the evaluator, the exporter and the tools; the filter splits the same way.
  */
+import { hasControl } from './text.js';
+
 export const CLAIM_SEPARATOR = '\0';
 /** Levels of nesting a claim may name (Keycloak's realm_access.roles is two). */
 export const MAX_CLAIM_DEPTH = 8;
@@ -30,7 +32,6 @@ export function claimValue(claims: Record<string, unknown> | undefined, key: str
 /** Why segments cannot name a claim, or undefined. */
 export function claimPathProblem(segments: readonly string[]): string | undefined {
   if (segments.length === 0 || segments.length > MAX_CLAIM_DEPTH) return `a claim is 1 to ${MAX_CLAIM_DEPTH} names deep`;
-  if (segments.some((s) => s === '' || s.includes(CLAIM_SEPARATOR) || [...s].some((c) => c.charCodeAt(0) < 0x20)))
-    return 'a claim name is not empty and has no control characters';
+  if (segments.some((s) => s === '' || hasControl(s))) return 'a claim name is not empty and has no control characters';
   return undefined;
 }

@@ -8,8 +8,6 @@ import { MethodBit } from '../proto/gen/perimeter/v1/compiled.js';
 import { type StringMatch, StringMatch_Kind } from '../proto/gen/perimeter/v1/policy.js';
 import { describeMatch, matchString } from './string-match.js';
 
-export const STANDARD_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'] as const;
-
 /** Entries a method table may hold: the bits of a 32-bit mask above the nine. */
 export const MAX_METHOD_TABLE = 23;
 
@@ -27,6 +25,16 @@ export const METHOD_BITS: Readonly<Record<string, number>> = {
   PATCH: MethodBit.METHOD_BIT_PATCH,
 };
 
+/**
+ * The fixed bit of a standard method, or undefined. Own properties only: a method named
+ * `toString` or `constructor` is a custom token like any other, never a property of the table.
+ */
+export function standardBit(method: string): number | undefined {
+  return Object.hasOwn(METHOD_BITS, method) ? METHOD_BITS[method] : undefined;
+}
+
+export const isStandardMethod = (method: string): boolean => standardBit(method) !== undefined;
+
 /** RFC 9110 token characters: what a method may be made of. */
 export const METHOD_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}$/;
 
@@ -37,7 +45,7 @@ export const tableBit = (i: number): number => (1 << (FIRST_TABLE_BIT + i)) >>> 
  * table entries that match it (none: it matches no method list, and every notMethods list).
  */
 export function methodBits(method: string, table: readonly StringMatch[]): number {
-  const bit = METHOD_BITS[method];
+  const bit = standardBit(method);
   if (bit !== undefined) return bit;
   let mask = 0;
   for (const [i, m] of table.entries()) if (matchString(m, method)) mask |= tableBit(i);
@@ -46,17 +54,17 @@ export function methodBits(method: string, table: readonly StringMatch[]): numbe
 
 /** Whether a matcher needs a table entry: anything but one of the standard methods, exactly. */
 export function needsTableEntry(m: StringMatch): boolean {
-  return !(m.kind === StringMatch_Kind.KIND_EXACT && METHOD_BITS[m.value] !== undefined);
+  return !(m.kind === StringMatch_Kind.KIND_EXACT && isStandardMethod(m.value));
 }
 
-/** The mask of one operation's method matchers; the table grows by the ones it lacks. */
-export function methodMask(matchers: readonly StringMatch[], table: StringMatch[]): number {
+/** The mask of one operation's method matchers over a policy's table (which holds every one of them). */
+export function methodMask(matchers: readonly StringMatch[], table: readonly StringMatch[]): number {
   let mask = 0;
   for (const m of matchers) {
     for (const [name, bit] of Object.entries(METHOD_BITS)) if (matchString(m, name)) mask |= bit;
     if (!needsTableEntry(m)) continue;
-    let i = table.findIndex((t) => t.kind === m.kind && t.value === m.value);
-    if (i < 0) i = table.push(m) - 1;
+    const i = table.findIndex((t) => t.kind === m.kind && t.value === m.value);
+    if (i < 0) throw new Error(`method matcher ${m.value} is not in the policy's method table`);
     mask |= tableBit(i);
   }
   return mask >>> 0;

@@ -7,8 +7,8 @@
  * exact identity or a prefix, so the filter's identity index holds them all and never scans.
  */
 import { type StringMatch as PStringMatch, StringMatch_Kind } from '../../proto/gen/perimeter/v1/policy.js';
-import { istioMatch } from '../policy/istio-fields.js';
 import type { Mesh, StringMatch } from '../policy/model.js';
+import { istioMatch } from '../policy/patterns.js';
 import { matchToProto } from './proto-adapter.js';
 
 const SCHEME = 'spiffe://';

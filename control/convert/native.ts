@@ -8,13 +8,15 @@
  */
 import { Document, isMap, isSeq, visit } from 'yaml';
 import { claimSegments } from '../../contracts/claim-path.js';
+import type { Result } from '../../contracts/problem.js';
 import { parseIdentityPattern } from '../../contracts/spiffe.js';
 import { StringMatch_Kind } from '../../proto/gen/perimeter/v1/policy.js';
 import { istioPrincipalVariants, nativeVariants } from '../compile/trust-domains.js';
+import { printable } from '../flows/recorded.js';
 import { KEY_OF } from '../policy/match-items.js';
 import type { Condition, Operation, Perimeter, Rule, Selector, Source, StringMatch } from '../policy/model.js';
 import { methodProblem } from '../policy/parse-rule.js';
-import { parseHostPattern, parsePathPattern } from '../policy/patterns.js';
+import { istioMatch, parseHostPattern, parseNamespacePattern, parsePathPattern, parseTrustDomainPattern } from '../policy/patterns.js';
 
 type Node = Record<string, unknown>;
 
@@ -62,27 +64,25 @@ function identities(ms: readonly StringMatch[], bundle: readonly string[], istio
   });
 }
 
-const namespaces = (ms: readonly StringMatch[]) =>
-  ms.map((m) =>
-    m.kind === 'present'
-      ? '*'
-      : m.kind === 'contains' && /^\/ns\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?\/$/.test(m.value)
-        ? m.value.slice(4, -1)
-        : m.kind === 'namespace-pattern' && /^[a-z0-9*]([-a-z0-9.*]*[a-z0-9*])?$/.test(m.value)
-          ? m.value
-          : object(m),
-  );
-const trustDomains = (ms: readonly StringMatch[]) => ms.map((m) => (m.kind === 'trust-domain' ? m.value : object(m)));
+/**
+ * The native text for a matcher when the native parser reads it back as that very matcher,
+ * else the matcher's literal object.
+ */
+function spelled(m: StringMatch, text: string, read: (t: string) => Result<StringMatch> | StringMatch): unknown {
+  const r = read(text);
+  const back = 'ok' in r ? (r.ok ? r.value : undefined) : r;
+  return back?.kind === m.kind && back.value === m.value ? text : object(m);
+}
+
+/** What a namespace matcher is written as: the name of `/ns/<name>/`, a pattern, or `*`. */
+const namespaceText = (m: StringMatch) => (m.kind === 'present' ? '*' : m.kind === 'contains' ? m.value.slice(4, -1) : m.value);
+const namespaces = (ms: readonly StringMatch[]) => ms.map((m) => spelled(m, namespaceText(m), parseNamespacePattern));
+const trustDomains = (ms: readonly StringMatch[]) => ms.map((m) => spelled(m, m.value, parseTrustDomainPattern));
+/** Istio's `*` forms of a token (request principals): `*`, `prefix*`, `*suffix`, exact. */
 const tokenText = (m: StringMatch) =>
-  m.kind === 'present'
-    ? '*'
-    : m.kind === 'prefix' && !m.value.includes('*')
-      ? `${m.value}*`
-      : m.kind === 'suffix' && !m.value.includes('*')
-        ? `*${m.value}`
-        : m.kind === 'exact' && !m.value.startsWith('*') && !m.value.endsWith('*')
-          ? m.value
-          : object(m);
+  spelled(m, m.kind === 'present' ? '*' : m.kind === 'prefix' ? `${m.value}*` : m.kind === 'suffix' ? `*${m.value}` : m.value, (t) =>
+    istioMatch(t),
+  );
 
 function source(s: Source, bundle: readonly string[], istio: boolean): Node {
   const expand = (ms: readonly StringMatch[]) => (istio ? unique(ms.flatMap((m) => istioPrincipalVariants(m, bundle))) : ms);
@@ -107,25 +107,11 @@ function source(s: Source, bundle: readonly string[], istio: boolean): Node {
 const methods = (ms: readonly StringMatch[]) =>
   ms.map((m) => (m.kind === 'exact' && methodProblem(m.value) === undefined ? m.value : object(m)));
 
-function paths(ms: readonly StringMatch[]): unknown[] {
-  return ms.map((m) => {
-    if (m.kind === 'template') return istioTemplate(m.value);
-    const text = m.kind === 'segment-prefix' ? `${m.value}/*` : m.value;
-    if (m.kind === 'exact' || m.kind === 'segment-prefix') {
-      const r = parsePathPattern(text);
-      if (r.ok && r.value.kind === m.kind && r.value.value === m.value) return text;
-    }
-    return object({ ...m, ignoreCase: false });
-  });
-}
-
-function hosts(ms: readonly StringMatch[]): unknown[] {
-  return ms.map((m) => {
-    const text = m.kind === 'present' ? '*' : m.kind === 'suffix' && m.value.startsWith('.') ? `*${m.value}` : m.value;
-    const r = parseHostPattern(text);
-    return r.ok && r.value.kind === m.kind && r.value.value === m.value ? text : object(m);
-  });
-}
+const pathText = (m: StringMatch) =>
+  m.kind === 'template' ? istioTemplate(m.value) : m.kind === 'segment-prefix' ? `${m.value}/*` : m.value;
+const paths = (ms: readonly StringMatch[]) => ms.map((m) => spelled({ ...m, ignoreCase: false }, pathText(m), parsePathPattern));
+const hostText = (m: StringMatch) => (m.kind === 'present' ? '*' : m.kind === 'suffix' ? `*${m.value}` : m.value);
+const hosts = (ms: readonly StringMatch[]) => ms.map((m) => spelled(m, hostText(m), parseHostPattern));
 
 function operation(o: Operation): Node {
   const out: Node = {};
@@ -192,8 +178,6 @@ function selector(s: Selector): Node {
     ...(s.labels.length ? { labels: s.labels.length === 1 ? { ...s.labels[0] } : s.labels.map((l) => ({ ...l })) } : {}),
   };
 }
-
-const printable = (s: string) => s.replace(/[^\x20-\x7e]/g, '?');
 
 /**
  * One perimeter as a native YAML document, its source named in the comment above it. `bundle` is

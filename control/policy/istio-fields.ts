@@ -6,9 +6,11 @@
  */
 import { claimKey, claimPathProblem } from '../../contracts/claim-path.js';
 import { headerOperandProblem } from '../../contracts/header-value.js';
-import { METHOD_TOKEN, STANDARD_METHODS } from '../../contracts/methods.js';
+import { isStandardMethod, METHOD_TOKEN } from '../../contracts/methods.js';
 import { isIstioTemplate, templateFromIstio } from '../../contracts/path-template.js';
+import { hasControl } from '../../contracts/text.js';
 import { type Condition, emptyOperation, emptySource, type Operation, type Rule, type Source, type StringMatch } from './model.js';
+import { istioMatch, parseServiceAccountPattern, parseTrustDomainPattern } from './patterns.js';
 import type { Cursor } from './yaml-cursor.js';
 
 /** Addresses: Perimeter decides on identities, so these are never read. */
@@ -34,17 +36,7 @@ export interface Unsupported {
   why: string;
 }
 
-/** Istio string forms: exact, `prefix*`, `*suffix`, `*` (presence). */
-export function istioMatch(text: string, transform: (s: string) => string = (s) => s): StringMatch {
-  if (text === '*') return { kind: 'present', value: '' };
-  if (text.endsWith('*')) return { kind: 'prefix', value: transform(text.slice(0, -1)) };
-  if (text.startsWith('*')) return { kind: 'suffix', value: text.slice(1) };
-  return { kind: 'exact', value: transform(text) };
-}
-
 export const spiffe = (s: string) => `spiffe://${s}`;
-
-const hasControl = (s: string) => [...s].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f);
 
 /** Each value read, or an error at its item (Istio refuses empty values everywhere). */
 function values(c: Cursor | undefined, read: (s: string, at: Cursor) => StringMatch | undefined): StringMatch[] {
@@ -64,7 +56,7 @@ function values(c: Cursor | undefined, read: (s: string, at: Cursor) => StringMa
 
 const principal = (s: string) => istioMatch(s, spiffe);
 
-/** A namespace, `*` (any peer with an identity), or a pattern such as `ns-*` (istiod's regex .*\/ns/ns-.*\/.*). */
+/** istiod reads any namespace text: `*` any identity, a `*` in it any characters (.*\/ns/<a>.*<b>/.*). */
 function namespace(s: string): StringMatch {
   if (s === '*') return { kind: 'present', value: '' };
   if (s.includes('*')) return { kind: 'namespace-pattern', value: s };
@@ -74,22 +66,18 @@ function namespace(s: string): StringMatch {
 /** `<ns>/<sa>` or `<sa>` (the policy's namespace), as Istio validates it. */
 function serviceAccount(policyNamespace: string) {
   return (s: string, at: Cursor): StringMatch | undefined => {
-    const parts = s.split('/');
-    if (s.includes('*') || parts.length > 2 || parts.some((p) => p === '') || s.length > 320) {
-      at.error(`"${s}" is not a service account`, 'write <namespace>/<serviceaccount> or <serviceaccount>, without wildcards');
-      return undefined;
-    }
-    return { kind: 'service-account', value: parts.length === 2 ? s : `${policyNamespace}/${s}` };
+    const account = parseServiceAccountPattern(s.includes('/') ? s : `${policyNamespace}/${s}`);
+    if (account.ok && s.length <= 320) return account.value;
+    at.error(`"${s}" is not a service account`, 'write <namespace>/<serviceaccount> or <serviceaccount>, without wildcards');
+    return undefined;
   };
 }
 
 function trustDomain(s: string, at: Cursor): StringMatch | undefined {
-  const stars = s.split('*').length - 1;
-  if (stars > 1 || (stars === 1 && s !== '*' && !s.startsWith('*') && !s.endsWith('*')) || s.includes('/')) {
-    at.error(`"${s}" is not a trust-domain pattern`, 'a trust domain is a name, "prefix*", "*suffix" or "*", without "/"');
-    return undefined;
-  }
-  return { kind: 'trust-domain', value: s };
+  const r = parseTrustDomainPattern(s);
+  if (r.ok) return r.value;
+  at.error(r.problems[0]?.message ?? '', r.problems[0]?.hint);
+  return undefined;
 }
 
 export function parseSource(c: Cursor, policyNamespace: string): { source: Source; unsupported: Unsupported[] } {
@@ -129,10 +117,10 @@ export function parseSource(c: Cursor, policyNamespace: string): { source: Sourc
 
 /** Any method string Istio accepts: tokens are matched exactly as sent (case-sensitive), with Istio's `*` forms. */
 function method(s: string, at: Cursor): StringMatch {
-  const literal = s === '*' ? 'GET' : s.replace(/^\*|\*$/g, '');
-  if (!METHOD_TOKEN.test(literal))
+  const literal = s.replace(/^\*|\*$/g, '');
+  if (s !== '*' && !METHOD_TOKEN.test(literal))
     at.warn(`"${s}" is not an HTTP method token, so it matches no request`, 'methods are tokens such as GET or PROPFIND');
-  else if (literal !== literal.toUpperCase() && (STANDARD_METHODS as readonly string[]).includes(literal.toUpperCase()))
+  else if (literal !== literal.toUpperCase() && isStandardMethod(literal.toUpperCase()))
     at.warn(
       `"${s}" is not ${literal.toUpperCase()}: methods are case-sensitive, so it matches no ${literal.toUpperCase()} request`,
       `write ${s.toUpperCase()}`,

@@ -6,7 +6,9 @@
  * import istio` writes them) and are never rewritten: no normalising, no trust-domain aliases.
  */
 import { templateFromIstio } from '../../contracts/path-template.js';
+import { hasControl } from '../../contracts/text.js';
 import type { StringMatch } from './model.js';
+import { parseServiceAccountPattern, parseTrustDomainPattern } from './patterns.js';
 import type { Cursor } from './yaml-cursor.js';
 
 export const MATCHER_KEYS = [
@@ -39,8 +41,6 @@ export const KEY_OF: Partial<Record<StringMatch['kind'], MatcherKey>> = Object.f
   Object.entries(KIND).map(([k, v]) => [v, k as MatcherKey]),
 );
 
-const hasControl = (s: string) => [...s].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f);
-
 /** One matcher object among the kinds `allowed`, or undefined (with an error) when it is not one. */
 export function matcherObject(c: Cursor, allowed: readonly MatcherKey[]): StringMatch | undefined {
   const f = c.fields([...allowed]);
@@ -70,12 +70,10 @@ export function matcherObject(c: Cursor, allowed: readonly MatcherKey[]): String
     }
     return { kind: 'template', value: t.value };
   }
-  if (key === 'serviceAccount' && !/^[^/*]+\/[^/*]+$/.test(value)) {
-    vc.error(`"${value}" is not <namespace>/<serviceaccount>`);
-    return undefined;
-  }
-  if (key === 'trustDomain' && (value.includes('/') || value.slice(1, -1).includes('*'))) {
-    vc.error(`"${value}" is not a trust-domain pattern`, 'a name, "prefix*", "*suffix" or "*"');
+  const checked =
+    key === 'serviceAccount' ? parseServiceAccountPattern(value) : key === 'trustDomain' ? parseTrustDomainPattern(value) : undefined;
+  if (checked && !checked.ok) {
+    vc.error(checked.problems[0]?.message ?? '', checked.problems[0]?.hint);
     return undefined;
   }
   return { kind: KIND[key], value, literal: true };

@@ -3,7 +3,7 @@
  * requests (`to`), under which conditions (`when`, parse-condition.ts), its mode and expiry.
  * Every problem becomes a diagnostic with its path.
  */
-import { METHOD_TOKEN, STANDARD_METHODS } from '../../contracts/methods.js';
+import { isStandardMethod, METHOD_TOKEN } from '../../contracts/methods.js';
 import { asciiLower } from '../../contracts/string-match.js';
 import { matchItems } from './match-items.js';
 import {
@@ -150,7 +150,7 @@ export function methodProblem(m: string): { message: string; hint: string } | un
   if (!METHOD_TOKEN.test(m))
     return { message: `"${m}" is not an HTTP method token`, hint: "letters, digits and !#$%&'*+-.^_`|~, at most 64" };
   const upper = m.toUpperCase();
-  if (upper !== m && (STANDARD_METHODS as readonly string[]).includes(upper))
+  if (upper !== m && isStandardMethod(upper))
     return { message: `"${m}" is not an HTTP method`, hint: `methods are case-sensitive and upper-case: ${upper}` };
   return undefined;
 }

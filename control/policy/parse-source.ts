@@ -2,10 +2,11 @@
  * Who a rule or a perimeter names: `from:` sources (identities, workloads, labels,
  * unauthenticated callers), selectors, and `setBy:`, the callers trusted to set a header.
  */
-import { reasonOf } from '../../contracts/problem.js';
+import { type Result, reasonOf } from '../../contracts/problem.js';
 import { parseIdentityPattern, parseSpiffeId } from '../../contracts/spiffe.js';
 import { matchItems } from './match-items.js';
 import { emptySource, type Selector, type Source, type StringMatch } from './model.js';
+import { istioMatch, parseNamespacePattern, parseServiceAccountPattern, parseTrustDomainPattern } from './patterns.js';
 import type { Cursor } from './yaml-cursor.js';
 
 export function parseLabelSelectors(c: Cursor): Record<string, string>[] {
@@ -112,40 +113,20 @@ export function identity(text: string, at: Cursor): StringMatch | undefined {
   return { kind: 'segment-prefix', value: p.base };
 }
 
-const namespace = (text: string, at: Cursor): StringMatch | undefined => {
-  if (text === '*') return { kind: 'present', value: '' };
-  if (!/^[a-z0-9*]([-a-z0-9.*]*[a-z0-9*])?$/.test(text)) {
-    at.error(`"${text}" is not a namespace`, 'a namespace name, a pattern such as "team-*", or "*" for any');
+/** One of the shared pure forms (patterns.ts), its problem reported at the item. */
+const reported =
+  (parse: (text: string) => Result<StringMatch>) =>
+  (text: string, at: Cursor): StringMatch | undefined => {
+    const r = parse(text);
+    if (r.ok) return r.value;
+    at.error(r.problems[0]?.message ?? '', r.problems[0]?.hint);
     return undefined;
-  }
-  return text.includes('*') ? { kind: 'namespace-pattern', value: text } : { kind: 'contains', value: `/ns/${text}/` };
-};
-
-const serviceAccount = (text: string, at: Cursor): StringMatch | undefined => {
-  if (!/^[^/*]+\/[^/*]+$/.test(text)) {
-    at.error(`"${text}" is not <namespace>/<serviceaccount>`, 'it names that account in any trust domain');
-    return undefined;
-  }
-  return { kind: 'service-account', value: text };
-};
-
-const trustDomain = (text: string, at: Cursor): StringMatch | undefined => {
-  if (text.includes('/') || text.slice(1, -1).includes('*')) {
-    at.error(`"${text}" is not a trust-domain pattern`, 'a name, "prefix*", "*suffix" or "*"');
-    return undefined;
-  }
-  return { kind: 'trust-domain', value: text };
-};
-
+  };
+const namespace = reported(parseNamespacePattern);
+const serviceAccount = reported(parseServiceAccountPattern);
+const trustDomain = reported(parseTrustDomainPattern);
 /** `<iss>/<sub>` of the verified token, with Istio's `*` forms. */
-const requestPrincipal = (text: string): StringMatch =>
-  text === '*'
-    ? { kind: 'present', value: '' }
-    : text.endsWith('*')
-      ? { kind: 'prefix', value: text.slice(0, -1) }
-      : text.startsWith('*')
-        ? { kind: 'suffix', value: text.slice(1) }
-        : { kind: 'exact', value: text };
+const requestPrincipal = (text: string): StringMatch => istioMatch(text);
 
 /**
  * Native `from` → sources. A mapping (or each mapping of a list, OR) names callers: identities,

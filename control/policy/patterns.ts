@@ -1,4 +1,9 @@
-/** The path and host patterns a rule's `to:` names, checked as requests are compared: normalised, lower case. */
+/**
+ * The patterns rules name, one owner for each form whatever the format that writes it (native
+ * YAML, Istio, matcher objects, the native writer reading its own output back): paths and hosts
+ * as requests are compared (normalised, lower case), and the identity forms: namespaces, service
+ * accounts, trust domains, and Istio's `*` forms.
+ */
 
 import { isIstioTemplate, templateFromIstio } from '../../contracts/path-template.js';
 import { fail, ok, type Result } from '../../contracts/problem.js';
@@ -46,4 +51,37 @@ export function parseHostPattern(h: string): Result<StringMatch> {
   if (h === '*') return ok({ kind: 'present', value: '' });
   if (h.startsWith('*.')) return ok({ kind: 'suffix', value: h.slice(1) });
   return ok({ kind: 'exact', value: h });
+}
+
+/** Istio's string forms: exact, `prefix*`, `*suffix`, `*` (presence); `transform` maps the literal part. */
+export function istioMatch(text: string, transform: (s: string) => string = (s) => s): StringMatch {
+  if (text === '*') return { kind: 'present', value: '' };
+  if (text.endsWith('*')) return { kind: 'prefix', value: transform(text.slice(0, -1)) };
+  if (text.startsWith('*')) return { kind: 'suffix', value: text.slice(1) };
+  return { kind: 'exact', value: transform(text) };
+}
+
+const NAMESPACE = /^[a-z0-9*]([-a-z0-9.*]*[a-z0-9*])?$/;
+
+/** A namespace name, a pattern such as `team-*` (each `*` any characters), or `*` for any identity. */
+export function parseNamespacePattern(text: string): Result<StringMatch> {
+  if (text === '*') return ok({ kind: 'present', value: '' });
+  if (!NAMESPACE.test(text))
+    return fail('', `"${text}" is not a namespace`, 'a namespace name, a pattern such as "team-*", or "*" for any');
+  return ok(text.includes('*') ? { kind: 'namespace-pattern', value: text } : { kind: 'contains', value: `/ns/${text}/` });
+}
+
+/** `<namespace>/<serviceaccount>`, in any trust domain, without wildcards. */
+export function parseServiceAccountPattern(text: string): Result<StringMatch> {
+  if (!/^[^/*]+\/[^/*]+$/.test(text))
+    return fail('', `"${text}" is not <namespace>/<serviceaccount>`, 'it names that account in any trust domain');
+  return ok({ kind: 'service-account', value: text });
+}
+
+/** A trust domain: a name, `prefix*`, `*suffix` or `*` (Istio's CheckTrustDomainValues), never with "/". */
+export function parseTrustDomainPattern(text: string): Result<StringMatch> {
+  const stars = text.split('*').length - 1;
+  if (text === '' || stars > 1 || (stars === 1 && !text.startsWith('*') && !text.endsWith('*')) || text.includes('/'))
+    return fail('', `"${text}" is not a trust-domain pattern`, 'a trust domain is a name, "prefix*", "*suffix" or "*", without "/"');
+  return ok({ kind: 'trust-domain', value: text });
 }

@@ -3,7 +3,7 @@
  * workload registry, one Mesh, and identities outside the trust domain.
  */
 
-import { MAX_METHOD_TABLE, METHOD_BITS } from '../../contracts/methods.js';
+import { isStandardMethod, MAX_METHOD_TABLE } from '../../contracts/methods.js';
 import { trustDomainOf } from '../../contracts/spiffe.js';
 import type { Diagnostic } from './diagnostics.js';
 import type { Mesh, Perimeter, PolicySet } from './model.js';
@@ -103,7 +103,7 @@ function methodTables(policy: PolicySet, registry: Registry, out: Diagnostic[]):
     for (const r of [...p.rules, ...(p.candidate?.rules ?? [])])
       for (const o of r.to)
         for (const m of [...o.methods, ...o.notMethods])
-          if (m.kind !== 'exact' || !(m.value in METHOD_BITS)) keys.add(`${m.kind}:${m.value}`);
+          if (m.kind !== 'exact' || !isStandardMethod(m.value)) keys.add(`${m.kind}:${m.value}`);
     if (keys.size === 0) continue;
     for (const w of registry.select(p.selector)) {
       const entry = perWorkload.get(w.name) ?? { keys: new Set<string>(), first: p };

@@ -212,8 +212,8 @@ export function readExtras(policy: Policy, req: Request): bool {
   if ((policy.needs & NEED_CLAIMS) != 0) {
     const st = host.getProperty(ptrOf(METADATA), METADATA.byteLength);
     keep(host.hostPtr);
-    if (st == Status.NotFound) return claims.readClaims(policy.claims, req, 0, 0);
-    if (st != Status.Ok || !claims.readClaims(policy.claims, req, host.hostPtr, host.hostSize)) return false;
+    if (st == Status.NotFound) return claims.readClaims(policy.claims, policy.claimHeads, req, 0, 0);
+    if (st != Status.Ok || !claims.readClaims(policy.claims, policy.claimHeads, req, host.hostPtr, host.hostSize)) return false;
     if (policy.usesRequestPrincipal) readRequestPrincipal(req);
   }
   return true;

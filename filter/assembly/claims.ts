@@ -160,7 +160,7 @@ export let subLen: isize = -1;
  * does not carry, or a request without a verified token, are absent. False when the bytes are not
  * a well-formed message (a host fault).
  */
-export function readClaims(names: StaticArray<Match>, req: Request, p: usize, len: usize): bool {
+export function readClaims(names: StaticArray<Match>, heads: StaticArray<u32>, req: Request, p: usize, len: usize): bool {
   for (let i = 0; i < names.length; i++) unchecked((req.claimKinds[i] = CLAIM_ABSENT));
   issLen = -1;
   subLen = -1;
@@ -185,8 +185,7 @@ export function readClaims(names: StaticArray<Match>, req: Request, p: usize, le
     for (let i = 0; i < names.length; i++) {
       const n = unchecked(names[i]);
       // A nested claim's name is its segments joined by NUL (contracts/claim-path.ts).
-      let first: usize = 0;
-      while (first < n.len && load<u8>(n.ptr + first) != 0) first++;
+      const first = <usize>unchecked(heads[i]);
       if (!equalBytes(n.ptr, first, kp, kl)) continue;
       if (first == n.len) {
         kind = k0 == VALUE_STRUCT ? CLAIM_OTHER : k0;

@@ -4,7 +4,7 @@
 // docs/semantics.md and the reference evaluator do. Nothing here allocates or keeps state of
 // its own: the request and the verdict are the caller's.
 import * as claims from "./claims";
-import { AUTHORITY_BUF, HOST_BUF, Match, matchAny, PATH_BUF } from "./match";
+import { HOST_BUF, Match, matchAny, PATH_BUF } from "./match";
 import {
   ACTION_ALLOW,
   ACTION_AUDIT,
@@ -97,8 +97,8 @@ function overHeader(ms: StaticArray<Match>, p: usize, len: usize, forall: bool, 
   if (matchAny(o.notPaths, PATH_BUF, req.pathLen)) return false;
   if (o.hosts.length > 0 && !matchAny(o.hosts, HOST_BUF, req.hostLen)) return false;
   if (matchAny(o.notHosts, HOST_BUF, req.hostLen)) return false;
-  if (o.authorities.length > 0 && !matchAny(o.authorities, AUTHORITY_BUF, req.rawHostLen)) return false;
-  if (matchAny(o.notAuthorities, AUTHORITY_BUF, req.rawHostLen)) return false;
+  if (o.authorities.length > 0 && !matchAny(o.authorities, HOST_BUF, req.rawHostLen)) return false;
+  if (matchAny(o.notAuthorities, HOST_BUF, req.rawHostLen)) return false;
   if (o.ports.length > 0 && (port < 0 || !portIn(o.ports, port))) return false;
   if (port >= 0 && portIn(o.notPorts, port)) return false;
   return true;

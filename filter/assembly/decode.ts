@@ -9,6 +9,18 @@ import { KIND_EXACT, Match } from "./match";
 import { ATTR_CLAIM, ATTR_HEADER, FORMAT_VERSION, MAX_METHOD_TABLE, MODE_ENFORCE, Perimeter, Policy, Rule } from "./policy";
 import { nested, Reader, WIRE_LEN, WIRE_VARINT } from "./reader";
 
+/** Where each claim name's first segment ends (contracts/claim-path.ts), found once here, not per request. */
+function claimHeads(names: StaticArray<Match>): StaticArray<u32> {
+  const heads = new StaticArray<u32>(names.length);
+  for (let i = 0; i < names.length; i++) {
+    const n = unchecked(names[i]);
+    let first: usize = 0;
+    while (first < n.len && load<u8>(n.ptr + first) != 0) first++;
+    unchecked((heads[i] = <u32>first));
+  }
+  return heads;
+}
+
 export function decodePolicy(pool: ArrayBuffer): Policy | null {
   const base = ptrOf(pool);
   return decodeRange(pool, base, base + <usize>pool.byteLength, true);
@@ -98,6 +110,7 @@ function decodeRange(pool: ArrayBuffer, start: usize, end: usize, outer: bool): 
   policy.rules = fixed(rules);
   policy.headers = fixed(headers);
   policy.claims = fixed(claims);
+  policy.claimHeads = claimHeads(policy.claims);
   policy.methods = fixed(methods);
   buildIndex(policy);
   buildLabels(policy);

@@ -209,14 +209,15 @@ export function normalizePath(raw: usize, rawLen: usize, params: u8): isize {
 }
 
 export const MAX_HOST: usize = 1024;
+/**
+ * The whole `:authority`, ASCII lower-cased: its first hostLen bytes are the host (port and a
+ * trailing dot removed from the end), all rawHostLen of them the authority Istio's hosts test.
+ */
 export const HOST_BUF: usize = memory.data(<i32>MAX_HOST);
-/** The whole `:authority`, ASCII lower-cased, port and all (Istio hosts): as long as the raw one. */
-export const AUTHORITY_BUF: usize = memory.data(<i32>MAX_HOST);
 
 /**
- * `:authority` ASCII lower-cased, port and a trailing dot removed, into HOST_BUF; returns its
- * length, or -1 for an authority longer than MAX_HOST: refused, never truncated. The whole
- * authority, lower-cased, lands in AUTHORITY_BUF (its length is the raw one's).
+ * `:authority` ASCII lower-cased into HOST_BUF; returns the length of the host in it (port and a
+ * trailing dot removed), or -1 for an authority longer than MAX_HOST: refused, never truncated.
  */
 export function normalizeHost(raw: usize, rawLen: usize): isize {
   if (rawLen > MAX_HOST) return -1;
@@ -239,9 +240,8 @@ export function normalizeHost(raw: usize, rawLen: usize): isize {
   for (let i: usize = 0; i < rawLen; i++) {
     let c = load<u8>(raw + i);
     if (c >= 0x41 && c <= 0x5a) c += 0x20;
-    store<u8>(AUTHORITY_BUF + i, c);
+    store<u8>(HOST_BUF + i, c);
   }
-  memory.copy(HOST_BUF, AUTHORITY_BUF, len);
   if (len > 0 && load<u8>(HOST_BUF + len - 1) == 0x2e) len--;
   return <isize>len;
 }

@@ -6,6 +6,7 @@ import { foldedEquals, sameBytes, utf8 } from "./bytes";
 const SPIFFE = utf8("spiffe://");
 const NS = utf8("/ns/");
 const SA = utf8("sa/");
+const SLASH = utf8("/");
 
 /** RFC 3986 pchar as Envoy's uri_template reads it: unreserved, "%", sub-delims but "*" and "=", ":" and "@". */
 @inline function isTemplateChar(c: u32): bool {
@@ -111,10 +112,12 @@ export function trustDomainMatches(v: usize, vlen: usize, s: usize, slen: usize)
   return tdLen == vlen && sameBytes(td, v, vlen);
 }
 
-/** The leftmost place at or after `from` where `len` bytes at p occur in s, or -1. */
-function find(s: usize, slen: usize, from: usize, p: usize, len: usize): isize {
-  if (len == 0) return from <= slen ? <isize>from : -1;
-  for (let i = from; i + len <= slen; i++) if (sameBytes(s + i, p, len)) return <isize>i;
+/** The leftmost place at or after `from` where pre, part and post occur one after another, or -1. */
+function findPiece(s: usize, slen: usize, from: usize, pre: usize, preLen: usize, part: usize, partLen: usize, post: usize, postLen: usize): isize {
+  const total = preLen + partLen + postLen;
+  for (let i = from; i + total <= slen; i++) {
+    if (sameBytes(s + i, pre, preLen) && sameBytes(s + i + preLen, part, partLen) && sameBytes(s + i + preLen + partLen, post, postLen)) return <isize>i;
+  }
   return -1;
 }
 
@@ -126,33 +129,14 @@ export function namespacePatternMatches(v: usize, vlen: usize, s: usize, slen: u
   if (hasLineBreak(s, slen)) return false;
   let at: usize = 0;
   let start: usize = 0;
-  let first = true;
   for (let i: usize = 0; i <= vlen; i++) {
     if (i < vlen && load<u8>(v + i) != 0x2a) continue;
-    const last = i == vlen;
-    const part = v + start;
+    const preLen: usize = start == 0 ? 4 : 0;
+    const postLen: usize = i == vlen ? 1 : 0;
     const partLen = i - start;
-    if (first) {
-      const j = find(s, slen, at, changetype<usize>(NS), 4);
-      // "/ns/" immediately followed by the first part, leftmost.
-      let k = j;
-      while (k >= 0 && !(<usize>k + 4 + partLen <= slen && sameBytes(s + <usize>k + 4, part, partLen))) k = find(s, slen, <usize>k + 1, changetype<usize>(NS), 4);
-      if (k < 0) return false;
-      at = <usize>k + 4 + partLen;
-      first = false;
-      if (last) {
-        // No "*" at all: the whole pattern must be followed by "/".
-        return at < slen && load<u8>(s + at) == 0x2f;
-      }
-    } else if (last) {
-      let k = find(s, slen, at, part, partLen);
-      while (k >= 0 && !(<usize>k + partLen < slen && load<u8>(s + <usize>k + partLen) == 0x2f)) k = find(s, slen, <usize>k + 1, part, partLen);
-      return k >= 0;
-    } else {
-      const k = find(s, slen, at, part, partLen);
-      if (k < 0) return false;
-      at = <usize>k + partLen;
-    }
+    const k = findPiece(s, slen, at, changetype<usize>(NS), preLen, v + start, partLen, changetype<usize>(SLASH), postLen);
+    if (k < 0) return false;
+    at = <usize>k + preLen + partLen + postLen;
     start = i + 1;
   }
   return true;

@@ -136,6 +136,8 @@ export class Policy {
   rules: StaticArray<Rule> = [];
   headers: StaticArray<Match> = NO_MATCHES;
   claims: StaticArray<Match> = NO_MATCHES;
+  /** Per claim name, the length of its first segment (a nested name's segments are joined by NUL). */
+  claimHeads: StaticArray<u32> = NO_U32;
   /** Method matchers beyond the nine standard methods: entry i is mask bit 9 + i. */
   methods: StaticArray<Match> = NO_MATCHES;
   needs: u32 = 0;
