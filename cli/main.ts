@@ -4,6 +4,7 @@
  * return exit codes; errors a user can fix are printed as one line without a stack trace.
  */
 import { Command, CommanderError } from 'commander';
+import { applyCommand } from './commands/apply.js';
 import { caInitCommand } from './commands/ca-init.js';
 import { caIssueCommand } from './commands/ca-issue.js';
 import { checkCommand } from './commands/check.js';
@@ -58,6 +59,7 @@ const COMMANDS: readonly Registrable[] = [
   sidecarCommand,
   demoCommand,
   serveCommand,
+  applyCommand,
   statusCommand,
   versionsCommand,
   diffCommand,

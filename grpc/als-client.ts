@@ -10,7 +10,8 @@ import { type ChannelOptions, type Client, type ClientWritable, clientStream, di
 import type { ClientTls } from './credentials.js';
 
 export interface AlsOptions {
-  address: string;
+  /** host:port of the service, or of each replica: a broken stream moves on to the next. */
+  address: string | readonly string[];
   nodeId: string;
   logName: string;
   /** mTLS with the workload's SVID; absent: plaintext (tests of the protocol only). */
@@ -23,7 +24,8 @@ export interface AlsOptions {
 }
 
 export class AlsClient {
-  private readonly client: Client;
+  private readonly clients: Client[];
+  private at = 0;
   private call: ClientWritable<object> | undefined;
   private buffer: HTTPAccessLogEntry[] = [];
   private timer: NodeJS.Timeout | undefined;
@@ -34,7 +36,8 @@ export class AlsClient {
   readonly stats = { sent: 0, dropped: 0, streams: 0 };
 
   constructor(private readonly o: AlsOptions) {
-    this.client = dial(AccessLogService, o.address, o.tls, o.channelOptions);
+    const addresses = typeof o.address === 'string' ? [o.address] : o.address;
+    this.clients = addresses.map((a) => dial(AccessLogService, a, o.tls, o.channelOptions));
   }
 
   log(entry: HTTPAccessLogEntry): void {
@@ -70,7 +73,7 @@ export class AlsClient {
 
   private open(): void {
     if (this.retry) return;
-    const call = clientStream<object>(this.client, 'StreamAccessLogs');
+    const call = clientStream<object>(this.clients[this.at] as Client, 'StreamAccessLogs');
     if (!call) return;
     this.stats.streams++;
     this.identified = false;
@@ -78,8 +81,9 @@ export class AlsClient {
     call.on('status', () => {
       if (this.call === call) this.call = undefined;
       if (this.closed) return;
-      // Back off (0.5 s doubling to 30 s) before the next stream; entries wait in the buffer.
-      const delay = Math.min(30_000, 500 * 2 ** this.attempt++) * (0.5 + Math.random() / 2);
+      // The next replica; back off (0.5 s doubling to 30 s, once per round of them) before it; entries wait in the buffer.
+      this.at = (this.at + 1) % this.clients.length;
+      const delay = Math.min(30_000, 500 * 2 ** Math.floor(this.attempt++ / this.clients.length)) * (0.5 + Math.random() / 2);
       this.retry = setTimeout(() => {
         this.retry = undefined;
         this.flush();
@@ -98,6 +102,6 @@ export class AlsClient {
     clearTimeout(this.timer);
     clearTimeout(this.retry);
     this.call?.end();
-    this.client.close();
+    for (const c of this.clients) c.close();
   }
 }

@@ -91,7 +91,7 @@ async function runDemo(o: OptionsOf<typeof FLAGS>): Promise<number> {
     );
     say(`web page (live map, flows, perimeters): http://127.0.0.1:${mesh.control.adminPort}/ui`);
     const first = await round(mesh, flows);
-    print(`Round 1: the shop's flows through the sidecars (policy ${mesh.control.publisher.current?.version})`, first);
+    print(`Round 1: the shop's flows through the sidecars (policy ${mesh.control.source.current?.version})`, first);
     const mismatches = first.filter((r) => r.flow.expect && r.flow.expect !== r.verdict).length;
 
     // The rollout step of the seeds: the db perimeter has been simulated; now it is enforced.

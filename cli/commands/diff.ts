@@ -1,14 +1,17 @@
 /** `perimeter diff A B`: which rules changed between two published versions, per workload. */
 import { diffVersions } from '../../control/serve/diff.js';
+import { findEntry, type HistoryEntry } from '../../control/serve/history.js';
 import type { CompiledPolicy } from '../../proto/gen/perimeter/v1/compiled.js';
 import { arg, DEFAULT_STATE, defineCommand, flag, type OptionsOf } from '../support/flags.js';
 import { found, guard, openHistory } from '../support/history.js';
 import { paint } from '../support/output.js';
+import { STORE_FLAGS, storedPolicies, withStore } from '../support/store.js';
 
 const ARGS = { from: arg('<from>'), to: arg('<to>') };
 const FLAGS = {
   state: flag.withDefault('--state <dir>', 'state directory', DEFAULT_STATE),
   json: flag.bool('--json', 'machine-readable output'),
+  ...STORE_FLAGS,
 };
 
 export const diffCommand = defineCommand({
@@ -19,12 +22,24 @@ export const diffCommand = defineCommand({
   run: runDiff,
 });
 
-function runDiff(o: OptionsOf<typeof FLAGS, typeof ARGS>): number {
+async function runDiff(o: OptionsOf<typeof FLAGS, typeof ARGS>): Promise<number> {
   const [a, b] = [o.from, o.to];
-  const h = openHistory(o.state);
-  const [ea, eb] = [found(h.find(a)), found(h.find(b))];
-  const pa: Map<string, CompiledPolicy> = guard(() => h.policies(ea));
-  const pb: Map<string, CompiledPolicy> = guard(() => h.policies(eb));
+  let ea: HistoryEntry;
+  let eb: HistoryEntry;
+  let pa: Map<string, CompiledPolicy>;
+  let pb: Map<string, CompiledPolicy>;
+  if (o.store) {
+    [ea, eb, pa, pb] = await withStore(o, async (s) => {
+      const entries = await s.entries();
+      const [x, y] = [found(findEntry(entries, a)), found(findEntry(entries, b))];
+      return [x, y, await storedPolicies(s, x), await storedPolicies(s, y)] as const;
+    });
+  } else {
+    const h = openHistory(o.state);
+    [ea, eb] = [found(h.find(a)), found(h.find(b))];
+    pa = guard(() => h.policies(ea));
+    pb = guard(() => h.policies(eb));
+  }
   const diffs = diffVersions(pa, pb);
   if (o.json) {
     process.stdout.write(`${JSON.stringify({ from: ea, to: eb, workloads: diffs }, null, 2)}\n`);

@@ -25,7 +25,10 @@ const BOOTSTRAP_DEFAULTS = {
 const FLAGS = {
   workload: flag.required('--workload <name>', 'workload name or SPIFFE ID'),
   policy: flag.required('--policy <dir>', 'policy directory (the registry and what the policy needs)'),
-  control: flag.required('--control <host:port>', 'the control server (xDS and ALS)'),
+  control: flag.required(
+    '--control <host:port[,host:port…]>',
+    'the control server or its replicas (xDS and ALS; one cluster, an endpoint each)',
+  ),
   controlIdentity: flag.string(
     '--control-identity <spiffe-id>',
     'SPIFFE ID the control server must present (default …/ns/perimeter-system/sa/perimeter-control)',
@@ -86,7 +89,10 @@ function runEnvoyBootstrap(o: OptionsOf<typeof FLAGS>): number {
   const yaml = renderBootstrapYaml({
     workload: me.workload,
     trustDomain,
-    control: { ...hostPortArg('--control', o.control), identity: o.controlIdentity ?? `spiffe://${trustDomain}${CONTROL_IDENTITY_PATH}` },
+    control: {
+      addresses: o.control.split(',').map((a) => hostPortArg('--control', a.trim())),
+      identity: o.controlIdentity ?? `spiffe://${trustDomain}${CONTROL_IDENTITY_PATH}`,
+    },
     ports,
     certDir: o.certs.replace(/\/$/, ''),
     peers,

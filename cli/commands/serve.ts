@@ -1,15 +1,19 @@
 /** `perimeter serve`: runs the control server until SIGINT or SIGTERM. */
 
+import { hostname } from 'node:os';
 import { RESOURCE_NAME } from '../../contracts/ecds.js';
 import { BUILT_MODULE, DEFAULT_MODULE_PATH } from '../../contracts/module.js';
+import { SharedSource } from '../../control/ha/shared-source.js';
 import { readTokenFile } from '../../control/serve/admin-guard.js';
 import { ControlServer } from '../../control/serve/control-server.js';
 import { createLogger, type LogLevel } from '../../control/serve/log.js';
+import type { SourceParts } from '../../control/serve/source.js';
 import { DEFAULT_STATE, defineCommand, flag, type OptionsOf } from '../support/flags.js';
+import { caSecret, openStore, STORE_FLAGS, storeName } from '../support/store.js';
 import { UsageError } from '../support/targets.js';
 
 const FLAGS = {
-  policy: flag.requiredList('--policy <path>', 'policy file or directory (repeatable)'),
+  policy: flag.list('--policy <path>', 'policy file or directory (repeatable); with --store, optional: a replica without it only serves'),
   state: flag.withDefault('--state <dir>', 'state directory: CA, history, server.json', DEFAULT_STATE),
   listen: flag.withDefault('--listen <host:port>', 'xDS (gRPC) listener', '127.0.0.1:18000'),
   admin: flag.switchable(
@@ -30,6 +34,17 @@ const FLAGS = {
   modulePath: flag.withDefault('--module-path <path>', 'where sidecars find perimeter.wasm', DEFAULT_MODULE_PATH),
   wasm: flag.string('--wasm <file>', 'the module sidecars run (its sha256 names the VM); default filter/build/perimeter.wasm'),
   logLevel: flag.withDefault('--log-level <level>', 'debug, info, warn, error', 'info'),
+  ...STORE_FLAGS,
+  replicaId: flag.string(
+    '--replica-id <name>',
+    'with --store: this replica’s name in the election and in status (default: host name and pid)',
+  ),
+  lease: flag.withDefault(
+    '--lease <seconds>',
+    'with --store: the leader’s and the registration’s lease; a dead replica is replaced within it',
+    '3',
+  ),
+  caKeyFile: flag.string('--ca-key-file <file>', 'with --store: the secret that seals the mesh CA key in the store (or PERIMETER_CA_KEY)'),
 };
 
 export const serveCommand = defineCommand({
@@ -53,10 +68,18 @@ async function runServe(o: OptionsOf<typeof FLAGS>): Promise<number> {
   }
   for (const h of o.adminHost ?? [])
     if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/i.test(h)) throw new UsageError(`--admin-host ${h}: a DNS name`);
+  const policy = o.policy ?? [];
+  if (!o.store && policy.length === 0) throw new UsageError('--policy is required (or --store, for a replica that only serves)');
+  const lease = Number(o.lease);
+  if (!Number.isInteger(lease) || lease < 2 || lease > 300) throw new UsageError(`--lease ${o.lease}: whole seconds from 2 to 300`);
+  const store = o.store ? openStore({ ...o, store: o.store }) : undefined;
+  const secret = store ? caSecret(o.caKeyFile) : undefined;
+  const id = o.replicaId ?? `${hostname()}-${process.pid}`;
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(id)) throw new UsageError(`--replica-id ${id}: letters, digits, . _ - (up to 63)`);
   let server: ControlServer;
   try {
     server = await ControlServer.start({
-      policy: o.policy,
+      policy,
       state: o.state,
       listen: o.listen,
       admin: o.admin,
@@ -68,15 +91,36 @@ async function runServe(o: OptionsOf<typeof FLAGS>): Promise<number> {
       modulePath: o.modulePath,
       moduleFile: o.wasm ?? BUILT_MODULE,
       log,
+      ...(store
+        ? {
+            watch: policy.length > 0,
+            source: (parts: SourceParts) =>
+              new SharedSource(parts, {
+                store,
+                storeName: storeName(o),
+                id,
+                leaseSeconds: lease,
+                compiles: policy.length > 0,
+                caSecret: secret,
+                log,
+              }),
+          }
+        : {}),
     });
   } catch (e) {
+    store?.close();
     log.error({ err: (e as Error).message }, 'control server failed to start');
     throw new UsageError((e as Error).message);
   }
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       log.info({ signal }, 'stopping');
-      void server.stop().then(resolve);
+      void server.stop().then(() => {
+        store?.close();
+        // The etcd client can keep a reconnect timer after close; nothing is left to do, so do not wait for it.
+        if (store) setTimeout(() => process.exit(0), 1_000).unref();
+        resolve();
+      });
     };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));

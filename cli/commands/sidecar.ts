@@ -13,13 +13,16 @@ import { hostPortArg, JWT_FLAGS, LIMIT_FLAGS, limitsArg, portArg, UsageError } f
 
 const FLAGS = {
   workload: flag.required('--workload <name|spiffe-id>', 'the workload (a name needs --policy)'),
-  control: flag.required('--control <host:port>', 'the control server'),
+  control: flag.required(
+    '--control <host:port[,host:port…]>',
+    'the control server, or its replicas (tried in turn, with jittered backoff)',
+  ),
   inbound: flag.required('--inbound <port>', 'inbound mTLS port (0: any free port)'),
   upstream: flag.required('--upstream <host:port>', 'the app behind the sidecar'),
   outbound: flag.string('--outbound <port>', 'loopback port for the app’s outbound calls'),
   adminPort: flag.string('--admin-port <port>', 'loopback admin: /stats/prometheus, /ready'),
   als: flag.string(
-    '--als <host:port>',
+    '--als <host:port[,host:port…]>',
     'stream access entries (with the decision record) to this Access Log Service (default: the control server, which records them as flows)',
   ),
   jwks: flag.string('--jwks <file>', 'verify bearer tokens against this JWKS and hand the claims to the module (as Envoy jwt_authn)'),
@@ -67,7 +70,8 @@ async function runSidecar(o: OptionsOf<typeof FLAGS>): Promise<number> {
     const svid = await issueSvid(found.value, me);
     tls = { caPem: found.value.certPem, certPem: svid.chainPem, keyPem: svid.keyPem };
   }
-  if (o.als) hostPortArg('--als', o.als);
+  for (const a of o.als?.split(',') ?? []) hostPortArg('--als', a.trim());
+  for (const a of o.control.split(',')) hostPortArg('--control', a.trim());
   const peers: OutboundPeer[] = (o.peer ?? []).map((p) => {
     const eq = p.indexOf('=');
     if (eq < 1) throw new UsageError(`--peer ${p}: expected WORKLOAD=HOST:PORT`);

@@ -1,11 +1,16 @@
 /** `perimeter versions`: the published versions, newest last. */
+
+import type { HistoryEntry } from '../../control/serve/history.js';
 import { DEFAULT_STATE, defineCommand, flag, type OptionsOf } from '../support/flags.js';
 import { openHistory } from '../support/history.js';
 import { paint, table } from '../support/output.js';
+import { STORE_FLAGS, storeName, withStore } from '../support/store.js';
+import { UsageError } from '../support/targets.js';
 
 const FLAGS = {
   state: flag.withDefault('--state <dir>', 'state directory', DEFAULT_STATE),
   json: flag.bool('--json', 'machine-readable output'),
+  ...STORE_FLAGS,
 };
 
 export const versionsCommand = defineCommand({
@@ -15,9 +20,9 @@ export const versionsCommand = defineCommand({
   run: runVersions,
 });
 
-function runVersions(o: OptionsOf<typeof FLAGS>): number {
-  const h = openHistory(o.state);
-  const entries = h.entries();
+async function runVersions(o: OptionsOf<typeof FLAGS>): Promise<number> {
+  const entries: readonly HistoryEntry[] = o.store ? await withStore(o, (s) => s.entries()) : openHistory(o.state).entries();
+  if (entries.length === 0) throw new UsageError(`no published versions in ${o.store ? storeName(o) : o.state}`);
   if (o.json) {
     process.stdout.write(`${JSON.stringify(entries, null, 2)}\n`);
     return 0;

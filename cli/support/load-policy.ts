@@ -23,3 +23,14 @@ export function loadAndCompile(paths: readonly string[]): CompileResult {
 export function printDiagnosticsTo(stream: NodeJS.WriteStream, text: string, severity: 'error' | 'warning'): void {
   stream.write(`${text.replace(/: (error|warning): /, (m) => paint(m, severity === 'error' ? 'red' : 'yellow', stream))}\n`);
 }
+
+/** The compiled set as a version source publishes it: each workload's bytes, and the sources for the history. */
+export function loadAndCompileWithSources(paths: readonly string[], what: string) {
+  const loaded = loadPolicy(paths, what);
+  const c = compile(loaded.policy);
+  return {
+    version: c.version,
+    workloads: c.workloads.map((w) => ({ name: w.workload.name, identity: w.workload.identity, version: w.version, bytes: w.bytes })),
+    sources: (loaded.sources ?? []).map((f) => ({ path: f.name, text: f.text })),
+  };
+}

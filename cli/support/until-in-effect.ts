@@ -3,7 +3,8 @@
  * policy that carries the change, so "done" means "in effect", and say how long that took.
  */
 import type { QuarantineEntry } from '../../control/serve/quarantine.js';
-import type { StatusReport } from '../../control/serve/status.js';
+import type { ReplicaReport, StatusReport } from '../../control/serve/status.js';
+import type { EtcdHistory } from '../../control/store/etcd-history.js';
 import { admin } from './admin-client.js';
 import { paint } from './output.js';
 
@@ -20,9 +21,11 @@ export async function report(
   change: Change,
   started: number,
   o: { state: string; wait: string; json?: boolean | undefined },
+  store?: EtcdHistory,
 ): Promise<number> {
   const waitMs = Number(o.wait);
-  const sync = await untilInSync(o.state, Number.isFinite(waitMs) ? waitMs : 5000);
+  const read = store ? () => store.replicas().then(parseReplicas) : () => admin(o.state, '/status') as Promise<StatusReport>;
+  const sync = await untilInSync(read, change.published?.seq, Number.isFinite(waitMs) ? waitMs : 5000);
   const seconds = (performance.now() - started) / 1000;
   const behind = sync.sidecars.filter((s) => !s.inSync);
   if (o.json) {
@@ -45,13 +48,44 @@ export async function report(
   return behind.length === 0 ? 0 : EXIT_NOT_CONFIRMED;
 }
 
-async function untilInSync(state: string, waitMs: number): Promise<StatusReport> {
+/** What every live replica registered in the store (an entry that does not parse is left out). */
+export function parseReplicas(all: ReadonlyMap<string, string>): ReplicaReport[] {
+  return [...all.values()].flatMap((v) => {
+    try {
+      return [JSON.parse(v) as ReplicaReport];
+    } catch {
+      return [];
+    }
+  });
+}
+
+interface Synced {
+  identity: string;
+  inSync: boolean;
+}
+
+/**
+ * The sidecars, once all ACKed (or at the deadline). With replicas, those of every replica, each
+ * replica counted only once it serves the change (before, "in sync" is with the old version).
+ */
+async function untilInSync(
+  read: () => Promise<StatusReport | ReplicaReport[]>,
+  seq: number | undefined,
+  waitMs: number,
+): Promise<{ sidecars: Synced[] }> {
   const deadline = performance.now() + waitMs;
   for (;;) {
-    const s = (await admin(state, '/status')) as StatusReport;
+    const s = await read();
+    const replicas = Array.isArray(s) ? s : s.replicas;
     // Sidecars of identities the registry does not know receive nothing, so there is nothing for them to ACK.
-    s.sidecars = s.sidecars.filter((c) => c.currentPolicy !== undefined);
-    if (s.sidecars.every((c) => c.inSync) || performance.now() >= deadline) return s;
+    const sidecars: Synced[] = replicas
+      ? replicas.flatMap((r) =>
+          r.sidecars
+            .filter((c) => c.currentPolicy !== undefined)
+            .map((c) => ({ identity: c.identity, inSync: c.inSync && (seq === undefined || (r.serving?.seq ?? 0) >= seq) })),
+        )
+      : (s as StatusReport).sidecars.filter((c) => c.currentPolicy !== undefined);
+    if (sidecars.every((c) => c.inSync) || performance.now() >= deadline) return { sidecars };
     await new Promise((r) => setTimeout(r, 20));
   }
 }

@@ -78,6 +78,18 @@ export async function initCa(
   if (refused) throw new Error(problemText(refused));
   const dir = caDir(stateDir);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const { certPem, keyPem } = await generateCa(trustDomain, opts);
+  writeFileSync(join(dir, 'ca.crt.pem'), certPem, { mode: 0o644 });
+  writeSecret(join(dir, 'ca.key.pem'), keyPem);
+  writeFileSync(join(dir, 'trust-domain'), `${trustDomain}\n`, { mode: 0o644 });
+  return { dir, certPem, keyPem, trustDomain };
+}
+
+/** A new CA for `trustDomain`, in memory (a shared store seals its key before keeping it). */
+export async function generateCa(
+  trustDomain: string,
+  opts: { validityDays?: number; now?: Date } = {},
+): Promise<{ certPem: string; keyPem: string }> {
   const keys = await keyPair();
   const now = opts.now ?? new Date();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
@@ -96,10 +108,7 @@ export async function initCa(
   });
   const certPem = cert.toString('pem');
   const keyPem = pem('PRIVATE KEY', await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
-  writeFileSync(join(dir, 'ca.crt.pem'), certPem, { mode: 0o644 });
-  writeSecret(join(dir, 'ca.key.pem'), keyPem);
-  writeFileSync(join(dir, 'trust-domain'), `${trustDomain}\n`, { mode: 0o644 });
-  return { dir, certPem, keyPem, trustDomain };
+  return { certPem, keyPem };
 }
 
 /** The CA under `<state>/ca/`, or the problem: there is none there. */

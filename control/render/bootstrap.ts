@@ -25,7 +25,8 @@ export const APP_CLUSTER = 'local-app';
 export interface BootstrapOptions {
   workload: Workload;
   trustDomain: string;
-  control: { host: string; port: number; identity: string };
+  /** The control server, or each of its replicas: one cluster with an endpoint each (Envoy balances and fails over). */
+  control: { addresses: readonly { host: string; port: number }[]; identity: string };
   ports: { inbound: number; app: number; outbound: number; admin: number };
   /** Where the SVID (svid.crt.pem, svid.key.pem) and the mesh CA (ca.crt.pem) are mounted. */
   certDir: string;
@@ -47,12 +48,16 @@ type Json = Record<string, unknown>;
 
 const socket = (address: string, port: number) => ({ socket_address: { address, port_value: port } });
 
-function staticCluster(name: string, host: string, port: number, dns: boolean): Json {
+/** A cluster of fixed endpoints; any name among them makes it STRICT_DNS (every address of every name). */
+function endpointsCluster(name: string, addresses: readonly { host: string; port: number }[]): Json {
   return {
     name,
-    type: dns ? 'STRICT_DNS' : 'STATIC',
+    type: addresses.some((a) => !isIp(a.host)) ? 'STRICT_DNS' : 'STATIC',
     connect_timeout: '2s',
-    load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address: socket(host, port) } }] }] },
+    load_assignment: {
+      cluster_name: name,
+      endpoints: [{ lb_endpoints: addresses.map((a) => ({ endpoint: { address: socket(a.host, a.port) } })) }],
+    },
   };
 }
 
@@ -250,7 +255,11 @@ export function renderBootstrap(o: BootstrapOptions): Json {
   };
 
   const control = {
-    ...staticCluster(CONTROL_CLUSTER, o.control.host, o.control.port, !isIp(o.control.host)),
+    ...endpointsCluster(CONTROL_CLUSTER, o.control.addresses),
+    // With several replicas: a replica that fails is ejected and its streams move to the others.
+    ...(o.control.addresses.length > 1
+      ? { outlier_detection: { consecutive_5xx: 3, consecutive_gateway_failure: 1, interval: '2s', base_ejection_time: '5s' } }
+      : {}),
     typed_extension_protocol_options: {
       'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
         '@type': typeUrl('envoy.extensions.upstreams.http.v3.HttpProtocolOptions'),
@@ -275,9 +284,9 @@ export function renderBootstrap(o: BootstrapOptions): Json {
       listeners: [inbound, outbound],
       clusters: [
         control,
-        staticCluster(APP_CLUSTER, '127.0.0.1', o.ports.app, false),
+        endpointsCluster(APP_CLUSTER, [{ host: '127.0.0.1', port: o.ports.app }]),
         ...o.peers.map((p) => ({
-          ...staticCluster(outCluster(p), p.host, p.port, !isIp(p.host)),
+          ...endpointsCluster(outCluster(p), [{ host: p.host, port: p.port }]),
           transport_socket: upstreamTls(p.workload.identity, p.workload.name),
         })),
       ],

@@ -106,15 +106,15 @@ export async function startAdmin(address: string, h: AdminHandlers, guard: Guard
         if (req.method === 'GET' && url.pathname === '/metrics') {
           res.writeHead(200, { ...COMMON, 'content-type': h.metricsContentType });
           res.end(await h.metrics());
-        } else if (req.method === 'GET' && url.pathname === '/status') json(res, 200, h.status());
-        else if (req.method === 'GET' && url.pathname === '/versions') json(res, 200, h.versions());
+        } else if (req.method === 'GET' && url.pathname === '/status') json(res, 200, await h.status());
+        else if (req.method === 'GET' && url.pathname === '/versions') json(res, 200, await h.versions());
         else if (req.method === 'GET' && url.pathname === '/healthz') {
           const ok = h.healthy();
           res.writeHead(ok ? 200 : 503, { ...COMMON, 'content-type': 'text/plain' });
           res.end(ok ? 'ok\n' : 'no snapshot yet\n');
         } else if (req.method === 'POST' && url.pathname === '/rollback') {
           const usage = '{"to": "<version>"}';
-          json(res, 200, h.rollback(stringField(await jsonBody(req, usage), 'to', usage)));
+          json(res, 200, await h.rollback(stringField(await jsonBody(req, usage), 'to', usage)));
         } else if (req.method === 'GET' && (url.pathname === '/ui' || url.pathname === '/ui/' || url.pathname === '/')) {
           res.writeHead(200, { ...COMMON, 'content-type': 'text/html; charset=utf-8', 'content-security-policy': PAGE_CSP });
           res.end(UI_PAGE);
@@ -123,10 +123,14 @@ export async function startAdmin(address: string, h: AdminHandlers, guard: Guard
         else if (req.method === 'POST' && url.pathname === '/quarantine') {
           const usage = '{"identity": "spiffe://…", "both": false, "reason": "…"}';
           const o = await jsonBody(req, usage);
-          json(res, 200, h.quarantine(stringField(o, 'identity', usage), o.both === true, typeof o.reason === 'string' ? o.reason : ''));
+          json(
+            res,
+            200,
+            await h.quarantine(stringField(o, 'identity', usage), o.both === true, typeof o.reason === 'string' ? o.reason : ''),
+          );
         } else if (req.method === 'POST' && url.pathname === '/release') {
           const usage = '{"identity": "spiffe://…"}';
-          json(res, 200, h.release(stringField(await jsonBody(req, usage), 'identity', usage)));
+          json(res, 200, await h.release(stringField(await jsonBody(req, usage), 'identity', usage)));
         } else json(res, 404, { error: `no ${req.method} ${url.pathname}; try /status, /versions, /metrics, /healthz, /quarantine, /ui` });
       } catch (e) {
         json(res, e instanceof AdminError ? e.status : 500, { error: (e as Error).message });

@@ -1,13 +1,14 @@
 /**
- * Quarantine and release on a running control server: the list is on disk before anything is
- * pushed, so a restart keeps the quarantine, then the publisher lays it over every workload.
+ * Quarantine and release on a running control server: the identity is checked, the new list is
+ * handed to the version source (which keeps it before anything is pushed, so a restart keeps the
+ * quarantine), and the source lays it over every workload.
  */
-
+import { reasonOf } from '../../contracts/problem.js';
 import type { Logger } from '../xds/server-options.js';
 import { AdminError } from './admin.js';
 import { publishedSummary } from './published.js';
-import type { Publisher } from './publisher.js';
-import { checkIdentity, type QuarantineEntry, writeQuarantine } from './quarantine.js';
+import { checkIdentity, type QuarantineEntry } from './quarantine.js';
+import type { VersionSource } from './source.js';
 
 export interface QuarantineChange {
   entry: QuarantineEntry;
@@ -16,32 +17,32 @@ export interface QuarantineChange {
 
 export class Containment {
   constructor(
-    private readonly state: string,
-    private readonly publisher: Publisher,
+    private readonly source: VersionSource,
     private readonly log: Logger,
     private readonly now: (() => number) | undefined,
   ) {}
 
-  quarantine(identity: string, both: boolean, reason: string): QuarantineChange {
+  quarantine(identity: string, both: boolean, reason: string): Promise<QuarantineChange> {
     const bad = checkIdentity(identity);
     if (bad) throw new AdminError(400, bad);
     const entry: QuarantineEntry = { identity, both, reason, since: new Date(this.now?.() ?? Date.now()).toISOString() };
-    return this.change('quarantine', entry, [...this.publisher.quarantine.filter((e) => e.identity !== identity), entry]);
+    return this.change('quarantine', entry, [...this.source.quarantine.filter((e) => e.identity !== identity), entry]);
   }
 
-  release(identity: string): QuarantineChange {
-    const entry = this.publisher.quarantine.find((e) => e.identity === identity);
+  release(identity: string): Promise<QuarantineChange> {
+    const entry = this.source.quarantine.find((e) => e.identity === identity);
     if (!entry) throw new AdminError(404, `${identity} is not quarantined`);
     return this.change(
       'release',
       entry,
-      this.publisher.quarantine.filter((e) => e !== entry),
+      this.source.quarantine.filter((e) => e !== entry),
     );
   }
 
-  private change(kind: 'quarantine' | 'release', entry: QuarantineEntry, list: QuarantineEntry[]): QuarantineChange {
-    writeQuarantine(this.state, list);
-    const p = this.publisher.setQuarantine(list, { kind, entry });
+  private async change(kind: 'quarantine' | 'release', entry: QuarantineEntry, list: QuarantineEntry[]): Promise<QuarantineChange> {
+    const r = await this.source.setQuarantine({ kind, entry, list });
+    if (!r.ok) throw new AdminError(503, reasonOf(r));
+    const p = r.value;
     this.log.warn({ ...entry, version: p?.version }, kind === 'quarantine' ? 'identity quarantined' : 'quarantine released');
     return { entry, published: p ? publishedSummary(p) : undefined };
   }

@@ -1,11 +1,9 @@
-import { existsSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import type { Server } from 'node:http';
-import { join } from 'node:path';
 import { type ModuleRef, RESOURCE_NAME } from '../../contracts/ecds.js';
 import { reasonOf } from '../../contracts/problem.js';
 import { parseSpiffeId } from '../../contracts/spiffe.js';
 import { TYPE } from '../../contracts/type-urls.js';
-import { caDir, loadCa } from '../ca/ca.js';
 import { FlowStore } from '../flows/store.js';
 import { SnapshotCache } from '../xds/cache.js';
 import { XdsServer } from '../xds/server.js';
@@ -15,15 +13,15 @@ import { AdminError, startAdmin } from './admin.js';
 import { createToken, tokenPath } from './admin-guard.js';
 import { PolicyCompiler } from './compiler.js';
 import { Containment, type QuarantineChange } from './containment.js';
+import { FileSource } from './file-source.js';
 import { FlowIntake } from './flow-intake.js';
 import { History } from './history.js';
 import { ServerMetrics } from './metrics.js';
 import { type Published, publishedSummary } from './published.js';
-import { Publisher } from './publisher.js';
-import { readQuarantine } from './quarantine.js';
 import { removeServerFile, type ServerFile, writeServerFile } from './server-file.js';
 import { ServerIdentity } from './server-identity.js';
 import { type ControlServerOptions, moduleRef } from './server-options.js';
+import type { SourceParts, VersionSource } from './source.js';
 import { EMPTY_FLOW_STATS, type StatusReport, statusReport } from './status.js';
 import { type UiState, uiState } from './ui-state.js';
 import { watchPaths } from './watch.js';
@@ -31,8 +29,7 @@ import { watchPaths } from './watch.js';
 export class ControlServer {
   readonly cache: SnapshotCache;
   readonly metrics = new ServerMetrics();
-  readonly publisher: Publisher;
-  readonly history: History;
+  readonly source: VersionSource;
   private xds!: XdsServer;
   private intake: FlowIntake | undefined;
   private identity: ServerIdentity | undefined;
@@ -53,19 +50,14 @@ export class ControlServer {
   private constructor(private readonly opts: ControlServerOptions) {
     this.log = opts.log;
     this.cache = new SnapshotCache(opts.now);
-    this.history = History.open(opts.state);
-    if (this.history.recovered.length)
-      this.log.warn({ files: this.history.recovered }, 'removed temporary history files left by an interrupted write');
     this.resourceName = opts.resourceName ?? RESOURCE_NAME;
     this.module = moduleRef(opts.moduleFile, opts.modulePath);
-    this.publisher = new Publisher({
+    const parts: SourceParts = {
       paths: opts.policy,
       compile: (paths) => this.compiler.compile(paths),
       cache: this.cache,
       module: this.module,
       resourceName: this.resourceName,
-      history: this.history,
-      quarantine: readQuarantine(opts.state),
       ...(opts.now ? { now: opts.now } : {}),
       hooks: {
         ...this.metrics.publisher,
@@ -80,38 +72,44 @@ export class ControlServer {
         rejected: (r) => {
           this.metrics.publisher.rejected?.(r);
           this.log.warn(
-            { errors: r.errors, diagnostics: r.messages, serving: this.publisher.current?.version },
+            { errors: r.errors, diagnostics: r.messages, serving: this.source.current?.version },
             'policy change rejected; the last good snapshot keeps serving',
           );
         },
       },
-    });
-    this.containment = new Containment(opts.state, this.publisher, this.log, opts.now);
+    };
+    this.source = opts.source ? opts.source(parts) : this.fileSource(parts);
+    this.containment = new Containment(this.source, this.log, opts.now);
   }
 
   static async start(opts: ControlServerOptions): Promise<ControlServer> {
     const s = new ControlServer(opts);
-    await s.boot();
+    try {
+      await s.boot();
+    } catch (e) {
+      // Nothing started is left behind: the source's leases, the compile worker, the listeners.
+      await s.stop().catch(() => {});
+      throw e;
+    }
     return s;
   }
 
   private async boot(): Promise<void> {
     const o = this.opts;
-    const first = await this.publisher.reload();
-    if (!first.ok) {
-      const restored = this.publisher.restoreLatest();
-      if (restored)
-        this.log.warn({ version: restored.version, seq: restored.seq }, 'policy has errors at start: serving the last good version');
-      else this.log.error({}, 'policy has errors at start and there is no history: serving nothing (sidecars deny) until it is fixed');
-    }
+    await this.source.start();
     this.trustDomain = this.trustDomainOf();
-    this.identity = o.insecure ? undefined : await ServerIdentity.open(o.state, this.trustDomain, this.log, o.svidTtlMs);
+    if (!o.insecure) {
+      const { ca, created } = await this.source.ca(this.trustDomain);
+      if (created) this.log.warn({ dir: ca.dir, trustDomain: ca.trustDomain }, 'created a new mesh CA');
+      this.trustDomain = ca.trustDomain;
+      this.identity = new ServerIdentity(ca, this.log, o.svidTtlMs);
+    }
     const tls = await this.identity?.tls();
     if (o.insecure) this.log.warn({}, 'xDS without TLS (--insecure): node.id is trusted as the sidecar identity; local development only');
     const intake = new FlowIntake(
       FlowStore.open(o.state, o.maxFlows ? { maxFlows: o.maxFlows } : {}),
       this.log,
-      (identity) => this.publisher.current?.workloads.find((x) => x.identity === identity)?.name ?? identity,
+      (identity) => this.source.current?.workloads.find((x) => x.identity === identity)?.name ?? identity,
     );
     this.intake = intake;
     this.xds = new XdsServer({
@@ -146,14 +144,14 @@ export class ControlServer {
           metrics: () => this.metrics.text(),
           metricsContentType: this.metrics.registry.contentType,
           status: () => this.status(),
-          versions: () => this.history.entries(),
-          healthy: () => this.publisher.current !== undefined,
-          rollback: (to) => {
-            const r = this.publisher.rollback(to);
+          versions: () => this.source.versions(),
+          healthy: () => this.source.current !== undefined,
+          rollback: async (to) => {
+            const r = await this.source.rollback(to);
             if (!r.ok) throw new AdminError(404, reasonOf(r));
             return publishedSummary(r.value);
           },
-          quarantined: () => this.publisher.quarantine,
+          quarantined: () => this.source.quarantine,
           quarantine: (identity, both, reason) => this.quarantine(identity, both, reason),
           release: (identity) => this.release(identity),
           ui: () => this.uiData(),
@@ -167,7 +165,7 @@ export class ControlServer {
       this.unwatch = watchPaths(
         o.policy,
         { debounceMs: o.debounceMs ?? 100, onError: (e) => this.log.error({ err: e.message }, 'watch failed') },
-        () => void this.publisher.reload().catch((e) => this.log.error({ err: String((e as Error).stack ?? e) }, 'policy reload failed')),
+        () => void this.source.reload().catch((e) => this.log.error({ err: String((e as Error).stack ?? e) }, 'policy reload failed')),
       );
     const file: ServerFile = {
       pid: process.pid,
@@ -176,13 +174,21 @@ export class ControlServer {
       startedAt: new Date().toISOString(),
     };
     writeServerFile(o.state, file);
+    this.source.registerStatus?.(() => this.status());
     this.log.info({ xds: file.xds, admin: file.admin, secure: !o.insecure, trustDomain: this.trustDomain }, 'control server ready');
   }
 
+  private fileSource(parts: SourceParts): FileSource {
+    const history = History.open(this.opts.state);
+    if (history.recovered.length)
+      this.log.warn({ files: history.recovered }, 'removed temporary history files left by an interrupted write');
+    return new FileSource(this.opts.state, history, parts, this.log);
+  }
+
+  /** The trust domain of the policy (or of what is served), for a CA made at first start. */
   private trustDomainOf(): string | undefined {
-    if (existsSync(join(caDir(this.opts.state), 'trust-domain'))) return loadCa(this.opts.state).trustDomain;
-    if (this.publisher.trustDomain) return this.publisher.trustDomain;
-    const id = this.publisher.current?.workloads[0]?.identity;
+    if (this.source.trustDomain) return this.source.trustDomain;
+    const id = this.source.current?.workloads[0]?.identity;
     const parsed = id ? parseSpiffeId(id) : undefined;
     return parsed?.ok ? parsed.value.trustDomain : undefined;
   }
@@ -216,16 +222,16 @@ export class ControlServer {
   private uiData(): UiState {
     const now = Date.now();
     if (!this.uiCache || now - this.uiCache.at >= 1_000)
-      this.uiCache = { at: now, state: uiState(this.status(), this.publisher.view, this.intake?.store.query({}) ?? []) };
+      this.uiCache = { at: now, state: uiState(this.status(), this.source.view, this.intake?.store.query({}) ?? []) };
     return this.uiCache.state;
   }
 
   /** Denies every request from `identity` (and, with `both`, to its workload) on every sidecar. */
-  quarantine(identity: string, both: boolean, reason: string): QuarantineChange {
+  quarantine(identity: string, both: boolean, reason: string): Promise<QuarantineChange> {
     return this.containment.quarantine(identity, both, reason);
   }
 
-  release(identity: string): QuarantineChange {
+  release(identity: string): Promise<QuarantineChange> {
     return this.containment.release(identity);
   }
 
@@ -237,19 +243,22 @@ export class ControlServer {
         secure: !this.opts.insecure,
         trustDomain: this.trustDomain,
         resourceName: this.resourceName,
+        ...(this.source.role ? { replica: this.source.role } : {}),
       },
-      published: this.publisher.current,
-      rejected: this.publisher.lastRejected,
+      published: this.source.current,
+      rejected: this.source.lastRejected,
       streams: this.xds.streams.values(),
       policyOf: this.policyOf,
-      quarantine: this.publisher.quarantine,
+      quarantine: this.source.quarantine,
       flows: this.intake?.stats() ?? EMPTY_FLOW_STATS,
+      ...(this.source.replicas ? { replicas: this.source.replicas } : {}),
     });
   }
 
   async stop(): Promise<void> {
     this.identity?.stop();
     this.unwatch?.();
+    await this.source.stop();
     await this.xds?.stop();
     await this.intake?.close();
     await this.compiler.close();

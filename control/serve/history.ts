@@ -87,16 +87,7 @@ export class History {
 
   /** By sequence number (`7`, `#7`) or by a prefix of the snapshot version (the latest such entry). */
   find(ref: string): Result<HistoryEntry> {
-    const r = ref.replace(/^#/, '');
-    if (/^\d+$/.test(r) && r.length < 8) {
-      const e = this.list.find((x) => x.seq === Number(r));
-      return e ? ok(e) : fail('', `no version #${r} (history has #1…#${this.list.length})`);
-    }
-    const hits = this.list.filter((x) => x.version.startsWith(r));
-    const last = hits[hits.length - 1];
-    if (!last) return fail('', `no version matches "${ref}"; see perimeter versions`);
-    if (new Set(hits.map((h) => h.version)).size > 1) return fail('', `"${ref}" matches several versions; give more digits`);
-    return ok(last);
+    return findEntry(this.list, ref);
   }
 
   hasBlob(version: string): boolean {
@@ -128,4 +119,18 @@ export class History {
     this.list.push(full);
     return full;
   }
+}
+
+/** In `entries`, by sequence number (`7`, `#7`) or by a prefix of the snapshot version (the latest such entry). */
+export function findEntry(entries: readonly HistoryEntry[], ref: string): Result<HistoryEntry> {
+  const r = ref.replace(/^#/, '');
+  if (/^\d+$/.test(r) && r.length < 8) {
+    const e = entries.find((x) => x.seq === Number(r));
+    return e ? ok(e) : fail('', `no version #${r} (history has #1…#${entries.length})`);
+  }
+  const hits = entries.filter((x) => x.version.startsWith(r));
+  const last = hits[hits.length - 1];
+  if (!last) return fail('', `no version matches "${ref}"; see perimeter versions`);
+  if (new Set(hits.map((h) => h.version)).size > 1) return fail('', `"${ref}" matches several versions; give more digits`);
+  return ok(last);
 }

@@ -8,14 +8,12 @@
 import { filterConfigAny, type ModuleRef } from '../../contracts/ecds.js';
 import { ok, type Result } from '../../contracts/problem.js';
 import { TYPE } from '../../contracts/type-urls.js';
-import { CompiledPolicy } from '../../proto/gen/perimeter/v1/compiled.js';
-import { digest } from '../compile/compile.js';
 import { type SnapshotCache, type XdsResource, xdsResource } from '../xds/cache.js';
 import type { CompileResponse } from './compiler.js';
-import { diffVersions, summarize } from './diff.js';
+import { baseVersionOf, baseWorkloads, compose } from './compose.js';
 import type { History, HistoryEntry } from './history.js';
 import type { Published, PublishedWorkload, Rejected } from './published.js';
-import { type QuarantineEntry, quarantineWorkloads, withoutQuarantine } from './quarantine.js';
+import type { QuarantineEntry } from './quarantine.js';
 import type { PolicyView } from './ui-state.js';
 
 export interface PublisherHooks {
@@ -144,18 +142,8 @@ export class Publisher {
   private publishEntry(e: HistoryEntry, origin: 'rollback' | 'history'): Published {
     const h = this.opts.history as History;
     // Entries store what was served; the quarantine laid over it then is stripped, and today's is laid again.
-    const workloads = e.workloads.map((w) => {
-      const bytes = h.blob(w.version);
-      const p = withoutQuarantine(CompiledPolicy.decode(bytes));
-      return {
-        name: w.name,
-        identity: w.identity,
-        version: p.version,
-        bytes: p.version === w.version ? bytes : CompiledPolicy.encode(p).finish(),
-      };
-    });
-    const baseVersion = e.baseVersion ?? e.version;
-    return this.publish(workloads, baseVersion, origin, { rollbackOf: e.seq, entry: origin === 'history' ? e : undefined });
+    const workloads = baseWorkloads(e, (v) => h.blob(v));
+    return this.publish(workloads, baseVersionOf(e), origin, { rollbackOf: e.seq, entry: origin === 'history' ? e : undefined });
   }
 
   private publish(
@@ -165,36 +153,23 @@ export class Publisher {
     meta: { sources?: { path: string; text: string }[]; rollbackOf?: number; entry?: HistoryEntry; change?: QuarantineEntry },
   ): Published {
     this.base = { workloads: base, version: baseVersion };
-    const { workloads, version } = quarantineWorkloads(base, baseVersion, this.quarantined);
-    const before = new Map((this.current?.workloads ?? []).map((w) => [w.name, CompiledPolicy.decode(w.bytes)]));
-    const after = new Map(workloads.map((w) => [w.name, CompiledPolicy.decode(w.bytes)]));
-    const summary = this.current ? summarize(diffVersions(before, after)) : [`${workloads.length} workloads`];
+    const made = compose({
+      base,
+      baseVersion,
+      quarantine: this.quarantined,
+      origin: origin === 'history' ? 'policy' : origin,
+      previous: this.current?.workloads,
+      time: new Date(this.now()).toISOString(),
+      ...(meta.sources ? { sources: meta.sources } : {}),
+      ...(meta.rollbackOf !== undefined ? { rollbackOf: meta.rollbackOf } : {}),
+      ...(meta.change ? { change: meta.change } : {}),
+    });
+    const { workloads, version, summary } = made;
     let seq = meta.entry?.seq;
     const h = this.opts.history;
-    if (h && !meta.entry && !(origin === 'policy' && h.latest()?.version === version && !this.current)) {
-      const blobs = new Map(workloads.map((w) => [w.version, w.bytes]));
-      let sourcesBlob: string | undefined;
-      if (meta.sources) {
-        const bytes = Buffer.from(JSON.stringify(meta.sources));
-        sourcesBlob = `src-${digest(bytes)}`;
-        blobs.set(sourcesBlob, bytes);
-      }
-      const entry = h.append(
-        {
-          version,
-          time: new Date(this.now()).toISOString(),
-          reason: origin === 'rollback' || origin === 'quarantine' || origin === 'release' ? origin : 'publish',
-          ...(meta.rollbackOf !== undefined && origin === 'rollback' ? { rollbackOf: meta.rollbackOf } : {}),
-          ...(meta.change ? { quarantine: meta.change } : {}),
-          ...(version !== baseVersion ? { baseVersion } : {}),
-          summary,
-          workloads: workloads.map(({ name, identity, version: v }) => ({ name, identity, version: v })),
-          ...(sourcesBlob ? { sources: sourcesBlob } : {}),
-        },
-        blobs,
-      );
-      seq = entry.seq;
-    } else if (h && !meta.entry) seq = h.latest()?.seq;
+    if (h && !meta.entry && !(origin === 'policy' && h.latest()?.version === version && !this.current))
+      seq = h.append(made.entry, made.blobs).seq;
+    else if (h && !meta.entry) seq = h.latest()?.seq;
     const published: Published = { version, ...(seq !== undefined ? { seq } : {}), origin, at: this.now(), workloads, summary };
     this.opts.cache.setAll(snapshotOf(workloads, this.opts.module, this.opts.resourceName));
     this.current = published;

@@ -8,7 +8,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { reasonOf } from '../../contracts/problem.js';
+import { fail, ok, type Result, reasonOf } from '../../contracts/problem.js';
 import { QUARANTINE_PERIMETER } from '../../contracts/reserved.js';
 import { parseSpiffeId } from '../../contracts/spiffe.js';
 import { CompiledPolicy, type CompiledRule } from '../../proto/gen/perimeter/v1/compiled.js';
@@ -37,20 +37,29 @@ export function quarantinePath(state: string): string {
 export function readQuarantine(state: string): QuarantineEntry[] {
   const p = quarantinePath(state);
   if (!existsSync(p)) return [];
+  const r = parseQuarantine(readFileSync(p, 'utf8'), p);
+  if (!r.ok) throw new QuarantineError(reasonOf(r));
+  return r.value;
+}
+
+/** The list as JSON text, from `where` (a file, a store key); damaged is an error, never an empty list. */
+export function parseQuarantine(text: string, where: string): Result<QuarantineEntry[]> {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(readFileSync(p, 'utf8'));
+    parsed = JSON.parse(text);
   } catch (e) {
     // Fail closed: a damaged list must not quietly lift a quarantine.
-    throw new QuarantineError(`${p} is not valid JSON (${(e as Error).message}); fix or remove it deliberately`);
+    return fail('', `${where} is not valid JSON (${(e as Error).message}); fix or remove it deliberately`);
   }
-  if (!Array.isArray(parsed)) throw new QuarantineError(`${p}: expected a JSON array of quarantined identities`);
-  return parsed.map((x, i) => {
-    const e = x as Partial<QuarantineEntry>;
+  if (!Array.isArray(parsed)) return fail('', `${where}: expected a JSON array of quarantined identities`);
+  const list: QuarantineEntry[] = [];
+  for (const [i, x] of parsed.entries()) {
+    const e = (x ?? {}) as Partial<QuarantineEntry>;
     const bad = typeof e.identity !== 'string' ? 'identity is missing' : checkIdentity(e.identity);
-    if (bad) throw new QuarantineError(`${p}: [${i}].identity: ${bad}`);
-    return { identity: e.identity as string, both: e.both === true, reason: String(e.reason ?? ''), since: String(e.since ?? '') };
-  });
+    if (bad) return fail('', `${where}: [${i}].identity: ${bad}`);
+    list.push({ identity: e.identity as string, both: e.both === true, reason: String(e.reason ?? ''), since: String(e.since ?? '') });
+  }
+  return ok(list);
 }
 
 export function writeQuarantine(state: string, entries: readonly QuarantineEntry[]): void {

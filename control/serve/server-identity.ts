@@ -1,11 +1,8 @@
 /**
- * The control server's own identity: the mesh CA (created on first start, as istiod does) and
- * the server's SVID, short-lived like every other, renewed at half its lifetime without a restart.
+ * The control server's own identity: an SVID from the mesh CA (its version source keeps the CA), short-lived like every other, renewed at half its lifetime without a restart.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { CONTROL_SERVER_NAME, controlIdentity } from '../../contracts/control-identity.js';
-import { type CaFiles, caDir, initCa, issueSvid, loadCa } from '../ca/ca.js';
+import { type CaFiles, issueSvid } from '../ca/ca.js';
 import type { Logger, ServerTls } from '../xds/server-options.js';
 
 const DAY_MS = 24 * 3_600_000;
@@ -13,23 +10,11 @@ const DAY_MS = 24 * 3_600_000;
 export class ServerIdentity {
   private timer: NodeJS.Timeout | undefined;
 
-  private constructor(
+  constructor(
     readonly ca: CaFiles,
-    private readonly ttlMs: number,
     private readonly log: Logger,
+    private readonly ttlMs = DAY_MS,
   ) {}
-
-  /** Loads the mesh CA of `state`, or creates one for `trustDomain` when there is none. */
-  static async open(state: string, trustDomain: string | undefined, log: Logger, ttlMs = DAY_MS): Promise<ServerIdentity> {
-    let ca: CaFiles;
-    if (existsSync(join(caDir(state), 'ca.key.pem'))) ca = loadCa(state);
-    else {
-      if (!trustDomain) throw new Error('no mesh CA and no valid policy to take the trust domain from: run perimeter ca init');
-      ca = await initCa(state, trustDomain);
-      log.warn({ dir: ca.dir, trustDomain: ca.trustDomain }, 'created a new mesh CA');
-    }
-    return new ServerIdentity(ca, ttlMs, log);
-  }
 
   private svid() {
     return issueSvid(this.ca, controlIdentity(this.ca.trustDomain), { ttlMs: this.ttlMs, dnsNames: ['localhost', CONTROL_SERVER_NAME] });

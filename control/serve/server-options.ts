@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { ModuleRef } from '../../contracts/ecds.js';
 import { DEFAULT_MODULE_PATH } from '../../contracts/module.js';
 import type { Logger } from '../xds/server-options.js';
+import type { SourceParts, VersionSource } from './source.js';
 
 export interface ControlServerOptions {
   policy: readonly string[];
@@ -35,6 +36,8 @@ export interface ControlServerOptions {
   now?: () => number;
   /** Most flows kept in `<state>/flows` (the least recently seen go first). */
   maxFlows?: number;
+  /** Where versions come from (absent: the state directory; control/ha: a shared store). */
+  source?: (parts: SourceParts) => VersionSource;
 }
 
 export function moduleRef(moduleFile: string, modulePath = DEFAULT_MODULE_PATH): ModuleRef {

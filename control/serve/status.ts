@@ -8,6 +8,37 @@ import type { StreamInfo } from '../xds/session.js';
 import type { Published, Rejected } from './published.js';
 import type { QuarantineEntry } from './quarantine.js';
 
+/** What a replica says of itself in `status` (absent in one process). */
+export interface ReplicaRole {
+  id: string;
+  store: string;
+  leader: boolean;
+  /** The replica that leads, when known. */
+  leaderId: string | undefined;
+  /** The last problem reading or writing the store (cleared when it works again). */
+  storeProblem: string | undefined;
+}
+
+/** What a replica keeps under its lease in a shared store, for every other replica's status. */
+export interface ReplicaReport {
+  id: string;
+  pid: number;
+  xds: string | undefined;
+  admin: string | undefined;
+  leader: boolean;
+  serving: { seq: number; version: string } | undefined;
+  storeProblem: string | undefined;
+  sidecars: {
+    identity: string;
+    workload: string | undefined;
+    stream: string;
+    ackedPolicy: string | undefined;
+    currentPolicy: string | undefined;
+    inSync: boolean;
+    lastNack: string | undefined;
+  }[];
+}
+
 export interface SidecarStatus {
   stream: number;
   identity: string;
@@ -28,7 +59,16 @@ export interface SidecarStatus {
 }
 
 export interface StatusReport {
-  server: { pid: number; xds: string; admin: string | undefined; secure: boolean; trustDomain: string | undefined; resourceName: string };
+  server: {
+    pid: number;
+    xds: string;
+    admin: string | undefined;
+    secure: boolean;
+    trustDomain: string | undefined;
+    resourceName: string;
+    /** With a shared store: this replica, whether it leads, and the store's health. */
+    replica?: ReplicaRole;
+  };
   snapshot:
     | { version: string; seq: number | undefined; origin: string; publishedAt: string; workloads: number; summary: string[] }
     | undefined;
@@ -38,6 +78,8 @@ export interface StatusReport {
   quarantine: QuarantineEntry[];
   /** Access-log entries received over ALS: recorded as flows, or refused (with the last reason). */
   flows: FlowStats;
+  /** With a shared store: every live replica and its sidecars. */
+  replicas?: ReplicaReport[];
 }
 
 /** Access-log entries received over ALS: recorded as flows, or refused (with the last reason). */
@@ -61,6 +103,7 @@ export interface StatusParts {
   policyOf: ReadonlyMap<string, string>;
   quarantine: readonly QuarantineEntry[];
   flows: FlowStats;
+  replicas?: readonly ReplicaReport[];
 }
 
 export function statusReport(o: StatusParts): StatusReport {
@@ -99,5 +142,6 @@ export function statusReport(o: StatusParts): StatusReport {
     sidecars,
     quarantine: [...o.quarantine],
     flows: o.flows,
+    ...(o.replicas ? { replicas: [...o.replicas] } : {}),
   };
 }

@@ -4,16 +4,23 @@
  *   blobs/<name>      a compiled policy, named by its version (or `src-<digest>`: the sources)
  *   history/<seq>     one entry (JSON), seq zero-padded so the keys sort
  *   current           the seq of the newest entry
+ *   quarantine        the quarantined identities (JSON), changed only with an entry that serves them
+ *   rejected          the last change refused (JSON), for status
+ *   ca/*              the mesh CA: certificate, trust domain, and the key sealed with the operator's key
+ *   replicas/<id>     each replica and its sidecars, under the replica's lease (gone when it dies)
+ *   election/leader/  the leader election
  * A publish is one transaction conditioned on the revision of `current` its writer read: two
  * writers can never both publish on the same version, and a crash leaves the previous version
  * whole. Everything read back is checked: a blob whose content does not match its name, or an
  * entry that does not decode, is refused with an error and never served.
  */
 import { Etcd3, type IOptions } from 'etcd3';
-import { fail, ok, type Result } from '../../contracts/problem.js';
+import { fail, ok, type Result, reasonOf } from '../../contracts/problem.js';
 import { CompiledPolicy } from '../../proto/gen/perimeter/v1/compiled.js';
 import { digest, encodeVersioned } from '../compile/compile.js';
 import { type HistoryEntry, HistoryError } from '../serve/history.js';
+import type { Rejected } from '../serve/published.js';
+import { parseQuarantine, type QuarantineEntry } from '../serve/quarantine.js';
 
 export const DEFAULT_PREFIX = '/perimeter';
 
@@ -37,6 +44,12 @@ export interface Fence {
   createRevision: string;
 }
 
+/** A replica's entry under its lease. */
+export interface Registration {
+  refresh(): Promise<void>;
+  revoke(): Promise<void>;
+}
+
 /** One replica's bid to be the only writer: elected once every earlier candidate is gone. */
 export interface Candidacy {
   /** Resolves when this replica leads; rejects if its lease fails first. */
@@ -52,16 +65,42 @@ export interface Head {
   revision: string;
 }
 
+/** The quarantine list and the revision a change to it must find unchanged ('0': never set). */
+export interface QuarantineState {
+  list: QuarantineEntry[];
+  revision: string;
+}
+
+/** The mesh CA as stored: the key sealed (ca-seal.ts), never in the clear. */
+export interface StoredCa {
+  certPem: string;
+  sealedKey: string;
+  trustDomain: string;
+}
+
+/** Unary calls give up after this: with quorum lost, a write fails with a clear error instead of hanging. */
+const CALL_DEADLINE_MS = 3_000;
+
 const pad = (seq: number) => String(seq).padStart(6, '0');
 
+/** Checked blobs kept in memory, by name. */
+const BLOB_CACHE = 4_096;
+
 export class EtcdHistory {
+  private readonly blobs = new Map<string, Uint8Array>();
+
   private constructor(
     private readonly client: Etcd3,
     private readonly prefix: string,
   ) {}
 
   static connect(hosts: readonly string[], prefix = DEFAULT_PREFIX, options: Partial<IOptions> = {}): EtcdHistory {
-    const client = new Etcd3({ hosts: hosts.map((h) => (h.includes('://') ? h : `http://${h}`)), dialTimeout: 3000, ...options });
+    const client = new Etcd3({
+      hosts: hosts.map((h) => (h.includes('://') ? h : `http://${h}`)),
+      dialTimeout: 3000,
+      defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + CALL_DEADLINE_MS }),
+      ...options,
+    });
     return new EtcdHistory(client, prefix.replace(/\/+$/, ''));
   }
 
@@ -94,12 +133,17 @@ export class EtcdHistory {
 
   /** A blob, checked against its name: a compiled policy must carry that version, sources must hash to it. */
   async blob(name: string): Promise<Uint8Array> {
+    const cached = this.blobs.get(name);
+    if (cached) return cached;
     const key = this.key('blobs', name);
     const v = await this.client.get(key).buffer();
     if (!v) throw new HistoryError(`blob ${name} is missing from ${key}`);
     const bytes = new Uint8Array(v);
     const problem = blobProblem(name, bytes);
     if (problem) throw new HistoryError(`blob ${key} is refused: ${problem}`);
+    // Blobs never change under a name, so a checked one is kept (a bounded few: each version's policies).
+    if (this.blobs.size >= BLOB_CACHE) this.blobs.clear();
+    this.blobs.set(name, bytes);
     return bytes;
   }
 
@@ -113,6 +157,7 @@ export class EtcdHistory {
     blobs: ReadonlyMap<string, Uint8Array>,
     expected: Head,
     fence?: Fence,
+    quarantine?: { list: readonly QuarantineEntry[]; expected: string },
   ): Promise<Result<HistoryEntry>> {
     for (const [name, bytes] of blobs) {
       const problem = blobProblem(name, bytes);
@@ -123,20 +168,154 @@ export class EtcdHistory {
     const current = this.key('current');
     const base =
       expected.revision === '0' ? this.client.if(current, 'Create', '==', 0) : this.client.if(current, 'Mod', '==', expected.revision);
-    const txn = fence ? base.and(fence.key, 'Create', '==', fence.createRevision) : base;
+    const fenced = fence ? base.and(fence.key, 'Create', '==', fence.createRevision) : base;
+    const txn = quarantine ? fenced.and(this.key('quarantine'), 'Mod', '==', quarantine.expected) : fenced;
     const puts = [
       ...[...blobs].map(([name, bytes]) => this.client.put(this.key('blobs', name)).value(Buffer.from(bytes))),
       this.client.put(this.key('history', pad(seq))).value(JSON.stringify(full)),
       this.client.put(current).value(String(seq)),
+      ...(quarantine ? [this.client.put(this.key('quarantine')).value(JSON.stringify(quarantine.list))] : []),
     ];
     const r = await txn.then(...puts).commit();
     if (!r.succeeded) {
       if (fence && !(await this.holds(fence)))
         return fail('', 'this replica is no longer the leader (its lease ended): nothing was published', 'the new leader publishes');
       const now = await this.head();
+      if (now.revision === expected.revision) return fail('', 'the quarantine list changed meanwhile', 'read the store again and retry');
       return fail('', `the current version moved to #${now.seq} while #${expected.seq} was read`, 'read the store again and retry');
     }
     return ok(full);
+  }
+
+  /** One entry by number. */
+  async entry(seq: number): Promise<HistoryEntry> {
+    const key = this.key('history', pad(seq));
+    const v = await this.client.get(key).buffer();
+    if (!v) throw new HistoryError(`${key} is missing: the current version names an entry the store does not hold`);
+    return decodeEntry(key, v);
+  }
+
+  async quarantine(): Promise<QuarantineState> {
+    const key = this.key('quarantine');
+    const r = await this.client.get(key).exec();
+    const kv = r.kvs[0];
+    if (!kv) return { list: [], revision: '0' };
+    // Fail closed: a damaged list must not quietly lift a quarantine.
+    const list = parseQuarantine(kv.value.toString('utf8'), key);
+    if (!list.ok) throw new HistoryError(reasonOf(list));
+    return { list: list.value, revision: kv.mod_revision };
+  }
+
+  /** Sets the list alone, when nothing is served yet (there is no entry to change with it). */
+  async setQuarantineAlone(list: readonly QuarantineEntry[], expected: QuarantineState, head: Head): Promise<Result<void>> {
+    const key = this.key('quarantine');
+    const current = this.key('current');
+    const r = await this.client
+      .if(key, 'Mod', '==', expected.revision)
+      .and(current, 'Mod', '==', head.revision)
+      .then(this.client.put(key).value(JSON.stringify(list)))
+      .commit();
+    return r.succeeded ? ok(undefined) : fail('', 'the store changed meanwhile', 'read the store again and retry');
+  }
+
+  async rejected(): Promise<Rejected | undefined> {
+    const v = await this.client.get(this.key('rejected')).string();
+    if (!v) return undefined;
+    try {
+      const r = JSON.parse(v) as Rejected;
+      return typeof r.at === 'number' && typeof r.errors === 'number' && Array.isArray(r.messages)
+        ? { at: r.at, errors: r.errors, messages: r.messages.map(String) }
+        : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Records the last refused change (it changes nothing that sidecars get, so it needs no condition). */
+  async putRejected(r: Rejected): Promise<void> {
+    await this.client.put(this.key('rejected')).value(JSON.stringify(r));
+  }
+
+  async ca(): Promise<StoredCa | undefined> {
+    const all = await this.client.getAll().prefix(this.key('ca', '')).strings();
+    const [certPem, sealedKey, trustDomain] = ['cert', 'key', 'trust-domain'].map((n) => all[this.key('ca', n)]);
+    if (!certPem && !sealedKey && !trustDomain) return undefined;
+    if (!certPem || !sealedKey || !trustDomain)
+      throw new HistoryError(`${this.key('ca')} is incomplete: it needs cert, key and trust-domain`);
+    return { certPem, sealedKey, trustDomain };
+  }
+
+  /** Stores a CA if the store has none; the CA that is there afterwards (another replica's, if it was first). */
+  async putCaIfAbsent(ca: StoredCa): Promise<{ ca: StoredCa; stored: boolean }> {
+    const cert = this.key('ca', 'cert');
+    const r = await this.client
+      .if(cert, 'Create', '==', 0)
+      .then(
+        this.client.put(cert).value(ca.certPem),
+        this.client.put(this.key('ca', 'key')).value(ca.sealedKey),
+        this.client.put(this.key('ca', 'trust-domain')).value(ca.trustDomain),
+      )
+      .commit();
+    if (r.succeeded) return { ca, stored: true };
+    const there = await this.ca();
+    if (!there) throw new HistoryError('the CA vanished from the store');
+    return { ca: there, stored: false };
+  }
+
+  /**
+   * Keeps `value()` under `replicas/<id>` for as long as this process lives, on a lease of
+   * `ttlSeconds`: a replica that dies disappears by itself. `refresh` writes the value again.
+   */
+  register(id: string, ttlSeconds: number, value: () => string): Registration {
+    const key = this.key('replicas', id);
+    let lease = this.client.lease(ttlSeconds, { autoKeepAlive: true });
+    let last = '';
+    let writing = false;
+    // A lease lost (etcd unreachable past the TTL) is dead for good: the next refresh takes a new one.
+    const watchLoss = (l: typeof lease) =>
+      l.on('lost', () => {
+        if (lease !== l) return;
+        lease = this.client.lease(ttlSeconds, { autoKeepAlive: true });
+        watchLoss(lease);
+        last = '';
+      });
+    watchLoss(lease);
+    const refresh = async () => {
+      const v = value();
+      if (v === last || writing) return;
+      writing = true;
+      try {
+        await lease.put(key).value(v).exec();
+        last = v;
+      } catch {
+        // Unreachable: tried again on the next refresh.
+      } finally {
+        writing = false;
+      }
+    };
+    return { refresh, revoke: () => lease.revoke().catch(() => {}) };
+  }
+
+  /** Every registered replica's value, by id. */
+  async replicas(): Promise<Map<string, string>> {
+    const all = await this.client.getAll().prefix(this.key('replicas', '')).strings();
+    return new Map(Object.entries(all).map(([k, v]) => [k.slice(this.key('replicas', '').length), v]));
+  }
+
+  /** Calls `changed` with the key (below the prefix) of every change to `current`, `quarantine` or `rejected`. */
+  async watch(changed: (key: string) => void, connection: (up: boolean) => void): Promise<() => Promise<void>> {
+    const w = await this.client.watch().prefix(`${this.prefix}/`).create();
+    const top = `${this.prefix}/`.length;
+    const on = (kv: { key: Buffer }) => {
+      const k = kv.key.toString().slice(top);
+      if (k === 'current' || k === 'quarantine' || k === 'rejected') changed(k);
+    };
+    w.on('put', on);
+    w.on('delete', on);
+    w.on('disconnected', () => connection(false));
+    w.on('connected', () => connection(true));
+    w.on('error', () => connection(false));
+    return () => w.cancel();
   }
 
   /** Whether a fence still stands (its key exists with that create revision). */

@@ -25,7 +25,7 @@ import { XdsClient } from './xds-client.js';
 
 export interface SidecarOptions {
   identity: string;
-  /** host:port of the control server. */
+  /** host:port of the control server; with replicas, several, comma-separated (tried in turn). */
   control: string;
   /** The SPIFFE ID the control server must present; `spiffe://<td>` accepts any in the trust domain. */
   controlIdentity: string;
@@ -36,7 +36,7 @@ export interface SidecarOptions {
   withoutFilter?: boolean;
   /** Bearer tokens verified against this JWKS, claims to the module as Envoy's jwt_authn does; `audiences` as its provider's. */
   jwt?: { jwksFile: string; issuer?: string; audiences?: readonly string[] };
-  /** host:port of an Access Log Service to stream access entries to (absent: none). */
+  /** host:port (or several, comma-separated) of an Access Log Service to stream access entries to (absent: none). */
   als?: string;
   /** Inbound handshake, headers and idle timeouts and connection limit (absent: CONNECTION_LIMITS). */
   limits?: ConnectionLimits;
@@ -75,7 +75,7 @@ export class Sidecar {
       log('warning', { message: m }),
     );
     this.xds = new XdsClient({
-      address: o.control,
+      address: addressList(o.control),
       nodeId: o.identity,
       tls: { ...o.tls, serverId: o.controlIdentity },
       transport: o.transport ?? 'sotw',
@@ -97,7 +97,7 @@ export class Sidecar {
     });
     if (o.als)
       this.als = new AlsClient({
-        address: o.als,
+        address: addressList(o.als),
         nodeId: o.identity,
         logName: `perimeter/${o.identity}`,
         tls: { ...o.tls, serverId: o.controlIdentity },
@@ -106,7 +106,7 @@ export class Sidecar {
     this.xds.on('disconnected', (s) => log('control server unreachable: keeping the last policy', { code: s.code, details: s.details }));
     this.xds.on('connected', () => {
       this.xdsConnected = true;
-      log('connected to the control server', { control: o.control });
+      log('connected to the control server', { control: this.xds.server });
     });
     this.xds.on('disconnected', () => {
       this.xdsConnected = false;
@@ -174,3 +174,9 @@ export class Sidecar {
     }
   }
 }
+
+const addressList = (list: string) =>
+  list
+    .split(',')
+    .map((a) => a.trim())
+    .filter((a) => a !== '');

@@ -4,7 +4,8 @@
  * Every response is validated before it is accepted; a rejected one is NACKed with the last
  * accepted version and the client keeps what it had. On disconnect it keeps its resources and
  * reconnects with jittered exponential backoff (500 ms to 30 s, Envoy's defaults), telling the
- * server what it holds. The local sidecar takes its policy through it; tests drive it.
+ * server what it holds. Given several control servers (replicas), a broken stream moves on to
+ * the next one; the backoff grows only after a whole round of them failed. The local sidecar takes its policy through it; tests drive it.
  */
 import { EventEmitter } from 'node:events';
 import { create } from '@bufbuild/protobuf';
@@ -32,7 +33,8 @@ export interface HeldResource {
 export type Validator = (type: string, resources: readonly HeldResource[]) => string | undefined;
 
 export interface XdsClientOptions {
-  address: string;
+  /** host:port of the control server, or of each replica (tried in turn). */
+  address: string | readonly string[];
   nodeId: string;
   tls?: ClientTls;
   transport?: 'sotw' | 'delta';
@@ -61,7 +63,10 @@ export interface XdsClientEvents {
 
 export class XdsClient extends EventEmitter<XdsClientEvents> {
   private readonly types = new Map<string, TypeState>();
-  private readonly client: Client;
+  private readonly addresses: readonly string[];
+  private readonly clients: (Client | undefined)[];
+  /** The replica the current (or next) stream goes to. */
+  private at = 0;
   private call: ClientDuplex<object, DiscoveryResponse | DeltaDiscoveryResponse> | undefined;
   private stopped = false;
   private attempt = 0;
@@ -71,10 +76,27 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
 
   constructor(private readonly opts: XdsClientOptions) {
     super();
-    this.client = dial(opts.service === 'ecds' ? ExtensionConfigDiscoveryService : AggregatedDiscoveryService, opts.address, opts.tls, {
-      'grpc.max_receive_message_length': 64 * 1024 * 1024,
-      ...opts.channelOptions,
-    });
+    this.addresses = typeof opts.address === 'string' ? [opts.address] : [...opts.address];
+    if (this.addresses.length === 0) throw new Error('an xDS client needs at least one control server address');
+    this.clients = this.addresses.map(() => undefined);
+  }
+
+  /** The control server the current stream goes to. */
+  get server(): string {
+    return this.addresses[this.at] as string;
+  }
+
+  private client(): Client {
+    const existing = this.clients[this.at];
+    if (existing) return existing;
+    const c = dial(
+      this.opts.service === 'ecds' ? ExtensionConfigDiscoveryService : AggregatedDiscoveryService,
+      this.server,
+      this.opts.tls,
+      { 'grpc.max_receive_message_length': 64 * 1024 * 1024, ...this.opts.channelOptions },
+    );
+    this.clients[this.at] = c;
+    return c;
   }
 
   get transport(): 'sotw' | 'delta' {
@@ -136,7 +158,7 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
     clearTimeout(this.retry);
     this.call?.cancel();
     this.call = undefined;
-    this.client.close();
+    for (const c of this.clients) c?.close();
   }
 
   private connect(): void {
@@ -149,7 +171,7 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
         : this.transport === 'sotw'
           ? 'StreamAggregatedResources'
           : 'DeltaAggregatedResources';
-    const call = bidiStream<object, DiscoveryResponse | DeltaDiscoveryResponse>(this.client, method);
+    const call = bidiStream<object, DiscoveryResponse | DeltaDiscoveryResponse>(this.client(), method);
     this.call = call;
     this.sentNode = false;
     let gotData = false;
@@ -186,7 +208,10 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
     if (this.stopped) return;
     const base = this.opts.backoffBaseMs ?? 500;
     const max = this.opts.backoffMaxMs ?? 30_000;
-    const delay = Math.min(max, base * 2 ** this.attempt) * (0.5 + Math.random() / 2);
+    // The next replica; the delay doubles once per round through all of them.
+    this.at = (this.at + 1) % this.addresses.length;
+    const round = Math.floor(this.attempt / this.addresses.length);
+    const delay = Math.min(max, base * 2 ** round) * (0.5 + Math.random() / 2);
     this.attempt++;
     // A new stream starts fresh: nonces belong to the old one.
     for (const st of this.types.values()) st.nonce = '';

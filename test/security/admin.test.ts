@@ -54,7 +54,7 @@ function raw(
 
 const HOST = () => `127.0.0.1:${port}`;
 const quarantineBody = JSON.stringify({ identity: WEB, reason: 'attack' });
-const notQuarantined = () => assert.deepEqual(control.publisher.quarantine, [], 'nothing was quarantined');
+const notQuarantined = () => assert.deepEqual(control.source.quarantine, [], 'nothing was quarantined');
 
 test('the token is made at start, mode 0600, and named in server.json for the CLI', () => {
   assert.equal(statSync(tokenPath(state)).mode & 0o777, 0o600);
@@ -126,7 +126,7 @@ test('the operator, with the token, as JSON from the same origin, is obeyed; the
     quarantineBody,
   );
   assert.equal(ok.status, 200, ok.body);
-  assert.equal(control.publisher.quarantine.length, 1);
+  assert.equal(control.source.quarantine.length, 1);
   const r = await perimeterCli('release', WEB, '--state', state);
   assert.equal(r.code, 0, r.err);
   notQuarantined();

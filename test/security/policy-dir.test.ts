@@ -40,11 +40,11 @@ test('the server keeps serving the last good version when a FIFO appears, and /h
   const state = mkdtempSync(join(tmpdir(), 'perimeter-policy-dir-state-'));
   const control = await testControl(state, { policy: [dir], watch: true, debounceMs: 30, admin: '127.0.0.1:0' });
   try {
-    const before = control.publisher.current?.version;
+    const before = control.source.current?.version;
     execFileSync('mkfifo', [join(dir, 'evil.yaml')]);
-    await eventually(() => control.publisher.lastRejected !== undefined, 5_000, 'the change was rejected');
-    assert.match(control.publisher.lastRejected?.messages.join('\n') ?? '', /evil\.yaml.*not a regular file/);
-    assert.equal(control.publisher.current?.version, before, 'the last good version keeps serving');
+    await eventually(() => control.source.lastRejected !== undefined, 5_000, 'the change was rejected');
+    assert.match(control.source.lastRejected?.messages.join('\n') ?? '', /evil\.yaml.*not a regular file/);
+    assert.equal(control.source.current?.version, before, 'the last good version keeps serving');
     const h = await fetch(`http://127.0.0.1:${control.adminPort}/healthz`);
     assert.equal(h.status, 200);
   } finally {
@@ -78,7 +78,7 @@ test('a change of 20,000 rules compiles off the event loop: /healthz keeps answe
   const state = mkdtempSync(join(tmpdir(), 'perimeter-policy-dir-state-'));
   const control = await testControl(state, { policy: [dir], watch: true, debounceMs: 30, admin: '127.0.0.1:0' });
   try {
-    const before = control.publisher.current?.version;
+    const before = control.source.current?.version;
     rmSync(dir, { recursive: true });
     const big = mkdtempSync(join(tmpdir(), 'perimeter-big-'));
     writeFileSync(join(big, 'big.yaml'), bigPolicy(20_000));
@@ -86,7 +86,7 @@ test('a change of 20,000 rules compiles off the event loop: /healthz keeps answe
     cpSync(big, dir, { recursive: true });
     let worst = 0;
     let polls = 0;
-    while (control.publisher.current?.version === before) {
+    while (control.source.current?.version === before) {
       const t0 = performance.now();
       const r = await fetch(`http://127.0.0.1:${control.adminPort}/healthz`);
       await r.text();
@@ -95,8 +95,8 @@ test('a change of 20,000 rules compiles off the event loop: /healthz keeps answe
       if (polls > 2_000) break;
       await new Promise((res) => setTimeout(res, 20));
     }
-    assert.notEqual(control.publisher.current?.version, before, 'the big policy was published');
-    assert.equal(control.publisher.current?.workloads.length, 100);
+    assert.notEqual(control.source.current?.version, before, 'the big policy was published');
+    assert.equal(control.source.current?.workloads.length, 100);
     process.stderr.write(`20,000-rule change: ${polls} health checks while it compiled, slowest ${worst.toFixed(0)} ms\n`);
     assert.ok(polls >= 5, `health was checked ${polls} times during the change`);
     assert.ok(worst < 500, `the slowest health check took ${worst.toFixed(0)} ms`);

@@ -123,7 +123,7 @@ test('quarantine denies an identity on the connected sidecars within a second, s
     assert.match(again.err, /is not quarantined/);
 
     // Every change is in the history, and release restored the policy's own version.
-    const versions = control.history.entries();
+    const versions = await control.source.versions();
     assert.deepEqual(
       versions.slice(-4).map((e) => [e.reason, e.quarantine?.identity]),
       [

@@ -179,7 +179,7 @@ test('a bad policy edit is rejected by the control server; the sidecar keeps its
   const file = join(policyDir, 'app.yaml');
   const good = readFileSync(file, 'utf8');
   writeFileSync(file, good.replace('methods: [POST]', 'methods: [POST, FR OB]'));
-  await eventually(() => control.publisher.lastRejected !== undefined, 5_000, 'rejection');
+  await eventually(() => control.source.lastRejected !== undefined, 5_000, 'rejection');
   await new Promise((r) => setTimeout(r, 200));
   assert.equal(sidecar.policyVersion, before);
   assert.equal((await call(WEB, 'POST', '/api/orders')).status, 200);

@@ -28,7 +28,7 @@ test('the /ui page shows the demo mesh: workloads, perimeters, flows and a denie
       join(mesh.policyDir, 'db.yaml'),
       '  candidate:\n    mode: enforce\n    rules:\n      - {name: app-only, action: allow, from: {workloads: [app]}}\n',
     );
-    await eventually(() => Boolean(mesh.control.publisher.view?.perimeters.find((p) => p.name === 'db')?.candidate), 5_000, 'staged');
+    await eventually(() => Boolean(mesh.control.source.view?.perimeters.find((p) => p.name === 'db')?.candidate), 5_000, 'staged');
 
     const page = await browser.newPage();
     const errors: string[] = [];
@@ -66,7 +66,7 @@ test('the /ui page shows the demo mesh: workloads, perimeters, flows and a denie
     assert.ok(deniedRows.every((c) => c === 'denied' || c === 'would'));
 
     // Live: a quarantine on the server shows up on the open page by itself.
-    mesh.control.quarantine('spiffe://shop.example/ns/shop/sa/intruder', false, 'ui test');
+    await mesh.control.quarantine('spiffe://shop.example/ns/shop/sa/intruder', false, 'ui test');
     await page.waitForSelector('[data-quarantine="spiffe://shop.example/ns/shop/sa/intruder"]', { timeout: 5_000 });
     assert.deepEqual(errors, [], 'no script errors on the page');
   } finally {
