@@ -34,6 +34,10 @@ export const SUITES: Record<string, SuiteSpec> = {
   compile: { module: './suites/compile.js', about: 'compile 10,000 perimeters × 10 rules' },
   xds: { module: './suites/xds.js', about: 'a policy change reaching N sidecars over ADS; server memory per sidecar' },
   sidecar: { module: './suites/sidecar.js', about: 'the local sidecar with and without the filter (autocannon)' },
+  ha: {
+    module: './suites/ha.js',
+    about: 'replicas on etcd: a change to N sidecars over 3 replicas, quarantine, leader and follower killed',
+  },
 };
 
 const here = import.meta.dirname;
