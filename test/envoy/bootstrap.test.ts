@@ -129,3 +129,39 @@ test('bad input is a one-line error with exit 1; the parser rejects what Envoy w
   const badEnum = parseEnvoyConfig(BootstrapSchema, yaml.replace('REJECT_REQUEST', 'REJECT'));
   assert.equal(badEnum.ok, false);
 });
+
+test('several control replicas: one control cluster with an endpoint each and outlier detection, and Envoy’s types accept it', () => {
+  const r = spawnSync(
+    process.execPath,
+    [
+      'bin/perimeter.js',
+      'envoy',
+      'bootstrap',
+      '--policy',
+      SHOP,
+      '--workload',
+      'web',
+      '--control',
+      '10.0.0.1:18000,10.0.0.2:18000,10.0.0.3:18000',
+    ],
+    { encoding: 'utf8' },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  const b: Any = parsed(r.stdout);
+  const control = b.staticResources.clusters.find((c: Any) => c.name === 'perimeter-control');
+  assert.equal(control.type, 'STATIC');
+  assert.deepEqual(
+    control.loadAssignment.endpoints[0].lbEndpoints.map((e: Any) => e.endpoint.address.socketAddress.address),
+    ['10.0.0.1', '10.0.0.2', '10.0.0.3'],
+  );
+  assert.ok(control.outlierDetection, 'a failing replica is ejected');
+  const bad = spawnSync(
+    process.execPath,
+    ['bin/perimeter.js', 'envoy', 'bootstrap', '--policy', SHOP, '--workload', 'web', '--control', '10.0.0.1:18000,nope'],
+    {
+      encoding: 'utf8',
+    },
+  );
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /--control nope: expected host:port/);
+});

@@ -62,3 +62,26 @@ test('the control server manifest runs perimeter serve with its state on a volum
   assert.equal(vol.secret.secretName, 'perimeter-admin-token');
   assert.equal(vol.secret.defaultMode & 0o007, 0, 'the token is not readable by others');
 });
+
+test('the replicated manifest runs three replicas on the store, its secrets read-only, spread over nodes', () => {
+  const all = docs('envoy/k8s/control-server-ha.yaml');
+  const deploy = all.find((d) => d.kind === 'Deployment');
+  assert.equal(deploy.spec.replicas, 3);
+  const c = deploy.spec.template.spec.containers[0];
+  assert.equal(c.args[0], 'serve');
+  const arg = (name: string) =>
+    (c.args as string[])
+      .find((a) => a.startsWith(`--${name}=`))
+      ?.split('=')
+      .slice(1)
+      .join('=');
+  assert.match(arg('store') ?? '', /^etcd:\/\/[^,]+:2379(,[^,]+:2379){2}$/);
+  for (const f of ['etcd-ca', 'etcd-cert', 'etcd-key', 'ca-key-file', 'admin-token-file']) {
+    const file = arg(f) as string;
+    const mount = c.volumeMounts.find((m: Obj) => file.startsWith(`${m.mountPath}/`));
+    assert.ok(mount?.readOnly, `--${f} is on a read-only mount`);
+  }
+  assert.equal(arg('replica-id'), '$(POD_NAME)');
+  assert.ok(deploy.spec.template.spec.topologySpreadConstraints?.length, 'one replica per node');
+  assert.ok(all.some((d) => d.kind === 'PodDisruptionBudget'));
+});
