@@ -14,7 +14,6 @@
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseReplicas } from '../../cli/support/until-in-effect.js';
 import { CONTROL_IDENTITY_PATH } from '../../contracts/control-identity.js';
 import { TYPE } from '../../contracts/type-urls.js';
 import { issueSvid } from '../../control/ca/ca.js';
@@ -95,7 +94,7 @@ export async function run(o: { quick?: boolean }): Promise<SuiteResult> {
       // As `perimeter quarantine --store` waits: every replica serves it and reports its sidecars in sync.
       await until(
         async () => {
-          const all = parseReplicas(await store.replicas());
+          const all = await store.replicas();
           return all.length === 3 && all.every((r) => (r.serving?.seq ?? 0) >= c.seq && r.sidecars.every((s) => s.inSync));
         },
         10_000,
@@ -105,7 +104,7 @@ export async function run(o: { quick?: boolean }): Promise<SuiteResult> {
     }
 
     // Real xDS clients with the default backoff, all on the follower that is killed below.
-    const all = parseReplicas(await store.replicas());
+    const all = await store.replicas();
     const leader = all.find((r) => r.leader)?.id as string;
     const follower = all.find((r) => !r.leader)?.id as string;
     const order = [follower, ...[...replicas.running.keys()].filter((x) => x !== follower)];
@@ -126,7 +125,7 @@ export async function run(o: { quick?: boolean }): Promise<SuiteResult> {
 
     // Every live replica serves entry `seq` (or later) and reports `expected` sidecars, all in sync.
     const inSyncEverywhere = async (seq: number, expected: number) => {
-      const r = parseReplicas(await store.replicas()).filter((x) => replicas.running.has(x.id));
+      const r = (await store.replicas()).filter((x) => replicas.running.has(x.id));
       const synced = r.reduce((n, x) => n + x.sidecars.filter((c) => c.inSync).length, 0);
       return r.length === replicas.running.size && r.every((x) => (x.serving?.seq ?? 0) >= seq) && synced === expected;
     };

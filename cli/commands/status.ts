@@ -5,7 +5,6 @@ import { admin } from '../support/admin-client.js';
 import { DEFAULT_STATE, defineCommand, flag, type OptionsOf } from '../support/flags.js';
 import { cell, paint, table } from '../support/output.js';
 import { STORE_FLAGS, type StoreFlags, storeName, withStore } from '../support/store.js';
-import { parseReplicas } from '../support/until-in-effect.js';
 
 const FLAGS = {
   state: flag.withDefault('--state <dir>', 'state directory of the running server', DEFAULT_STATE),
@@ -83,13 +82,7 @@ function replicaTable(replicas: readonly ReplicaReport[]): string {
 async function storeStatus(o: StoreFlags & { store: string; json?: boolean | undefined }): Promise<number> {
   const [head, entry, quarantine, rejected, replicas] = await withStore(o, async (s) => {
     const h = await s.head();
-    return [
-      h,
-      h.seq ? await s.entry(h.seq) : undefined,
-      (await s.quarantine()).list,
-      await s.rejected(),
-      parseReplicas(await s.replicas()),
-    ] as const;
+    return [h, h.seq ? await s.entry(h.seq) : undefined, (await s.quarantine()).list, await s.rejected(), await s.replicas()] as const;
   });
   if (o.json) {
     const current = entry

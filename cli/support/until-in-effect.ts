@@ -24,7 +24,7 @@ export async function report(
   store?: EtcdHistory,
 ): Promise<number> {
   const waitMs = Number(o.wait);
-  const read = store ? () => store.replicas().then(parseReplicas) : () => admin(o.state, '/status') as Promise<StatusReport>;
+  const read = store ? () => store.replicas() : () => admin(o.state, '/status') as Promise<StatusReport>;
   const sync = await untilInSync(read, change.published?.seq, Number.isFinite(waitMs) ? waitMs : 5000);
   const seconds = (performance.now() - started) / 1000;
   const behind = sync.sidecars.filter((s) => !s.inSync);
@@ -46,17 +46,6 @@ export async function report(
     );
   }
   return behind.length === 0 ? 0 : EXIT_NOT_CONFIRMED;
-}
-
-/** What every live replica registered in the store (an entry that does not parse is left out). */
-export function parseReplicas(all: ReadonlyMap<string, string>): ReplicaReport[] {
-  return [...all.values()].flatMap((v) => {
-    try {
-      return [JSON.parse(v) as ReplicaReport];
-    } catch {
-      return [];
-    }
-  });
 }
 
 interface Synced {

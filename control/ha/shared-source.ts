@@ -333,14 +333,7 @@ export class SharedSource implements VersionSource {
     if (fence && ++this.ticks % CHECK_FENCE_TICKS === 0 && (await this.o.store.holds(fence).catch(() => true)) === false)
       this.deposed('the campaign key is gone (its lease ended)');
     try {
-      const all = await this.o.store.replicas();
-      this.peers = [...all.values()].flatMap((v) => {
-        try {
-          return [JSON.parse(v) as ReplicaReport];
-        } catch {
-          return [];
-        }
-      });
+      this.peers = await this.o.store.replicas();
       this.leaderId = this.fence ? this.o.id : this.peers.find((r) => r.leader)?.id;
     } catch {
       // Unreachable: the last list stays, and storeProblem (from the reads) says why.

@@ -21,6 +21,7 @@ import { digest, encodeVersioned } from '../compile/compile.js';
 import { type HistoryEntry, HistoryError } from '../serve/history.js';
 import type { Rejected } from '../serve/published.js';
 import { parseQuarantine, type QuarantineEntry } from '../serve/quarantine.js';
+import type { ReplicaReport } from '../serve/status.js';
 
 export const DEFAULT_PREFIX = '/perimeter';
 
@@ -296,10 +297,16 @@ export class EtcdHistory {
     return { refresh, revoke: () => lease.revoke().catch(() => {}) };
   }
 
-  /** Every registered replica's value, by id. */
-  async replicas(): Promise<Map<string, string>> {
+  /** Every live replica as it registered itself; a record that does not parse is left out, never trusted. */
+  async replicas(): Promise<ReplicaReport[]> {
     const all = await this.client.getAll().prefix(this.key('replicas', '')).strings();
-    return new Map(Object.entries(all).map(([k, v]) => [k.slice(this.key('replicas', '').length), v]));
+    return Object.values(all).flatMap((v) => {
+      try {
+        return [JSON.parse(v) as ReplicaReport];
+      } catch {
+        return [];
+      }
+    });
   }
 
   /** Calls `changed` with the key (below the prefix) of every change to `current`, `quarantine` or `rejected`. */
