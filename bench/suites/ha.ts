@@ -19,6 +19,7 @@ import { TYPE } from '../../contracts/type-urls.js';
 import { issueSvid } from '../../control/ca/ca.js';
 import { StoreWriter } from '../../control/ha/store-writer.js';
 import { EtcdHistory } from '../../control/store/etcd-history.js';
+import { countSidecars } from '../../control/store/replica-record.js';
 import { XdsClient } from '../../envoy/sidecar/xds-client.js';
 import { EtcdCluster } from '../../test/helpers/etcd.js';
 import { Replicas } from '../../test/helpers/replicas.js';
@@ -126,7 +127,7 @@ export async function run(o: { quick?: boolean }): Promise<SuiteResult> {
     // Every live replica serves entry `seq` (or later) and reports `expected` sidecars, all in sync.
     const inSyncEverywhere = async (seq: number, expected: number) => {
       const r = (await store.replicas()).filter((x) => replicas.running.has(x.id));
-      const synced = r.reduce((n, x) => n + x.sidecars.filter((c) => c.inSync).length, 0);
+      const synced = r.reduce((n, x) => n + countSidecars(x.sidecars).inSync, 0);
       return r.length === replicas.running.size && r.every((x) => (x.serving?.seq ?? 0) >= seq) && synced === expected;
     };
     const onReplica = (id: string) =>

@@ -8,6 +8,7 @@ import { readTokenFile } from '../../control/serve/admin-guard.js';
 import { ControlServer } from '../../control/serve/control-server.js';
 import { createLogger, type LogLevel } from '../../control/serve/log.js';
 import type { SourceParts } from '../../control/serve/source.js';
+import { DEFAULT_STREAMS_PER_IDENTITY } from '../../control/xds/server-options.js';
 import { DEFAULT_STATE, defineCommand, flag, type OptionsOf } from '../support/flags.js';
 import { caSecret, openStore, STORE_FLAGS, storeName } from '../support/store.js';
 import { UsageError } from '../support/targets.js';
@@ -33,6 +34,11 @@ const FLAGS = {
   resourceName: flag.withDefault('--resource-name <name>', 'ECDS resource name (the HttpFilter name in the sidecar)', RESOURCE_NAME),
   modulePath: flag.withDefault('--module-path <path>', 'where sidecars find perimeter.wasm', DEFAULT_MODULE_PATH),
   wasm: flag.string('--wasm <file>', 'the module sidecars run (its sha256 names the VM); default filter/build/perimeter.wasm'),
+  maxStreamsPerIdentity: flag.withDefault(
+    '--max-streams-per-identity <n>',
+    'open xDS streams one workload identity may hold: every pod of a Deployment shares its SVID, one stolen SVID cannot take more',
+    String(DEFAULT_STREAMS_PER_IDENTITY),
+  ),
   logLevel: flag.withDefault('--log-level <level>', 'debug, info, warn, error', 'info'),
   ...STORE_FLAGS,
   replicaId: flag.string(
@@ -70,6 +76,9 @@ async function runServe(o: OptionsOf<typeof FLAGS>): Promise<number> {
     if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/i.test(h)) throw new UsageError(`--admin-host ${h}: a DNS name`);
   const policy = o.policy ?? [];
   if (!o.store && policy.length === 0) throw new UsageError('--policy is required (or --store, for a replica that only serves)');
+  const maxStreamsPerIdentity = Number(o.maxStreamsPerIdentity);
+  if (!Number.isInteger(maxStreamsPerIdentity) || maxStreamsPerIdentity < 1 || maxStreamsPerIdentity > 1_000_000)
+    throw new UsageError(`--max-streams-per-identity ${o.maxStreamsPerIdentity}: a whole number from 1 to 1000000`);
   const lease = Number(o.lease);
   if (!Number.isInteger(lease) || lease < 2 || lease > 300) throw new UsageError(`--lease ${o.lease}: whole seconds from 2 to 300`);
   const store = o.store ? openStore({ ...o, store: o.store }) : undefined;
@@ -90,6 +99,7 @@ async function runServe(o: OptionsOf<typeof FLAGS>): Promise<number> {
       resourceName: o.resourceName,
       modulePath: o.modulePath,
       moduleFile: o.wasm ?? BUILT_MODULE,
+      maxStreamsPerIdentity,
       log,
       ...(store
         ? {

@@ -1,6 +1,7 @@
 /** `perimeter status`: the running control server, its snapshot and what each sidecar ACKed. */
 import { printable } from '../../control/flows/recorded.js';
 import type { ReplicaReport, StatusReport } from '../../control/serve/status.js';
+import { countSidecars } from '../../control/store/replica-record.js';
 import { admin } from '../support/admin-client.js';
 import { DEFAULT_STATE, defineCommand, flag, type OptionsOf } from '../support/flags.js';
 import { cell, paint, table } from '../support/output.js';
@@ -64,6 +65,11 @@ async function runStatus(o: OptionsOf<typeof FLAGS>): Promise<number> {
   return 0;
 }
 
+function inSyncOf(r: ReplicaReport): string {
+  const n = countSidecars(r.sidecars);
+  return `${n.inSync}/${n.all}`;
+}
+
 function replicaTable(replicas: readonly ReplicaReport[]): string {
   const rows = [...replicas]
     .sort((a, b) => (a.id < b.id ? -1 : 1))
@@ -72,7 +78,7 @@ function replicaTable(replicas: readonly ReplicaReport[]): string {
       r.leader ? paint('leader', 'green') : 'follower',
       printable(r.xds ?? '-'),
       r.serving ? `#${r.serving.seq} ${r.serving.version}` : paint('nothing', 'red'),
-      `${r.sidecars.filter((c) => c.inSync).length}/${r.sidecars.length}`,
+      inSyncOf(r),
       r.storeProblem ? paint(printable(r.storeProblem), 'red') : '-',
     ]);
   return table(['REPLICA', 'ROLE', 'XDS', 'SERVING', 'SIDECARS IN SYNC', 'STORE'], rows);
@@ -100,7 +106,7 @@ async function storeStatus(o: StoreFlags & { store: string; json?: boolean | und
   for (const r of replicas)
     for (const c of r.sidecars.filter((x) => !x.inSync || x.lastNack))
       process.stdout.write(
-        `  ${printable(r.id)}: ${printable(c.identity)} ${c.inSync ? '' : paint('behind', 'yellow')}${c.lastNack ? ` ${paint(printable(c.lastNack), 'red')}` : ''}\n`,
+        `  ${printable(r.id)}: ${printable(c.identity)}${c.count > 1 ? ` ×${c.count}` : ''} ${c.inSync ? '' : paint('behind', 'yellow')}${c.lastNack ? ` ${paint(printable(c.lastNack), 'red')}` : ''}\n`,
       );
   for (const q of quarantine)
     process.stdout.write(

@@ -2,6 +2,7 @@
  * What quarantine and release share: they return once every connected sidecar has ACKed the
  * policy that carries the change, so "done" means "in effect", and say how long that took.
  */
+import { printable } from '../../control/flows/recorded.js';
 import type { QuarantineEntry } from '../../control/serve/quarantine.js';
 import type { ReplicaReport, StatusReport } from '../../control/serve/status.js';
 import type { EtcdHistory } from '../../control/store/etcd-history.js';
@@ -28,29 +29,31 @@ export async function report(
   const sync = await untilInSync(read, change.published?.seq, Number.isFinite(waitMs) ? waitMs : 5000);
   const seconds = (performance.now() - started) / 1000;
   const behind = sync.sidecars.filter((s) => !s.inSync);
+  const all = sum(sync.sidecars);
+  const late = sum(behind);
+  const names = [...new Set(behind.map((s) => s.identity))];
   if (o.json) {
-    process.stdout.write(
-      `${JSON.stringify({ ...change, seconds, sidecars: sync.sidecars.length, behind: behind.map((s) => s.identity) }, null, 2)}\n`,
-    );
+    process.stdout.write(`${JSON.stringify({ ...change, seconds, sidecars: all, behind: names, behindCount: late }, null, 2)}\n`);
   } else {
     const e = change.entry;
     const scope = e.both ? 'from and to' : 'from';
     const at = change.published ? ` (snapshot #${change.published.seq} ${change.published.version})` : ' (nothing served yet)';
     process.stdout.write(`${paint(what, what === 'quarantined' ? 'red' : 'green')} ${e.identity}: requests ${scope} it${at}\n`);
     process.stdout.write(
-      behind.length === 0
-        ? `in effect on ${sync.sidecars.length} connected sidecar${sync.sidecars.length === 1 ? '' : 's'} after ${seconds.toFixed(2)} s\n`
-        : `${paint(`not yet in effect on ${behind.length} of ${sync.sidecars.length} sidecars`, 'yellow')} after ${seconds.toFixed(2)} s: ${behind
-            .map((s) => s.identity)
-            .join(', ')}\n`,
+      late === 0
+        ? `in effect on ${all} connected sidecar${all === 1 ? '' : 's'} after ${seconds.toFixed(2)} s\n`
+        : `${paint(`not yet in effect on ${late} of ${all} sidecars`, 'yellow')} after ${seconds.toFixed(2)} s: ${names.map(printable).join(', ')}\n`,
     );
   }
-  return behind.length === 0 ? 0 : EXIT_NOT_CONFIRMED;
+  return late === 0 ? 0 : EXIT_NOT_CONFIRMED;
 }
+
+const sum = (xs: readonly Synced[]) => xs.reduce((n, x) => n + x.count, 0);
 
 interface Synced {
   identity: string;
   inSync: boolean;
+  count: number;
 }
 
 /**
@@ -71,9 +74,13 @@ async function untilInSync(
       ? replicas.flatMap((r) =>
           r.sidecars
             .filter((c) => c.currentPolicy !== undefined)
-            .map((c) => ({ identity: c.identity, inSync: c.inSync && (seq === undefined || (r.serving?.seq ?? 0) >= seq) })),
+            .map((c) => ({
+              identity: c.identity,
+              inSync: c.inSync && (seq === undefined || (r.serving?.seq ?? 0) >= seq),
+              count: c.count,
+            })),
         )
-      : (s as StatusReport).sidecars.filter((c) => c.currentPolicy !== undefined);
+      : (s as StatusReport).sidecars.filter((c) => c.currentPolicy !== undefined).map((c) => ({ ...c, count: 1 }));
     if (sidecars.every((c) => c.inSync) || performance.now() >= deadline) return { sidecars };
     await new Promise((r) => setTimeout(r, 20));
   }

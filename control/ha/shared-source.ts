@@ -17,6 +17,7 @@ import type { QuarantineEdit, SourceParts, VersionSource } from '../serve/source
 import type { ReplicaReport, ReplicaRole, StatusReport } from '../serve/status.js';
 import type { PolicyView } from '../serve/ui-state.js';
 import type { EtcdHistory, Fence, Registration } from '../store/etcd-history.js';
+import { groupSidecars } from '../store/replica-record.js';
 import type { Logger } from '../xds/server-options.js';
 import { sealKey, unsealKey } from './ca-seal.js';
 import { StoreWriter } from './store-writer.js';
@@ -38,8 +39,8 @@ export interface SharedOptions {
 
 const RETRY_MS = 1_000;
 const REGISTER_MS = 200;
-/** The fence is checked every fifth tick: once a second. */
-const CHECK_FENCE_TICKS = 5;
+/** The fence and the other replicas' records are read every fifth tick: once a second. */
+const SLOW_TICKS = 5;
 
 export class SharedSource implements VersionSource {
   current: Published | undefined;
@@ -58,10 +59,16 @@ export class SharedSource implements VersionSource {
   private ticker: NodeJS.Timeout | undefined;
   private retry: NodeJS.Timeout | undefined;
   private report: (() => StatusReport) | undefined;
+  private changes: () => number = () => 0;
+  /** The last record written, and what it was made of: building it walks every stream. */
+  private record = { key: '', text: '' };
   private peers: ReplicaReport[] = [];
   private ticks = 0;
-  private refreshing: Promise<void> | undefined;
+  private refreshing: Promise<unknown> | undefined;
   private again = false;
+  /** The store revision of the last change the watch reported, and the one the last read covered. */
+  private changedAt = 0;
+  private readAt = 0;
   private readonly waiters: { seq: number; resolve: () => void }[] = [];
 
   constructor(
@@ -91,20 +98,25 @@ export class SharedSource implements VersionSource {
     await this.refreshNow(true);
     this.lastRejected = await this.o.store.rejected();
     this.unwatch = await this.o.store.watch(
-      (key) => (key === 'rejected' ? void this.loadRejected() : this.refresh()),
+      (key, revision) => {
+        if (key === 'rejected') return void this.loadRejected();
+        this.changedAt = Math.max(this.changedAt, revision);
+        if (revision > this.readAt) this.refresh();
+      },
       (up) => {
-        if (up) this.refresh();
+        if (up) this.refresh(true);
       },
     );
-    this.registration = this.o.store.register(this.o.id, this.o.leaseSeconds, () => JSON.stringify(this.ownReport()));
+    this.registration = this.o.store.register(this.o.id, this.o.leaseSeconds, () => this.ownRecord());
     this.ticker = setInterval(() => void this.tick(), REGISTER_MS);
     this.ticker.unref();
     if (this.o.compiles) this.campaign();
   }
 
   /** ControlServer hands over its status once it runs, for the registration. */
-  registerStatus(report: () => StatusReport): void {
+  registerStatus(report: () => StatusReport, changes: () => number): void {
     this.report = report;
+    this.changes = changes;
   }
 
   private campaign(): void {
@@ -228,7 +240,7 @@ export class SharedSource implements VersionSource {
   /** Resolves once this replica serves entry `seq` or a later one (or after 5 s: the caller reports what is served). */
   private serving(seq: number): Promise<void> {
     if ((this.current?.seq ?? 0) >= seq) return Promise.resolve();
-    this.refresh();
+    this.refresh(true);
     return new Promise((resolve) => {
       const w = { seq, resolve };
       this.waiters.push(w);
@@ -240,38 +252,48 @@ export class SharedSource implements VersionSource {
     });
   }
 
-  /** Reads the store again; changes that arrive meanwhile are one more read after it. */
-  private refresh(): void {
+  /**
+   * Reads the store again. A read covers every change the watch had reported when it began
+   * (etcd reads are linearizable), so the keys one transaction changed are one read, and a
+   * change reported during a read is one more read after it.
+   */
+  private refresh(force = false): void {
     if (this.refreshing) {
-      this.again = true;
+      this.again ||= force;
       return;
     }
+    const covers = this.changedAt;
     this.refreshing = this.refreshNow(false)
-      .catch(() => {})
-      .finally(() => {
+      .catch(() => false)
+      .then((read) => {
         this.refreshing = undefined;
-        if (this.again) {
+        // A failed read is tried again by its retry timer, not at once.
+        if (read) this.readAt = Math.max(this.readAt, covers);
+        if (this.again || (read && this.changedAt > this.readAt)) {
           this.again = false;
           this.refresh();
         }
       });
   }
 
-  private async refreshNow(throwing: boolean): Promise<void> {
+  /** Whether the store was read. */
+  private async refreshNow(throwing: boolean): Promise<boolean> {
     try {
       const s = await this.writer.state();
       this.quarantine = s.quarantine.list;
       if (s.entry && s.entry.seq !== this.current?.seq) this.serve(s.entry, s.workloads);
       this.storeProblem = undefined;
       clearTimeout(this.retry);
+      return true;
     } catch (e) {
       const message = (e as Error).message;
       if (throwing) throw new Error(`cannot read the store ${this.o.storeName}: ${message}`);
       // Fail safe: what was good keeps serving; the store is read again soon.
       this.problem(`reading: ${message}; serving #${this.current?.seq ?? '-'} ${this.current?.version ?? '(nothing)'} meanwhile`);
       clearTimeout(this.retry);
-      this.retry = setTimeout(() => this.refresh(), RETRY_MS);
+      this.retry = setTimeout(() => this.refresh(true), RETRY_MS);
       this.retry.unref();
+      return false;
     }
   }
 
@@ -304,6 +326,12 @@ export class SharedSource implements VersionSource {
     this.storeProblem = message;
   }
 
+  private ownRecord(): string {
+    const key = `${this.report ? this.changes() : '-'}|${this.current?.seq}|${this.fence !== undefined}|${this.storeProblem}`;
+    if (key !== this.record.key) this.record = { key, text: JSON.stringify(this.ownReport()) };
+    return this.record.text;
+  }
+
   private ownReport(): ReplicaReport {
     const s = this.report?.();
     return {
@@ -314,15 +342,7 @@ export class SharedSource implements VersionSource {
       leader: this.fence !== undefined,
       serving: this.current ? { seq: this.current.seq ?? 0, version: this.current.version } : undefined,
       storeProblem: this.storeProblem,
-      sidecars: (s?.sidecars ?? []).map((c) => ({
-        identity: c.identity,
-        workload: c.workload,
-        stream: `${c.service}/${c.transport}`,
-        ackedPolicy: c.ackedPolicy,
-        currentPolicy: c.currentPolicy,
-        inSync: c.inSync,
-        lastNack: c.lastNack?.message,
-      })),
+      sidecars: groupSidecars(s?.sidecars ?? []),
     };
   }
 
@@ -330,8 +350,8 @@ export class SharedSource implements VersionSource {
     await this.registration?.refresh();
     // The client library does not always say when a campaign's lease is gone: the fence is checked.
     const fence = this.fence;
-    if (fence && ++this.ticks % CHECK_FENCE_TICKS === 0 && (await this.o.store.holds(fence).catch(() => true)) === false)
-      this.deposed('the campaign key is gone (its lease ended)');
+    if (++this.ticks % SLOW_TICKS !== 0) return;
+    if (fence && (await this.o.store.holds(fence).catch(() => true)) === false) this.deposed('the campaign key is gone (its lease ended)');
     try {
       this.peers = await this.o.store.replicas();
       this.leaderId = this.fence ? this.o.id : this.peers.find((r) => r.leader)?.id;

@@ -130,6 +130,7 @@ export class ControlServer {
       controlPlaneId: `perimeter@${process.pid}`,
       ...(o.keepaliveTimeMs ? { keepaliveTimeMs: o.keepaliveTimeMs } : {}),
       ...(o.keepaliveTimeoutMs ? { keepaliveTimeoutMs: o.keepaliveTimeoutMs } : {}),
+      ...(o.maxStreamsPerIdentity ? { maxStreamsPerIdentity: o.maxStreamsPerIdentity } : {}),
       ...(o.now ? { now: o.now } : {}),
     });
     this.xdsPort = await this.xds.listen(o.listen);
@@ -174,7 +175,10 @@ export class ControlServer {
       startedAt: new Date().toISOString(),
     };
     writeServerFile(o.state, file);
-    this.source.registerStatus?.(() => this.status());
+    this.source.registerStatus?.(
+      () => this.status(),
+      () => this.xds.changes,
+    );
     this.log.info({ xds: file.xds, admin: file.admin, secure: !o.insecure, trustDomain: this.trustDomain }, 'control server ready');
   }
 

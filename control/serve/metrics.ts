@@ -54,7 +54,7 @@ export class ServerMetrics {
   });
   private readonly refused = new Counter({
     name: 'perimeter_xds_refused_streams_total',
-    help: 'Streams refused: unauthenticated, node_mismatch (node.id contradicts the certificate), bad_request',
+    help: 'Streams refused: unauthenticated, node_mismatch (node.id contradicts the certificate), too_many_streams (over the identity’s bound), bad_request',
     labelNames: ['reason'],
     registers: [this.registry],
   });

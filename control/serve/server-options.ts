@@ -31,6 +31,8 @@ export interface ControlServerOptions {
   log: Logger;
   keepaliveTimeMs?: number;
   keepaliveTimeoutMs?: number;
+  /** Open xDS streams one workload identity may hold (control/xds/server.ts has the default). */
+  maxStreamsPerIdentity?: number;
   /** Lifetime of the control server's own SVID; it is renewed at half of it. Default 24 h. */
   svidTtlMs?: number;
   now?: () => number;

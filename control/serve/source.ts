@@ -32,8 +32,11 @@ export interface VersionSource {
   readonly role: ReplicaRole | undefined;
   /** With a shared store: every live replica as it registered itself. */
   readonly replicas?: readonly ReplicaReport[];
-  /** The server hands over its status once it runs (a shared store keeps it under the replica's lease). */
-  registerStatus?(report: () => StatusReport): void;
+  /**
+   * The server hands over its status once it runs (a shared store keeps it under the replica's
+   * lease), and a count that moves whenever a sidecar's part of it may have changed.
+   */
+  registerStatus?(report: () => StatusReport, changes: () => number): void;
   /** Loads and serves the first version. */
   start(): Promise<void>;
   /** The policy paths changed: compile and publish (a no-op where this server does not write). */

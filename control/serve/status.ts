@@ -28,15 +28,19 @@ export interface ReplicaReport {
   leader: boolean;
   serving: { seq: number; version: string } | undefined;
   storeProblem: string | undefined;
-  sidecars: {
-    identity: string;
-    workload: string | undefined;
-    stream: string;
-    ackedPolicy: string | undefined;
-    currentPolicy: string | undefined;
-    inSync: boolean;
-    lastNack: string | undefined;
-  }[];
+  /** Sidecars that hold the same thing, counted: every pod of a Deployment shares its identity. */
+  sidecars: SidecarGroup[];
+}
+
+export interface SidecarGroup {
+  identity: string;
+  workload: string | undefined;
+  stream: string;
+  ackedPolicy: string | undefined;
+  currentPolicy: string | undefined;
+  inSync: boolean;
+  lastNack: string | undefined;
+  count: number;
 }
 
 export interface SidecarStatus {

@@ -22,6 +22,7 @@ import { type HistoryEntry, HistoryError } from '../serve/history.js';
 import type { Rejected } from '../serve/published.js';
 import { parseQuarantine, type QuarantineEntry } from '../serve/quarantine.js';
 import type { ReplicaReport } from '../serve/status.js';
+import { parseReplicaRecord } from './replica-record.js';
 
 export const DEFAULT_PREFIX = '/perimeter';
 
@@ -297,32 +298,34 @@ export class EtcdHistory {
     return { refresh, revoke: () => lease.revoke().catch(() => {}) };
   }
 
-  /** Every live replica as it registered itself; a record that does not parse is left out, never trusted. */
+  /** Every live replica as it registered itself; a record that does not parse (replica-record.ts) is left out, never trusted. */
   async replicas(): Promise<ReplicaReport[]> {
     const all = await this.client.getAll().prefix(this.key('replicas', '')).strings();
-    return Object.values(all).flatMap((v) => {
-      try {
-        return [JSON.parse(v) as ReplicaReport];
-      } catch {
-        return [];
-      }
-    });
+    return Object.values(all).flatMap((v) => parseReplicaRecord(v) ?? []);
   }
 
-  /** Calls `changed` with the key (below the prefix) of every change to `current`, `quarantine` or `rejected`. */
-  async watch(changed: (key: string) => void, connection: (up: boolean) => void): Promise<() => Promise<void>> {
-    const w = await this.client.watch().prefix(`${this.prefix}/`).create();
-    const top = `${this.prefix}/`.length;
-    const on = (kv: { key: Buffer }) => {
-      const k = kv.key.toString().slice(top);
-      if (k === 'current' || k === 'quarantine' || k === 'rejected') changed(k);
+  /**
+   * Calls `changed` with the key (below the prefix) and the store revision of every change to
+   * `current`, `quarantine` or `rejected`.
+   */
+  async watch(changed: (key: string, revision: number) => void, connection: (up: boolean) => void): Promise<() => Promise<void>> {
+    // The three keys alone: a watch on the whole prefix would also carry every blob published
+    // and every replica's registration to every replica, and each replica reads those itself.
+    const watchers = await Promise.all(
+      (['current', 'quarantine', 'rejected'] as const).map(async (k) => {
+        const w = await this.client.watch().key(this.key(k)).create();
+        const on = (kv: { mod_revision: string }) => changed(k, Number(kv.mod_revision));
+        w.on('put', on);
+        w.on('delete', on);
+        w.on('disconnected', () => connection(false));
+        w.on('connected', () => connection(true));
+        w.on('error', () => connection(false));
+        return w;
+      }),
+    );
+    return async () => {
+      await Promise.all(watchers.map((w) => w.cancel()));
     };
-    w.on('put', on);
-    w.on('delete', on);
-    w.on('disconnected', () => connection(false));
-    w.on('connected', () => connection(true));
-    w.on('error', () => connection(false));
-    return () => w.cancel();
   }
 
   /** Whether a fence still stands (its key exists with that create revision). */

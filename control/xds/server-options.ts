@@ -21,8 +21,14 @@ export interface Logger {
 export interface ServerEvents extends StreamEvents {
   connect(s: StreamInfo): void;
   disconnect(s: StreamInfo): void;
-  refused(reason: 'unauthenticated' | 'node_mismatch' | 'bad_request', peer: string, message: string): void;
+  refused(reason: 'unauthenticated' | 'node_mismatch' | 'too_many_streams' | 'bad_request', peer: string, message: string): void;
 }
+
+/**
+ * Every pod of a Deployment presents the same SVID, so one identity holds a stream per pod; the
+ * bound is there so that one stolen SVID cannot take every stream the server can hold.
+ */
+export const DEFAULT_STREAMS_PER_IDENTITY = 1024;
 
 export interface XdsServerOptions {
   cache: SnapshotCache;
@@ -36,7 +42,7 @@ export interface XdsServerOptions {
   keepaliveTimeoutMs?: number;
   /** Streams are closed after this long (clients reconnect), spreading them over replicas. */
   maxConnectionAgeMs?: number;
-  /** Open xDS streams one identity may hold (a sidecar needs one; reconnects overlap briefly). */
+  /** Open xDS streams one identity may hold: a sidecar needs one, every pod of a workload shares its identity. */
   maxStreamsPerIdentity?: number;
   now?: () => number;
   /**

@@ -34,12 +34,11 @@ import { serveAccessLogs } from './access-logs.js';
 import { setVersion } from './cache.js';
 import { DeltaSession } from './delta.js';
 import { PushQueue } from './push-queue.js';
-import type { Logger, ServerEvents, XdsServerOptions } from './server-options.js';
+import { DEFAULT_STREAMS_PER_IDENTITY, type Logger, type ServerEvents, type XdsServerOptions } from './server-options.js';
 import { type Session, StreamError, type StreamInfo } from './session.js';
 import { SotwSession } from './sotw.js';
 
 const silent: Logger = { info() {}, warn() {}, error() {} };
-const DEFAULT_STREAMS_PER_IDENTITY = 16;
 
 export class XdsServer {
   readonly streams = new Map<number, StreamInfo>();
@@ -49,6 +48,8 @@ export class XdsServer {
   private readonly log: Logger;
   private readonly now: () => number;
   private readonly events: ServerEvents;
+  /** Counts the pushes, ACKs, NACKs, connects and disconnects: what a stream holds changes only with one. */
+  changes = 0;
   private stopping = false;
   private readonly queue = new PushQueue();
 
@@ -56,7 +57,7 @@ export class XdsServer {
     this.log = opts.log ?? silent;
     this.now = opts.now ?? Date.now;
     const noop = () => {};
-    this.events = {
+    const e: ServerEvents = {
       push: noop,
       ack: noop,
       nack: noop,
@@ -66,6 +67,30 @@ export class XdsServer {
       disconnect: noop,
       refused: noop,
       ...opts.events,
+    };
+    // What a stream holds changes only with these: `changes` tells readers of status when to look again.
+    this.events = {
+      ...e,
+      push: (...a) => {
+        this.changes++;
+        e.push(...a);
+      },
+      ack: (...a) => {
+        this.changes++;
+        e.ack(...a);
+      },
+      nack: (...a) => {
+        this.changes++;
+        e.nack(...a);
+      },
+      connect: (...a) => {
+        this.changes++;
+        e.connect(...a);
+      },
+      disconnect: (...a) => {
+        this.changes++;
+        e.disconnect(...a);
+      },
     };
     this.server = new RpcServer({
       ...(opts.keepaliveTimeMs !== undefined ? { keepaliveTimeMs: opts.keepaliveTimeMs } : {}),
@@ -136,7 +161,13 @@ export class XdsServer {
 
   private refuse(call: { getPeer(): string }, err: StreamError): void {
     const reason =
-      err.code === Status.PERMISSION_DENIED ? 'node_mismatch' : err.code === Status.UNAUTHENTICATED ? 'unauthenticated' : 'bad_request';
+      err.code === Status.PERMISSION_DENIED
+        ? 'node_mismatch'
+        : err.code === Status.UNAUTHENTICATED
+          ? 'unauthenticated'
+          : err.code === Status.RESOURCE_EXHAUSTED
+            ? 'too_many_streams'
+            : 'bad_request';
     this.events.refused(reason, call.getPeer(), err.message);
     this.log.warn({ peer: call.getPeer(), code: Status[err.code], reason: err.message }, 'xDS stream refused');
   }
@@ -163,7 +194,12 @@ export class XdsServer {
           let open = 0;
           for (const s of this.streams.values()) if (s.identity === who) open++;
           if (open >= limit)
-            return fail(new StreamError(Status.RESOURCE_EXHAUSTED, `${who} already has ${open} xDS streams open (at most ${limit})`));
+            return fail(
+              new StreamError(
+                Status.RESOURCE_EXHAUSTED,
+                `${who} already has ${open} xDS streams open (at most ${limit}: perimeter serve --max-streams-per-identity)`,
+              ),
+            );
           session = this.open(id, call, transport, service, who, nodeId, fixedType);
         } else if (nodeId && nodeId !== session.info.nodeId) {
           return fail(new StreamError(Status.PERMISSION_DENIED, `node.id changed on the stream from ${session.info.nodeId} to ${nodeId}`));

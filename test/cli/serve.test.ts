@@ -112,3 +112,16 @@ test('SIGTERM stops the server cleanly: exit 0, server.json removed, status says
   assert.match(s.err, /no control server is running/);
   assert.match(run('versions', '--state', state).out, /#3/);
 });
+
+test('serve refuses flags out of range with exit 1 before it starts anything', () => {
+  for (const [flag, value, says] of [
+    ['--max-streams-per-identity', '0', /--max-streams-per-identity 0: a whole number from 1/],
+    ['--max-streams-per-identity', '2.5', /a whole number/],
+    ['--lease', '1', /--lease 1: whole seconds from 2 to 300/],
+    ['--debounce', '-3', /--debounce -3/],
+  ] as const) {
+    const r = run('serve', '--policy', policy, '--state', mkdtempSync(join(tmpdir(), 'perimeter-cli-bad-')), flag, value);
+    assert.equal(r.code, 1, `${flag} ${value}: ${r.err}`);
+    assert.match(r.err, says);
+  }
+});

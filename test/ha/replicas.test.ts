@@ -11,7 +11,9 @@ import { after, before, test } from 'node:test';
 import { Etcd3 } from 'etcd3';
 import type { CaFiles } from '../../control/ca/ca.js';
 import type { HistoryEntry } from '../../control/serve/history.js';
+import type { SidecarGroup } from '../../control/serve/status.js';
 import { EtcdHistory } from '../../control/store/etcd-history.js';
+import { countSidecars } from '../../control/store/replica-record.js';
 import type { Sidecar } from '../../envoy/sidecar/sidecar.js';
 import { perimeterCli as cli } from '../helpers/cli.js';
 import { EtcdCluster } from '../helpers/etcd.js';
@@ -50,7 +52,7 @@ const head = async () => store.entry((await store.head()).seq);
 const statusJson = async () => JSON.parse((await cli('status', ...storeArgs(), '--json')).out) as StoreStatus;
 interface StoreStatus {
   current: { seq: number; version: string } | undefined;
-  replicas: { id: string; leader: boolean; serving?: { seq: number }; sidecars: { identity: string; inSync: boolean }[] }[];
+  replicas: { id: string; leader: boolean; serving?: { seq: number }; sidecars: SidecarGroup[] }[];
 }
 
 /** Every running replica serves the store's current entry, and every sidecar runs its workload's policy of it. */
@@ -95,7 +97,7 @@ test('three replicas: one leader, the same version everywhere, sidecars spread o
     sidecars.push({ s: await haSidecar(ca, identity, replicas.addresses(ids[i]), 1), identity });
   await converged('the sidecars ACKed');
   const s = await statusJson();
-  assert.deepEqual(s.replicas.map((r) => r.sidecars.length).sort(), [1, 1, 1], 'each replica has one sidecar');
+  assert.deepEqual(s.replicas.map((r) => countSidecars(r.sidecars).all).sort(), [1, 1, 1], 'each replica has one sidecar');
   const text = await cli('status', ...storeArgs());
   assert.equal(text.code, 0);
   assert.match(text.out, /REPLICA +ROLE/);

@@ -55,17 +55,29 @@ test('a damaged quarantine list in etcd is an error, never an empty list (fail c
   }
 });
 
-test('a replica record that is not JSON is left out of status, not trusted', async () => {
+test('a replica record that is not JSON or not of the shape a replica writes is left out of status, not trusted', async () => {
   const raw = new Etcd3({ hosts: cluster.endpoints().map((h) => `http://${h}`) });
   const store = EtcdHistory.connect(cluster.endpoints());
+  const group = { identity: 'spiffe://td/ns/x/sa/y', stream: 'ads/sotw', inSync: true, count: 3 };
+  const record = (id: string, over: Record<string, unknown> = {}) =>
+    JSON.stringify({ id, pid: 1, leader: false, serving: { seq: 2, version: 'v' }, sidecars: [group], ...over });
   try {
-    await raw.put('/perimeter/replicas/r1').value('{"id":"r1","sidecars":[]}');
+    await raw.put('/perimeter/replicas/r1').value(record('r1'));
     await raw.put('/perimeter/replicas/evil').value('{"id": "evil", ');
+    await raw.put('/perimeter/replicas/e2').value(record('e2', { sidecars: 'all of them' }));
+    await raw.put('/perimeter/replicas/e3').value(record('e3', { sidecars: [{ ...group, count: -5 }] }));
+    await raw.put('/perimeter/replicas/e4').value(record('e4', { sidecars: [{ ...group, identity: 'x'.repeat(100_000) }] }));
+    await raw.put('/perimeter/replicas/e5').value(record('e5', { leader: 'yes' }));
+    await raw.put('/perimeter/replicas/e6').value(record('e6', { serving: { seq: 'latest', version: 'v' } }));
+    await raw.put('/perimeter/replicas/e7').value('[1, 2]');
+    const read = await store.replicas();
     assert.deepEqual(
-      (await store.replicas()).map((r) => r.id),
+      read.map((r) => r.id),
       ['r1'],
     );
+    assert.equal(read[0]?.sidecars[0]?.count, 3);
   } finally {
+    await raw.delete().prefix('/perimeter/replicas/');
     raw.close();
     store.close();
   }

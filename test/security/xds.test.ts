@@ -53,6 +53,8 @@ before(async () => {
       '127.0.0.1:0',
       '--admin',
       '127.0.0.1:0',
+      '--max-streams-per-identity',
+      '16',
       '--log-level',
       'error',
     ],
@@ -145,7 +147,7 @@ test('overlong names, versions and nonces are refused; a NACK message is kept tr
   s.close();
 });
 
-test('one identity cannot hold more than 16 streams open', async () => {
+test('one identity cannot hold more streams open than --max-streams-per-identity (16 here), and the refusal is counted', async () => {
   const streams = Array.from({ length: 17 }, () => sotw(xds, tls));
   for (const s of streams) s.req({ node: { id: WEB }, typeUrl: TYPE.extensionConfig, resourceNames: ['perimeter.authz'] });
   const codes = await Promise.all(
@@ -154,5 +156,7 @@ test('one identity cannot hold more than 16 streams open', async () => {
     ),
   );
   assert.equal(codes.filter((c) => c === grpc.status.RESOURCE_EXHAUSTED).length, 1, JSON.stringify(codes));
+  const refused = await (await fetch(`http://${admin}/metrics`)).text();
+  assert.match(refused, /perimeter_xds_refused_streams_total\{reason="too_many_streams"\} 1/);
   for (const s of streams) s.close();
 });
