@@ -42,6 +42,8 @@ const silent: Logger = { info() {}, warn() {}, error() {} };
 
 export class XdsServer {
   readonly streams = new Map<number, StreamInfo>();
+  /** Open streams by identity, for the per-identity bound (a stream opens without walking them all). */
+  private readonly perIdentity = new Map<string, number>();
   private readonly calls = new Map<number, DuplexCall>();
   private readonly server: RpcServer;
   private nextId = 0;
@@ -69,28 +71,20 @@ export class XdsServer {
       ...opts.events,
     };
     // What a stream holds changes only with these: `changes` tells readers of status when to look again.
+    const counted = <K extends 'push' | 'ack' | 'nack' | 'connect' | 'disconnect'>(k: K): ServerEvents[K] => {
+      const f = e[k] as (...a: unknown[]) => void;
+      return ((...a: unknown[]) => {
+        this.changes++;
+        f(...a);
+      }) as ServerEvents[K];
+    };
     this.events = {
       ...e,
-      push: (...a) => {
-        this.changes++;
-        e.push(...a);
-      },
-      ack: (...a) => {
-        this.changes++;
-        e.ack(...a);
-      },
-      nack: (...a) => {
-        this.changes++;
-        e.nack(...a);
-      },
-      connect: (...a) => {
-        this.changes++;
-        e.connect(...a);
-      },
-      disconnect: (...a) => {
-        this.changes++;
-        e.disconnect(...a);
-      },
+      push: counted('push'),
+      ack: counted('ack'),
+      nack: counted('nack'),
+      connect: counted('connect'),
+      disconnect: counted('disconnect'),
     };
     this.server = new RpcServer({
       ...(opts.keepaliveTimeMs !== undefined ? { keepaliveTimeMs: opts.keepaliveTimeMs } : {}),
@@ -191,8 +185,7 @@ export class XdsServer {
           const who = this.identify(call, nodeId);
           if (who instanceof StreamError) return fail(who);
           const limit = this.opts.maxStreamsPerIdentity ?? DEFAULT_STREAMS_PER_IDENTITY;
-          let open = 0;
-          for (const s of this.streams.values()) if (s.identity === who) open++;
+          const open = this.perIdentity.get(who) ?? 0;
           if (open >= limit)
             return fail(
               new StreamError(
@@ -216,6 +209,9 @@ export class XdsServer {
       if (!this.calls.has(id) && !session) return;
       this.calls.delete(id);
       if (session && this.streams.delete(id)) {
+        const left = (this.perIdentity.get(session.info.identity) ?? 1) - 1;
+        if (left > 0) this.perIdentity.set(session.info.identity, left);
+        else this.perIdentity.delete(session.info.identity);
         session.close();
         this.events.disconnect(session.info);
         this.log.info({ stream: id, node: session.info.identity }, 'xDS stream closed');
@@ -262,6 +258,7 @@ export class XdsServer {
       call.write(response);
     };
     this.streams.set(id, info);
+    this.perIdentity.set(info.identity, (this.perIdentity.get(info.identity) ?? 0) + 1);
     // Headers now, not with the first response: a client whose config is current learns it is connected.
     sendHeaders(call);
     (session as Session).start(this.queue);
