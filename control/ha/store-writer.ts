@@ -42,9 +42,8 @@ export class StoreWriter {
 
   /** What the store serves now, read and checked. */
   async state(): Promise<StoreState> {
-    const [head, quarantine] = await Promise.all([this.store.head(), this.store.quarantine()]);
-    if (head.seq === 0) return { head, entry: undefined, workloads: [], quarantine };
-    const entry = await this.store.entry(head.seq);
+    const { head, quarantine, entry } = await this.store.serving();
+    if (!entry) return { head, entry: undefined, workloads: [], quarantine };
     return { head, entry, workloads: await this.workloadsOf(entry, servedWorkloads), quarantine };
   }
 

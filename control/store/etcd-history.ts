@@ -14,7 +14,7 @@
  * whole. Everything read back is checked: a blob whose content does not match its name, or an
  * entry that does not decode, is refused with an error and never served.
  */
-import { Etcd3, type IOptions } from 'etcd3';
+import { Etcd3, type IKeyValue, type IOptions } from 'etcd3';
 import { fail, ok, type Result, reasonOf } from '../../contracts/problem.js';
 import { CompiledPolicy } from '../../proto/gen/perimeter/v1/compiled.js';
 import { digest, encodeVersioned } from '../compile/compile.js';
@@ -117,12 +117,39 @@ export class EtcdHistory {
   /** The newest entry's number and the revision of the pointer to it. */
   async head(): Promise<Head> {
     const r = await this.client.get(this.key('current')).exec();
-    const kv = r.kvs[0];
+    return this.headOf(r.kvs[0]);
+  }
+
+  private headOf(kv: IKeyValue | undefined): Head {
     if (!kv) return { seq: 0, revision: '0' };
     const seq = Number(kv.value.toString());
     if (!Number.isInteger(seq) || seq < 1)
       throw new HistoryError(`${this.key('current')} holds "${kv.value.toString().slice(0, 40)}", not a version number`);
     return { seq, revision: kv.mod_revision };
+  }
+
+  /**
+   * The pointer, the quarantine list and the entry served, read at one store revision in one
+   * round trip: the newest history key is the entry the pointer names (they are written in the
+   * same transaction), and when it is not (a key past the padding's width), it is read by number.
+   */
+  async serving(): Promise<{ head: Head; quarantine: QuarantineState; entry: HistoryEntry | undefined }> {
+    const current = this.key('current');
+    const r = await this.client
+      .if(current, 'Version', '>', -1)
+      .then(
+        this.client.get(current),
+        this.client.get(this.key('quarantine')),
+        this.client.getAll().prefix(this.key('history', '')).sort('Key', 'Descend').limit(1),
+      )
+      .commit();
+    const [c, q, h] = r.responses.map((x) => x.response_range?.kvs[0]);
+    const head = this.headOf(c);
+    const quarantine = this.quarantineOf(q);
+    if (head.seq === 0) return { head, quarantine, entry: undefined };
+    const key = this.key('history', pad(head.seq));
+    const entry = h && h.key.toString() === key ? decodeEntry(key, h.value) : await this.entry(head.seq);
+    return { head, quarantine, entry };
   }
 
   /** Every entry, oldest first; an entry that does not decode is an error, never skipped. */
@@ -198,12 +225,14 @@ export class EtcdHistory {
   }
 
   async quarantine(): Promise<QuarantineState> {
-    const key = this.key('quarantine');
-    const r = await this.client.get(key).exec();
-    const kv = r.kvs[0];
+    const r = await this.client.get(this.key('quarantine')).exec();
+    return this.quarantineOf(r.kvs[0]);
+  }
+
+  private quarantineOf(kv: IKeyValue | undefined): QuarantineState {
     if (!kv) return { list: [], revision: '0' };
     // Fail closed: a damaged list must not quietly lift a quarantine.
-    const list = parseQuarantine(kv.value.toString('utf8'), key);
+    const list = parseQuarantine(kv.value.toString('utf8'), this.key('quarantine'));
     if (!list.ok) throw new HistoryError(reasonOf(list));
     return { list: list.value, revision: kv.mod_revision };
   }

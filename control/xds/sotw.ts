@@ -8,16 +8,35 @@
 
 import { TYPE } from '../../contracts/type-urls.js';
 import type { DiscoveryRequest } from '../../proto/gen/envoy/service/discovery/v3/discovery_pb.js';
-import { setVersion, type XdsResource } from './cache.js';
+import { setVersion, type TypeSnapshot, type XdsResource } from './cache.js';
 import { isFullState, pushOrder } from './push-order.js';
 import { Session } from './session.js';
-import { encodeSotw } from './wire.js';
+import { sotwBody, sotwResponse } from './wire.js';
 
 interface Subscription {
   names: Set<string>;
   wildcard: boolean;
   /** The names and set version in our last response, so unchanged state is not re-sent. */
   sentVersion: string | undefined;
+}
+
+/**
+ * The encoded body of a snapshot's full response, shared by every stream that is sent all of it
+ * (a change reaching 1,000 sidecars encodes it once); it goes when the snapshot does.
+ */
+const bodies = new WeakMap<TypeSnapshot, Buffer>();
+
+function fullBody(snapshot: TypeSnapshot, type: string, selected: readonly XdsResource[]): Buffer {
+  let body = bodies.get(snapshot);
+  if (!body) {
+    body = sotwBody(
+      snapshot.version,
+      selected.map((r) => r.encoded),
+      type,
+    );
+    bodies.set(snapshot, body);
+  }
+  return body;
 }
 
 /** Receives an encoded DiscoveryResponse. */
@@ -58,9 +77,9 @@ export class SotwSession extends Session {
 
   protected onChange(changed: ReadonlySet<string>): void {
     const clustersChanged = changed.has(TYPE.cluster);
-    const types = new Set(changed);
-    if (clustersChanged) types.add(TYPE.endpoint);
-    for (const type of pushOrder(types)) {
+    const types = clustersChanged ? new Set([...changed, TYPE.endpoint]) : changed;
+    // A policy change is one type (ECDS): nothing to order.
+    for (const type of types.size === 1 ? types : pushOrder(types)) {
       const sub = this.subs.get(type);
       if (sub) this.respond(type, sub, clustersChanged && type === TYPE.endpoint);
     }
@@ -84,19 +103,21 @@ export class SotwSession extends Session {
     const selected: XdsResource[] = [];
     for (const r of snapshot?.resources.values() ?? []) if (sub.wildcard || sub.names.has(r.name)) selected.push(r);
     // Usually the client wants every resource of the type, whose version the cache already knows.
-    const version = snapshot && selected.length === snapshot.resources.size ? snapshot.version : setVersion(selected);
+    const full = snapshot !== undefined && selected.length === snapshot.resources.size;
+    const version = full ? snapshot.version : setVersion(selected);
     if (!force && version === sub.sentVersion) return;
     // Nothing to say yet: the client waits (or times out) rather than being told "empty",
     // except for full-state types, where empty is an answer, and after a removal.
     if (selected.length === 0 && sub.sentVersion === undefined && !(isFullState(type) && snapshot)) return;
     const nonce = this.nextNonce();
-    const response = encodeSotw({
-      versionInfo: version,
-      resources: selected.map((r) => r.encoded),
-      typeUrl: type,
-      nonce,
-      controlPlane: this.controlPlane,
-    });
+    const body = full
+      ? fullBody(snapshot, type, selected)
+      : sotwBody(
+          version,
+          selected.map((r) => r.encoded),
+          type,
+        );
+    const response = sotwResponse(body, nonce, this.controlPlane);
     sub.sentVersion = version;
     this.recordPush(type, nonce, version, selected.length, 0);
     this.send(response);

@@ -53,6 +53,10 @@ class Writer {
     this.buf.set(b, this.pos);
     this.pos += b.length;
   }
+  raw(b: Uint8Array): void {
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
   /** A nested message header; the caller writes `len` bytes of body next. */
   open(field: number, len: number): void {
     this.varint((field << 3) | LEN);
@@ -69,24 +73,38 @@ function strings(fields: [number, string][]): { field: number; b: Buffer }[] {
   return fields.filter(([, s]) => s !== '').map(([field, s]) => ({ field, b: utf8(s) }));
 }
 
-export function encodeSotw(r: SotwResponse): Buffer {
-  const cp = utf8(r.controlPlane);
-  const cpBody = cp.length ? fieldSize(1, cp.length) : 0;
-  const head = strings([[1, r.versionInfo]]);
-  const tail = strings([
-    [4, r.typeUrl],
-    [5, r.nonce],
-  ]);
-  let size = fieldSize(6, cpBody);
-  for (const s of [...head, ...tail]) size += fieldSize(s.field, s.b.length);
-  for (const a of r.resources) size += fieldSize(2, a.length);
+/**
+ * Fields 1, 2 and 4 of a DiscoveryResponse (version, resources, type), which every stream sent
+ * the same snapshot shares: built once per snapshot, then finished per stream by `sotwResponse`.
+ */
+export function sotwBody(versionInfo: string, resources: readonly Uint8Array[], typeUrl: string): Buffer {
+  const fields = strings([[1, versionInfo]]);
+  const type = strings([[4, typeUrl]]);
+  let size = 0;
+  for (const s of [...fields, ...type]) size += fieldSize(s.field, s.b.length);
+  for (const a of resources) size += fieldSize(2, a.length);
   const w = new Writer(Buffer.allocUnsafe(size));
-  for (const s of head) w.bytes(s.field, s.b);
-  for (const a of r.resources) w.bytes(2, a);
-  for (const s of tail) w.bytes(s.field, s.b);
+  for (const s of fields) w.bytes(s.field, s.b);
+  for (const a of resources) w.bytes(2, a);
+  for (const s of type) w.bytes(s.field, s.b);
+  return w.done();
+}
+
+/** A shared body and this stream's nonce (5) and control plane (6): field order is kept. */
+export function sotwResponse(body: Uint8Array, nonce: string, controlPlane: string): Buffer {
+  const n = utf8(nonce);
+  const cp = utf8(controlPlane);
+  const cpBody = cp.length ? fieldSize(1, cp.length) : 0;
+  const w = new Writer(Buffer.allocUnsafe(body.length + (n.length ? fieldSize(5, n.length) : 0) + fieldSize(6, cpBody)));
+  w.raw(body);
+  if (n.length) w.bytes(5, n);
   w.open(6, cpBody);
   if (cp.length) w.bytes(1, cp);
   return w.done();
+}
+
+export function encodeSotw(r: SotwResponse): Buffer {
+  return sotwResponse(sotwBody(r.versionInfo, r.resources, r.typeUrl), r.nonce, r.controlPlane);
 }
 
 export function encodeDelta(r: DeltaResponse): Buffer {

@@ -76,6 +76,30 @@ test('versions and their blobs round-trip through etcd, each blob checked agains
   }
 });
 
+test('what is served is read at one revision: the pointer, the quarantine list and the entry it names, even past a stray history key', async () => {
+  const h = store('/t-serving');
+  const raw = new Etcd3({ hosts: cluster.endpoints().map((x) => `http://${x}`) });
+  try {
+    assert.deepEqual(await h.serving(), { head: { seq: 0, revision: '0' }, quarantine: { list: [], revision: '0' }, entry: undefined });
+    const a = version('served');
+    const q = [{ identity: 'spiffe://td/ns/x/sa/y', both: false, reason: 'r', since: '' }];
+    assert.ok((await h.publish(a.entry, a.blobs, await h.head(), undefined, { list: q, expected: '0' })).ok);
+    const s = await h.serving();
+    assert.equal(s.head.seq, 1);
+    assert.equal(s.entry?.version, a.entry.version);
+    assert.deepEqual(s.quarantine.list, q);
+    // A key after the served one (not written by a publish) is neither served nor an error.
+    await raw.put('/t-serving/history/999999').value('{not an entry');
+    assert.equal((await h.serving()).entry?.version, a.entry.version);
+    // The entry the pointer names, damaged: refused, never served.
+    await raw.put('/t-serving/history/000001').value('{"seq": 1}');
+    await assert.rejects(h.serving(), /history\/000001/);
+  } finally {
+    raw.close();
+    h.close();
+  }
+});
+
 test('two writers on the same version: exactly one publishes, the other writes nothing and says why', async () => {
   const x = store('/t2');
   const y = store('/t2');
