@@ -96,6 +96,38 @@ export function controlSection(store: Store, files: Record<string, string>, asse
   return out;
 }
 
+export function haSection(store: Store): string[] {
+  const h = store.suites.ha;
+  if (!h) return [];
+  const rows = h.result.rows;
+  const change = rows[0];
+  const cpu = (k: string) => ms(change?.extra?.[k] as number, 0);
+  return [
+    '### Replicas on etcd',
+    '',
+    `\`npm run bench -- ha\` (${when(h)}): a real 3-member etcd cluster and 3 \`perimeter serve --store\` processes`,
+    'on loopback, with the load sidecars spread over them. A change is a quarantine written to etcd, timed per',
+    'sidecar from the write to its ACK of the update, after warm-up changes (each replica serves a third of the',
+    'pushes, so its push path takes three times as many changes to run optimised code; their p99 is shown).',
+    '',
+    tableMd(
+      ['measure', 'p50 (or one run)', 'p99', 'max', 'samples'],
+      rows.map((r) => [
+        r.name,
+        ms(r.median, 0),
+        r.p99 !== undefined ? ms(r.p99, 0) : '',
+        r.max !== undefined ? ms(r.max, 0) : '',
+        n0(r.samples),
+      ]),
+    ),
+    '',
+    change?.extra
+      ? `CPU per change, all three replicas: **${cpu('replicasCpuMsPerChange')}**; the three etcd members: **${cpu('etcdCpuMsPerChange')}**; the load sidecars: **${cpu('sidecarsCpuMsPerChange')}** (one machine's two cores for all of them).${rows[1]?.extra?.p99s ? ` Warm-up p99s, in order: ${rows[1].extra.p99s} ms.` : ''}`
+      : '',
+    '',
+  ];
+}
+
 export function filterMemorySection(store: Store): string[] {
   const m = store.suites.memory;
   const r = m ? rowsOf(m, 'memory')[0] : undefined;

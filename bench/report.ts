@@ -3,7 +3,7 @@
  * figure in the page is a figure in that file, and each section names the command behind it.
  */
 import { ENGINES } from './engines/engine.js';
-import { controlSection, filterMemorySection, sidecarSection } from './report-control.js';
+import { controlSection, filterMemorySection, haSection, sidecarSection } from './report-control.js';
 import { decisionSection } from './report-decision.js';
 import { decisionRow, n0, ns, ratio, tableMd } from './report-format.js';
 import type { Budget, Row, Store } from './types.js';
@@ -57,6 +57,7 @@ export function renderReport(store: Store, opts: { quick: boolean }): { markdown
     ...decisionSection(store, files, assets),
     ...filterMemorySection(store),
     ...controlSection(store, files, assets),
+    ...haSection(store),
     ...sidecarSection(store),
   ];
   const markdown = [

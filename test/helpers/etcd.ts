@@ -51,6 +51,11 @@ export class EtcdCluster {
     return cluster;
   }
 
+  /** Process ids of the running members (the benchmarks read their CPU time). */
+  pids(): number[] {
+    return this.members.flatMap((m) => (m.proc?.pid !== undefined ? [m.proc.pid] : []));
+  }
+
   /** Client endpoints of the members that are running (or all), as `host:port`. */
   endpoints(all = true): string[] {
     return this.members.filter((m) => all || m.proc).map((m) => `127.0.0.1:${m.client}`);
