@@ -5,7 +5,7 @@ import type { CompiledPolicy } from '../../proto/gen/perimeter/v1/compiled.js';
 import { arg, DEFAULT_STATE, defineCommand, flag, type OptionsOf } from '../support/flags.js';
 import { found, guard, openHistory } from '../support/history.js';
 import { paint } from '../support/output.js';
-import { STORE_FLAGS, storedPolicies, withStore } from '../support/store.js';
+import { STORE_FLAGS, storedPolicies, storeOfState, withStore } from '../support/store.js';
 
 const ARGS = { from: arg('<from>'), to: arg('<to>') };
 const FLAGS = {
@@ -22,7 +22,8 @@ export const diffCommand = defineCommand({
   run: runDiff,
 });
 
-async function runDiff(o: OptionsOf<typeof FLAGS, typeof ARGS>): Promise<number> {
+async function runDiff(flags: OptionsOf<typeof FLAGS, typeof ARGS>): Promise<number> {
+  const o = storeOfState(flags);
   const [a, b] = [o.from, o.to];
   let ea: HistoryEntry;
   let eb: HistoryEntry;

@@ -10,7 +10,7 @@ import { createLogger, type LogLevel } from '../../control/serve/log.js';
 import type { SourceParts } from '../../control/serve/source.js';
 import { DEFAULT_STREAMS_PER_IDENTITY } from '../../control/xds/server-options.js';
 import { DEFAULT_STATE, defineCommand, flag, type OptionsOf } from '../support/flags.js';
-import { caSecret, openStore, STORE_FLAGS, storeName } from '../support/store.js';
+import { caSecret, openStore, STORE_FLAGS, storeName, storeRef } from '../support/store.js';
 import { UsageError } from '../support/targets.js';
 
 const FLAGS = {
@@ -103,6 +103,7 @@ async function runServe(o: OptionsOf<typeof FLAGS>): Promise<number> {
       log,
       ...(store
         ? {
+            storeRef: storeRef({ ...o, store: o.store as string }),
             watch: policy.length > 0,
             source: (parts: SourceParts) =>
               new SharedSource(parts, {

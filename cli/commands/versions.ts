@@ -4,7 +4,7 @@ import type { HistoryEntry } from '../../control/serve/history.js';
 import { DEFAULT_STATE, defineCommand, flag, type OptionsOf } from '../support/flags.js';
 import { openHistory } from '../support/history.js';
 import { paint, table } from '../support/output.js';
-import { STORE_FLAGS, storeName, withStore } from '../support/store.js';
+import { STORE_FLAGS, storeName, storeOfState, withStore } from '../support/store.js';
 import { UsageError } from '../support/targets.js';
 
 const FLAGS = {
@@ -20,7 +20,8 @@ export const versionsCommand = defineCommand({
   run: runVersions,
 });
 
-async function runVersions(o: OptionsOf<typeof FLAGS>): Promise<number> {
+async function runVersions(flags: OptionsOf<typeof FLAGS>): Promise<number> {
+  const o = storeOfState(flags);
   const entries: readonly HistoryEntry[] = o.store ? await withStore(o, (s) => s.entries()) : openHistory(o.state).entries();
   if (entries.length === 0) throw new UsageError(`no published versions in ${o.store ? storeName(o) : o.state}`);
   if (o.json) {

@@ -2,12 +2,13 @@
  * The shared store flags (`--store etcd://…`, its prefix, TLS and auth) and the store they name,
  * for `serve`, `apply` and the commands that read or change versions without a server.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { reasonOf } from '../../contracts/problem.js';
 import { MIN_SECRET_BYTES } from '../../control/ha/ca-seal.js';
 import { StoreWriter } from '../../control/ha/store-writer.js';
 import { type HistoryEntry, HistoryError } from '../../control/serve/history.js';
 import type { QuarantineEntry } from '../../control/serve/quarantine.js';
+import { type StoreRef, serverFilePath } from '../../control/serve/server-file.js';
 import { DEFAULT_PREFIX, EtcdHistory, parseStoreUrl } from '../../control/store/etcd-history.js';
 import { CompiledPolicy } from '../../proto/gen/perimeter/v1/compiled.js';
 import { flag } from './flags.js';
@@ -30,6 +31,52 @@ export interface StoreFlags {
   etcdCert?: string | undefined;
   etcdKey?: string | undefined;
   etcdUser?: string | undefined;
+}
+
+/** The store flags as a replica records them in server.json (paths only; the password stays in the environment). */
+export function storeRef(o: StoreFlags & { store: string }): StoreRef {
+  return {
+    url: o.store,
+    prefix: o.storePrefix,
+    ...(o.etcdCa ? { etcdCa: o.etcdCa } : {}),
+    ...(o.etcdCert ? { etcdCert: o.etcdCert } : {}),
+    ...(o.etcdKey ? { etcdKey: o.etcdKey } : {}),
+    ...(o.etcdUser ? { etcdUser: o.etcdUser } : {}),
+  };
+}
+
+/**
+ * The store to read: the one the flags name, else the one the replica running with `--state`
+ * serves from (so `versions` and `diff` on a replica's host answer from what it serves, not from
+ * a state directory that holds no history), else none.
+ */
+export function storeOfState<T extends StoreFlags>(o: T & { state: string }): T {
+  if (o.store) return o;
+  const file = serverFilePath(o.state);
+  if (!existsSync(file)) return o;
+  let ref: unknown;
+  try {
+    ref = (JSON.parse(readFileSync(file, 'utf8')) as { store?: unknown }).store;
+  } catch {
+    return o;
+  }
+  if (!isStoreRef(ref)) return o;
+  return {
+    ...o,
+    store: ref.url,
+    storePrefix: ref.prefix,
+    etcdCa: ref.etcdCa,
+    etcdCert: ref.etcdCert,
+    etcdKey: ref.etcdKey,
+    etcdUser: ref.etcdUser,
+  };
+}
+
+function isStoreRef(v: unknown): v is StoreRef {
+  if (typeof v !== 'object' || v === null) return false;
+  const r = v as Record<string, unknown>;
+  const optional = (k: string) => r[k] === undefined || typeof r[k] === 'string';
+  return typeof r.url === 'string' && typeof r.prefix === 'string' && ['etcdCa', 'etcdCert', 'etcdKey', 'etcdUser'].every(optional);
 }
 
 /** The store's name as status and logs show it. */

@@ -172,6 +172,7 @@ export class ControlServer {
       pid: process.pid,
       ...this.addresses(),
       ...(tokenFile ? { tokenFile } : {}),
+      ...(o.storeRef ? { store: o.storeRef } : {}),
       startedAt: new Date().toISOString(),
     };
     writeServerFile(o.state, file);

@@ -3,6 +3,19 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from './atomic.js';
 
+/**
+ * The shared store a replica serves from, as its flags named it (file paths, never a secret):
+ * commands run with the replica's --state read versions from the store the replica reads.
+ */
+export interface StoreRef {
+  url: string;
+  prefix: string;
+  etcdCa?: string;
+  etcdCert?: string;
+  etcdKey?: string;
+  etcdUser?: string;
+}
+
 /** Written to `<state>/server.json` while serving, so CLI commands can find the admin endpoint. */
 export interface ServerFile {
   pid: number;
@@ -10,6 +23,8 @@ export interface ServerFile {
   admin: string | undefined;
   /** Where the operator token for the admin endpoint's changes is (absent: no admin endpoint). */
   tokenFile?: string;
+  /** Set for a replica on a shared store (control/ha). */
+  store?: StoreRef;
   startedAt: string;
 }
 

@@ -1,9 +1,11 @@
 /** What a control server is started with, and the module it tells sidecars to run. */
+
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import type { ModuleRef } from '../../contracts/ecds.js';
 import { DEFAULT_MODULE_PATH } from '../../contracts/module.js';
 import type { Logger } from '../xds/server-options.js';
+import type { StoreRef } from './server-file.js';
 import type { SourceParts, VersionSource } from './source.js';
 
 export interface ControlServerOptions {
@@ -40,6 +42,8 @@ export interface ControlServerOptions {
   maxFlows?: number;
   /** Where versions come from (absent: the state directory; control/ha: a shared store). */
   source?: (parts: SourceParts) => VersionSource;
+  /** The shared store behind `source`, written to server.json for the CLI on this host. */
+  storeRef?: StoreRef;
 }
 
 export function moduleRef(moduleFile: string, modulePath = DEFAULT_MODULE_PATH): ModuleRef {

@@ -164,6 +164,13 @@ test('apply publishes from CI without a server; invalid is refused whole; --expe
   const diff = await cli('diff', `#${e.seq - 1}`, `#${e.seq}`, ...storeArgs());
   assert.equal(diff.code, 0, diff.err);
   assert.match(diff.out, /nightly-reports-gitops/);
+  // On a replica's host, by its state directory: the versions of the store it serves from.
+  const state = [...replicas.running.values()][0]?.state as string;
+  const onReplica = await cli('versions', '--state', state, '--json');
+  assert.equal(onReplica.code, 0, onReplica.err);
+  assert.deepEqual(JSON.parse(onReplica.out), JSON.parse(versions.out));
+  const diffOnReplica = await cli('diff', `#${e.seq - 1}`, `#${e.seq}`, '--state', state);
+  assert.equal(diffOnReplica.out, diff.out);
   // Back to the directory the replicas watch, through the leader.
   editPolicy('two');
   await converged('the leader publishes the directory again', 5_000, 'two');

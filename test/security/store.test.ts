@@ -4,8 +4,12 @@
  * or replica record refused or ignored, never read as "nothing quarantined".
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Etcd3 } from 'etcd3';
+import { type StoreFlags, storeOfState } from '../../cli/support/store.js';
 import { sealKey, unsealKey } from '../../control/ha/ca-seal.js';
 import { EtcdHistory } from '../../control/store/etcd-history.js';
 import { EtcdCluster } from '../helpers/etcd.js';
@@ -29,6 +33,36 @@ test('the sealed CA key opens only with its secret, and any altered byte is refu
   assert.match(r.problems[0]?.message ?? '', /does not open/);
   assert.ok(!unsealKey('plain text key', SECRET).ok, 'an unsealed value is not taken as a key');
   assert.notEqual(sealKey(KEY, SECRET), sealed, 'a fresh salt and nonce each time');
+});
+
+test('a replica’s server.json names its store only in the shape a replica writes; anything else is not taken as a store', () => {
+  const state = mkdtempSync(join(tmpdir(), 'perimeter-state-'));
+  const flags: StoreFlags & { state: string } = { state, storePrefix: '/perimeter' };
+  assert.equal(storeOfState(flags).store, undefined, 'no server.json: the state directory');
+  const write = (v: unknown) => writeFileSync(join(state, 'server.json'), typeof v === 'string' ? v : JSON.stringify(v));
+  for (const bad of [
+    '{not json',
+    { store: 'etcd://a:1' },
+    { store: { url: 1, prefix: '/p' } },
+    { store: { url: 'etcd://a:1', prefix: '/p', etcdCa: ['x'] } },
+  ]) {
+    write(bad);
+    assert.equal(storeOfState(flags).store, undefined, JSON.stringify(bad));
+  }
+  write({ store: { url: 'etcd://10.0.0.1:2379', prefix: '/mesh', etcdCa: '/etc/etcd/ca.pem' } });
+  assert.deepEqual(
+    { ...storeOfState(flags) },
+    {
+      state,
+      store: 'etcd://10.0.0.1:2379',
+      storePrefix: '/mesh',
+      etcdCa: '/etc/etcd/ca.pem',
+      etcdCert: undefined,
+      etcdKey: undefined,
+      etcdUser: undefined,
+    },
+  );
+  assert.equal(storeOfState({ ...flags, store: 'etcd://b:2' }).store, 'etcd://b:2', 'the flags win');
 });
 
 let cluster: EtcdCluster;
