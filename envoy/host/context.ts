@@ -15,7 +15,7 @@ export interface RootContext {
   kind: 'root';
   id: number;
   plugin: PluginIdentity;
-  /** Readable only while on_configure / proxy_validate_configuration run. */
+  /** Readable only while the root is created and while on_configure / proxy_validate_configuration run. */
   configuration?: Uint8Array;
   vmConfiguration: Uint8Array;
   tickPeriodMs: number;

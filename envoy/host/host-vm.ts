@@ -5,7 +5,7 @@
  */
 import type { Context, Header, RootContext, StreamContext } from './context.js';
 import type { LogLevelName } from './enums.js';
-import type { Metrics } from './metrics.js';
+import type { VmMetrics } from './metrics.js';
 
 /** A trap in the module, or a host call made where Envoy would not allow it. */
 export class WasmTrap extends Error {}
@@ -37,7 +37,7 @@ export interface VmHooks {
 
 export interface HostVm {
   readonly vmId: string;
-  readonly metrics: Metrics;
+  readonly metrics: VmMetrics;
   readonly logLevel: LogLevelName;
   readonly hooks: VmHooks;
   readonly memory: WebAssembly.Memory;

@@ -7,9 +7,10 @@ export function buffersImports(vm: HostVm): HostFunctions {
     proxy_get_buffer_bytes(type: number, start: number, maxSize: number, outPtr: number, outSize: number) {
       const buf = vm.buffer(type);
       if (!buf) return WasmResult.NotFound;
+      // Envoy adds start and max_size as 64-bit words, so two 32-bit values never overflow: an
+      // over-long max_size is clamped to what is there, and returns Ok.
       const s = start >>> 0;
       const m = maxSize >>> 0;
-      if (s + m > 0xffffffff) return WasmResult.BadArgument;
       return vm.copyOut(buf.subarray(Math.min(s, buf.length), Math.min(buf.length, s + m)), outPtr, outSize);
     },
     proxy_get_buffer_status(type: number, lenPtr: number, flagsPtr: number) {

@@ -7,9 +7,9 @@ export function metricsImports(vm: HostVm): HostFunctions {
     proxy_define_metric(type: number, np: number, ns: number, outPtr: number) {
       const name = vm.readString(np, ns);
       if (name === undefined) return WasmResult.InvalidMemoryAccess;
-      const m = vm.metrics.define(type, name);
-      if (!m) return WasmResult.BadArgument;
-      return vm.writeU32(outPtr, m.id) ? WasmResult.Ok : WasmResult.InvalidMemoryAccess;
+      const id = vm.metrics.define(type >>> 0, name);
+      if (id === undefined) return WasmResult.BadArgument;
+      return vm.writeU32(outPtr, id) ? WasmResult.Ok : WasmResult.InvalidMemoryAccess;
     },
     proxy_increment_metric(id: number, delta: bigint) {
       return vm.metrics.increment(id >>> 0, BigInt(delta));

@@ -1,12 +1,13 @@
 /**
  * Metrics as Envoy keeps them for a Wasm VM: ids carry the type in their low 2 bits and step
- * by 4 (first counter 4, gauge 5, histogram 6); names get the `wasmcustom.` prefix that
- * /stats strips. Defining a name twice returns the same metric.
+ * by 4 within their type (first counter 4, gauge 5, histogram 6; the next counter 8); names
+ * get the `wasmcustom.` prefix that /stats strips. Defining a name again returns a new id of
+ * the same type for the same stat, as Envoy's `Context::defineMetric` does (the stat is found
+ * by name in the scope; the id counter moves on every call).
  */
 import { MetricType, WasmResult } from './enums.js';
 
 export interface Metric {
-  id: number;
   type: number;
   name: string;
   value: bigint;
@@ -14,21 +15,69 @@ export interface Metric {
   samples?: bigint[];
 }
 
+/** The host's stats, by type and name: shared by every VM of the host (Envoy's stats scope). */
 export class Metrics {
-  private next = 0;
-  private readonly byId = new Map<number, Metric>();
   private readonly byName = new Map<string, Metric>();
 
-  define(type: number, name: string): Metric | undefined {
-    if (type > MetricType.Histogram) return undefined;
+  /** The stat `name` of `type`, made on first use. */
+  stat(type: number, name: string): Metric {
     const key = `${type}:${name}`;
-    const existing = this.byName.get(key);
-    if (existing) return existing;
-    this.next += 4;
-    const m: Metric = { id: this.next + type, type, name, value: 0n, ...(type === MetricType.Histogram ? { samples: [] } : {}) };
-    this.byId.set(m.id, m);
+    const found = this.byName.get(key);
+    if (found) return found;
+    const m: Metric = { type, name, value: 0n, ...(type === MetricType.Histogram ? { samples: [] } : {}) };
     this.byName.set(key, m);
     return m;
+  }
+
+  /** A new VM's table of metric ids over these stats. */
+  forVm(): VmMetrics {
+    return new VmMetrics(this);
+  }
+
+  /** Value of a metric by the name the module gave it (without the wasmcustom. prefix). */
+  value(name: string): bigint | undefined {
+    for (const m of this.byName.values()) if (m.name === name) return m.value;
+    return undefined;
+  }
+
+  all(): Metric[] {
+    return [...this.byName.values()];
+  }
+
+  /** Prometheus text, as Envoy's /stats/prometheus renders custom Wasm stats. */
+  prometheus(): string {
+    const lines: string[] = [];
+    for (const m of this.byName.values()) {
+      const name = `envoy_${m.name.replace(/[^a-zA-Z0-9_]/g, '_')}`;
+      const type = m.type === MetricType.Counter ? 'counter' : m.type === MetricType.Gauge ? 'gauge' : 'histogram';
+      lines.push(`# TYPE ${name} ${type}`);
+      if (m.type === MetricType.Histogram) {
+        const s = m.samples ?? [];
+        lines.push(`${name}_count ${s.length}`, `${name}_sum ${s.reduce((a, b) => a + b, 0n)}`);
+      } else lines.push(`${name} ${m.value}`);
+    }
+    return `${lines.join('\n')}\n`;
+  }
+}
+
+/**
+ * One VM's metric ids (Envoy keeps them in the Wasm object: next_counter_metric_id_ and its
+ * siblings), each naming a stat of the host's store.
+ */
+export class VmMetrics {
+  /** The last id given per type, starting at the type itself. */
+  private readonly last: number[] = [MetricType.Counter, MetricType.Gauge, MetricType.Histogram];
+  private readonly byId = new Map<number, Metric>();
+
+  constructor(private readonly store: Metrics) {}
+
+  /** A new id for the stat; undefined for a type past Histogram. */
+  define(type: number, name: string): number | undefined {
+    if (type > MetricType.Histogram) return undefined;
+    const id = ((this.last[type] as number) + 4) >>> 0;
+    this.last[type] = id;
+    this.byId.set(id, this.store.stat(type, name));
+    return id;
   }
 
   increment(id: number, delta: bigint): number {
@@ -60,30 +109,5 @@ export class Metrics {
     if (!m) return { status: WasmResult.NotFound };
     if (m.type === MetricType.Histogram) return { status: WasmResult.BadArgument };
     return { status: WasmResult.Ok, value: m.value };
-  }
-
-  /** Value of a metric by the name the module gave it (without the wasmcustom. prefix). */
-  value(name: string): bigint | undefined {
-    for (const m of this.byId.values()) if (m.name === name) return m.value;
-    return undefined;
-  }
-
-  all(): Metric[] {
-    return [...this.byId.values()];
-  }
-
-  /** Prometheus text, as Envoy's /stats/prometheus renders custom Wasm stats. */
-  prometheus(): string {
-    const lines: string[] = [];
-    for (const m of this.byId.values()) {
-      const name = `envoy_${m.name.replace(/[^a-zA-Z0-9_]/g, '_')}`;
-      const type = m.type === MetricType.Counter ? 'counter' : m.type === MetricType.Gauge ? 'gauge' : 'histogram';
-      lines.push(`# TYPE ${name} ${type}`);
-      if (m.type === MetricType.Histogram) {
-        const s = m.samples ?? [];
-        lines.push(`${name}_count ${s.length}`, `${name}_sum ${s.reduce((a, b) => a + b, 0n)}`);
-      } else lines.push(`${name} ${m.value}`);
-    }
-    return `${lines.join('\n')}\n`;
   }
 }

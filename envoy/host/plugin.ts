@@ -55,7 +55,11 @@ export function startRoot(
   };
   vm.contexts.set(root.id, root);
   try {
+    // As cpp-host's ContextBase::onStart: the plugin (and its configuration) is set while the
+    // root is created, not while the VM starts (on_vm_start is meant to be plugin-independent).
+    root.configuration = options.configuration;
     vm.call(root, 'proxy_on_context_create', root.id, 0);
+    delete root.configuration;
     if (vm.call(root, 'proxy_on_vm_start', root.id, root.vmConfiguration.length) === 0)
       throw new PluginConfigError('Unable to create Wasm plugin: proxy_on_vm_start returned false');
     root.configuration = options.configuration;

@@ -19,9 +19,11 @@ import { metricsImports } from './imports-metrics.js';
 import { propertiesImports } from './imports-properties.js';
 import { sharedDataImports, sharedQueues } from './imports-shared-data.js';
 import { wasiImports } from './imports-wasi.js';
-import type { Metrics } from './metrics.js';
+import type { Metrics, VmMetrics } from './metrics.js';
 import { ModuleMemory } from './module-memory.js';
 import { HOISTED_START, type ModuleInfo } from './wasm-binary.js';
+
+const EMPTY = new Uint8Array(0);
 
 const RESTRICTED_START = new Set([
   'proxy_log',
@@ -52,18 +54,20 @@ export class WasmVm extends ModuleMemory implements HostVm {
   hostCalls = 0;
   private readonly exportsByName: Record<string, WebAssembly.ExportValue>;
   tokens = 0;
+  readonly metrics: VmMetrics;
   readonly httpCallouts = new Map<number, { root: RootContext; response?: { headers: Header[]; body: Uint8Array; trailers: Header[] } }>();
 
   constructor(
     module: WebAssembly.Module,
     readonly info: ModuleInfo,
     readonly vmId: string,
-    readonly metrics: Metrics,
+    stats: Metrics,
     readonly logLevel: LogLevelName,
     readonly hooks: VmHooks,
     private readonly env: Record<string, string> = {},
   ) {
     super();
+    this.metrics = stats.forVm();
     let memoryImport: WebAssembly.Memory | undefined;
     const imports: WebAssembly.Imports = { env: this.envImports() as WebAssembly.ModuleImports };
     for (const m of WASI_MODULES) imports[m] = this.wasiImports() as WebAssembly.ModuleImports;
@@ -257,9 +261,12 @@ export class WasmVm extends ModuleMemory implements HostVm {
     if (type === BufferType.PluginConfiguration) return c?.kind === 'root' ? c.configuration : undefined;
     if (type === BufferType.VmConfiguration) return this.root()?.vmConfiguration;
     const s = this.stream();
-    if (type === BufferType.HttpRequestBody && s && (s.phase === 'request_body' || s.phase === 'request_trailers')) return s.requestBody;
-    if (type === BufferType.HttpResponseBody && s && (s.phase === 'response_body' || s.phase === 'response_trailers'))
-      return s.responseBody;
+    // Envoy's Context::getBuffer always has a body buffer: the data being decoded (or buffered)
+    // in the body and trailers callbacks, an empty one anywhere else (never NotFound).
+    if (type === BufferType.HttpRequestBody)
+      return s && (s.phase === 'request_body' || s.phase === 'request_trailers') ? s.requestBody : EMPTY;
+    if (type === BufferType.HttpResponseBody)
+      return s && (s.phase === 'response_body' || s.phase === 'response_trailers') ? s.responseBody : EMPTY;
     if (type === BufferType.HttpCallResponseBody)
       return [...this.httpCallouts.values()].find((x) => x.response && x.root === this.root())?.response?.body;
     return undefined;

@@ -54,13 +54,25 @@ test('callback order: root create, vm_start, configure; stream create → header
   stream.finish();
   assert.deepEqual(
     logs.map((l) => l.split(' ')[0]),
-    ['create', 'vm_start', 'configure', 'create', 'request_headers', 'response_headers', 'log', 'done', 'delete'],
+    [
+      'create',
+      'root_config',
+      'vm_start',
+      'vm_start_config',
+      'configure',
+      'create',
+      'request_headers',
+      'response_headers',
+      'log',
+      'done',
+      'delete',
+    ],
   );
   assert.equal(logs[0], 'create 1 0');
-  assert.match(logs[1] ?? '', /^vm_start 1 0 vm-config started=1$/);
-  assert.equal(logs[2], 'configure 1 plain');
-  assert.equal(logs[3], 'create 2 1');
-  assert.equal(logs[4], 'request_headers 2 3 1');
+  assert.match(logs[2] ?? '', /^vm_start 1 0 vm-config started=1$/);
+  assert.equal(logs[4], 'configure 1 plain');
+  assert.equal(logs[5], 'create 2 1');
+  assert.equal(logs[6], 'request_headers 2 3 1');
 });
 
 test('properties: strings raw, integers 8-byte LE, booleans 1 byte, whole objects and unknown paths refused', () => {
@@ -185,6 +197,21 @@ test('request bodies: buffered until the end, readable and replaceable', () => {
   assert.ok(logs.includes('set_body 0'));
 });
 
+test('the plugin configuration is readable while the root is created and configured, not in on_vm_start', () => {
+  const { line } = setup({ config: 'cfg-text' });
+  assert.equal(line('root_config '), 'root_config 0 cfg-text');
+  assert.equal(line('vm_start_config '), 'vm_start_config 1', 'NotFound: on_vm_start is plugin-independent');
+  assert.match(line('configure ') ?? '', /^configure \d+ cfg-text$/);
+});
+
+test('buffers as Envoy has them: a body buffer is empty, never NotFound, before any body; an over-long max_size is clamped', () => {
+  const { request, line } = setup();
+  request('buffers');
+  // Request body: Ok with 0/0 (nothing allocated); response body status: Ok, length 0;
+  // VM configuration "vm-config" from byte 3 with max_size 2^32-1: Ok, "config".
+  assert.equal(line('buffers '), 'buffers body 0 0/0 response 0 0 clamp 0 config');
+});
+
 test('shared data with compare-and-swap', () => {
   const { request, line } = setup();
   request('shared');
@@ -202,7 +229,8 @@ test('shared queues: enqueue from a stream, delivered to the registering root, t
 test("metrics: Envoy's id scheme, counters refuse non-positive deltas, histograms cannot be read", () => {
   const { request, line, host } = setup();
   request('metrics');
-  assert.equal(line('metrics '), 'metrics ids 4 9 14 badType 2 zero 2 gauge 5 hget 2');
+  // Per type from its own base (counter 4, gauge 5, histogram 6); the gauge defined again: 9, the same stat.
+  assert.equal(line('metrics '), 'metrics ids 4 5 6 again 9 badType 2 zero 2 gauge 5 hget 2');
   assert.equal(host.metrics.value('probe.requests'), 1n);
   assert.match(host.metrics.prometheus(), /envoy_probe_requests 1/);
 });
