@@ -109,7 +109,9 @@ export class HttpStream {
     if (reply.body.length) headers.push(['content-length', String(reply.body.length)], ['content-type', 'text/plain']);
     headers.push(...reply.headers);
     this.ctx.responseHeaders = headers;
-    this.ctx.requestHeadersPaused = false;
+    // Envoy sends a reply made in on_request_headers before decodeHeaders returns, so the request
+    // headers it was deciding on are still there (and stay: the headers callback is stopped).
+    if (this.ctx.phase === 'request_headers') this.ctx.requestHeadersPaused = true;
     this.ctx.phase = 'response_headers';
     const r = this.invoke('proxy_on_response_headers', headers.length, reply.body.length ? 0 : 1);
     if (typeof r === 'object') return r;
