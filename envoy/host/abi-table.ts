@@ -53,7 +53,12 @@ export const ENV_FUNCTIONS: Record<string, FuncType> = {
   proxy_call_foreign_function: fn(6),
   pthread_equal: fn(2),
   emscripten_notify_memory_growth: fn(1, []),
+  // Envoy's own (Wasm::registerCallbacks), beside the Proxy-Wasm ones.
+  envoy_resolve_dns: fn(3),
 };
+
+/** Registered for ABI 0.2.1 only: a 0.2.0 module importing it fails to link (cpp-host registerCallbacks). */
+export const ABI_0_2_1_ONLY = ['proxy_get_log_level'];
 
 /** Registered only for ABI 0.1.0: importing them from a 0.2.1 module fails to link. */
 export const ABI_0_1_ONLY = ['proxy_get_configuration', 'proxy_continue_request', 'proxy_continue_response', 'proxy_clear_route_cache'];
@@ -120,6 +125,8 @@ export const CALLBACK_TYPES: Record<string, FuncType> = {
   proxy_on_done: fn(1),
   proxy_on_log: fn(1, []),
   proxy_on_delete: fn(1, []),
+  envoy_on_resolve_dns: fn(3, []),
+  envoy_on_stats_update: fn(2, []),
 };
 
 export const ABI_MARKERS = ['proxy_abi_version_0_2_1', 'proxy_abi_version_0_2_0'];

@@ -21,6 +21,12 @@ export interface HttpResponse {
   trailers: Header[];
 }
 
+export interface DnsAnswer {
+  /** As Envoy prints an address: `1.2.3.4:0`, `[::1]:0`. */
+  address: string;
+  ttlSeconds: number;
+}
+
 export interface VmHooks {
   log(level: LogLevelName, message: string): void;
   now(): number;
@@ -33,6 +39,8 @@ export interface VmHooks {
     body: Uint8Array,
     timeoutMs: number,
   ): Promise<{ headers: Header[]; body: Uint8Array; trailers: Header[] }> | undefined;
+  /** A name lookup for envoy_resolve_dns; rejects when the name does not resolve. */
+  resolveDns(name: string): Promise<DnsAnswer[]>;
 }
 
 export interface HostVm {
@@ -48,6 +56,9 @@ export interface HostVm {
   current: Context | undefined;
   /** The last HTTP call token handed out. */
   tokens: number;
+  nextDnsToken(): number;
+  /** Calls envoy_on_resolve_dns on `root` (undefined answers: the lookup failed, size 0). */
+  deliverDns(root: RootContext, token: number, answers: DnsAnswer[] | undefined): void;
   call(ctx: Context | undefined, name: string, ...args: (number | bigint)[]): number | undefined;
   bytes(): Uint8Array;
   inBounds(ptr: number, len: number): boolean;

@@ -4,9 +4,10 @@
  * through the module's response callbacks, status conversion, and the failure policies.
  * It runs any Proxy-Wasm module, not only ours.
  */
+import { lookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import type { LogLevelName } from './enums.js';
-import type { VmHooks } from './host-vm.js';
+import type { DnsAnswer, VmHooks } from './host-vm.js';
 import { Metrics } from './metrics.js';
 import { Plugin, type PluginOptions, startRoot } from './plugin.js';
 import { validateModule } from './validate.js';
@@ -36,6 +37,8 @@ export interface HostOptions {
   /** vm_config.environment_variables. */
   environment?: Record<string, string>;
   httpCall?: VmHooks['httpCall'];
+  /** Name lookups for envoy_resolve_dns (default: the system resolver, TTL 0, as getaddrinfo gives none). */
+  resolveDns?: VmHooks['resolveDns'];
   /** xds.node.id, as a root context may read it. */
   nodeId?: string;
   /**
@@ -70,6 +73,7 @@ export class ProxyWasmHost {
       log,
       now: opts.now ?? Date.now,
       ...(opts.httpCall ? { httpCall: opts.httpCall } : {}),
+      resolveDns: opts.resolveDns ?? systemDns,
       ...(opts.faults ? { faults: opts.faults } : {}),
     };
     this.vm = this.startVm();
@@ -144,4 +148,10 @@ export class ProxyWasmHost {
     this.vm = vm;
     return true;
   }
+}
+
+/** Addresses as Envoy prints them (`1.2.3.4:0`, `[::1]:0`), from the system resolver. */
+async function systemDns(name: string): Promise<DnsAnswer[]> {
+  const all = await lookup(name, { all: true });
+  return all.map((a) => ({ address: a.family === 6 ? `[${a.address}]:0` : `${a.address}:0`, ttlSeconds: 0 }));
 }

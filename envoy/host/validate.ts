@@ -3,7 +3,16 @@
  * an ABI marker, only registered imports with their exact types, no imported globals, known
  * exports with their exact types, an allocator, and memory within Envoy's cap.
  */
-import { ABI_0_1_ONLY, ABI_MARKERS, CALLBACK_TYPES, ENV_FUNCTIONS, MAX_MEMORY_PAGES, WASI_FUNCTIONS, WASI_MODULES } from './abi-table.js';
+import {
+  ABI_0_1_ONLY,
+  ABI_0_2_1_ONLY,
+  ABI_MARKERS,
+  CALLBACK_TYPES,
+  ENV_FUNCTIONS,
+  MAX_MEMORY_PAGES,
+  WASI_FUNCTIONS,
+  WASI_MODULES,
+} from './abi-table.js';
 import { formatType, type ModuleInfo, parseModule, sameType, WasmFormatError } from './wasm-binary.js';
 
 export interface Verdict {
@@ -22,6 +31,8 @@ export function validateModule(bytes: Uint8Array): Verdict {
   const errors: string[] = [];
   const exports = new Map(info.exports.map((e) => [e.name, e]));
   if (!ABI_MARKERS.some((m) => exports.get(m)?.kind === 'func')) errors.push('Missing or unknown Proxy-Wasm ABI version');
+  // cpp-host's getAbiVersion takes the first marker among the exports; 0.2.0 registers less.
+  const abi020 = info.exports.find((e) => e.kind === 'func' && ABI_MARKERS.includes(e.name))?.name === 'proxy_abi_version_0_2_0';
 
   for (const imp of info.imports) {
     const id = `${imp.module}.${imp.name}`;
@@ -30,9 +41,21 @@ export function validateModule(bytes: Uint8Array): Verdict {
       continue;
     }
     if (imp.kind !== 'func') continue; // an imported memory or table is created by the host
-    const want = imp.module === 'env' ? ENV_FUNCTIONS[imp.name] : WASI_MODULES.includes(imp.module) ? WASI_FUNCTIONS[imp.name] : undefined;
+    const hidden = abi020 && imp.module === 'env' && ABI_0_2_1_ONLY.includes(imp.name);
+    const want = hidden
+      ? undefined
+      : imp.module === 'env'
+        ? ENV_FUNCTIONS[imp.name]
+        : WASI_MODULES.includes(imp.module)
+          ? WASI_FUNCTIONS[imp.name]
+          : undefined;
     if (!want) {
-      const why = imp.module === 'env' && ABI_0_1_ONLY.includes(imp.name) ? ' (registered for ABI 0.1.0 only)' : '';
+      const why =
+        imp.module === 'env' && ABI_0_1_ONLY.includes(imp.name)
+          ? ' (registered for ABI 0.1.0 only)'
+          : hidden
+            ? ' (registered for ABI 0.2.1 only)'
+            : '';
       errors.push(`Failed to load Wasm module due to a missing import: ${id}${why}`);
       continue;
     }

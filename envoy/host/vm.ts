@@ -8,8 +8,9 @@
 import { ENV_FUNCTIONS, WASI_FUNCTIONS, WASI_MODULES } from './abi-table.js';
 import type { Context, Header, RootContext, StreamContext } from './context.js';
 import { BufferType, type LogLevelName, MapType } from './enums.js';
-import { type HostFunctions, type HostVm, type VmHooks, WasmTrap } from './host-vm.js';
+import { type DnsAnswer, type HostFunctions, type HostVm, type VmHooks, WasmTrap } from './host-vm.js';
 import { buffersImports } from './imports-buffers.js';
+import { dnsImports, encodeDnsAnswers } from './imports-dns.js';
 import { headersImports } from './imports-headers.js';
 import { httpCallsImports } from './imports-http-calls.js';
 import { lifecycleImports } from './imports-lifecycle.js';
@@ -239,6 +240,7 @@ export class WasmVm extends ModuleMemory implements HostVm {
       ...metricsImports(this),
       ...sharedDataImports(this),
       ...lifecycleImports(this),
+      ...dnsImports(this),
     };
     return Object.fromEntries(Object.keys(ENV_FUNCTIONS).map((name) => [name, this.guard(name, impl[name] as (...a: never[]) => number)]));
   }
@@ -269,7 +271,31 @@ export class WasmVm extends ModuleMemory implements HostVm {
       return s && (s.phase === 'response_body' || s.phase === 'response_trailers') ? s.responseBody : EMPTY;
     if (type === BufferType.HttpCallResponseBody)
       return [...this.httpCallouts.values()].find((x) => x.response && x.root === this.root())?.response?.body;
+    if (type === BufferType.CallData) return this.callData;
     return undefined;
+  }
+
+  /** The call-data buffer (Envoy's buffer_ set before a callback such as envoy_on_resolve_dns). */
+  private callData: Uint8Array | undefined;
+  private dnsToken = 0;
+
+  nextDnsToken(): number {
+    // As Envoy's Wasm::nextDnsToken: from 1, never 0.
+    this.dnsToken = (this.dnsToken + 1) >>> 0 || 1;
+    return this.dnsToken;
+  }
+
+  deliverDns(root: RootContext, token: number, answers: DnsAnswer[] | undefined): void {
+    if (this.failed || !this.contexts.has(root.id) || !this.exportsByName.envoy_on_resolve_dns) return;
+    const data = answers ? encodeDnsAnswers(answers) : EMPTY;
+    this.callData = data;
+    try {
+      this.call(root, 'envoy_on_resolve_dns', root.id, token, data.length);
+    } catch {
+      // A trap here fails the VM; the next stream applies the failure policy.
+    } finally {
+      this.callData = undefined;
+    }
   }
 
   deliverHttpResponse(token: number, response: { headers: Header[]; body: Uint8Array; trailers: Header[] } | undefined): void {

@@ -30,6 +30,20 @@ const cases: { name: string; spec: () => Parameters<typeof buildModule>[0] | Uin
     error: /missing import: env\.proxy_get_configuration \(registered for ABI 0\.1\.0 only\)/,
   },
   {
+    name: 'proxy_get_log_level in an ABI 0.2.0 module (Envoy registers it for 0.2.1 only)',
+    spec: () => ({
+      ...minimalSpec(),
+      imports: [{ module: 'env', name: 'proxy_get_log_level', params: i32(1), results: ['i32'] }],
+      exports: [{ name: 'proxy_abi_version_0_2_0', params: [], results: [] }, ...minimalSpec().exports.slice(1)],
+    }),
+    error: /^Failed to load Wasm module due to a missing import: env\.proxy_get_log_level \(registered for ABI 0\.2\.1 only\)$/,
+  },
+  {
+    name: 'envoy_on_resolve_dns with the wrong signature',
+    spec: () => ({ ...minimalSpec(), exports: [...minimalSpec().exports, { name: 'envoy_on_resolve_dns', params: i32(2), results: [] }] }),
+    error: /^Bad function signature for: envoy_on_resolve_dns$/,
+  },
+  {
     name: 'an import with the wrong type',
     spec: () => ({ ...minimalSpec(), imports: [{ module: 'env', name: 'proxy_log', params: i32(2), results: ['i32'] }] }),
     error:
@@ -78,6 +92,15 @@ for (const c of cases) {
     assert.throws(() => ProxyWasmHost.load(bytes), WasmLoadError);
   });
 }
+
+test('ABI 0.2.0 and 0.2.1 each get what Envoy registers for them; envoy_resolve_dns is there for both', () => {
+  const logLevel = { module: 'env', name: 'proxy_get_log_level', params: i32(1), results: ['i32' as const] };
+  const dns = { module: 'env', name: 'envoy_resolve_dns', params: i32(3), results: ['i32' as const] };
+  const cont = { module: 'env', name: 'proxy_continue_stream', params: i32(1), results: ['i32' as const] };
+  const v020 = [{ name: 'proxy_abi_version_0_2_0', params: [], results: [] as [] }, ...minimalSpec().exports.slice(1)];
+  assert.deepEqual(validateModule(buildModule({ ...minimalSpec(), imports: [logLevel, dns, cont] })).errors, []);
+  assert.deepEqual(validateModule(buildModule({ ...minimalSpec(), imports: [dns, cont], exports: v020 })).errors, []);
+});
 
 test('proxy_on_memory_allocate is accepted when malloc is absent', () => {
   const spec = minimalSpec();

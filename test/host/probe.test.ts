@@ -18,6 +18,13 @@ function setup(opts: { config?: string; failurePolicy?: FailurePolicy; canary?: 
     vmConfiguration: Buffer.from(opts.vmConfig ?? 'vm-config'),
     now: () => clock.ms,
     log: (level, m) => logs.push(level === 'info' ? m : `${level}: ${m}`),
+    resolveDns: async (name) => {
+      if (name !== 'probe.dns.example') throw new Error(`${name} does not resolve`);
+      return [
+        { address: '10.1.2.3:0', ttlSeconds: 30 },
+        { address: '[fd00::1]:0', ttlSeconds: 30 },
+      ];
+    },
   });
   const plugin = host.configure({
     name: 'probe',
@@ -211,6 +218,16 @@ test('buffers as Envoy has them: a body buffer is empty, never NotFound, before 
   // Request body: Ok with 0/0 (nothing allocated); response body status: Ok, length 0;
   // VM configuration "vm-config" from byte 3 with max_size 2^32-1: Ok, "config".
   assert.equal(line('buffers '), 'buffers body 0 0/0 response 0 0 clamp 0 config');
+});
+
+test("envoy_resolve_dns: a token now (from 1), the answer later in envoy_on_resolve_dns with Envoy's call-data layout", async () => {
+  const { request, line } = setup();
+  request('dns');
+  // Ok, token 1; a name out of bounds: InvalidMemoryAccess, no lookup.
+  assert.equal(line('dns '), 'dns 0 token 1 oob 6');
+  await new Promise((r) => setImmediate(r));
+  // To the stream's root (1): 4 + 2 × 4 + "10.1.2.3:0\0" + "[fd00::1]:0\0" = 35 bytes.
+  assert.equal(line('dns_answer '), 'dns_answer 1 1 35 2 ttl 30 10.1.2.3:0,[fd00::1]:0');
 });
 
 test('shared data with compare-and-swap', () => {
