@@ -1,12 +1,13 @@
 /**
  * Property lookup as Envoy's Wasm context does it (context.cc getProperty / findValue, the CEL
  * attribute set): segments joined by NUL; strings raw, integers 8-byte LE, booleans 1 byte,
- * maps and lists as pairs; messages as protobuf (`metadata` whole is the Metadata message);
+ * maps and lists as pairs; messages as protobuf (`metadata` whole is the Metadata message,
+ * `xds.node` whole the Node message);
  * other whole objects are a SerializationFailure; a root context sees only
  * plugin_* and xds.*; request attributes from headers vanish once headers have continued.
  */
 import { create, type JsonObject, toBinary } from '@bufbuild/protobuf';
-import { MetadataSchema } from '../../proto/gen/envoy/config/core/v3/base_pb.js';
+import { MetadataSchema, NodeSchema } from '../../proto/gen/envoy/config/core/v3/base_pb.js';
 import { WasmResult } from './enums.js';
 import { serializePairs } from './pairs.js';
 
@@ -232,6 +233,10 @@ export function lookupProperty(scope: PropertyScope, path: string): Lookup {
       return str(p.vmId);
     case 'xds':
       if (rest[0] === 'node' && rest[1] === 'id' && p.nodeId !== undefined) return str(p.nodeId);
+      // The whole node is the envoy.config.core.v3.Node message, serialised as Envoy does
+      // (this host knows the node's id; Envoy's also carries cluster, locality and build).
+      if (rest[0] === 'node' && rest.length === 1)
+        return { status: WasmResult.Ok, value: toBinary(NodeSchema, create(NodeSchema, { id: p.nodeId ?? '' })) };
       return rest.length === 0 ? WHOLE : NOT_FOUND;
   }
   if (!scope.stream) return NOT_FOUND;

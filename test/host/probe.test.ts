@@ -17,6 +17,7 @@ function setup(opts: { config?: string; failurePolicy?: FailurePolicy; canary?: 
     vmId: 'probe-vm',
     vmConfiguration: Buffer.from(opts.vmConfig ?? 'vm-config'),
     now: () => clock.ms,
+    nodeId: 'spiffe://td/ns/a/sa/probe',
     log: (level, m) => logs.push(level === 'info' ? m : `${level}: ${m}`),
     resolveDns: async (name) => {
       if (name !== 'probe.dns.example') throw new Error(`${name} does not resolve`);
@@ -104,6 +105,10 @@ test('properties: strings raw, integers 8-byte LE, booleans 1 byte, whole object
   assert.equal(prop('connection'), 'status 3');
   assert.equal(prop('nonsense'), 'status 1');
   assert.equal(prop('metadata.filter_metadata.ns.key'), 'status 1');
+  // xds.node whole: the Node message as Envoy serialises it (field 1, the id); xds alone is a map Envoy cannot serialise (3).
+  const id = Buffer.from('spiffe://td/ns/a/sa/probe');
+  assert.equal(prop('xds.node'), Buffer.concat([Buffer.from([0x0a, id.length]), id]).toString('hex'));
+  assert.equal(prop('xds'), 'status 3');
 });
 
 test('a local reply is deferred, overrides the return value and passes through the response callbacks, the request headers still readable', () => {

@@ -161,7 +161,6 @@ test('in Chromium, a page of another origin cannot quarantine through the operat
     fetch("${admin}/quarantine", { method: "POST", mode: "no-cors", headers: { "content-type": "text/plain" }, body }).then(() => results.push("no-cors sent"), (e) => results.push("no-cors " + e));
     fetch("${admin}/quarantine", { method: "POST", headers: { "content-type": "application/json" }, body }).then(() => results.push("json read"), (e) => results.push("json blocked"));
     fetch("${admin}/status").then((r) => r.text()).then(() => results.push("status read"), () => results.push("status blocked"));
-    setTimeout(() => document.getElementById("f").submit(), 300);
   </script>`;
   const evil: Server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(page));
   await new Promise<void>((r) => evil.listen(0, '127.0.0.1', r));
@@ -177,6 +176,8 @@ test('in Chromium, a page of another origin cannot quarantine through the operat
     const results = await tab.evaluate(() => (window as unknown as { results: string[] }).results);
     assert.ok(results.includes('json blocked'), results.join(', '));
     assert.ok(results.includes('status blocked'), results.join(', '));
+    // The form post last, once the fetches are answered: it navigates the page away.
+    await tab.evaluate(() => (document.getElementById('f') as HTMLFormElement).submit());
     await tab.waitForURL(/quarantine/, { timeout: 5_000 }).catch(() => undefined);
     await new Promise((r) => setTimeout(r, 300));
     notQuarantined();

@@ -4,7 +4,7 @@
  * policy edits, rejected edits, history, rollback, status and metrics.
  */
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -108,11 +108,14 @@ const admin = async (path: string, init?: RequestInit) => {
   return { status: res.status, body: res.headers.get('content-type')?.includes('json') ? await res.json() : await res.text() };
 };
 const status = async () => (await admin('/status')).body as StatusReport;
+// Written whole and renamed into place, as git and Kubernetes volume updates land files: a
+// truncate-then-write could be compiled half-way on a loaded machine.
 const edit = (file: string, from: string, to: string) => {
   const p = join(policyDir, file);
   const text = readFileSync(p, 'utf8');
   assert.ok(text.includes(from), `${file} has ${from}`);
-  writeFileSync(p, text.replace(from, to));
+  writeFileSync(`${p}.tmp`, text.replace(from, to));
+  renameSync(`${p}.tmp`, p);
 };
 
 before(async () => {
