@@ -7,7 +7,7 @@
 import { lookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import type { LogLevelName } from './enums.js';
-import type { DnsAnswer, VmHooks } from './host-vm.js';
+import { type DnsAnswer, type VmHooks, WasmTrap } from './host-vm.js';
 import { Metrics } from './metrics.js';
 import { Plugin, type PluginOptions, startRoot } from './plugin.js';
 import { validateModule } from './validate.js';
@@ -88,6 +88,8 @@ export class ProxyWasmHost {
       return new ProxyWasmHost(bytes, verdict.info, opts);
     } catch (e) {
       if (e instanceof WasmLoadError) throw e;
+      // A failed start carries Envoy's message first, then what this host saw.
+      if (e instanceof WasmTrap) throw new WasmLoadError(e.message.split('\n'));
       throw new WasmLoadError([`Failed to start Wasm module: ${(e as Error).message}`]);
     }
   }

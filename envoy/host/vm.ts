@@ -8,7 +8,7 @@
 import { ENV_FUNCTIONS, WASI_FUNCTIONS, WASI_MODULES } from './abi-table.js';
 import type { Context, Header, RootContext, StreamContext } from './context.js';
 import { BufferType, type LogLevelName, MapType } from './enums.js';
-import { type DnsAnswer, type HostFunctions, type HostVm, type VmHooks, WasmTrap } from './host-vm.js';
+import { type DnsAnswer, EMPTY, type HostFunctions, type HostVm, type VmHooks, WasmTrap } from './host-vm.js';
 import { buffersImports } from './imports-buffers.js';
 import { dnsImports, encodeDnsAnswers } from './imports-dns.js';
 import { headersImports } from './imports-headers.js';
@@ -23,8 +23,6 @@ import { wasiImports } from './imports-wasi.js';
 import type { Metrics, VmMetrics } from './metrics.js';
 import { ModuleMemory } from './module-memory.js';
 import { HOISTED_START, type ModuleInfo } from './wasm-binary.js';
-
-const EMPTY = new Uint8Array(0);
 
 const RESTRICTED_START = new Set([
   'proxy_log',
@@ -49,7 +47,9 @@ export class WasmVm extends ModuleMemory implements HostVm {
   private nextContextId = 1;
   /** The context host calls act on (the callee of the current VM call, or set_effective_context). */
   current: Context | undefined;
-  restricted: 'start' | 'alloc' | undefined = 'start';
+  restricted: 'instantiate' | 'start' | 'alloc' | undefined = 'instantiate';
+  /** The host function a restricted phase refused, for the load error. */
+  private refusedCall: string | undefined;
   failed = false;
   /** Host calls made by the module (for benchmarks: calls per request). */
   hostCalls = 0;
@@ -95,18 +95,43 @@ export class WasmVm extends ModuleMemory implements HostVm {
     return typeof this.exportsByName[name] === 'function';
   }
 
-  /** Runs the start function, then _initialize (+ main / __main_void) or _start, restricted, as cpp-host does. */
+  /**
+   * Runs the start function, then _initialize (+ main / __main_void) or _start, restricted, as
+   * cpp-host does. Envoy's V8 runs the start function while it instantiates the module, before
+   * any context exists: a host call there dereferences a null context in Envoy, so here it fails
+   * the load with the message Envoy gives for a start function that fails. A call outside the
+   * start-up allow-list from _initialize traps as cpp-host's restricted_callback does.
+   */
   startVm(): void {
-    this.restricted = 'start';
+    let entry = HOISTED_START;
     try {
+      this.restricted = 'instantiate';
       if (this.has(HOISTED_START)) this.call(undefined, HOISTED_START);
+      this.restricted = 'start';
+      entry = this.has('_initialize') ? '_initialize' : '_start';
       if (this.has('_initialize')) {
         this.call(undefined, '_initialize');
+        entry = this.has('main') ? 'main' : '__main_void';
         if (this.has('main')) this.call(undefined, 'main', 0, 0);
         else if (this.has('__main_void')) this.call(undefined, '__main_void');
       } else if (this.has('_start')) this.call(undefined, '_start');
+    } catch (e) {
+      if (!(e instanceof WasmTrap)) throw e;
+      const refused = this.refusedCall;
+      if (entry === HOISTED_START)
+        throw new WasmTrap(
+          refused
+            ? `Failed to create new Wasm instance\nthe start function called ${refused}: Envoy runs it while instantiating, before any context exists (keep top-level code free of host calls, or export it as _initialize)`
+            : `Failed to create new Wasm instance\n${e.message}`,
+        );
+      throw new WasmTrap(
+        refused
+          ? `Function: ${entry} failed: Uncaught Error: restricted_callback\n${refused} is not allowed during start-up`
+          : `Function: ${entry} failed: ${e.message}`,
+      );
     } finally {
       this.restricted = undefined;
+      this.refusedCall = undefined;
     }
   }
 
@@ -162,11 +187,15 @@ export class WasmVm extends ModuleMemory implements HostVm {
   private admit(name: string): number | undefined {
     this.hostCalls++;
     if (this.restricted) {
-      const allowed = this.restricted === 'start' ? RESTRICTED_START : RESTRICTED_ALLOC;
-      if (!allowed.has(name))
+      const allowed = this.restricted === 'start' ? RESTRICTED_START : this.restricted === 'alloc' ? RESTRICTED_ALLOC : undefined;
+      if (!allowed?.has(name)) {
+        this.refusedCall = name;
         throw new WasmTrap(
-          `restricted_callback: ${name} is not allowed ${this.restricted === 'start' ? 'during start-up' : 'inside the allocator'}`,
+          this.restricted === 'instantiate'
+            ? `${name} called with no context (from the start function)`
+            : `restricted_callback: ${name} is not allowed ${this.restricted === 'start' ? 'during start-up' : 'inside the allocator'}`,
         );
+      }
     }
     return this.hooks.faults?.[name];
   }

@@ -1,7 +1,7 @@
 /**
  * Builds tiny WebAssembly modules byte by byte, for the host's load-time validation tests:
  * chosen imports (with any types), exported functions with trivial bodies, a memory, and an
- * optional start function that calls one import.
+ * optional start function or `_initialize` that calls one import.
  */
 import { encodeLeb } from '../../envoy/host/wasm-binary.js';
 
@@ -18,6 +18,8 @@ export interface ModuleSpec {
   memoryPages?: number;
   /** Index into `imports` of a function the start section calls with zero arguments. */
   startCalls?: number;
+  /** Index into `imports` of a function an exported `_initialize` calls with zero arguments. */
+  initializeCalls?: number;
 }
 
 const VAL = { i32: 0x7f, i64: 0x7e };
@@ -42,21 +44,27 @@ export function buildModule(spec: ModuleSpec): Uint8Array {
     fn: e,
     body: e.results.length ? (e.results[0] === 'i64' ? [0x42, 0x01] : [0x41, 0x01]) : [],
   }));
+  const calling = (i: number) => {
+    const callee = imports[i] as Fn;
+    const args = callee.params.flatMap((p) => (p === 'i64' ? [0x42, 0x00] : [0x41, 0x00]));
+    return { fn: { params: [], results: [] }, body: [...args, 0x10, ...leb(i), ...(callee.results.length ? [0x1a] : [])] };
+  };
   let startIndex: number | undefined;
   if (spec.startCalls !== undefined) {
-    const callee = imports[spec.startCalls] as Fn;
-    const args = callee.params.flatMap((p) => (p === 'i64' ? [0x42, 0x00] : [0x41, 0x00]));
-    funcs.push({
-      fn: { params: [], results: [] },
-      body: [...args, 0x10, ...leb(spec.startCalls), ...(callee.results.length ? [0x1a] : [])],
-    });
+    funcs.push(calling(spec.startCalls));
     startIndex = imports.length + funcs.length - 1;
+  }
+  let initializeIndex: number | undefined;
+  if (spec.initializeCalls !== undefined) {
+    funcs.push(calling(spec.initializeCalls));
+    initializeIndex = imports.length + funcs.length - 1;
   }
   const funcTypes = funcs.map((f) => typeIndex(f.fn));
   const typeSection = vec(
     types.map((t) => JSON.parse(t) as Fn).map((f) => [0x60, ...vec(f.params.map((p) => [VAL[p]])), ...vec(f.results.map((r) => [VAL[r]]))]),
   );
   const exportEntries = exports.map((e, i) => [...str(e.name), 0x00, ...leb(imports.length + i)]);
+  if (initializeIndex !== undefined) exportEntries.push([...str('_initialize'), 0x00, ...leb(initializeIndex)]);
   if (spec.memoryPages !== undefined) exportEntries.push([...str('memory'), 0x02, 0x00]);
   const code = funcs.map((f) => {
     const body = [0x00, ...f.body, 0x0b];

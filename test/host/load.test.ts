@@ -123,17 +123,35 @@ test('WASI imports load under both module names; unknown WASI functions do not',
   assert.match(validateModule(buildModule(bad)).errors.join(), /missing import: wasi_snapshot_preview1\.sock_open/);
 });
 
-test('a start section may log but may not make other host calls (restricted_callback)', () => {
+test('a start section may make no host call: Envoy runs it before any context exists, so the load fails with its message', () => {
+  assert.ok(ProxyWasmHost.load(buildModule({ ...minimalSpec(), startCalls: undefined })));
+  for (const name of ['proxy_log', 'proxy_get_property']) {
+    const spec = {
+      ...minimalSpec(),
+      imports: [{ module: 'env', name, params: i32(name === 'proxy_log' ? 3 : 4), results: ['i32' as const] }],
+      startCalls: 0,
+    };
+    assert.throws(
+      () => ProxyWasmHost.load(buildModule(spec)),
+      (e: Error) =>
+        e instanceof WasmLoadError &&
+        e.errors[0] === 'Failed to create new Wasm instance' &&
+        (e.errors[1] ?? '').includes(`the start function called ${name}:`),
+      name,
+    );
+  }
+});
+
+test('_initialize may make the start-up allow-list calls only; any other traps as restricted_callback, with Envoy’s message', () => {
   const logs: string[] = [];
-  const okSpec = { ...minimalSpec(), startCalls: 0 };
-  assert.ok(ProxyWasmHost.load(buildModule(okSpec), { log: (_l, m) => logs.push(m) }));
-  const bad = {
-    ...minimalSpec(),
-    imports: [{ module: 'env', name: 'proxy_get_property', params: i32(4), results: ['i32' as const] }],
-    startCalls: 0,
-  };
+  const log = { module: 'env', name: 'proxy_log', params: i32(3), results: ['i32' as const] };
+  assert.ok(ProxyWasmHost.load(buildModule({ ...minimalSpec(), imports: [log], initializeCalls: 0 }), { log: (_l, m) => logs.push(m) }));
+  const prop = { module: 'env', name: 'proxy_get_property', params: i32(4), results: ['i32' as const] };
   assert.throws(
-    () => ProxyWasmHost.load(buildModule(bad)),
-    (e: Error) => e instanceof WasmLoadError && /restricted_callback/.test(e.message),
+    () => ProxyWasmHost.load(buildModule({ ...minimalSpec(), imports: [prop], initializeCalls: 0 })),
+    (e: Error) =>
+      e instanceof WasmLoadError &&
+      e.errors[0] === 'Function: _initialize failed: Uncaught Error: restricted_callback' &&
+      /^proxy_get_property is not allowed during start-up$/.test(e.errors[1] ?? ''),
   );
 });
