@@ -38,6 +38,9 @@ const RESTRICTED_START = new Set([
   'poll_oneoff',
   'fd_fdstat_get',
   'fd_fdstat_set_flags',
+  // cpp-host HEAD admits the stub file calls too; of those, this host registers these two.
+  'fd_prestat_get',
+  'fd_prestat_dir_name',
 ]);
 const RESTRICTED_ALLOC = new Set(['proxy_log', 'fd_write', 'clock_time_get', 'poll_oneoff']);
 

@@ -146,6 +146,11 @@ test('_initialize may make the start-up allow-list calls only; any other traps a
   const logs: string[] = [];
   const log = { module: 'env', name: 'proxy_log', params: i32(3), results: ['i32' as const] };
   assert.ok(ProxyWasmHost.load(buildModule({ ...minimalSpec(), imports: [log], initializeCalls: 0 }), { log: (_l, m) => logs.push(m) }));
+  // WASI start-up calls a runtime makes (preopened directories), under either module name.
+  for (const module of ['wasi_snapshot_preview1', 'wasi_unstable']) {
+    const prestat = { module, name: 'fd_prestat_get', params: i32(2), results: ['i32' as const] };
+    assert.ok(ProxyWasmHost.load(buildModule({ ...minimalSpec(), imports: [prestat], initializeCalls: 0 })), module);
+  }
   const prop = { module: 'env', name: 'proxy_get_property', params: i32(4), results: ['i32' as const] };
   assert.throws(
     () => ProxyWasmHost.load(buildModule({ ...minimalSpec(), imports: [prop], initializeCalls: 0 })),
