@@ -51,9 +51,8 @@ function cpuMs(pid: number): number {
   const file = `/proc/${pid}/stat`;
   if (!existsSync(file)) return 0;
   // Fields after the command name: utime and stime are the 12th and 13th, in clock ticks (100 Hz).
-  const f = readFileSync(file, 'utf8')
-    .slice(readFileSync(file, 'utf8').lastIndexOf(')') + 2)
-    .split(' ');
+  const stat = readFileSync(file, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(f[11]) + Number(f[12])) * 10;
 }
 

@@ -3,14 +3,13 @@
  * `<state>/server.json`; changes carry the operator token, from PERIMETER_ADMIN_TOKEN or the
  * file the server named there.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { type ServerFile, serverFilePath } from '../../control/serve/server-file.js';
+import { readFileSync } from 'node:fs';
+import { readServerFile, type ServerFile, serverFilePath } from '../../control/serve/server-file.js';
 import { UsageError } from './targets.js';
 
 export function serverFile(state: string): ServerFile {
-  const p = serverFilePath(state);
-  if (!existsSync(p)) throw new UsageError(`no control server is running with --state ${state} (${p} is missing)`);
-  const f = JSON.parse(readFileSync(p, 'utf8')) as ServerFile;
+  const f = readServerFile(state);
+  if (!f) throw new UsageError(`no control server is running with --state ${state} (${serverFilePath(state)} is missing)`);
   if (!f.admin) throw new UsageError('the control server runs without an admin endpoint (--admin off)');
   return f;
 }

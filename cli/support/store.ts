@@ -2,13 +2,13 @@
  * The shared store flags (`--store etcd://…`, its prefix, TLS and auth) and the store they name,
  * for `serve`, `apply` and the commands that read or change versions without a server.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { reasonOf } from '../../contracts/problem.js';
 import { MIN_SECRET_BYTES } from '../../control/ha/ca-seal.js';
 import { StoreWriter } from '../../control/ha/store-writer.js';
 import { type HistoryEntry, HistoryError } from '../../control/serve/history.js';
 import type { QuarantineEntry } from '../../control/serve/quarantine.js';
-import { type StoreRef, serverFilePath } from '../../control/serve/server-file.js';
+import { readServerFile, type StoreRef } from '../../control/serve/server-file.js';
 import { DEFAULT_PREFIX, EtcdHistory, parseStoreUrl } from '../../control/store/etcd-history.js';
 import { CompiledPolicy } from '../../proto/gen/perimeter/v1/compiled.js';
 import { flag } from './flags.js';
@@ -52,14 +52,8 @@ export function storeRef(o: StoreFlags & { store: string }): StoreRef {
  */
 export function storeOfState<T extends StoreFlags>(o: T & { state: string }): T {
   if (o.store) return o;
-  const file = serverFilePath(o.state);
-  if (!existsSync(file)) return o;
-  let ref: unknown;
-  try {
-    ref = (JSON.parse(readFileSync(file, 'utf8')) as { store?: unknown }).store;
-  } catch {
-    return o;
-  }
+  // Read as data another process wrote: used only in the shape a replica writes.
+  const ref: unknown = readServerFile(o.state)?.store;
   if (!isStoreRef(ref)) return o;
   return {
     ...o,

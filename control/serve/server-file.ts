@@ -36,15 +36,19 @@ export function writeServerFile(state: string, file: ServerFile): void {
   writeFileAtomic(serverFilePath(state), `${JSON.stringify(file, null, 2)}\n`);
 }
 
+/** The server file in `state`, or undefined when there is none or it does not parse. */
+export function readServerFile(state: string): ServerFile | undefined {
+  try {
+    return JSON.parse(readFileSync(serverFilePath(state), 'utf8')) as ServerFile;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Removes the file if this process wrote it (a newer server may have taken the state directory); true if it did. */
 export function removeServerFile(state: string): boolean {
-  const file = serverFilePath(state);
-  try {
-    const f = JSON.parse(readFileSync(file, 'utf8')) as ServerFile;
-    if (f.pid !== process.pid) return false;
-    rmSync(file, { force: true });
-    return true;
-  } catch {
-    return false; // already gone
-  }
+  const f = readServerFile(state);
+  if (f?.pid !== process.pid) return false; // already gone, or a newer server's
+  rmSync(serverFilePath(state), { force: true });
+  return true;
 }

@@ -26,12 +26,12 @@ interface Subscription {
  */
 const bodies = new WeakMap<TypeSnapshot, Buffer>();
 
-function fullBody(snapshot: TypeSnapshot, type: string, selected: readonly XdsResource[]): Buffer {
+function fullBody(snapshot: TypeSnapshot, type: string): Buffer {
   let body = bodies.get(snapshot);
   if (!body) {
     body = sotwBody(
       snapshot.version,
-      selected.map((r) => r.encoded),
+      [...snapshot.resources.values()].map((r) => r.encoded),
       type,
     );
     bodies.set(snapshot, body);
@@ -111,7 +111,7 @@ export class SotwSession extends Session {
     if (selected.length === 0 && sub.sentVersion === undefined && !(isFullState(type) && snapshot)) return;
     const nonce = this.nextNonce();
     const body = full
-      ? fullBody(snapshot, type, selected)
+      ? fullBody(snapshot, type)
       : sotwBody(
           version,
           selected.map((r) => r.encoded),

@@ -50,8 +50,7 @@ class Writer {
   bytes(field: number, b: Uint8Array): void {
     this.varint((field << 3) | LEN);
     this.varint(b.length);
-    this.buf.set(b, this.pos);
-    this.pos += b.length;
+    this.raw(b);
   }
   raw(b: Uint8Array): void {
     this.buf.set(b, this.pos);

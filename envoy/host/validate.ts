@@ -42,13 +42,8 @@ export function validateModule(bytes: Uint8Array): Verdict {
     }
     if (imp.kind !== 'func') continue; // an imported memory or table is created by the host
     const hidden = abi020 && imp.module === 'env' && ABI_0_2_1_ONLY.includes(imp.name);
-    const want = hidden
-      ? undefined
-      : imp.module === 'env'
-        ? ENV_FUNCTIONS[imp.name]
-        : WASI_MODULES.includes(imp.module)
-          ? WASI_FUNCTIONS[imp.name]
-          : undefined;
+    const table = imp.module === 'env' ? ENV_FUNCTIONS : WASI_MODULES.includes(imp.module) ? WASI_FUNCTIONS : {};
+    const want = hidden ? undefined : table[imp.name];
     if (!want) {
       const why =
         imp.module === 'env' && ABI_0_1_ONLY.includes(imp.name)
