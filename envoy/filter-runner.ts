@@ -75,6 +75,7 @@ export class FilterRunner {
     stream.finish();
     const raw = stream.filterState.get(DECISION_KEY);
     const record = raw ? Buffer.from(raw).toString('utf8') : '';
+    stream.release();
     return { ...parseDecisionRecord(record), record, ...(outcome.localReply ? { localReply: outcome.localReply } : {}) };
   }
 }

@@ -95,8 +95,9 @@ export class HostEngine implements Engine<HostRequest> {
   decide(r: HostRequest): Verdict {
     const s = this.plugin.newStream(r.info);
     const out = s.onRequestHeaders(r.headers, true);
-    s.finish();
-    return out.localReply ? 'deny' : 'allow';
+    const verdict = out.localReply ? 'deny' : 'allow';
+    s.release();
+    return verdict;
   }
 
   /** Host calls the module makes for one request. */

@@ -1,4 +1,5 @@
 /** Host-side state of the module's contexts: one root per plugin configuration, one per stream. */
+import { FilterState } from './filter-state.js';
 import type { PluginIdentity, StreamInfo } from './properties.js';
 
 export type Header = [string, string];
@@ -45,17 +46,126 @@ export interface StreamContext {
   requestTrailers: Header[];
   responseHeaders: Header[];
   responseTrailers: Header[];
+  /**
+   * The maps (bit 1 << MapType) that are still the caller's own arrays: taken as given when their
+   * keys are already lower-case, copied only when the module first changes them.
+   */
+  borrowed: number;
   /** Request headers stay readable until the filter continues past them (and again in on_log). */
   requestHeadersPaused: boolean;
   requestBody: Buffer;
   responseBody: Buffer;
-  filterState: Map<string, Uint8Array>;
+  filterState: FilterState;
   /** Set by proxy_send_local_response; sent when the callback returns. */
-  pendingReply?: LocalReply;
-  localReply?: LocalReply;
+  pendingReply: LocalReply | undefined;
+  localReply: LocalReply | undefined;
   continued: { request: boolean; response: boolean };
   closed: boolean;
-  responseCodeDetails?: string;
+  responseCodeDetails: string | undefined;
 }
 
 export type Context = RootContext | StreamContext;
+
+/** The maps a stream starts with: shared, and borrowed, so the first change makes the stream's own. */
+const NO_HEADERS: Header[] = Object.freeze([]) as unknown as Header[];
+const ALL_BORROWED = 0b1111;
+/** Bodies are replaced, never written in place: every stream starts from this one. */
+export const NO_BODY = Buffer.alloc(0);
+
+export function newStreamContext(root: RootContext, id: number, info: StreamInfo): StreamContext {
+  const s: StreamContext = {
+    kind: 'stream',
+    id,
+    root,
+    info,
+    phase: 'request_headers',
+    requestHeaders: NO_HEADERS,
+    requestTrailers: NO_HEADERS,
+    responseHeaders: NO_HEADERS,
+    responseTrailers: NO_HEADERS,
+    borrowed: ALL_BORROWED,
+    requestHeadersPaused: false,
+    requestBody: NO_BODY,
+    responseBody: NO_BODY,
+    filterState: new FilterState(),
+    pendingReply: undefined,
+    localReply: undefined,
+    continued: { request: false, response: false },
+    closed: false,
+    responseCodeDetails: undefined,
+  };
+  return s;
+}
+
+/** A released stream's context made new for the next stream, keeping its objects (and filter-state buffers). */
+export function reuseStreamContext(s: StreamContext, root: RootContext, id: number, info: StreamInfo): void {
+  s.id = id;
+  s.root = root;
+  s.info = info;
+  s.phase = 'request_headers';
+  s.requestHeaders = NO_HEADERS;
+  s.requestTrailers = NO_HEADERS;
+  s.responseHeaders = NO_HEADERS;
+  s.responseTrailers = NO_HEADERS;
+  s.borrowed = ALL_BORROWED;
+  s.requestHeadersPaused = false;
+  s.requestBody = NO_BODY;
+  s.responseBody = NO_BODY;
+  s.filterState.clear();
+  s.pendingReply = undefined;
+  s.localReply = undefined;
+  s.continued.request = false;
+  s.continued.response = false;
+  s.closed = false;
+  s.responseCodeDetails = undefined;
+}
+
+/** The map of `type` (0–3, MapType) of a stream. */
+function mapOf(s: StreamContext, type: number): Header[] {
+  return type === 0 ? s.requestHeaders : type === 1 ? s.requestTrailers : type === 2 ? s.responseHeaders : s.responseTrailers;
+}
+
+function setMap(s: StreamContext, type: number, m: Header[]): void {
+  if (type === 0) s.requestHeaders = m;
+  else if (type === 1) s.requestTrailers = m;
+  else if (type === 2) s.responseHeaders = m;
+  else s.responseTrailers = m;
+}
+
+/** Envoy's header maps have lower-case keys; this checks without making strings. */
+function lowerCaseKeys(headers: readonly Header[]): boolean {
+  for (let i = 0; i < headers.length; i++) {
+    const k = (headers[i] as Header)[0];
+    for (let j = 0; j < k.length; j++) {
+      const c = k.charCodeAt(j);
+      if (c >= 65 && c <= 90) return false;
+    }
+  }
+  return true;
+}
+
+/** Gives a stream the caller's map of `type`: borrowed when its keys are lower-case, else a lower-cased copy. */
+export function adoptHeaderMap(s: StreamContext, type: number, headers: Header[]): void {
+  if (lowerCaseKeys(headers)) {
+    setMap(s, type, headers);
+    s.borrowed |= 1 << type;
+  } else {
+    setMap(
+      s,
+      type,
+      headers.map(([k, v]) => [k.toLowerCase(), v]),
+    );
+    s.borrowed &= ~(1 << type);
+  }
+}
+
+/** Before the module changes a map: a borrowed one becomes the stream's own copy. */
+export function ownHeaderMap(s: StreamContext, type: number): void {
+  if (!(s.borrowed & (1 << type))) return;
+  setMap(
+    s,
+    type,
+    mapOf(s, type).map(([k, v]) => [k, v]),
+  );
+  s.borrowed &= ~(1 << type);
+}

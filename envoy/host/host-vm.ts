@@ -59,11 +59,13 @@ export interface HostVm {
   nextDnsToken(): number;
   /** Calls envoy_on_resolve_dns on `root` (undefined answers: the lookup failed, size 0). */
   deliverDns(root: RootContext, token: number, answers: DnsAnswer[] | undefined): void;
-  call(ctx: Context | undefined, name: string, ...args: (number | bigint)[]): number | undefined;
+  call(ctx: Context | undefined, name: string, a?: number, b?: number, c?: number, d?: number, e?: number): number | undefined;
   bytes(): Uint8Array;
   inBounds(ptr: number, len: number): boolean;
   read(ptr: number, len: number): Uint8Array | undefined;
   readString(ptr: number, len: number): string | undefined;
+  /** readString for names the module passes again and again (property paths, keys): interned. */
+  readKey(ptr: number, len: number): string | undefined;
   writeU32(ptr: number, v: number): boolean;
   writeU64(ptr: number, v: bigint): boolean;
   copyOut(data: Uint8Array, ptrPtr: number, sizePtr: number): number;
@@ -71,7 +73,10 @@ export interface HostVm {
   copyOutString(s: string, ptrPtr: number, sizePtr: number): number;
   stream(): StreamContext | undefined;
   root(): RootContext | undefined;
-  headerMap(type: number): { map: Header[]; readOnly: boolean } | undefined;
+  /** The header map the current stream may read now. */
+  headerMap(type: number): Header[] | undefined;
+  /** The header map the current stream may change now (its own copy); undefined when read-only or unreadable. */
+  writableHeaderMap(type: number): Header[] | undefined;
   callout(type: number): Header[] | undefined;
   buffer(type: number): Uint8Array | undefined;
   deliverHttpResponse(token: number, response: HttpResponse | undefined): void;

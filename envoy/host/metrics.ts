@@ -7,13 +7,46 @@
  */
 import { MetricType, WasmResult } from './enums.js';
 
-export interface Metric {
-  type: number;
-  name: string;
-  value: bigint;
+/**
+ * One stat. Its value is a u64 (i64 for gauges) as in Envoy; it is kept as a JavaScript number
+ * while that is exact, because adding BigInts makes a new one on every increment of every request.
+ */
+export class Metric {
+  private small = 0;
+  private big = 0n;
   /** Histogram samples (bounded). */
-  samples?: bigint[];
+  readonly samples: bigint[] | undefined;
+
+  constructor(
+    readonly type: number,
+    readonly name: string,
+  ) {
+    this.samples = type === MetricType.Histogram ? [] : undefined;
+  }
+
+  get value(): bigint {
+    return this.big === 0n ? BigInt(this.small) : this.big + BigInt(this.small);
+  }
+
+  set value(v: bigint) {
+    this.big = v;
+    this.small = 0;
+  }
+
+  add(delta: bigint): void {
+    const next = this.small + Number(delta);
+    if (Number.isSafeInteger(next) && next >= -SMALL_LIMIT && next <= SMALL_LIMIT && delta >= -SMALL_DELTA && delta <= SMALL_DELTA)
+      this.small = next;
+    else {
+      this.big += BigInt(this.small) + delta;
+      this.small = 0;
+    }
+  }
 }
+
+/** The number part stays far inside 2^53, and deltas beyond this go to the BigInt part whole. */
+const SMALL_LIMIT = 2 ** 52;
+const SMALL_DELTA = 2n ** 32n;
 
 /** The host's stats, by type and name: shared by every VM of the host (Envoy's stats scope). */
 export class Metrics {
@@ -24,7 +57,7 @@ export class Metrics {
     const key = `${type}:${name}`;
     const found = this.byName.get(key);
     if (found) return found;
-    const m: Metric = { type, name, value: 0n, ...(type === MetricType.Histogram ? { samples: [] } : {}) };
+    const m = new Metric(type, name);
     this.byName.set(key, m);
     return m;
   }
@@ -85,9 +118,9 @@ export class VmMetrics {
     if (!m) return WasmResult.NotFound;
     if (m.type === MetricType.Counter) {
       if (delta <= 0n) return WasmResult.BadArgument;
-      m.value += delta;
+      m.add(delta);
     } else if (m.type === MetricType.Gauge) {
-      m.value += delta;
+      m.add(delta);
     } else return WasmResult.BadArgument;
     return WasmResult.Ok;
   }
@@ -95,7 +128,7 @@ export class VmMetrics {
   record(id: number, value: bigint): number {
     const m = this.byId.get(id);
     if (!m) return WasmResult.NotFound;
-    if (m.type === MetricType.Counter) m.value += value;
+    if (m.type === MetricType.Counter) m.add(value);
     else if (m.type === MetricType.Gauge) m.value = value;
     else {
       m.value = value;

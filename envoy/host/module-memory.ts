@@ -5,7 +5,7 @@
  */
 import type { Header } from './context.js';
 import { WasmResult } from './enums.js';
-import { pairsSize, writePairs } from './pairs.js';
+import { pairsSize, utf8Length, writePairs, writeUtf8 } from './pairs.js';
 
 export abstract class ModuleMemory {
   abstract get memory(): WebAssembly.Memory;
@@ -68,34 +68,104 @@ export abstract class ModuleMemory {
 
   /** WasmBase::copyToPointerSize: empty → 0/0 without calling the allocator. */
   copyOut(data: Uint8Array, ptrPtr: number, sizePtr: number): number {
-    return this.copyOutWith(data.length, ptrPtr, sizePtr, (p) => this.u8.set(data, p));
+    const p = this.place(data.length, ptrPtr, sizePtr);
+    if (p < 0) return WasmResult.InvalidMemoryAccess;
+    if (p > 0) this.u8.set(data, p);
+    return WasmResult.Ok;
   }
 
   /** copyOut for a header map, serialized straight into module memory. */
   copyOutPairs(pairs: readonly Header[], ptrPtr: number, sizePtr: number): number {
-    return this.copyOutWith(pairsSize(pairs), ptrPtr, sizePtr, (p) => writePairs(this.buf, p, pairs));
+    const size = pairsSize(pairs);
+    const p = this.place(size, ptrPtr, sizePtr);
+    if (p < 0) return WasmResult.InvalidMemoryAccess;
+    if (p > 0) writePairs(this.buf, p, pairs, size);
+    return WasmResult.Ok;
   }
 
-  /** copyOut for a string, encoded straight into module memory. */
+  /**
+   * copyOut for a string. The last few strings are kept encoded: the peer identity is the same
+   * string for every request on a connection (and string equality is V8's, not a loop here).
+   */
   copyOutString(s: string, ptrPtr: number, sizePtr: number): number {
-    const n = Buffer.byteLength(s);
-    return this.copyOutWith(n, ptrPtr, sizePtr, (p) => this.buf.write(s, p, n, 'utf8'));
+    const i = this.encodedTexts.indexOf(s);
+    if (i >= 0) return this.copyOut(this.encodedBytes[i] as Uint8Array, ptrPtr, sizePtr);
+    const n = utf8Length(s);
+    const p = this.place(n, ptrPtr, sizePtr);
+    if (p < 0) return WasmResult.InvalidMemoryAccess;
+    if (p > 0) writeUtf8(this.buf, s, n, p);
+    if (n <= KEY_MAX_BYTES) {
+      const slot = this.nextEncoded;
+      this.nextEncoded = (slot + 1) % ENCODED_SLOTS;
+      this.encodedTexts[slot] = s;
+      this.encodedBytes[slot] = this.u8.slice(p, p + n);
+    }
+    return WasmResult.Ok;
   }
 
-  /** Allocates `n` bytes in the module, lets `write` fill them, and hands back pointer and size. */
-  private copyOutWith(n: number, ptrPtr: number, sizePtr: number, write: (p: number) => void): number {
-    if (!this.inBounds(ptrPtr >>> 0, 4) || !this.inBounds(sizePtr >>> 0, 4)) return WasmResult.InvalidMemoryAccess;
+  private readonly encodedTexts: string[] = [];
+  private readonly encodedBytes: Uint8Array[] = [];
+  private nextEncoded = 0;
+
+  /**
+   * Allocates `n` bytes in the module for a result and hands back pointer and size: the pointer
+   * to fill (0 for an empty result, given as 0/0), or -1 when memory or the allocator failed.
+   * The views are fresh afterwards (malloc may grow memory).
+   */
+  private place(n: number, ptrPtr: number, sizePtr: number): number {
+    if (!this.inBounds(ptrPtr >>> 0, 4) || !this.inBounds(sizePtr >>> 0, 4)) return -1;
     if (n === 0) {
       this.writeU32(ptrPtr, 0);
       this.writeU32(sizePtr, 0);
-      return WasmResult.Ok;
+      return 0;
     }
     const p = this.malloc(n);
-    // malloc may grow memory: inBounds refreshes the views `write` uses.
-    if (p === 0 || !this.inBounds(p, n)) return WasmResult.InvalidMemoryAccess;
-    write(p);
+    if (p === 0 || !this.inBounds(p, n)) return -1;
     this.writeU32(ptrPtr, p);
     this.writeU32(sizePtr, n);
-    return WasmResult.Ok;
+    return p;
+  }
+
+  // Names the module passes on every request (property paths, filter-state keys), decoded once:
+  // a hit compares bytes (four at a time) and makes no string. Bounded, so a module cycling
+  // through names costs only misses.
+  private readonly keyBytes: Uint8Array[] = [];
+  private readonly keyWords: Int32Array[] = [];
+  private readonly keyTexts: string[] = [];
+  private nextKey = 0;
+
+  readKey(ptr: number, len: number): string | undefined {
+    const p = ptr >>> 0;
+    const l = len >>> 0;
+    if (!this.inBounds(p, l)) return undefined;
+    for (let i = 0; i < this.keyBytes.length; i++) if (this.keyIs(i, p, l)) return this.keyTexts[i] as string;
+    const text = l === 0 ? '' : this.buf.toString('utf8', p, p + l);
+    if (l <= KEY_MAX_BYTES) {
+      const slot = this.nextKey;
+      this.nextKey = (slot + 1) % KEY_SLOTS;
+      const bytes = this.u8.slice(p, p + l);
+      this.keyBytes[slot] = bytes;
+      // Read little-endian, as keyIs reads memory, whatever the machine's byte order.
+      const words = new Int32Array(l >>> 2);
+      for (let w = 0; w < words.length; w++) words[w] = this.dv.getInt32(p + w * 4, true);
+      this.keyWords[slot] = words;
+      this.keyTexts[slot] = text;
+    }
+    return text;
+  }
+
+  private keyIs(slot: number, p: number, l: number): boolean {
+    const bytes = this.keyBytes[slot] as Uint8Array;
+    if (bytes.length !== l) return false;
+    const words = this.keyWords[slot] as Int32Array;
+    const dv = this.dv;
+    for (let w = 0; w < words.length; w++) if (dv.getInt32(p + w * 4, true) !== words[w]) return false;
+    const u8 = this.u8;
+    for (let j = words.length * 4; j < l; j++) if (bytes[j] !== u8[p + j]) return false;
+    return true;
   }
 }
+
+const KEY_SLOTS = 32;
+const ENCODED_SLOTS = 4;
+const KEY_MAX_BYTES = 256;

@@ -59,38 +59,67 @@ function serializeStringPairs(pairs: readonly (readonly [string, string])[]): Ui
 export function pairsSize(pairs: readonly (readonly [string, string])[]): number {
   let size = 4;
   for (let i = 0; i < pairs.length; i++) {
-    const [k, v] = pairs[i] as readonly [string, string];
-    size += 8 + byteLength(k) + byteLength(v) + 2;
+    const pair = pairs[i] as readonly [string, string];
+    size += 10 + utf8Length(pair[0]) + utf8Length(pair[1]);
   }
   return size;
 }
 
-/** Serializes string pairs into `out` at `at` (pairsSize(pairs) bytes), e.g. module memory. */
-export function writePairs(out: Buffer, at: number, pairs: readonly (readonly [string, string])[]): void {
-  out.writeUInt32LE(pairs.length, at);
+/** The size string pairs would have if all were ASCII (pairsSize equals it exactly then). */
+function asciiPairsSize(pairs: readonly (readonly [string, string])[]): number {
+  let size = 4;
+  for (let i = 0; i < pairs.length; i++) {
+    const pair = pairs[i] as readonly [string, string];
+    size += 10 + pair[0].length + pair[1].length;
+  }
+  return size;
+}
+
+/**
+ * Serializes string pairs into `out` at `at`, e.g. module memory; `size` is pairsSize(pairs).
+ * Header maps are ASCII: then the lengths are the strings' own and each is scanned once.
+ */
+export function writePairs(out: Buffer, at: number, pairs: readonly (readonly [string, string])[], size = pairsSize(pairs)): void {
+  const ascii = size === asciiPairsSize(pairs);
+  writeU32(out, at, pairs.length);
   let off = at + 4 + pairs.length * 8;
   for (let i = 0; i < pairs.length; i++) {
-    const [k, v] = pairs[i] as readonly [string, string];
-    const kl = byteLength(k);
-    const vl = byteLength(v);
-    out.writeUInt32LE(kl, at + 4 + i * 8);
-    out.writeUInt32LE(vl, at + 8 + i * 8);
+    const pair = pairs[i] as readonly [string, string];
+    const k = pair[0];
+    const v = pair[1];
+    const kl = ascii ? k.length : utf8Length(k);
+    const vl = ascii ? v.length : utf8Length(v);
+    writeU32(out, at + 4 + i * 8, kl);
+    writeU32(out, at + 8 + i * 8, vl);
     off = writeText(out, k, kl, off);
     off = writeText(out, v, vl, off);
   }
 }
 
+/** A u32, little-endian, by bytes: Buffer's writeUInt32LE checks its arguments on every call. */
+function writeU32(out: Uint8Array, at: number, v: number): void {
+  out[at] = v & 0xff;
+  out[at + 1] = (v >>> 8) & 0xff;
+  out[at + 2] = (v >>> 16) & 0xff;
+  out[at + 3] = v >>> 24;
+}
+
 /** UTF-8 length; header text is nearly always ASCII, counted without leaving JS. */
-function byteLength(s: string): number {
+export function utf8Length(s: string): number {
   for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return Buffer.byteLength(s);
   return s.length;
 }
 
 /** Writes text and its NUL terminator at `off`; returns the offset after them. */
 function writeText(out: Buffer, s: string, len: number, off: number): number {
+  writeUtf8(out, s, len, off);
+  out[off + len] = 0;
+  return off + len + 1;
+}
+
+/** Writes `s` (utf8Length(s) = `len` bytes) at `off`: ASCII byte by byte, anything else by Buffer. */
+export function writeUtf8(out: Buffer, s: string, len: number, off: number): void {
   if (len === s.length) {
     for (let i = 0; i < len; i++) out[off + i] = s.charCodeAt(i);
   } else out.write(s, off, len, 'utf8');
-  out[off + len] = 0;
-  return off + len + 1;
 }

@@ -3,11 +3,15 @@
  * start sequence, on_vm_start then on_configure), the streams it opens, the failure policy
  * applied when the VM has failed, and its end once retired and its streams are done.
  */
-import type { RootContext, StreamContext } from './context.js';
+import { newStreamContext, type RootContext } from './context.js';
 import { type VmHooks, WasmTrap } from './host-vm.js';
 import type { StreamInfo } from './properties.js';
-import { HttpStream, NO_BODY } from './stream.js';
+import { HttpStream } from './stream.js';
 import type { WasmVm } from './vm.js';
+
+/** Streams kept for reuse per plugin: as many as a sidecar has in flight at once, roughly. */
+const RELEASED_KEPT = 256;
+const NO_INFO: StreamInfo = Object.freeze({});
 
 export type FailurePolicy = 'FAIL_CLOSED' | 'FAIL_OPEN' | 'FAIL_RELOAD';
 
@@ -79,6 +83,8 @@ export function startRoot(
 export class Plugin {
   private active = 0;
   private retired = false;
+  /** Released streams, reused by newStream: a request through a warm plugin allocates no stream. */
+  private readonly released: HttpStream[] = [];
 
   constructor(
     readonly host: PluginHost,
@@ -90,35 +96,30 @@ export class Plugin {
     return this.options.failurePolicy ?? 'FAIL_CLOSED';
   }
 
-  newStream(info: StreamInfo = {}): HttpStream {
+  newStream(info: StreamInfo = NO_INFO): HttpStream {
     const host = this.host;
     if (host.vm.failed && this.failurePolicy === 'FAIL_RELOAD') host.reloadIfDue(this.options.reloadBackoffMs ?? 1000);
     const vm = host.vm;
     const mode = !vm.failed ? 'normal' : this.failurePolicy === 'FAIL_OPEN' ? 'skip' : 'fail';
-    const ctx: StreamContext = {
-      kind: 'stream',
-      id: vm.allocContextId(),
-      root: this.root,
-      info,
-      phase: 'request_headers',
-      requestHeaders: [],
-      requestTrailers: [],
-      responseHeaders: [],
-      responseTrailers: [],
-      requestHeadersPaused: false,
-      requestBody: NO_BODY,
-      responseBody: NO_BODY,
-      filterState: new Map(),
-      continued: { request: false, response: false },
-      closed: false,
-    };
+    const id = vm.allocContextId();
     this.active++;
-    return new HttpStream(this, vm, ctx, mode, () => this.streamDone());
+    const reused = this.released.pop();
+    if (reused) {
+      reused.reopen(vm, this.root, id, info, mode);
+      return reused;
+    }
+    return new HttpStream(this, vm, newStreamContext(this.root, id, info), mode);
   }
 
-  private streamDone(): void {
+  /** A stream has ended (finish). */
+  streamDone(): void {
     this.active--;
     if (this.retired && this.active === 0) this.shutdown();
+  }
+
+  /** A finished stream its caller is done with: the next newStream reuses it. */
+  recycle(stream: HttpStream): void {
+    if (!this.retired && this.released.length < RELEASED_KEPT) this.released.push(stream);
   }
 
   /** Envoy releases this configuration: the root ends once its in-flight streams have. */

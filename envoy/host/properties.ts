@@ -52,7 +52,7 @@ export interface PropertyScope {
         /** Request headers while readable (undefined once they have continued). */
         requestHeaders?: readonly (readonly [string, string])[] | undefined;
         responseHeaders?: readonly (readonly [string, string])[] | undefined;
-        filterState: Map<string, Uint8Array>;
+        filterState: { get(key: string): Uint8Array | undefined };
         responseCode?: number | undefined;
         responseCodeDetails?: string | undefined;
       }
@@ -212,14 +212,10 @@ function metadata(scope: PropertyScope, rest: string[]): Lookup {
   return structValue(v);
 }
 
-const URI_SAN_PEER = 'connection\0uri_san_peer_certificate';
+/** The path of connection.uri_san_peer_certificate, as the module passes it. */
+export const URI_SAN_PEER = 'connection\0uri_san_peer_certificate';
 
 export function lookupProperty(scope: PropertyScope, path: string): Lookup {
-  // The identity every authorization filter reads first: answered without splitting the path.
-  if (path === URI_SAN_PEER && scope.stream) {
-    const id = scope.stream.info.connection?.uriSanPeerCertificate;
-    return id !== undefined ? str(id) : NOT_FOUND;
-  }
   const segs = path.split('\0');
   if (segs.length > 1 && segs[segs.length - 1] === '') segs.pop(); // a trailing NUL is harmless
   const [head, ...rest] = segs;

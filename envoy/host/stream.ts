@@ -3,24 +3,22 @@
  * trailers, response headers, body and trailers, then the log and the end. A local reply the
  * module sends is deferred and passes back through its response callbacks, as in Envoy.
  */
-import type { Header, LocalReply, StreamContext } from './context.js';
-import { type DataAction, dataAction, type HeadersAction, headersAction, type TrailersAction, trailersAction } from './enums.js';
+import { adoptHeaderMap, type Header, type LocalReply, type RootContext, reuseStreamContext, type StreamContext } from './context.js';
+import { type DataAction, dataAction, type HeadersAction, headersAction, MapType, type TrailersAction, trailersAction } from './enums.js';
+import type { FilterState } from './filter-state.js';
 import { type VmHooks, WasmTrap } from './host-vm.js';
+import type { StreamInfo } from './properties.js';
 import type { WasmVm } from './vm.js';
 
 /** What a stream needs of its plugin. */
 export interface StreamOwner {
   readonly options: { allowOnHeadersStopIteration?: boolean | undefined };
   readonly host: { readonly hooks: VmHooks };
+  /** The stream has finished. */
+  streamDone(): void;
+  /** The stream was released: its caller will not touch it again. */
+  recycle(stream: HttpStream): void;
 }
-
-/** Envoy's header maps have lower-case keys. Always a copy: the module may change the map. */
-function lowerCaseKeys(headers: Header[]): Header[] {
-  return headers.map(([k, v]) => [k.toLowerCase(), v]);
-}
-
-/** Bodies are replaced, never written in place: every stream starts from this one. */
-export const NO_BODY = Buffer.alloc(0);
 
 export const FAIL_STREAM_REPLY: LocalReply = {
   status: 503,
@@ -38,22 +36,60 @@ export interface HeadersOutcome {
   skipped?: boolean;
 }
 
+type StreamMode = 'normal' | 'skip' | 'fail';
+
+/** The outcomes that carry no reply, made once: a request that continues allocates none. */
+const HEADERS_OUTCOMES: Readonly<Record<HeadersAction, Readonly<HeadersOutcome>>> = {
+  Continue: Object.freeze({ action: 'Continue' }),
+  StopIteration: Object.freeze({ action: 'StopIteration' }),
+  StopAllIterationAndBuffer: Object.freeze({ action: 'StopAllIterationAndBuffer' }),
+  StopAllIterationAndWatermark: Object.freeze({ action: 'StopAllIterationAndWatermark' }),
+};
+const SKIPPED: Readonly<HeadersOutcome> = Object.freeze({ action: 'Continue', skipped: true });
+
 /** One HTTP stream through the filter, driven in Envoy's callback order. */
 export class HttpStream {
   private created = false;
   private finished = false;
+  private released = false;
   /** Response headers the module produced for its own local reply (after its callbacks). */
-  replyHeaders?: Header[];
+  replyHeaders: Header[] | undefined;
 
   constructor(
     readonly plugin: StreamOwner,
-    private readonly vm: WasmVm,
+    private vm: WasmVm,
     readonly ctx: StreamContext,
-    private readonly mode: 'normal' | 'skip' | 'fail',
-    private readonly onFinished: () => void,
+    private mode: StreamMode,
   ) {}
 
-  get filterState(): Map<string, Uint8Array> {
+  /** Made a new stream by the plugin, after release(). */
+  reopen(vm: WasmVm, root: RootContext, id: number, info: StreamInfo, mode: StreamMode): void {
+    this.vm = vm;
+    this.mode = mode;
+    this.created = false;
+    this.finished = false;
+    this.released = false;
+    this.replyHeaders = undefined;
+    reuseStreamContext(this.ctx, root, id, info);
+  }
+
+  /**
+   * The caller is done with the stream (finishing it first if need be): its objects, and the
+   * buffers of its filter state, go to the plugin's next stream. Nothing read from it (filter
+   * state, header maps) may be used after this; a call on it throws.
+   */
+  release(): void {
+    if (this.released) return;
+    this.finish();
+    this.released = true;
+    this.plugin.recycle(this);
+  }
+
+  private live(): void {
+    if (this.released) throw new Error('HttpStream used after release()');
+  }
+
+  get filterState(): FilterState {
     return this.ctx.filterState;
   }
 
@@ -85,10 +121,10 @@ export class HttpStream {
   }
 
   /** Runs a callback; a trap fails the VM and the stream (503 wasm_fail_stream). */
-  private invoke(name: string, ...args: number[]): number | LocalReply {
+  private invoke(name: string, a?: number, b?: number): number | LocalReply {
     try {
       this.ensureCreated();
-      const r = this.vm.call(this.ctx, name, this.ctx.id, ...args) ?? 0;
+      const r = this.vm.call(this.ctx, name, this.ctx.id, a, b) ?? 0;
       this.vm.flushQueues();
       return r;
     } catch (e) {
@@ -102,13 +138,14 @@ export class HttpStream {
   private sendPendingReply(): LocalReply | undefined {
     const reply = this.ctx.pendingReply;
     if (!reply) return undefined;
-    delete this.ctx.pendingReply;
+    this.ctx.pendingReply = undefined;
     this.ctx.localReply = reply;
     this.ctx.responseCodeDetails = reply.details;
     const headers: Header[] = [[':status', String(reply.status)]];
     if (reply.body.length) headers.push(['content-length', String(reply.body.length)], ['content-type', 'text/plain']);
     headers.push(...reply.headers);
     this.ctx.responseHeaders = headers;
+    this.ctx.borrowed &= ~(1 << MapType.ResponseHeaders);
     // Envoy sends a reply made in on_request_headers before decodeHeaders returns, so the request
     // headers it was deciding on are still there (and stay: the headers callback is stopped).
     if (this.ctx.phase === 'request_headers') this.ctx.requestHeadersPaused = true;
@@ -125,9 +162,10 @@ export class HttpStream {
     return reply;
   }
 
-  onRequestHeaders(headers: Header[], endOfStream = false): HeadersOutcome {
-    this.ctx.requestHeaders = lowerCaseKeys(headers);
-    if (this.mode === 'skip') return { action: 'Continue', skipped: true };
+  onRequestHeaders(headers: Header[], endOfStream = false): Readonly<HeadersOutcome> {
+    this.live();
+    adoptHeaderMap(this.ctx, MapType.RequestHeaders, headers);
+    if (this.mode === 'skip') return SKIPPED;
     if (this.mode === 'fail') return { action: 'LocalReply', localReply: this.failStream() };
     this.ctx.phase = 'request_headers';
     const r = this.invoke('proxy_on_request_headers', this.ctx.requestHeaders.length, endOfStream ? 1 : 0);
@@ -136,10 +174,11 @@ export class HttpStream {
     if (reply) return { action: 'LocalReply', localReply: reply };
     const action = headersAction(r, Boolean(this.plugin.options.allowOnHeadersStopIteration));
     this.ctx.requestHeadersPaused = action !== 'Continue' && !this.ctx.continued.request;
-    return { action };
+    return HEADERS_OUTCOMES[action];
   }
 
   onRequestBody(chunk: Uint8Array, endOfStream: boolean): { action: DataAction | 'LocalReply'; localReply?: LocalReply } {
+    this.live();
     if (this.mode !== 'normal' || this.ctx.localReply) return { action: 'Continue' };
     this.ctx.requestBody = Buffer.concat([this.ctx.requestBody, chunk]);
     this.ctx.phase = 'request_body';
@@ -151,27 +190,30 @@ export class HttpStream {
   }
 
   onRequestTrailers(trailers: Header[]): { action: TrailersAction | 'LocalReply'; localReply?: LocalReply } {
+    this.live();
     if (this.mode !== 'normal' || this.ctx.localReply) return { action: 'Continue' };
-    this.ctx.requestTrailers = trailers;
+    adoptHeaderMap(this.ctx, MapType.RequestTrailers, trailers);
     this.ctx.phase = 'request_trailers';
     const r = this.invoke('proxy_on_request_trailers', trailers.length);
     if (typeof r === 'object') return { action: 'LocalReply', localReply: r };
     return { action: trailersAction(r) };
   }
 
-  onResponseHeaders(headers: Header[], endOfStream = false): HeadersOutcome {
-    this.ctx.responseHeaders = lowerCaseKeys(headers);
-    if (this.mode !== 'normal' || this.ctx.localReply) return { action: 'Continue', ...(this.mode === 'skip' ? { skipped: true } : {}) };
+  onResponseHeaders(headers: Header[], endOfStream = false): Readonly<HeadersOutcome> {
+    this.live();
+    adoptHeaderMap(this.ctx, MapType.ResponseHeaders, headers);
+    if (this.mode !== 'normal' || this.ctx.localReply) return this.mode === 'skip' ? SKIPPED : HEADERS_OUTCOMES.Continue;
     this.ctx.requestHeadersPaused = false;
     this.ctx.phase = 'response_headers';
     const r = this.invoke('proxy_on_response_headers', this.ctx.responseHeaders.length, endOfStream ? 1 : 0);
     if (typeof r === 'object') return { action: 'LocalReply', localReply: r };
     const reply = this.sendPendingReply();
     if (reply) return { action: 'LocalReply', localReply: reply };
-    return { action: headersAction(r, Boolean(this.plugin.options.allowOnHeadersStopIteration)) };
+    return HEADERS_OUTCOMES[headersAction(r, Boolean(this.plugin.options.allowOnHeadersStopIteration))];
   }
 
   onResponseBody(chunk: Uint8Array, endOfStream: boolean): { action: DataAction | 'LocalReply'; localReply?: LocalReply } {
+    this.live();
     if (this.mode !== 'normal' || this.ctx.localReply) return { action: 'Continue' };
     this.ctx.responseBody = Buffer.concat([this.ctx.responseBody, chunk]);
     this.ctx.phase = 'response_body';
@@ -195,6 +237,7 @@ export class HttpStream {
    */
   finish(): void {
     if (this.finished) return;
+    this.live();
     this.finished = true;
     try {
       if (this.mode === 'normal' && !this.vm.failed) {
@@ -208,7 +251,7 @@ export class HttpStream {
       // a trap in a teardown callback fails the VM; later streams apply the failure policy
     } finally {
       this.vm.contexts.delete(this.ctx.id);
-      this.onFinished();
+      this.plugin.streamDone();
     }
   }
 }

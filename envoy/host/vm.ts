@@ -6,7 +6,7 @@
  * values), every pointer bounds-checked, and effective context reset on each call into the VM.
  */
 import { ENV_FUNCTIONS, WASI_FUNCTIONS, WASI_MODULES } from './abi-table.js';
-import type { Context, Header, RootContext, StreamContext } from './context.js';
+import { type Context, type Header, ownHeaderMap, type RootContext, type StreamContext } from './context.js';
 import { BufferType, type LogLevelName, MapType } from './enums.js';
 import { type DnsAnswer, EMPTY, type HostFunctions, type HostVm, type VmHooks, WasmTrap } from './host-vm.js';
 import { buffersImports } from './imports-buffers.js';
@@ -83,10 +83,13 @@ export class WasmVm extends ModuleMemory implements HostVm {
     }
     this.instance = new WebAssembly.Instance(module, imports); // the start function was hoisted: startVm runs it
     this.exportsByName = this.instance.exports;
+    this.allocatorName = this.has('malloc') ? 'malloc' : 'proxy_on_memory_allocate';
     this.memoryImport = memoryImport;
   }
 
   private memoryImport: WebAssembly.Memory | undefined;
+  /** The allocator Envoy calls: malloc first, then proxy_on_memory_allocate. */
+  private readonly allocatorName: string;
 
   get memory(): WebAssembly.Memory {
     const m = (this.exportsByName.memory as WebAssembly.Memory | undefined) ?? this.memoryImport;
@@ -144,41 +147,33 @@ export class WasmVm extends ModuleMemory implements HostVm {
 
   /**
    * Calls an export as the given context. A trap marks the VM failed and is rethrown as
-   * WasmTrap; an absent export returns undefined.
+   * WasmTrap; an absent export returns undefined. Every callback takes at most five i32
+   * arguments (validate.ts checks their types): they are passed positionally, so the request
+   * path makes no argument arrays; a missing one is 0 to the module, as undefined converts.
    */
-  call(ctx: Context | undefined, name: string, ...args: (number | bigint)[]): number | undefined {
+  call(ctx: Context | undefined, name: string, a?: number, b?: number, c?: number, d?: number, e?: number): number | undefined {
     const f = this.exportsByName[name];
     if (typeof f !== 'function') return undefined;
     if (this.failed) throw new WasmTrap('VM has failed');
     const saved = this.current;
     this.current = ctx;
     try {
-      const g = f as (...a: unknown[]) => unknown;
-      // Fixed arities first: the five callbacks of every request take one to three arguments.
-      const r =
-        args.length === 1
-          ? g(args[0])
-          : args.length === 2
-            ? g(args[0], args[1])
-            : args.length === 3
-              ? g(args[0], args[1], args[2])
-              : g(...args);
+      const r = (f as (...x: unknown[]) => unknown)(a, b, c, d, e);
       return typeof r === 'number' ? r : r === undefined ? 0 : Number(r);
-    } catch (e) {
+    } catch (err) {
       this.failed = true;
-      throw new WasmTrap(`${name}: ${(e as Error).message}`);
+      throw new WasmTrap(`${name}: ${(err as Error).message}`);
     } finally {
       this.current = saved;
     }
   }
 
-  /** Allocates in the module (malloc first, then proxy_on_memory_allocate), restricted meanwhile. */
+  /** Allocates in the module, restricted meanwhile. */
   malloc(size: number): number {
     const saved = this.restricted;
     this.restricted = 'alloc';
     try {
-      const name = this.has('malloc') ? 'malloc' : 'proxy_on_memory_allocate';
-      return (this.call(this.current, name, size) ?? 0) >>> 0;
+      return (this.call(this.current, this.allocatorName, size) ?? 0) >>> 0;
     } finally {
       this.restricted = saved;
     }
@@ -231,24 +226,32 @@ export class WasmVm extends ModuleMemory implements HostVm {
     return c?.kind === 'root' ? c : c?.root;
   }
 
-  headerMap(type: number): { map: Header[]; readOnly: boolean } | undefined {
+  headerMap(type: number): Header[] | undefined {
     const s = this.stream();
     if (!s) return undefined;
     const inLog = s.phase === 'log';
     switch (type) {
       case MapType.RequestHeaders:
-        return s.phase === 'request_headers' || s.requestHeadersPaused || inLog ? { map: s.requestHeaders, readOnly: inLog } : undefined;
+        return s.phase === 'request_headers' || s.requestHeadersPaused || inLog ? s.requestHeaders : undefined;
       case MapType.RequestTrailers:
-        return s.phase === 'request_trailers' || inLog ? { map: s.requestTrailers, readOnly: inLog } : undefined;
+        return s.phase === 'request_trailers' || inLog ? s.requestTrailers : undefined;
       case MapType.ResponseHeaders:
         return s.phase === 'response_headers' || s.phase === 'response_body' || s.phase === 'response_trailers' || inLog
-          ? { map: s.responseHeaders, readOnly: inLog }
+          ? s.responseHeaders
           : undefined;
       case MapType.ResponseTrailers:
-        return s.phase === 'response_trailers' || inLog ? { map: s.responseTrailers, readOnly: inLog } : undefined;
+        return s.phase === 'response_trailers' || inLog ? s.responseTrailers : undefined;
       default:
         return undefined;
     }
+  }
+
+  writableHeaderMap(type: number): Header[] | undefined {
+    const s = this.stream();
+    // In on_log the maps are Envoy's const view of the finished stream.
+    if (!s || s.phase === 'log' || !this.headerMap(type)) return undefined;
+    ownHeaderMap(s, type);
+    return this.headerMap(type);
   }
 
   callout(type: number): Header[] | undefined {

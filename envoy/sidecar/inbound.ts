@@ -174,6 +174,7 @@ async function handle(o: InboundOptions, req: IncomingMessage, res: ServerRespon
     reply(res, outcome.localReply, stream.replyHeaders?.filter(([k]) => k.startsWith('x-')) ?? []);
     stream.finish();
     log(outcome.localReply.status, outcome.localReply.details, record());
+    stream.release();
     return;
   }
   proxy(o, req, res, path.path, peer, { stream, record, body }, log);
@@ -194,6 +195,16 @@ function proxy(
   const stream = filtered?.stream;
   const record = filtered?.record ?? (() => '');
   const body = filtered?.body;
+  // The stream ends once (the response ended, or the upstream failed): after release() the
+  // plugin hands it to the next request, so a late event must not touch it.
+  let ended = false;
+  const end = (status: number, details: string) => {
+    if (ended) return;
+    ended = true;
+    stream?.finish();
+    log(status, details, record());
+    stream?.release();
+  };
   // Forward the request headers, with the peer identity as Envoy's XFCC (SANITIZE_SET).
   const forward: Record<string, string | string[]> = {};
   const pairs: Header[] = stream ? stream.requestHeaders : rawPairs(req);
@@ -219,10 +230,7 @@ function proxy(
       res.statusCode = upRes.statusCode ?? 502;
       for (const [k, v] of stream ? stream.responseHeaders : h) if (!k.startsWith(':') && !HOP_BY_HOP.has(k)) res.setHeader(k, v);
       upRes.pipe(res);
-      upRes.on('end', () => {
-        stream?.finish();
-        log(res.statusCode, 'via_upstream', record());
-      });
+      upRes.on('end', () => end(res.statusCode, 'via_upstream'));
     },
   );
   // A caller that goes away (or whose body cannot be parsed) mid-request takes the upstream
@@ -232,8 +240,7 @@ function proxy(
   });
   up.on('error', () => {
     if (!res.headersSent) res.writeHead(503, { 'content-type': 'text/plain' }).end('upstream connect error\n');
-    stream?.finish();
-    log(503, 'upstream_reset_before_response_started', record());
+    end(503, 'upstream_reset_before_response_started');
   });
   if (body) up.end(body);
   else req.pipe(up);

@@ -317,3 +317,70 @@ test('FAIL_RELOAD: after a trap, a new VM on a later stream, with backoff', () =
   assert.equal(request(undefined).outcome.action, 'Continue');
   assert.equal(host.starts, 3);
 });
+
+test('filter state: a path rewritten in place is read again; values replace; 64 keys and 1 MiB a value at most', () => {
+  const { request, line } = setup();
+  request('state');
+  assert.equal(line('state '), 'state reuse probe-vm /a/b?x=1 value v1 v2 kept 64 refused 2 big 2 still v2');
+});
+
+test('a released stream is reused clean: no filter state, headers, reply or phase of the stream before it', () => {
+  const { plugin, request, line, logs } = setup();
+  const first = request('state').stream;
+  first.release();
+  assert.throws(() => first.onRequestHeaders([[':path', '/']]), /after release/);
+  first.release(); // twice is harmless
+  const second = plugin.newStream({});
+  assert.equal(second, first, 'the plugin reuses the released stream');
+  assert.equal(second.filterState.size, 0);
+  assert.deepEqual(second.requestHeaders, []);
+  assert.equal(second.localReply, undefined);
+  second.onRequestHeaders([
+    [':path', '/'],
+    ['x-probe', 'readstate'],
+  ]);
+  assert.equal(line('readstate '), 'readstate status 1');
+  second.finish();
+  // A stream finished but not released is never handed out again.
+  const third = plugin.newStream({});
+  assert.notEqual(third, second);
+  assert.ok(logs.filter((l) => l.startsWith('delete ')).length >= 2);
+});
+
+test("the caller's header arrays are never changed: the module changes a copy, and sees keys lower-cased", () => {
+  const { plugin } = setup();
+  const given: Header[] = [
+    [':method', 'GET'],
+    [':path', '/a'],
+    ['x-probe', 'headers'],
+    ['x-remove', 'gone'],
+    ['X-Upper', 'kept'],
+  ];
+  const before = JSON.stringify(given);
+  const stream = plugin.newStream({});
+  stream.onRequestHeaders(given, true);
+  assert.equal(JSON.stringify(given), before);
+  assert.deepEqual(
+    stream.requestHeaders.find(([k]) => k === 'x-upper'),
+    ['x-upper', 'kept'],
+  );
+  assert.ok(stream.requestHeaders.some(([k]) => k === 'x-added'));
+  assert.ok(!stream.requestHeaders.some(([k]) => k === 'x-remove'));
+  // Lower-case already, and left alone by the module: the map is the array given, not a copy.
+  const lower: Header[] = [
+    [':method', 'GET'],
+    ['x-probe', 'stop-not'],
+  ];
+  const plain = plugin.newStream({});
+  plain.onRequestHeaders(lower, true);
+  assert.equal(plain.requestHeaders, lower);
+  // A borrowed map the module then changes is copied first.
+  const changed: Header[] = [
+    [':method', 'GET'],
+    ['x-probe', 'headers'],
+  ];
+  const edited = plugin.newStream({});
+  edited.onRequestHeaders(changed, true);
+  assert.notEqual(edited.requestHeaders, changed);
+  assert.equal(changed.length, 2);
+});
