@@ -150,5 +150,24 @@ export function decisionSection(store: Store, files: Record<string, string>, ass
       ),
       '',
     );
+  const allocated = rowsOf(d, 'allocated');
+  if (allocated.length)
+    out.push(
+      '### Heap bytes per request through the host',
+      '',
+      "The JavaScript heap's growth per request (new stream, headers, host calls, log, release), measured over 2,000 requests in which no collection ran. On the allow path this is V8's BigInt for the i64 argument of `proxy_increment_metric`, made before the host function runs; a deny also makes its local reply.",
+      '',
+      tableMd(
+        ['rules', ...REQUESTS],
+        sizes.map((n) => [
+          n0(n),
+          ...REQUESTS.map((q) => {
+            const b = allocated.find((r) => r.extra?.rules === n && r.extra?.request === q)?.median;
+            return b === undefined || Number.isNaN(b) ? '–' : `${b.toFixed(0)} B`;
+          }),
+        ]),
+      ),
+      '',
+    );
   return out;
 }

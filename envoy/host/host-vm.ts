@@ -49,7 +49,9 @@ export interface HostVm {
   readonly logLevel: LogLevelName;
   readonly hooks: VmHooks;
   readonly memory: WebAssembly.Memory;
+  /** Root contexts by id (streams are found by contextById). */
   readonly contexts: Map<number, Context>;
+  contextById(id: number): Context | undefined;
   readonly httpCallouts: Map<number, { root: RootContext; response?: HttpResponse }>;
   /** Queues that got items during a call; the host delivers proxy_on_queue_ready afterwards. */
   readonly pendingQueueReady: Set<number>;

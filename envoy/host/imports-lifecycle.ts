@@ -15,7 +15,7 @@ export function lifecycleImports(vm: HostVm): HostFunctions {
       return vm.writeU64(outPtr, BigInt(Math.round(vm.hooks.now() * 1e6))) ? WasmResult.Ok : WasmResult.InvalidMemoryAccess;
     },
     proxy_set_effective_context(id: number) {
-      const ctx = vm.contexts.get(id >>> 0);
+      const ctx = vm.contextById(id >>> 0);
       if (!ctx) return WasmResult.BadArgument;
       vm.current = ctx;
       return WasmResult.Ok;

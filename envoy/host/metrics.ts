@@ -35,7 +35,7 @@ export class Metric {
 
   add(delta: bigint): void {
     const next = this.small + Number(delta);
-    if (Number.isSafeInteger(next) && next >= -SMALL_LIMIT && next <= SMALL_LIMIT && delta >= -SMALL_DELTA && delta <= SMALL_DELTA)
+    if (Number.isSafeInteger(next) && next >= -SMALL_LIMIT && next <= SMALL_LIMIT && delta >= MIN_SMALL_DELTA && delta <= MAX_SMALL_DELTA)
       this.small = next;
     else {
       this.big += BigInt(this.small) + delta;
@@ -46,7 +46,8 @@ export class Metric {
 
 /** The number part stays far inside 2^53, and deltas beyond this go to the BigInt part whole. */
 const SMALL_LIMIT = 2 ** 52;
-const SMALL_DELTA = 2n ** 32n;
+const MAX_SMALL_DELTA = 2n ** 32n;
+const MIN_SMALL_DELTA = -MAX_SMALL_DELTA;
 
 /** The host's stats, by type and name: shared by every VM of the host (Envoy's stats scope). */
 export class Metrics {

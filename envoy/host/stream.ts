@@ -109,7 +109,7 @@ export class HttpStream {
   private ensureCreated(): void {
     if (this.created) return;
     this.created = true;
-    this.vm.contexts.set(this.ctx.id, this.ctx);
+    this.vm.openStream(this.ctx);
     this.vm.call(this.ctx, 'proxy_on_context_create', this.ctx.id, this.ctx.root.id);
   }
 
@@ -250,7 +250,7 @@ export class HttpStream {
     } catch {
       // a trap in a teardown callback fails the VM; later streams apply the failure policy
     } finally {
-      this.vm.contexts.delete(this.ctx.id);
+      this.vm.closeStream(this.ctx);
       this.plugin.streamDone();
     }
   }
