@@ -172,9 +172,10 @@ export function sidecarSection(store: Store): string[] {
   return [
     '## Sidecar',
     '',
-    `\`npm run bench -- sidecar\` (${when(s)}): autocannon, 10 connections over mTLS, 10 s after a 1 s warm-up, web`,
+    `\`npm run bench -- sidecar\` (${when(s)}): autocannon, 10 connections over mTLS, 6 s after a 1 s warm-up, web`,
     "calling app's allowed `GET /api/orders/1` through the local sidecar (its own process, with the control server",
-    'and a small upstream), with the Wasm filter and without it.',
+    'and a small upstream), with the Wasm filter and without it, in rounds one after the other (this machine drifts',
+    `by more than the filter costs within a minute); the table shows the median round${ratioRow?.extra?.rounds ? ` (ratios by round: ${ratioRow.extra.rounds})` : ''}.`,
     '',
     tableMd(
       ['sidecar', 'req/s', 'p50', 'p90', 'p99', 'p99.9', 'max', 'sidecar CPU / request', 'requests'],
