@@ -105,7 +105,7 @@ export async function timeEngine(k: EngineKey, sizes: number[], quick: boolean):
           extra: { kind: 'hostCalls', rules: n, request: r.name },
         });
       // What a request leaves on the JavaScript heap: the host's garbage per request.
-      const { bytesPerCall } = await import('../decision/allocated.js');
+      const { bytesPerCall } = await import('../measure/allocated.js');
       for (const [i, r] of requests.entries()) {
         const p = prepared[i] as Parameters<typeof host.decide>[0];
         for (let j = 0; j < 20_000; j++) host.decide(p); // optimised code, as timed
