@@ -35,8 +35,7 @@ export class Metric {
 
   add(delta: bigint): void {
     const next = this.small + Number(delta);
-    if (Number.isSafeInteger(next) && next >= -SMALL_LIMIT && next <= SMALL_LIMIT && delta >= MIN_SMALL_DELTA && delta <= MAX_SMALL_DELTA)
-      this.small = next;
+    if (delta >= MIN_SMALL_DELTA && delta <= MAX_SMALL_DELTA && Math.abs(next) <= SMALL_LIMIT) this.small = next;
     else {
       this.big += BigInt(this.small) + delta;
       this.small = 0;

@@ -50,8 +50,9 @@ export function deserializePairs(bytes: Uint8Array): [string, string][] {
 
 /** The common case (header maps): strings encoded straight into one buffer. */
 function serializeStringPairs(pairs: readonly (readonly [string, string])[]): Uint8Array {
-  const out = Buffer.allocUnsafe(pairsSize(pairs));
-  writePairs(out, 0, pairs);
+  const size = pairsSize(pairs);
+  const out = Buffer.allocUnsafe(size);
+  writePairs(out, 0, pairs, size);
   return out;
 }
 

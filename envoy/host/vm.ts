@@ -148,11 +148,9 @@ export class WasmVm extends ModuleMemory implements HostVm {
   // Streams live outside `contexts`: a map keyed by ever-growing ids rehashes as streams come
   // and go, which is garbage on every request; an array with swap-removal is not.
   private readonly streams: StreamContext[] = [];
-  private readonly streamSlots: number[] = [];
 
   /** A stream's context exists (Envoy has created it for the module). */
   openStream(ctx: StreamContext): void {
-    this.streamSlots.push(ctx.id);
     this.streams.push(ctx);
   }
 
@@ -161,17 +159,14 @@ export class WasmVm extends ModuleMemory implements HostVm {
     if (i < 0) return;
     const last = this.streams.length - 1;
     this.streams[i] = this.streams[last] as StreamContext;
-    this.streamSlots[i] = this.streamSlots[last] as number;
     this.streams.pop();
-    this.streamSlots.pop();
   }
 
   /** The root or open stream with this id. */
   contextById(id: number): Context | undefined {
     const root = this.contexts.get(id);
     if (root) return root;
-    const i = this.streamSlots.indexOf(id);
-    return i < 0 ? undefined : this.streams[i];
+    return this.streams.find((s) => s.id === id);
   }
 
   /**
