@@ -12,7 +12,7 @@ import type { PolicyRequest } from '../../contracts/request.js';
 import type { CompiledWorkload } from '../../control/compile/compile.js';
 import { evaluate } from '../../control/eval/evaluate.js';
 import { FilterRunner, toEnvoy } from '../../envoy/filter-runner.js';
-import type { Header, Plugin, StreamInfo } from '../../envoy/host/host.js';
+import { HeaderMap, type Plugin, type StreamInfo } from '../../envoy/host/host.js';
 import type { Engine, Verdict } from './engine.js';
 
 // Built by npm run build beside the benchmarks, not in filter/build: it is not a module for Envoy.
@@ -73,7 +73,8 @@ export class WasmDecisionEngine implements Engine<WasmRequest> {
 
 export interface HostRequest {
   info: StreamInfo;
-  headers: Header[];
+  /** In the host's own form, made once as Envoy's codec makes its header map once per request. */
+  headers: HeaderMap;
 }
 
 export class HostEngine implements Engine<HostRequest> {
@@ -89,7 +90,8 @@ export class HostEngine implements Engine<HostRequest> {
   }
 
   prepare(req: PolicyRequest): HostRequest {
-    return toEnvoy(req);
+    const { info, headers } = toEnvoy(req);
+    return { info, headers: HeaderMap.of(headers) };
   }
 
   decide(r: HostRequest): Verdict {

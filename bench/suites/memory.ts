@@ -4,7 +4,6 @@
  * AssemblyScript's collector from outside, so any per-request garbage the incremental GC did not
  * reclaim would show as growth here.
  */
-import { toEnvoy } from '../../envoy/filter-runner.js';
 import { HostEngine } from '../engines/perimeter.js';
 import { benchRequests, compiledTarget } from '../policies.js';
 import type { SuiteResult } from '../types.js';
@@ -13,7 +12,7 @@ export async function run(opts: { quick: boolean }): Promise<SuiteResult> {
   const total = opts.quick ? 100_000 : 10_000_000;
   const rules = 1_000;
   const host = new HostEngine(compiledTarget(rules).bytes);
-  const reqs = benchRequests(rules).map((b) => toEnvoy(b.request));
+  const reqs = benchRequests(rules).map((b) => host.prepare(b.request));
   const pages = () => host.runner.host.vm.memory.buffer.byteLength / 65536;
   // The first requests size the module's pools; growth is counted from there.
   for (let i = 0; i < 1_000; i++) host.decide(reqs[i % reqs.length] as (typeof reqs)[number]);

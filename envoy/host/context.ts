@@ -1,8 +1,9 @@
 /** Host-side state of the module's contexts: one root per plugin configuration, one per stream. */
 import { FilterState } from './filter-state.js';
+import { type Header, HeaderMap } from './header-map.js';
 import type { PluginIdentity, StreamInfo } from './properties.js';
 
-export type Header = [string, string];
+export type { Header };
 
 export interface LocalReply {
   status: number;
@@ -42,14 +43,11 @@ export interface StreamContext {
   root: RootContext;
   info: StreamInfo;
   phase: Phase;
-  requestHeaders: Header[];
-  requestTrailers: Header[];
-  responseHeaders: Header[];
-  responseTrailers: Header[];
-  /**
-   * The maps (bit 1 << MapType) that are still the caller's own arrays: taken as given when their
-   * keys are already lower-case, copied only when the module first changes them.
-   */
+  requestHeaders: HeaderMap;
+  requestTrailers: HeaderMap;
+  responseHeaders: HeaderMap;
+  responseTrailers: HeaderMap;
+  /** The maps (bit 1 << MapType) that are still the caller's own: cloned when the module first changes them. */
   borrowed: number;
   /** Request headers stay readable until the filter continues past them (and again in on_log). */
   requestHeadersPaused: boolean;
@@ -67,7 +65,7 @@ export interface StreamContext {
 export type Context = RootContext | StreamContext;
 
 /** The maps a stream starts with: shared, and borrowed, so the first change makes the stream's own. */
-const NO_HEADERS: Header[] = Object.freeze([]) as unknown as Header[];
+const NO_HEADERS = HeaderMap.EMPTY;
 const ALL_BORROWED = 0b1111;
 /** Bodies are replaced, never written in place: every stream starts from this one. */
 export const NO_BODY = Buffer.alloc(0);
@@ -121,51 +119,38 @@ export function reuseStreamContext(s: StreamContext, root: RootContext, id: numb
 }
 
 /** The map of `type` (0–3, MapType) of a stream. */
-function mapOf(s: StreamContext, type: number): Header[] {
+function mapOf(s: StreamContext, type: number): HeaderMap {
   return type === 0 ? s.requestHeaders : type === 1 ? s.requestTrailers : type === 2 ? s.responseHeaders : s.responseTrailers;
 }
 
-function setMap(s: StreamContext, type: number, m: Header[]): void {
+function setMap(s: StreamContext, type: number, m: HeaderMap): void {
   if (type === 0) s.requestHeaders = m;
   else if (type === 1) s.requestTrailers = m;
   else if (type === 2) s.responseHeaders = m;
   else s.responseTrailers = m;
 }
 
-/** Envoy's header maps have lower-case keys; this checks without making strings. */
-function lowerCaseKeys(headers: readonly Header[]): boolean {
-  for (let i = 0; i < headers.length; i++) {
-    const k = (headers[i] as Header)[0];
-    for (let j = 0; j < k.length; j++) {
-      const c = k.charCodeAt(j);
-      if (c >= 65 && c <= 90) return false;
-    }
-  }
-  return true;
-}
-
-/** Gives a stream the caller's map of `type`: borrowed when its keys are lower-case, else a lower-cased copy. */
-export function adoptHeaderMap(s: StreamContext, type: number, headers: Header[]): void {
-  if (lowerCaseKeys(headers)) {
+/**
+ * Gives a stream the caller's map of `type`: a HeaderMap is borrowed (cloned before the module
+ * changes it), an array made the stream's own map (which encodes it, on the request path: a
+ * caller with a map in hand passes the map). The caller's map or array is never changed.
+ */
+export function adoptHeaderMap(s: StreamContext, type: number, headers: HeaderMap | readonly Header[]): void {
+  if (headers instanceof HeaderMap) {
     setMap(s, type, headers);
     s.borrowed |= 1 << type;
-  } else {
-    setMap(
-      s,
-      type,
-      headers.map(([k, v]) => [k.toLowerCase(), v]),
-    );
-    s.borrowed &= ~(1 << type);
-  }
+  } else ownNewHeaderMap(s, type, HeaderMap.of(headers));
 }
 
-/** Before the module changes a map: a borrowed one becomes the stream's own copy. */
+/** A map the host made for the stream (a local reply's headers): the stream's own. */
+export function ownNewHeaderMap(s: StreamContext, type: number, map: HeaderMap): void {
+  setMap(s, type, map);
+  s.borrowed &= ~(1 << type);
+}
+
+/** Before the module changes a map: a borrowed one becomes the stream's own clone. */
 export function ownHeaderMap(s: StreamContext, type: number): void {
   if (!(s.borrowed & (1 << type))) return;
-  setMap(
-    s,
-    type,
-    mapOf(s, type).map(([k, v]) => [k, v]),
-  );
+  setMap(s, type, mapOf(s, type).clone());
   s.borrowed &= ~(1 << type);
 }

@@ -5,6 +5,7 @@
  */
 import type { Context, Header, RootContext, StreamContext } from './context.js';
 import type { LogLevelName } from './enums.js';
+import type { HeaderMap } from './header-map.js';
 import type { VmMetrics } from './metrics.js';
 
 /** A trap in the module, or a host call made where Envoy would not allow it. */
@@ -63,6 +64,8 @@ export interface HostVm {
   deliverDns(root: RootContext, token: number, answers: DnsAnswer[] | undefined): void;
   call(ctx: Context | undefined, name: string, a?: number, b?: number, c?: number, d?: number, e?: number): number | undefined;
   bytes(): Uint8Array;
+  /** The same bytes as bytes(), as 32-bit words in the machine's byte order; current after bytes() or inBounds(). */
+  words(): Int32Array;
   inBounds(ptr: number, len: number): boolean;
   read(ptr: number, len: number): Uint8Array | undefined;
   readString(ptr: number, len: number): string | undefined;
@@ -71,15 +74,14 @@ export interface HostVm {
   writeU32(ptr: number, v: number): boolean;
   writeU64(ptr: number, v: bigint): boolean;
   copyOut(data: Uint8Array, ptrPtr: number, sizePtr: number): number;
-  copyOutPairs(pairs: readonly Header[], ptrPtr: number, sizePtr: number): number;
   copyOutString(s: string, ptrPtr: number, sizePtr: number): number;
   stream(): StreamContext | undefined;
   root(): RootContext | undefined;
   /** The header map the current stream may read now. */
-  headerMap(type: number): Header[] | undefined;
+  headerMap(type: number): HeaderMap | undefined;
   /** The header map the current stream may change now (its own copy); undefined when read-only or unreadable. */
-  writableHeaderMap(type: number): Header[] | undefined;
-  callout(type: number): Header[] | undefined;
+  writableHeaderMap(type: number): HeaderMap | undefined;
+  callout(type: number): HeaderMap | undefined;
   buffer(type: number): Uint8Array | undefined;
   deliverHttpResponse(token: number, response: HttpResponse | undefined): void;
 }

@@ -15,6 +15,7 @@ import { WasmVm } from './vm.js';
 import { hoistStart, type ModuleInfo } from './wasm-binary.js';
 
 export type { Header, LocalReply } from './context.js';
+export { HeaderMap } from './header-map.js';
 export { type FailurePolicy, Plugin, PluginConfigError, type PluginOptions } from './plugin.js';
 export type { StreamInfo } from './properties.js';
 export { type HeadersOutcome, HttpStream } from './stream.js';

@@ -35,8 +35,9 @@ export function propertiesImports(vm: HostVm): HostFunctions {
           plugin: root.plugin,
           stream: s && {
             info: s.info,
-            requestHeaders: s.phase === 'request_headers' || s.requestHeadersPaused || s.phase === 'log' ? s.requestHeaders : undefined,
-            responseHeaders: s.responseHeaders,
+            requestHeaders:
+              s.phase === 'request_headers' || s.requestHeadersPaused || s.phase === 'log' ? s.requestHeaders.entries() : undefined,
+            responseHeaders: s.responseHeaders.entries(),
             filterState: s.filterState,
             responseCode: s.localReply?.status,
             responseCodeDetails: s.responseCodeDetails,
@@ -54,7 +55,9 @@ export function propertiesImports(vm: HostVm): HostFunctions {
       const s = vm.stream();
       if (!s) return WasmResult.NotFound;
       // Past the state's bounds: refused as Envoy refuses what its filter state cannot hold.
-      return s.filterState.copyIn(wasmKey(path), vm.bytes(), valuePtr >>> 0, valueSize >>> 0) ? WasmResult.Ok : WasmResult.BadArgument;
+      return s.filterState.copyIn(wasmKey(path), vm.bytes(), vm.words(), valuePtr >>> 0, valueSize >>> 0)
+        ? WasmResult.Ok
+        : WasmResult.BadArgument;
     },
   };
 }

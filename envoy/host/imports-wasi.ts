@@ -10,13 +10,14 @@ export function wasiImports(vm: HostVm, env: Record<string, string>): HostFuncti
   return {
     fd_write(fd: number, iovs: number, iovsLen: number, nwrittenPtr: number) {
       if (fd !== 1 && fd !== 2) return 8; // BADF
-      const view = new DataView(vm.memory.buffer);
       let text = '';
       let n = 0;
-      for (let i = 0; i < iovsLen; i++) {
-        if (!vm.inBounds(iovs + i * 8, 8)) return 21; // FAULT
-        const p = view.getUint32(iovs + i * 8, true);
-        const l = view.getUint32(iovs + i * 8 + 4, true);
+      for (let i = 0; i < iovsLen >>> 0; i++) {
+        const at = (iovs >>> 0) + i * 8;
+        if (!vm.inBounds(at, 8)) return 21; // FAULT
+        const view = new DataView(vm.memory.buffer);
+        const p = view.getUint32(at, true);
+        const l = view.getUint32(at + 4, true);
         const s = vm.readString(p, l);
         if (s === undefined) return 21;
         text += s;
@@ -73,7 +74,7 @@ export function wasiImports(vm: HostVm, env: Record<string, string>): HostFuncti
     random_get(buf: number, len: number) {
       if (len > 65536) return 28; // INVAL
       if (!vm.inBounds(buf, len)) return 21;
-      randomFillSync(vm.bytes(), buf, len);
+      randomFillSync(vm.bytes(), buf >>> 0, len >>> 0);
       return 0;
     },
     sched_yield() {

@@ -33,9 +33,10 @@ export class Metric {
     this.small = 0;
   }
 
-  add(delta: bigint): void {
-    const next = this.small + Number(delta);
-    if (delta >= MIN_SMALL_DELTA && delta <= MAX_SMALL_DELTA && Math.abs(next) <= SMALL_LIMIT) this.small = next;
+  /** Adds `delta`; `d` is Number(delta), exact for every delta the number part takes (BigInt comparisons cost a runtime call each). */
+  add(delta: bigint, d: number): void {
+    const next = this.small + d;
+    if (d >= -MAX_SMALL_DELTA && d <= MAX_SMALL_DELTA && Math.abs(next) <= SMALL_LIMIT) this.small = next;
     else {
       this.big += BigInt(this.small) + delta;
       this.small = 0;
@@ -45,8 +46,7 @@ export class Metric {
 
 /** The number part stays far inside 2^53, and deltas beyond this go to the BigInt part whole. */
 const SMALL_LIMIT = 2 ** 52;
-const MAX_SMALL_DELTA = 2n ** 32n;
-const MIN_SMALL_DELTA = -MAX_SMALL_DELTA;
+const MAX_SMALL_DELTA = 2 ** 32;
 
 /** The host's stats, by type and name: shared by every VM of the host (Envoy's stats scope). */
 export class Metrics {
@@ -116,11 +116,13 @@ export class VmMetrics {
   increment(id: number, delta: bigint): number {
     const m = this.byId.get(id);
     if (!m) return WasmResult.NotFound;
+    // Number keeps the sign of a BigInt, so the test of a counter's delta needs no BigInt compare.
+    const d = Number(delta);
     if (m.type === MetricType.Counter) {
-      if (delta <= 0n) return WasmResult.BadArgument;
-      m.add(delta);
+      if (d <= 0) return WasmResult.BadArgument;
+      m.add(delta, d);
     } else if (m.type === MetricType.Gauge) {
-      m.add(delta);
+      m.add(delta, d);
     } else return WasmResult.BadArgument;
     return WasmResult.Ok;
   }
@@ -128,7 +130,7 @@ export class VmMetrics {
   record(id: number, value: bigint): number {
     const m = this.byId.get(id);
     if (!m) return WasmResult.NotFound;
-    if (m.type === MetricType.Counter) m.add(value);
+    if (m.type === MetricType.Counter) m.add(value, Number(value));
     else if (m.type === MetricType.Gauge) m.value = value;
     else {
       m.value = value;

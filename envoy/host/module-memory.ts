@@ -3,47 +3,54 @@
  * results copied in through the module's own allocator (WasmBase::copyToPointerSize), never
  * for empty values. WasmVm (vm.ts) is the module; this is its memory half.
  */
-import type { Header } from './context.js';
 import { WasmResult } from './enums.js';
-import { pairsSize, utf8Length, writePairs, writeUtf8 } from './pairs.js';
+import { utf8Length, writeUtf8 } from './pairs.js';
 
 export abstract class ModuleMemory {
   abstract get memory(): WebAssembly.Memory;
   /** Allocates in the module; 0 when it could not. */
   abstract malloc(size: number): number;
 
-  // Views are cached per ArrayBuffer: memory.grow() detaches the old buffer, so a changed
-  // buffer means new views.
-  private viewBuffer: ArrayBuffer | undefined;
+  // Views of the module's memory. memory.grow() detaches the old buffer, and a detached view's
+  // length is 0: so a bounds check against the view's own length also finds out that the
+  // memory grew, and only then are the views made again (asking the Memory object for its
+  // buffer on every host call would cost more than the call's own work).
   private u8 = new Uint8Array(0);
   private dv = new DataView(new ArrayBuffer(0));
+  private i32 = new Int32Array(0);
   private buf = Buffer.alloc(0);
 
-  private views(): void {
-    // memory.grow() detaches the old buffer (its length drops to 0): only then are the views
-    // rebuilt, without asking the Memory object for its buffer on every host call.
-    if (this.u8.byteLength !== 0) return;
+  private remap(): void {
     const b = this.memory.buffer;
-    if (b !== this.viewBuffer) {
-      this.viewBuffer = b;
-      this.u8 = new Uint8Array(b);
-      this.dv = new DataView(b);
-      this.buf = Buffer.from(b);
-    }
+    this.u8 = new Uint8Array(b);
+    this.dv = new DataView(b);
+    this.i32 = new Int32Array(b);
+    this.buf = Buffer.from(b);
   }
 
   bytes(): Uint8Array {
-    this.views();
+    if (this.u8.byteLength === 0) this.remap();
     return this.u8;
   }
 
+  /** The same bytes as bytes(), as 32-bit words in the machine's byte order; current after bytes() or inBounds(). */
+  words(): Int32Array {
+    return this.i32;
+  }
+
+  /**
+   * Whether `len` bytes at `ptr` are in memory; the views are current after it. Each is a u32,
+   * or an i32 as the module passed it (a negative i32 is its u32 with the top bit set).
+   */
   inBounds(ptr: number, len: number): boolean {
-    this.views();
-    return ptr >= 0 && len >= 0 && ptr + len <= this.u8.length;
+    const end = (ptr < 0 ? ptr >>> 0 : ptr) + (len < 0 ? len >>> 0 : len);
+    if (end <= this.u8.length) return true;
+    this.remap();
+    return end <= this.u8.length;
   }
 
   read(ptr: number, len: number): Uint8Array | undefined {
-    if (!this.inBounds(ptr >>> 0, len >>> 0)) return undefined;
+    if (!this.inBounds(ptr, len)) return undefined;
     return this.u8.slice(ptr >>> 0, (ptr >>> 0) + (len >>> 0));
   }
 
@@ -55,13 +62,13 @@ export abstract class ModuleMemory {
   }
 
   writeU32(ptr: number, v: number): boolean {
-    if (!this.inBounds(ptr >>> 0, 4)) return false;
+    if (!this.inBounds(ptr, 4)) return false;
     this.dv.setUint32(ptr >>> 0, v >>> 0, true);
     return true;
   }
 
   writeU64(ptr: number, v: bigint): boolean {
-    if (!this.inBounds(ptr >>> 0, 8)) return false;
+    if (!this.inBounds(ptr, 8)) return false;
     this.dv.setBigUint64(ptr >>> 0, BigInt.asUintN(64, v), true);
     return true;
   }
@@ -71,15 +78,6 @@ export abstract class ModuleMemory {
     const p = this.place(data.length, ptrPtr, sizePtr);
     if (p < 0) return WasmResult.InvalidMemoryAccess;
     if (p > 0) this.u8.set(data, p);
-    return WasmResult.Ok;
-  }
-
-  /** copyOut for a header map, serialized straight into module memory. */
-  copyOutPairs(pairs: readonly Header[], ptrPtr: number, sizePtr: number): number {
-    const size = pairsSize(pairs);
-    const p = this.place(size, ptrPtr, sizePtr);
-    if (p < 0) return WasmResult.InvalidMemoryAccess;
-    if (p > 0) writePairs(this.buf, p, pairs, size);
     return WasmResult.Ok;
   }
 
@@ -113,36 +111,50 @@ export abstract class ModuleMemory {
    * The views are fresh afterwards (malloc may grow memory).
    */
   private place(n: number, ptrPtr: number, sizePtr: number): number {
-    if (!this.inBounds(ptrPtr >>> 0, 4) || !this.inBounds(sizePtr >>> 0, 4)) return -1;
+    const pp = ptrPtr >>> 0;
+    const sp = sizePtr >>> 0;
+    if (!this.inBounds(pp, 4) || !this.inBounds(sp, 4)) return -1;
     if (n === 0) {
-      this.writeU32(ptrPtr, 0);
-      this.writeU32(sizePtr, 0);
+      this.dv.setUint32(pp, 0, true);
+      this.dv.setUint32(sp, 0, true);
       return 0;
     }
     const p = this.malloc(n);
+    // The allocator may have grown memory: this check also makes the views current.
     if (p === 0 || !this.inBounds(p, n)) return -1;
-    this.writeU32(ptrPtr, p);
-    this.writeU32(sizePtr, n);
+    this.dv.setUint32(pp, p, true);
+    this.dv.setUint32(sp, n, true);
     return p;
   }
 
   // Names the module passes on every request (property paths, filter-state keys), decoded once:
-  // a hit compares bytes (four at a time) and makes no string. Bounded, so a module cycling
-  // through names costs only misses.
+  // a hit compares bytes (four at a time) and makes no string; the same bytes give the same
+  // string object, so the callers' own lookups by it compare pointers. Bounded, so a module
+  // cycling through names costs only misses. A module passes a name from the same address
+  // every time, nearly always: the slot last found at an address is tried first.
   private readonly keyBytes: Uint8Array[] = [];
   private readonly keyWords: Int32Array[] = [];
   private readonly keyTexts: string[] = [];
+  private readonly keyHints = new Int32Array(KEY_HINTS).fill(-1);
   private nextKey = 0;
 
   readKey(ptr: number, len: number): string | undefined {
     const p = ptr >>> 0;
     const l = len >>> 0;
     if (!this.inBounds(p, l)) return undefined;
-    for (let i = 0; i < this.keyBytes.length; i++) if (this.keyIs(i, p, l)) return this.keyTexts[i] as string;
+    const h = (p ^ l) & (KEY_HINTS - 1);
+    const hinted = this.keyHints[h] as number;
+    if (hinted >= 0 && this.keyIs(hinted, p, l)) return this.keyTexts[hinted] as string;
+    for (let i = 0; i < this.keyBytes.length; i++)
+      if (this.keyIs(i, p, l)) {
+        this.keyHints[h] = i;
+        return this.keyTexts[i] as string;
+      }
     const text = l === 0 ? '' : this.buf.toString('utf8', p, p + l);
     if (l <= KEY_MAX_BYTES) {
       const slot = this.nextKey;
       this.nextKey = (slot + 1) % KEY_SLOTS;
+      this.keyHints[h] = slot;
       const bytes = this.u8.slice(p, p + l);
       this.keyBytes[slot] = bytes;
       // Read little-endian, as keyIs reads memory, whatever the machine's byte order.
@@ -167,5 +179,6 @@ export abstract class ModuleMemory {
 }
 
 const KEY_SLOTS = 32;
+const KEY_HINTS = 64;
 const ENCODED_SLOTS = 4;
 const KEY_MAX_BYTES = 256;

@@ -8,7 +8,7 @@ export const PAIRS_MAX_COUNT = 1024;
 
 export function serializePairs(pairs: readonly (readonly [string | Uint8Array, string | Uint8Array])[]): Uint8Array {
   if (pairs.every(([k, v]) => typeof k === 'string' && typeof v === 'string'))
-    return serializeStringPairs(pairs as readonly (readonly [string, string])[]);
+    return encodePairs(pairs as readonly (readonly [string, string])[], 'utf8');
   const enc = pairs.map(
     ([k, v]) => [typeof k === 'string' ? Buffer.from(k) : Buffer.from(k), typeof v === 'string' ? Buffer.from(v) : Buffer.from(v)] as const,
   );
@@ -30,8 +30,11 @@ export function serializePairs(pairs: readonly (readonly [string | Uint8Array, s
   return out;
 }
 
+/** How a pair's strings stand for bytes: text (UTF-8), or one character per byte (off the wire). */
+export type PairsEncoding = 'utf8' | 'latin1';
+
 /** Module-supplied pairs; any violation gives an empty list, as cpp-host toPairs does. */
-export function deserializePairs(bytes: Uint8Array): [string, string][] {
+export function deserializePairs(bytes: Uint8Array, encoding: PairsEncoding = 'utf8'): [string, string][] {
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (b.length < 4 || b.length > PAIRS_MAX_BYTES) return [];
   const n = b.readUInt32LE(0);
@@ -42,22 +45,14 @@ export function deserializePairs(bytes: Uint8Array): [string, string][] {
     const kl = b.readUInt32LE(4 + i * 8);
     const vl = b.readUInt32LE(8 + i * 8);
     if (off + kl + vl + 2 > b.length || b[off + kl] !== 0 || b[off + kl + 1 + vl] !== 0) return [];
-    out.push([b.toString('utf8', off, off + kl), b.toString('utf8', off + kl + 1, off + kl + 1 + vl)]);
+    out.push([b.toString(encoding, off, off + kl), b.toString(encoding, off + kl + 1, off + kl + 1 + vl)]);
     off += kl + vl + 2;
   }
   return off === b.length ? out : [];
 }
 
-/** The common case (header maps): strings encoded straight into one buffer. */
-function serializeStringPairs(pairs: readonly (readonly [string, string])[]): Uint8Array {
-  const size = pairsSize(pairs);
-  const out = Buffer.allocUnsafe(size);
-  writePairs(out, 0, pairs, size);
-  return out;
-}
-
-/** Serialized size of string pairs. */
-export function pairsSize(pairs: readonly (readonly [string, string])[]): number {
+/** Serialized size of string pairs, as UTF-8. */
+function pairsSize(pairs: readonly (readonly [string, string])[]): number {
   let size = 4;
   for (let i = 0; i < pairs.length; i++) {
     const pair = pairs[i] as readonly [string, string];
@@ -66,8 +61,8 @@ export function pairsSize(pairs: readonly (readonly [string, string])[]): number
   return size;
 }
 
-/** The size string pairs would have if all were ASCII (pairsSize equals it exactly then). */
-function asciiPairsSize(pairs: readonly (readonly [string, string])[]): number {
+/** The size string pairs have when every character is one byte (ASCII, or any latin1 text). */
+function charPairsSize(pairs: readonly (readonly [string, string])[]): number {
   let size = 4;
   for (let i = 0; i < pairs.length; i++) {
     const pair = pairs[i] as readonly [string, string];
@@ -77,24 +72,40 @@ function asciiPairsSize(pairs: readonly (readonly [string, string])[]): number {
 }
 
 /**
- * Serializes string pairs into `out` at `at`, e.g. module memory; `size` is pairsSize(pairs).
- * Header maps are ASCII: then the lengths are the strings' own and each is scanned once.
+ * Serializes string pairs. Header maps are ASCII nearly always: then (and for latin1 always)
+ * each string's length is its byte count, and it is written one character per byte.
  */
-export function writePairs(out: Buffer, at: number, pairs: readonly (readonly [string, string])[], size = pairsSize(pairs)): void {
-  const ascii = size === asciiPairsSize(pairs);
-  writeU32(out, at, pairs.length);
-  let off = at + 4 + pairs.length * 8;
+export function encodePairs(pairs: readonly (readonly [string, string])[], encoding: PairsEncoding): Uint8Array {
+  const chars = charPairsSize(pairs);
+  const size = encoding === 'latin1' ? chars : pairsSize(pairs);
+  const bytewise = size === chars;
+  const out = Buffer.allocUnsafe(size);
+  writeU32(out, 0, pairs.length);
+  let off = 4 + pairs.length * 8;
   for (let i = 0; i < pairs.length; i++) {
     const pair = pairs[i] as readonly [string, string];
     const k = pair[0];
     const v = pair[1];
-    const kl = ascii ? k.length : utf8Length(k);
-    const vl = ascii ? v.length : utf8Length(v);
-    writeU32(out, at + 4 + i * 8, kl);
-    writeU32(out, at + 8 + i * 8, vl);
-    off = writeText(out, k, kl, off);
-    off = writeText(out, v, vl, off);
+    const kl = bytewise ? k.length : utf8Length(k);
+    const vl = bytewise ? v.length : utf8Length(v);
+    writeU32(out, 4 + i * 8, kl);
+    writeU32(out, 8 + i * 8, vl);
+    off = writeText(out, k, kl, off, bytewise);
+    off = writeText(out, v, vl, off, bytewise);
   }
+  return out;
+}
+
+/** The pairs with ASCII-lower-cased keys (the same array when they are so already). */
+export function asciiLowerKeys(pairs: readonly (readonly [string, string])[]): readonly [string, string][] {
+  for (let i = 0; i < pairs.length; i++) {
+    const k = (pairs[i] as readonly [string, string])[0];
+    for (let j = 0; j < k.length; j++) {
+      const c = k.charCodeAt(j);
+      if (c >= 65 && c <= 90) return pairs.map(([key, v]) => [key.replace(/[A-Z]+/g, (m) => m.toLowerCase()), v]);
+    }
+  }
+  return pairs as unknown as readonly [string, string][];
 }
 
 /** A u32, little-endian, by bytes: Buffer's writeUInt32LE checks its arguments on every call. */
@@ -111,9 +122,10 @@ export function utf8Length(s: string): number {
   return s.length;
 }
 
-/** Writes text and its NUL terminator at `off`; returns the offset after them. */
-function writeText(out: Buffer, s: string, len: number, off: number): number {
-  writeUtf8(out, s, len, off);
+/** Writes text (one byte a character when `bytewise`, else UTF-8) and its NUL terminator at `off`; returns the offset after them. */
+function writeText(out: Buffer, s: string, len: number, off: number, bytewise: boolean): number {
+  if (bytewise) for (let i = 0; i < len; i++) out[off + i] = s.charCodeAt(i);
+  else out.write(s, off, len, 'utf8');
   out[off + len] = 0;
   return off + len + 1;
 }

@@ -3,12 +3,21 @@
  * trailers, response headers, body and trailers, then the log and the end. A local reply the
  * module sends is deferred and passes back through its response callbacks, as in Envoy.
  */
-import { adoptHeaderMap, type Header, type LocalReply, type RootContext, reuseStreamContext, type StreamContext } from './context.js';
+import {
+  adoptHeaderMap,
+  type Header,
+  type LocalReply,
+  ownNewHeaderMap,
+  type RootContext,
+  reuseStreamContext,
+  type StreamContext,
+} from './context.js';
 import { type DataAction, dataAction, type HeadersAction, headersAction, MapType, type TrailersAction, trailersAction } from './enums.js';
 import type { FilterState } from './filter-state.js';
+import { HeaderMap } from './header-map.js';
 import { type VmHooks, WasmTrap } from './host-vm.js';
 import type { StreamInfo } from './properties.js';
-import type { WasmVm } from './vm.js';
+import type { WasmFunction, WasmVm } from './vm.js';
 
 /** What a stream needs of its plugin. */
 export interface StreamOwner {
@@ -53,7 +62,7 @@ export class HttpStream {
   private finished = false;
   private released = false;
   /** Response headers the module produced for its own local reply (after its callbacks). */
-  replyHeaders: Header[] | undefined;
+  replyHeaders: readonly Header[] | undefined;
 
   constructor(
     readonly plugin: StreamOwner,
@@ -98,19 +107,25 @@ export class HttpStream {
   }
 
   /** Request headers as the module left them (it may add or replace some). */
-  get requestHeaders(): Header[] {
+  get requestHeaders(): readonly Header[] {
+    return this.ctx.requestHeaders.entries();
+  }
+
+  /** The request header map as the module left it: the caller's own map when the module did not change it. */
+  get requestHeaderMap(): HeaderMap {
     return this.ctx.requestHeaders;
   }
 
-  get responseHeaders(): Header[] {
-    return this.ctx.responseHeaders;
+  get responseHeaders(): readonly Header[] {
+    return this.ctx.responseHeaders.entries();
   }
 
   private ensureCreated(): void {
     if (this.created) return;
     this.created = true;
     this.vm.openStream(this.ctx);
-    this.vm.call(this.ctx, 'proxy_on_context_create', this.ctx.id, this.ctx.root.id);
+    const f = this.vm.callbacks.contextCreate;
+    if (f) this.vm.callExport(this.ctx, f, 'proxy_on_context_create', this.ctx.id, this.ctx.root.id);
   }
 
   private failStream(): LocalReply {
@@ -120,11 +135,12 @@ export class HttpStream {
     return reply;
   }
 
-  /** Runs a callback; a trap fails the VM and the stream (503 wasm_fail_stream). */
-  private invoke(name: string, a?: number, b?: number): number | LocalReply {
+  /** Runs a callback (0 when the module has none); a trap fails the VM and the stream (503 wasm_fail_stream). */
+  private invoke(f: WasmFunction | undefined, name: string, a?: number, b?: number): number | LocalReply {
     try {
       this.ensureCreated();
-      const r = this.vm.call(this.ctx, name, this.ctx.id, a, b) ?? 0;
+      if (f === undefined) return 0;
+      const r = this.vm.callExport(this.ctx, f, name, this.ctx.id, a, b) ?? 0;
       this.vm.flushQueues();
       return r;
     } catch (e) {
@@ -144,31 +160,36 @@ export class HttpStream {
     const headers: Header[] = [[':status', String(reply.status)]];
     if (reply.body.length) headers.push(['content-length', String(reply.body.length)], ['content-type', 'text/plain']);
     headers.push(...reply.headers);
-    this.ctx.responseHeaders = headers;
-    this.ctx.borrowed &= ~(1 << MapType.ResponseHeaders);
+    ownNewHeaderMap(this.ctx, MapType.ResponseHeaders, HeaderMap.of(headers));
     // Envoy sends a reply made in on_request_headers before decodeHeaders returns, so the request
     // headers it was deciding on are still there (and stay: the headers callback is stopped).
     if (this.ctx.phase === 'request_headers') this.ctx.requestHeadersPaused = true;
     this.ctx.phase = 'response_headers';
-    const r = this.invoke('proxy_on_response_headers', headers.length, reply.body.length ? 0 : 1);
+    const r = this.invoke(this.vm.callbacks.responseHeaders, 'proxy_on_response_headers', headers.length, reply.body.length ? 0 : 1);
     if (typeof r === 'object') return r;
     if (reply.body.length) {
       this.ctx.responseBody = Buffer.from(reply.body);
       this.ctx.phase = 'response_body';
-      const b = this.invoke('proxy_on_response_body', reply.body.length, 1);
+      const b = this.invoke(this.vm.callbacks.responseBody, 'proxy_on_response_body', reply.body.length, 1);
       if (typeof b === 'object') return b;
     }
-    this.replyHeaders = this.ctx.responseHeaders;
+    this.replyHeaders = this.ctx.responseHeaders.entries();
     return reply;
   }
 
-  onRequestHeaders(headers: Header[], endOfStream = false): Readonly<HeadersOutcome> {
+  /** The request headers (a map, or an array: see adoptHeaderMap). */
+  onRequestHeaders(headers: HeaderMap | readonly Header[], endOfStream = false): Readonly<HeadersOutcome> {
     this.live();
     adoptHeaderMap(this.ctx, MapType.RequestHeaders, headers);
     if (this.mode === 'skip') return SKIPPED;
     if (this.mode === 'fail') return { action: 'LocalReply', localReply: this.failStream() };
     this.ctx.phase = 'request_headers';
-    const r = this.invoke('proxy_on_request_headers', this.ctx.requestHeaders.length, endOfStream ? 1 : 0);
+    const r = this.invoke(
+      this.vm.callbacks.requestHeaders,
+      'proxy_on_request_headers',
+      this.ctx.requestHeaders.length,
+      endOfStream ? 1 : 0,
+    );
     if (typeof r === 'object') return { action: 'LocalReply', localReply: r };
     const reply = this.sendPendingReply();
     if (reply) return { action: 'LocalReply', localReply: reply };
@@ -182,30 +203,35 @@ export class HttpStream {
     if (this.mode !== 'normal' || this.ctx.localReply) return { action: 'Continue' };
     this.ctx.requestBody = Buffer.concat([this.ctx.requestBody, chunk]);
     this.ctx.phase = 'request_body';
-    const r = this.invoke('proxy_on_request_body', this.ctx.requestBody.length, endOfStream ? 1 : 0);
+    const r = this.invoke(this.vm.callbacks.requestBody, 'proxy_on_request_body', this.ctx.requestBody.length, endOfStream ? 1 : 0);
     if (typeof r === 'object') return { action: 'LocalReply', localReply: r };
     const reply = this.sendPendingReply();
     if (reply) return { action: 'LocalReply', localReply: reply };
     return { action: dataAction(r) };
   }
 
-  onRequestTrailers(trailers: Header[]): { action: TrailersAction | 'LocalReply'; localReply?: LocalReply } {
+  onRequestTrailers(trailers: HeaderMap | readonly Header[]): { action: TrailersAction | 'LocalReply'; localReply?: LocalReply } {
     this.live();
     if (this.mode !== 'normal' || this.ctx.localReply) return { action: 'Continue' };
     adoptHeaderMap(this.ctx, MapType.RequestTrailers, trailers);
     this.ctx.phase = 'request_trailers';
-    const r = this.invoke('proxy_on_request_trailers', trailers.length);
+    const r = this.invoke(this.vm.callbacks.requestTrailers, 'proxy_on_request_trailers', trailers.length);
     if (typeof r === 'object') return { action: 'LocalReply', localReply: r };
     return { action: trailersAction(r) };
   }
 
-  onResponseHeaders(headers: Header[], endOfStream = false): Readonly<HeadersOutcome> {
+  onResponseHeaders(headers: HeaderMap | readonly Header[], endOfStream = false): Readonly<HeadersOutcome> {
     this.live();
     adoptHeaderMap(this.ctx, MapType.ResponseHeaders, headers);
     if (this.mode !== 'normal' || this.ctx.localReply) return this.mode === 'skip' ? SKIPPED : HEADERS_OUTCOMES.Continue;
     this.ctx.requestHeadersPaused = false;
     this.ctx.phase = 'response_headers';
-    const r = this.invoke('proxy_on_response_headers', this.ctx.responseHeaders.length, endOfStream ? 1 : 0);
+    const r = this.invoke(
+      this.vm.callbacks.responseHeaders,
+      'proxy_on_response_headers',
+      this.ctx.responseHeaders.length,
+      endOfStream ? 1 : 0,
+    );
     if (typeof r === 'object') return { action: 'LocalReply', localReply: r };
     const reply = this.sendPendingReply();
     if (reply) return { action: 'LocalReply', localReply: reply };
@@ -217,7 +243,7 @@ export class HttpStream {
     if (this.mode !== 'normal' || this.ctx.localReply) return { action: 'Continue' };
     this.ctx.responseBody = Buffer.concat([this.ctx.responseBody, chunk]);
     this.ctx.phase = 'response_body';
-    const r = this.invoke('proxy_on_response_body', this.ctx.responseBody.length, endOfStream ? 1 : 0);
+    const r = this.invoke(this.vm.callbacks.responseBody, 'proxy_on_response_body', this.ctx.responseBody.length, endOfStream ? 1 : 0);
     if (typeof r === 'object') return { action: 'LocalReply', localReply: r };
     return { action: dataAction(r) };
   }
@@ -242,10 +268,11 @@ export class HttpStream {
     try {
       if (this.mode === 'normal' && !this.vm.failed) {
         this.ctx.phase = 'log';
-        this.invoke('proxy_on_log');
+        this.invoke(this.vm.callbacks.log, 'proxy_on_log');
         this.ctx.phase = 'done';
-        if (!this.vm.failed) this.invoke('proxy_on_done');
-        if (!this.vm.failed && this.created) this.vm.call(this.ctx, 'proxy_on_delete', this.ctx.id);
+        if (!this.vm.failed) this.invoke(this.vm.callbacks.done, 'proxy_on_done');
+        const del = this.vm.callbacks.delete;
+        if (!this.vm.failed && this.created && del) this.vm.callExport(this.ctx, del, 'proxy_on_delete', this.ctx.id);
       }
     } catch {
       // a trap in a teardown callback fails the VM; later streams apply the failure policy

@@ -8,6 +8,7 @@
 import { ENV_FUNCTIONS, WASI_FUNCTIONS, WASI_MODULES } from './abi-table.js';
 import { type Context, type Header, ownHeaderMap, type RootContext, type StreamContext } from './context.js';
 import { BufferType, type LogLevelName, MapType } from './enums.js';
+import { HeaderMap } from './header-map.js';
 import { type DnsAnswer, EMPTY, type HostFunctions, type HostVm, type VmHooks, WasmTrap } from './host-vm.js';
 import { buffersImports } from './imports-buffers.js';
 import { dnsImports, encodeDnsAnswers } from './imports-dns.js';
@@ -44,6 +45,36 @@ const RESTRICTED_START = new Set([
 ]);
 const RESTRICTED_ALLOC = new Set(['proxy_log', 'fd_write', 'clock_time_get', 'poll_oneoff']);
 
+export type WasmFunction = (a?: number, b?: number, c?: number, d?: number, e?: number) => unknown;
+
+/** The callbacks Envoy makes on an HTTP stream, each the module's export or undefined. */
+export interface StreamCallbacks {
+  readonly contextCreate: WasmFunction | undefined;
+  readonly requestHeaders: WasmFunction | undefined;
+  readonly requestBody: WasmFunction | undefined;
+  readonly requestTrailers: WasmFunction | undefined;
+  readonly responseHeaders: WasmFunction | undefined;
+  readonly responseBody: WasmFunction | undefined;
+  readonly log: WasmFunction | undefined;
+  readonly done: WasmFunction | undefined;
+  readonly delete: WasmFunction | undefined;
+}
+
+function streamCallbacks(exports: Record<string, WebAssembly.ExportValue>): StreamCallbacks {
+  const fn = (name: string) => (typeof exports[name] === 'function' ? (exports[name] as WasmFunction) : undefined);
+  return {
+    contextCreate: fn('proxy_on_context_create'),
+    requestHeaders: fn('proxy_on_request_headers'),
+    requestBody: fn('proxy_on_request_body'),
+    requestTrailers: fn('proxy_on_request_trailers'),
+    responseHeaders: fn('proxy_on_response_headers'),
+    responseBody: fn('proxy_on_response_body'),
+    log: fn('proxy_on_log'),
+    done: fn('proxy_on_done'),
+    delete: fn('proxy_on_delete'),
+  };
+}
+
 export class WasmVm extends ModuleMemory implements HostVm {
   readonly instance: WebAssembly.Instance;
   readonly contexts = new Map<number, Context>();
@@ -57,6 +88,8 @@ export class WasmVm extends ModuleMemory implements HostVm {
   /** Host calls made by the module (for benchmarks: calls per request). */
   hostCalls = 0;
   private readonly exportsByName: Record<string, WebAssembly.ExportValue>;
+  /** The stream callbacks the module exports, looked up once. */
+  readonly callbacks: StreamCallbacks;
   tokens = 0;
   readonly metrics: VmMetrics;
   readonly httpCallouts = new Map<number, { root: RootContext; response?: { headers: Header[]; body: Uint8Array; trailers: Header[] } }>();
@@ -83,13 +116,16 @@ export class WasmVm extends ModuleMemory implements HostVm {
     }
     this.instance = new WebAssembly.Instance(module, imports); // the start function was hoisted: startVm runs it
     this.exportsByName = this.instance.exports;
+    this.callbacks = streamCallbacks(this.exportsByName);
     this.allocatorName = this.has('malloc') ? 'malloc' : 'proxy_on_memory_allocate';
+    this.allocator = this.exportsByName[this.allocatorName] as WasmFunction; // validate.ts requires one
     this.memoryImport = memoryImport;
   }
 
   private memoryImport: WebAssembly.Memory | undefined;
   /** The allocator Envoy calls: malloc first, then proxy_on_memory_allocate. */
   private readonly allocatorName: string;
+  private readonly allocator: WasmFunction;
 
   get memory(): WebAssembly.Memory {
     const m = (this.exportsByName.memory as WebAssembly.Memory | undefined) ?? this.memoryImport;
@@ -178,11 +214,25 @@ export class WasmVm extends ModuleMemory implements HostVm {
   call(ctx: Context | undefined, name: string, a?: number, b?: number, c?: number, d?: number, e?: number): number | undefined {
     const f = this.exportsByName[name];
     if (typeof f !== 'function') return undefined;
+    return this.callExport(ctx, f as WasmFunction, name, a, b, c, d, e);
+  }
+
+  /** call() with the export already looked up (the stream callbacks, on every request). */
+  callExport(
+    ctx: Context | undefined,
+    f: WasmFunction,
+    name: string,
+    a?: number,
+    b?: number,
+    c?: number,
+    d?: number,
+    e?: number,
+  ): number | undefined {
     if (this.failed) throw new WasmTrap('VM has failed');
     const saved = this.current;
     this.current = ctx;
     try {
-      const r = (f as (...x: unknown[]) => unknown)(a, b, c, d, e);
+      const r = f(a, b, c, d, e);
       return typeof r === 'number' ? r : r === undefined ? 0 : Number(r);
     } catch (err) {
       this.failed = true;
@@ -197,7 +247,7 @@ export class WasmVm extends ModuleMemory implements HostVm {
     const saved = this.restricted;
     this.restricted = 'alloc';
     try {
-      return (this.call(this.current, this.allocatorName, size) ?? 0) >>> 0;
+      return (this.callExport(this.current, this.allocator, this.allocatorName, size) ?? 0) >>> 0;
     } finally {
       this.restricted = saved;
     }
@@ -250,7 +300,7 @@ export class WasmVm extends ModuleMemory implements HostVm {
     return c?.kind === 'root' ? c : c?.root;
   }
 
-  headerMap(type: number): Header[] | undefined {
+  headerMap(type: number): HeaderMap | undefined {
     const s = this.stream();
     if (!s) return undefined;
     const inLog = s.phase === 'log';
@@ -270,7 +320,7 @@ export class WasmVm extends ModuleMemory implements HostVm {
     }
   }
 
-  writableHeaderMap(type: number): Header[] | undefined {
+  writableHeaderMap(type: number): HeaderMap | undefined {
     const s = this.stream();
     // In on_log the maps are Envoy's const view of the finished stream.
     if (!s || s.phase === 'log' || !this.headerMap(type)) return undefined;
@@ -278,13 +328,13 @@ export class WasmVm extends ModuleMemory implements HostVm {
     return this.headerMap(type);
   }
 
-  callout(type: number): Header[] | undefined {
+  callout(type: number): HeaderMap | undefined {
     const r = [...this.httpCallouts.values()].find((c) => c.response && c.root === this.root());
     if (!r?.response) return undefined;
     return type === MapType.HttpCallResponseHeaders
-      ? r.response.headers
+      ? HeaderMap.of(r.response.headers)
       : type === MapType.HttpCallResponseTrailers
-        ? r.response.trailers
+        ? HeaderMap.of(r.response.trailers)
         : undefined;
   }
 

@@ -12,7 +12,7 @@ import { DECISION_KEY } from '../../contracts/decision-record.js';
 import { JWT_METADATA } from '../../contracts/jwt.js';
 import { connectionManagerPath } from '../../contracts/request-path.js';
 import { uriSans } from '../../contracts/svid.js';
-import type { Header, HttpStream, LocalReply, StreamInfo } from '../host/host.js';
+import { type Header, HeaderMap, type HttpStream, type LocalReply, type StreamInfo } from '../host/host.js';
 import { HOP_BY_HOP } from './hop-by-hop.js';
 import type { JwtVerifier } from './jwt.js';
 import type { PolicyHolder } from './policy-holder.js';
@@ -160,7 +160,8 @@ async function handle(o: InboundOptions, req: IncomingMessage, res: ServerRespon
   const record = () => Buffer.from(stream.filterState.get(DECISION_KEY) ?? new Uint8Array()).toString('utf8');
   const noBody =
     req.headers['content-length'] === '0' || (req.headers['content-length'] === undefined && !req.headers['transfer-encoding']);
-  let outcome: { action: string; localReply?: LocalReply } = stream.onRequestHeaders(headers, noBody);
+  // Off the wire: each character of Node's header strings is one byte, and reaches the module as that byte.
+  let outcome: { action: string; localReply?: LocalReply } = stream.onRequestHeaders(HeaderMap.of(headers, 'latin1'), noBody);
   // A module that stops on headers wants the body first (our filter never does; --wasm may).
   let body: Buffer | undefined;
   if (outcome.action !== 'Continue' && outcome.action !== 'LocalReply' && !noBody) {
@@ -207,7 +208,7 @@ function proxy(
   };
   // Forward the request headers, with the peer identity as Envoy's XFCC (SANITIZE_SET).
   const forward: Record<string, string | string[]> = {};
-  const pairs: Header[] = stream ? stream.requestHeaders : rawPairs(req);
+  const pairs: readonly Header[] = stream ? stream.requestHeaders : rawPairs(req);
   for (const [k, v] of pairs) {
     if (k.startsWith(':') || HOP_BY_HOP.has(k) || k === 'host' || k === 'x-forwarded-client-cert') continue;
     const prev = forward[k];
@@ -226,7 +227,7 @@ function proxy(
       const h: Header[] = [[':status', String(upRes.statusCode ?? 502)]];
       for (let i = 0; i < upRes.rawHeaders.length; i += 2)
         h.push([(upRes.rawHeaders[i] as string).toLowerCase(), upRes.rawHeaders[i + 1] as string]);
-      stream?.onResponseHeaders(h, false);
+      stream?.onResponseHeaders(HeaderMap.of(h, 'latin1'), false);
       res.statusCode = upRes.statusCode ?? 502;
       for (const [k, v] of stream ? stream.responseHeaders : h) if (!k.startsWith(':') && !HOP_BY_HOP.has(k)) res.setHeader(k, v);
       upRes.pipe(res);

@@ -104,6 +104,10 @@ function decodeRange(pool: ArrayBuffer, start: usize, end: usize, outer: bool): 
       const src = rule.sources[s];
       if (src.requestPrincipals.length + src.notRequestPrincipals.length > 0) policy.usesRequestPrincipal = true;
     }
+    for (let o = 0; o < rule.operations.length; o++) {
+      const op = rule.operations[o];
+      if (op.hosts.length + op.notHosts.length + op.authorities.length + op.notAuthorities.length > 0) policy.readsHost = true;
+    }
   }
   policy.defaultMode = <u8>defaultMode;
   policy.perimeters = fixed(perimeters);

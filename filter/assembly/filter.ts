@@ -9,7 +9,7 @@ import * as contexts from "./contexts";
 import { cAllowed, cCandidateDisagree, cDenied, cHostFault, cUnauthenticated, cWouldDeny } from "./counters";
 import { decide, decideUnsafe } from "./decide";
 import * as host from "./host";
-import { normalizeHost, normalizePath } from "./match";
+import { MAX_HOST, normalizeHost, normalizePath } from "./match";
 import { R_FAULT, R_NO_POLICY, writeFixed, writeRecord } from "./record";
 import { Request } from "./request";
 import { CODE_DENY_UNSAFE, Verdict } from "./verdict";
@@ -48,7 +48,10 @@ export function onRequestHeaders(id: u32): u32 {
   if (!readExtras(policy, req)) return fail(R_FAULT, DETAILS_FAULT, true);
 
   const pathLen = req.rawPathLen >= 0 && !req.joinedOverflow ? normalizePath(req.rawPathPtr, <usize>req.rawPathLen, policy.pathParameters) : -1;
-  const hostLen = pathLen >= 0 ? normalizeHost(req.rawHostPtr, req.rawHostLen) : -1;
+  // An authority too long to handle is refused whether or not a rule reads it; lower-cased only when one does.
+  const candidate = policy.candidate;
+  const readsHost = policy.readsHost || (candidate !== null && candidate.readsHost);
+  const hostLen: isize = pathLen < 0 || req.rawHostLen > MAX_HOST ? -1 : readsHost ? normalizeHost(req.rawHostPtr, req.rawHostLen) : 0;
   const safe = hostLen >= 0;
   const v = LIVE;
   if (safe) {
@@ -57,7 +60,6 @@ export function onRequestHeaders(id: u32): u32 {
     decide(policy, req, v);
   } else decideUnsafe(policy, v);
   // An unsafe request is denied whatever either policy says, so there is nothing to compare.
-  const candidate = policy.candidate;
   let disagree = false;
   if (candidate !== null && safe) {
     decide(candidate, req, CANDIDATE);

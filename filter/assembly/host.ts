@@ -4,6 +4,7 @@
 
 import { MetricType, Status } from "./abi";
 import * as imports from "./imports";
+import * as scratch from "./scratch";
 
 const OUT_PTR: usize = memory.data(8);
 const OUT_SIZE: usize = OUT_PTR + 4;
@@ -19,7 +20,7 @@ export let hostSize: usize = 0;
 
 /** Frees the last host buffer (Envoy never frees what it copies in; the module must). */
 export function release(ptr: usize): void {
-  if (ptr != 0) heap.free(ptr);
+  scratch.free(ptr);
 }
 
 export function getProperty(path: usize, pathLen: usize): u32 {

@@ -4,12 +4,13 @@ import './abort';
 import { collectIfDue } from './collect';
 import * as configure from './configure';
 import * as filter from './filter';
+import * as scratch from './scratch';
 
 export function proxy_abi_version_0_2_1(): void {}
 
 /** Envoy copies host data into the module through this allocator; the filter frees it. */
 export function malloc(size: usize): usize {
-  return heap.alloc(size);
+  return scratch.alloc(size);
 }
 
 export function proxy_on_context_create(id: u32, parent: u32): void {
@@ -21,12 +22,14 @@ export function proxy_on_vm_start(rootId: u32, vmConfigurationSize: u32): u32 {
 }
 
 export function proxy_on_configure(rootId: u32, size: u32): u32 {
+  scratch.reset();
   const ok = configure.onConfigure(rootId, size, filter.REQUEST);
   collectIfDue();
   return ok ? 1 : 0;
 }
 
 export function proxy_on_request_headers(id: u32, headers: u32, endOfStream: u32): u32 {
+  scratch.reset();
   return filter.onRequestHeaders(id);
 }
 

@@ -104,6 +104,23 @@ export const PATH_BUF: usize = memory.data(<i32>MAX_PATH + 2);
   return <u8>(v < 10 ? 0x30 + v : 0x37 + v);
 }
 
+/**
+ * Whether a raw path is its own normal form, as most are: it starts with "/", fits, and has only
+ * printable ASCII that needs no work (no "%", "\\", ";", "?" or "#"), no empty segment but a
+ * last one, and no segment that starts with "." (so no dot segments). One scan, no copy.
+ */
+function isNormal(raw: usize, rawLen: usize): bool {
+  if (rawLen == 0 || rawLen > MAX_PATH || load<u8>(raw) != 0x2f) return false;
+  let prev: u32 = 0x2f;
+  for (let i: usize = 1; i < rawLen; i++) {
+    const c = <u32>load<u8>(raw + i);
+    if (c <= 0x20 || c >= 0x7f || c == 0x25 || c == 0x5c || c == 0x3b || c == 0x3f || c == 0x23) return false;
+    if (prev == 0x2f && (c == 0x2f || c == 0x2e)) return false;
+    prev = c;
+  }
+  return true;
+}
+
 /** The policy's PathParameters (compiled.proto): 0 and 1 reject, 2 strip, 3 keep. */
 export const PARAMS_STRIP: u8 = 2;
 export const PARAMS_KEEP: u8 = 3;
@@ -117,6 +134,10 @@ export const PARAMS_KEEP: u8 = 3;
  * segment cut at ";" when `params` strips; "." and ".." resolved.
  */
 export function normalizePath(raw: usize, rawLen: usize, params: u8): isize {
+  if (isNormal(raw, rawLen)) {
+    memory.copy(PATH_BUF, raw, rawLen);
+    return <isize>rawLen;
+  }
   let end = rawLen;
   for (let i: usize = 0; i < rawLen; i++) {
     const c = load<u8>(raw + i);

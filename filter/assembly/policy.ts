@@ -144,6 +144,8 @@ export class Policy {
   /** compiled.proto PathParameters: 0/1 reject, 2 strip, 3 keep. */
   pathParameters: u8 = 0;
   usesRequestPrincipal: bool = false;
+  /** Some rule tests the host or the authority (else the request's is only checked for length). */
+  readsHost: bool = false;
   exact: IdentityTable = new IdentityTable();
   prefix: IdentityTable = new IdentityTable();
   authenticated: StaticArray<u32> = NO_U32;

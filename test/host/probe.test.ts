@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type FailurePolicy, type Header, PluginConfigError, ProxyWasmHost } from '../../envoy/host/host.js';
+import { type FailurePolicy, type Header, HeaderMap, PluginConfigError, ProxyWasmHost } from '../../envoy/host/host.js';
 
 const PROBE = new URL('../fixtures/probe/build/probe.wasm', import.meta.url).pathname;
 
@@ -383,4 +383,22 @@ test("the caller's header arrays are never changed: the module changes a copy, a
   edited.onRequestHeaders(changed, true);
   assert.notEqual(edited.requestHeaders, changed);
   assert.equal(changed.length, 2);
+  // A map (what the sidecar and the benchmarks hand over) is borrowed: the module changes the
+  // stream's clone, and the same map serves the next stream as it was.
+  const map = HeaderMap.of([
+    [':method', 'GET'],
+    ['x-probe', 'headers'],
+    ['x-remove', 'gone'],
+  ]);
+  const bytes = Buffer.from(map.pairs());
+  const first = plugin.newStream({});
+  first.onRequestHeaders(map, true);
+  assert.ok(first.requestHeaders.some(([k]) => k === 'x-added'));
+  assert.notEqual(first.requestHeaderMap, map);
+  assert.deepEqual(Buffer.from(map.pairs()), bytes);
+  first.release();
+  const second = plugin.newStream({});
+  second.onRequestHeaders(map, true);
+  assert.equal(second.requestHeaders.filter(([k]) => k === 'x-added').length, 1);
+  assert.deepEqual(Buffer.from(map.pairs()), bytes);
 });
