@@ -51,8 +51,9 @@ export interface StreamContext {
   borrowed: number;
   /** Request headers stay readable until the filter continues past them (and again in on_log). */
   requestHeadersPaused: boolean;
-  requestBody: Buffer;
-  responseBody: Buffer;
+  /** Replaced, never written in place (a local reply's body is shared with every reply that sends it). */
+  requestBody: Uint8Array;
+  responseBody: Uint8Array;
   filterState: FilterState;
   /** Set by proxy_send_local_response; sent when the callback returns. */
   pendingReply: LocalReply | undefined;
@@ -68,7 +69,7 @@ export type Context = RootContext | StreamContext;
 const NO_HEADERS = HeaderMap.EMPTY;
 const ALL_BORROWED = 0b1111;
 /** Bodies are replaced, never written in place: every stream starts from this one. */
-export const NO_BODY = Buffer.alloc(0);
+export const NO_BODY: Uint8Array = new Uint8Array(0);
 
 export function newStreamContext(root: RootContext, id: number, info: StreamInfo): StreamContext {
   const s: StreamContext = {

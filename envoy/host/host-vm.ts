@@ -71,6 +71,11 @@ export interface HostVm {
   readString(ptr: number, len: number): string | undefined;
   /** readString for names the module passes again and again (property paths, keys): interned. */
   readKey(ptr: number, len: number): string | undefined;
+  /** A local reply's details or body, interned: its slot, -1 when too long to keep, undefined when out of bounds. */
+  replySlot(ptr: number, len: number): number | undefined;
+  replyText(slot: number): string;
+  /** Shared by every reply that sends them: never to be changed. */
+  replyBytes(slot: number): Uint8Array;
   writeU32(ptr: number, v: number): boolean;
   writeU64(ptr: number, v: bigint): boolean;
   copyOut(data: Uint8Array, ptrPtr: number, sizePtr: number): number;

@@ -4,20 +4,38 @@ import { WasmResult } from './enums.js';
 import type { HostFunctions, HostVm } from './host-vm.js';
 import { deserializePairs } from './pairs.js';
 
+const NO_HEADERS: Header[] = [];
+
+/** Response code details as Envoy keeps them (whitespace made "_"), per interned details text. */
+const detailsText = new Map<string, string>();
+
+function responseCodeDetails(text: string): string {
+  let d = detailsText.get(text);
+  if (d === undefined) {
+    d = text.replace(/\s/g, '_');
+    if (detailsText.size < 1024) detailsText.set(text, d);
+  }
+  return d;
+}
+
 export function localReplyImports(vm: HostVm): HostFunctions {
   return {
     proxy_send_local_response(status: number, dp: number, ds: number, bp: number, bs: number, hp: number, hs: number, grpc: number) {
-      const details = vm.readString(dp, ds);
-      const body = vm.read(bp, bs);
-      const headers = vm.read(hp, hs);
-      if (details === undefined || body === undefined || headers === undefined) return WasmResult.InvalidMemoryAccess;
+      // A filter's replies repeat: their details and bodies are interned, so a reply sent
+      // before makes no string or buffer.
+      const detailsSlot = vm.replySlot(dp, ds);
+      const bodySlot = vm.replySlot(bp, bs);
+      const headers = hs === 0 ? undefined : vm.read(hp, hs);
+      if (detailsSlot === undefined || bodySlot === undefined || (hs !== 0 && headers === undefined)) return WasmResult.InvalidMemoryAccess;
       const s = vm.stream();
       if (!s) return WasmResult.Ok; // root context: accepted, nothing is sent (as Envoy)
+      const details =
+        detailsSlot >= 0 ? responseCodeDetails(vm.replyText(detailsSlot)) : (vm.readString(dp, ds) as string).replace(/\s/g, '_');
       s.pendingReply = {
         status,
-        details: details.replace(/\s/g, '_'),
-        body,
-        headers: deserializePairs(headers).map(([k, v]) => [k.toLowerCase(), v] as Header),
+        details,
+        body: bodySlot >= 0 ? vm.replyBytes(bodySlot) : (vm.read(bp, bs) as Uint8Array),
+        headers: headers ? deserializePairs(headers).map(([k, v]) => [k.toLowerCase(), v] as Header) : NO_HEADERS,
         ...(grpc >= 0 && grpc <= 16 ? { grpcStatus: grpc } : {}),
       };
       return WasmResult.Ok;

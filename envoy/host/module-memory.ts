@@ -4,6 +4,7 @@
  * for empty values. WasmVm (vm.ts) is the module; this is its memory half.
  */
 import { WasmResult } from './enums.js';
+import { INTERNED_MAX_BYTES, Interned } from './interned.js';
 import { utf8Length, writeUtf8 } from './pairs.js';
 
 export abstract class ModuleMemory {
@@ -92,7 +93,7 @@ export abstract class ModuleMemory {
     const p = this.place(n, ptrPtr, sizePtr);
     if (p < 0) return WasmResult.InvalidMemoryAccess;
     if (p > 0) writeUtf8(this.buf, s, n, p);
-    if (n <= KEY_MAX_BYTES) {
+    if (n <= INTERNED_MAX_BYTES) {
       const slot = this.nextEncoded;
       this.nextEncoded = (slot + 1) % ENCODED_SLOTS;
       this.encodedTexts[slot] = s;
@@ -127,58 +128,40 @@ export abstract class ModuleMemory {
     return p;
   }
 
-  // Names the module passes on every request (property paths, filter-state keys), decoded once:
-  // a hit compares bytes (four at a time) and makes no string; the same bytes give the same
-  // string object, so the callers' own lookups by it compare pointers. Bounded, so a module
-  // cycling through names costs only misses. A module passes a name from the same address
-  // every time, nearly always: the slot last found at an address is tried first.
-  private readonly keyBytes: Uint8Array[] = [];
-  private readonly keyWords: Int32Array[] = [];
-  private readonly keyTexts: string[] = [];
-  private readonly keyHints = new Int32Array(KEY_HINTS).fill(-1);
-  private nextKey = 0;
+  private readonly names = new Interned(NAME_SLOTS);
+  private readonly replies = new Interned(REPLY_SLOTS);
 
+  /** readString for names the module passes again and again (property paths, keys): interned. */
   readKey(ptr: number, len: number): string | undefined {
     const p = ptr >>> 0;
     const l = len >>> 0;
     if (!this.inBounds(p, l)) return undefined;
-    const h = (p ^ l) & (KEY_HINTS - 1);
-    const hinted = this.keyHints[h] as number;
-    if (hinted >= 0 && this.keyIs(hinted, p, l)) return this.keyTexts[hinted] as string;
-    for (let i = 0; i < this.keyBytes.length; i++)
-      if (this.keyIs(i, p, l)) {
-        this.keyHints[h] = i;
-        return this.keyTexts[i] as string;
-      }
-    const text = l === 0 ? '' : this.buf.toString('utf8', p, p + l);
-    if (l <= KEY_MAX_BYTES) {
-      const slot = this.nextKey;
-      this.nextKey = (slot + 1) % KEY_SLOTS;
-      this.keyHints[h] = slot;
-      const bytes = this.u8.slice(p, p + l);
-      this.keyBytes[slot] = bytes;
-      // Read little-endian, as keyIs reads memory, whatever the machine's byte order.
-      const words = new Int32Array(l >>> 2);
-      for (let w = 0; w < words.length; w++) words[w] = this.dv.getInt32(p + w * 4, true);
-      this.keyWords[slot] = words;
-      this.keyTexts[slot] = text;
-    }
-    return text;
+    const slot = this.names.slot(this.u8, this.i32, p, l);
+    return slot >= 0 ? this.names.textOf(slot) : this.buf.toString('utf8', p, p + l);
   }
 
-  private keyIs(slot: number, p: number, l: number): boolean {
-    const bytes = this.keyBytes[slot] as Uint8Array;
-    if (bytes.length !== l) return false;
-    const words = this.keyWords[slot] as Int32Array;
-    const dv = this.dv;
-    for (let w = 0; w < words.length; w++) if (dv.getInt32(p + w * 4, true) !== words[w]) return false;
-    const u8 = this.u8;
-    for (let j = words.length * 4; j < l; j++) if (bytes[j] !== u8[p + j]) return false;
-    return true;
+  /**
+   * The slot of a local reply's string (its details, or its body) in the replies' interned
+   * strings, -1 when too long to keep (readString and read serve those), or undefined when
+   * out of bounds. A filter's replies repeat: a hit makes nothing.
+   */
+  replySlot(ptr: number, len: number): number | undefined {
+    const p = ptr >>> 0;
+    const l = len >>> 0;
+    if (!this.inBounds(p, l)) return undefined;
+    return this.replies.slot(this.u8, this.i32, p, l);
+  }
+
+  replyText(slot: number): string {
+    return this.replies.textOf(slot);
+  }
+
+  /** A reply string's bytes: shared by every reply that sends them, never to be changed. */
+  replyBytes(slot: number): Uint8Array {
+    return this.replies.bytesOf(slot);
   }
 }
 
-const KEY_SLOTS = 32;
-const KEY_HINTS = 64;
+const NAME_SLOTS = 32;
+const REPLY_SLOTS = 64;
 const ENCODED_SLOTS = 4;
-const KEY_MAX_BYTES = 256;

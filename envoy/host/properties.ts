@@ -9,6 +9,7 @@
 import { create, type JsonObject, toBinary } from '@bufbuild/protobuf';
 import { MetadataSchema, NodeSchema } from '../../proto/gen/envoy/config/core/v3/base_pb.js';
 import { WasmResult } from './enums.js';
+import { knownName } from './interned.js';
 import { serializePairs } from './pairs.js';
 
 /** What Envoy knows about a stream besides its headers. */
@@ -213,7 +214,7 @@ function metadata(scope: PropertyScope, rest: string[]): Lookup {
 }
 
 /** The path of connection.uri_san_peer_certificate, as the module passes it. */
-export const URI_SAN_PEER = 'connection\0uri_san_peer_certificate';
+export const URI_SAN_PEER = knownName('connection\0uri_san_peer_certificate');
 
 export function lookupProperty(scope: PropertyScope, path: string): Lookup {
   const segs = path.split('\0');

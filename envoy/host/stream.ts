@@ -56,6 +56,23 @@ const HEADERS_OUTCOMES: Readonly<Record<HeadersAction, Readonly<HeadersOutcome>>
 };
 const SKIPPED: Readonly<HeadersOutcome> = Object.freeze({ action: 'Continue', skipped: true });
 
+/** The response headers Envoy sends with a local reply; those without the module's own are made once per status and length. */
+const replyMaps = new Map<number, HeaderMap>();
+
+function replyHeaders(reply: LocalReply): HeaderMap {
+  // (A status past 999 is not an HTTP status a client can get: never kept.)
+  const plain = reply.headers.length === 0 && reply.status < 1000;
+  const key = reply.status * 0x100000000 + reply.body.length;
+  const made = plain ? replyMaps.get(key) : undefined;
+  if (made) return made;
+  const headers: Header[] = [[':status', String(reply.status)]];
+  if (reply.body.length) headers.push(['content-length', String(reply.body.length)], ['content-type', 'text/plain']);
+  headers.push(...reply.headers);
+  const map = HeaderMap.of(headers);
+  if (plain && replyMaps.size < 1024) replyMaps.set(key, map);
+  return map;
+}
+
 /** One HTTP stream through the filter, driven in Envoy's callback order. */
 export class HttpStream {
   private created = false;
@@ -157,10 +174,10 @@ export class HttpStream {
     this.ctx.pendingReply = undefined;
     this.ctx.localReply = reply;
     this.ctx.responseCodeDetails = reply.details;
-    const headers: Header[] = [[':status', String(reply.status)]];
-    if (reply.body.length) headers.push(['content-length', String(reply.body.length)], ['content-type', 'text/plain']);
-    headers.push(...reply.headers);
-    ownNewHeaderMap(this.ctx, MapType.ResponseHeaders, HeaderMap.of(headers));
+    const headers = replyHeaders(reply);
+    // A map shared by every reply of this status and length is borrowed: a module that changes it changes its own clone.
+    if (reply.headers.length === 0) adoptHeaderMap(this.ctx, MapType.ResponseHeaders, headers);
+    else ownNewHeaderMap(this.ctx, MapType.ResponseHeaders, headers);
     // Envoy sends a reply made in on_request_headers before decodeHeaders returns, so the request
     // headers it was deciding on are still there (and stay: the headers callback is stopped).
     if (this.ctx.phase === 'request_headers') this.ctx.requestHeadersPaused = true;
@@ -168,7 +185,7 @@ export class HttpStream {
     const r = this.invoke(this.vm.callbacks.responseHeaders, 'proxy_on_response_headers', headers.length, reply.body.length ? 0 : 1);
     if (typeof r === 'object') return r;
     if (reply.body.length) {
-      this.ctx.responseBody = Buffer.from(reply.body);
+      this.ctx.responseBody = reply.body;
       this.ctx.phase = 'response_body';
       const b = this.invoke(this.vm.callbacks.responseBody, 'proxy_on_response_body', reply.body.length, 1);
       if (typeof b === 'object') return b;
@@ -249,11 +266,13 @@ export class HttpStream {
   }
 
   get responseBody(): Buffer {
-    return this.ctx.responseBody;
+    const b = this.ctx.responseBody;
+    return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
   }
 
   get requestBody(): Buffer {
-    return this.ctx.requestBody;
+    const b = this.ctx.requestBody;
+    return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
   }
 
   /**

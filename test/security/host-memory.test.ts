@@ -1,7 +1,8 @@
 /**
- * A hostile module against the host's per-request caches and state: names it rewrites in place
- * are read again (never served from the cache by address), cycling through more names than the
- * cache holds costs only misses, and a stream's filter state is bounded in keys and bytes.
+ * A hostile module against the host's per-request caches and state: names and local-reply
+ * strings it rewrites in place are read again (never served from the cache by address),
+ * cycling through more names than the cache holds costs only misses, and a stream's filter
+ * state is bounded in keys and bytes.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -37,6 +38,29 @@ test('a name rewritten in place, or differing in one byte anywhere, is read afre
     }
   // Out of bounds is refused, not cached.
   assert.equal(m.readKey(65530, 64), undefined);
+});
+
+test("a local reply's details and body rewritten in place are read afresh; a body kept for one reply is never changed by the next", () => {
+  const m = new Memory();
+  const bodies: Uint8Array[] = [];
+  for (let round = 0; round < 3; round++)
+    for (const text of ['access denied\n', 'access denieD\n', 'Access denied\n', 'x', '']) {
+      m.put(300, text);
+      const slot = m.replySlot(300, text.length);
+      assert.ok(slot !== undefined && slot >= 0);
+      assert.equal(m.replyText(slot), text);
+      const body = m.replyBytes(slot);
+      assert.equal(Buffer.from(body).toString('latin1'), text);
+      bodies.push(body);
+    }
+  // Every body handed out still holds what it held when its reply was sent.
+  const texts = ['access denied\n', 'access denieD\n', 'Access denied\n', 'x', ''];
+  bodies.forEach((b, i) => {
+    assert.equal(Buffer.from(b).toString('latin1'), texts[i % texts.length]);
+  });
+  // Too long to keep: -1 (the caller reads it afresh); out of bounds: undefined.
+  assert.equal(m.replySlot(0, 4096), -1);
+  assert.equal(m.replySlot(65530, 64), undefined);
 });
 
 test('cycling through more names than the cache keeps still reads every one right', () => {
