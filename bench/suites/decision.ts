@@ -270,14 +270,14 @@ export async function run(opts: { quick: boolean; wasmOnly?: boolean }): Promise
     },
     { name: 'host calls on the allow path', limit: 5, unit: 'calls', measured: allowCalls, met: allowCalls <= 5 },
     { name: 'flat from 10 to 100,000 rules (through the host, allow hit)', limit: 1.3, unit: '×', measured: flat, met: flat <= 1.3 },
-    // V8 makes a BigInt (~24 B) for the i64 argument of proxy_increment_metric before the host
-    // function runs; the host itself leaves nothing.
+    // The allow path leaves nothing (the filter sends its counters on the tick, so no i64
+    // argument is made a BigInt per request); the measure's own noise is about 1 B.
     {
       name: 'host heap bytes per request, allow path (most over every size)',
-      limit: 32,
+      limit: 8,
       unit: 'B',
       measured: allocated,
-      met: allocated <= 32,
+      met: allocated <= 8,
     },
     {
       name: 'pure in-Wasm decision at 100,000 rules (allow hit)',

@@ -5,7 +5,7 @@ import { BufferType, LogLevel, Status } from "./abi";
 import { ptrOf } from "./bytes";
 import { garbageMade } from "./collect";
 import * as contexts from "./contexts";
-import { configRejected, defineCounters, flushHits } from "./counters";
+import { configRejected, defineCounters, flushHits, flushTotals } from "./counters";
 import * as host from "./host";
 import { policyFromJson } from "./json-config";
 import { decodePolicy } from "./decode";
@@ -47,7 +47,10 @@ export function onConfigure(rootId: u32, size: u32, request: Request): bool {
   if (policy.claims.length > MAX_CLAIMS) return reject("the policy reads more than 32 claims");
   request.reserveFor(policy);
   flushHits(root.installed);
+  flushTotals();
   const installed = new contexts.Installed(policy, defineCounters(policy));
+  // Counted before any policy defined the totals' counters (requests refused for want of one).
+  flushTotals();
   // The swap: streams created from now on see the new policy; streams in flight keep theirs.
   const previous = root.installed;
   if (previous) previous.retired = true;
@@ -67,11 +70,15 @@ function reject(why: string): bool {
 export function onTick(rootId: u32): void {
   const root = contexts.rootOf(rootId);
   if (root) flushHits(root.installed);
+  flushTotals();
 }
 
 export function onDone(id: u32): bool {
   const root = contexts.rootOf(id);
-  if (root) flushHits(root.installed);
+  if (root) {
+    flushHits(root.installed);
+    flushTotals();
+  }
   return true;
 }
 

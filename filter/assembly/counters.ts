@@ -1,5 +1,8 @@
 // The filter's counters, as Envoy stats: the decision totals, faults and rejected
-// configurations, and one hit counter per rule (sent to the host in batches, on a tick).
+// configurations, and one hit counter per rule. The decision totals and the rule hits are
+// counted here and sent to the host in batches (on the once-a-second tick, and when a policy is
+// replaced or its root ends): a host call per request would cost Envoy more than the decision.
+// Faults and rejected configurations are sent at once (rare, and what operators alert on).
 import { ptrOf, utf8 } from "./bytes";
 import { Installed } from "./contexts";
 import * as host from "./host";
@@ -8,14 +11,37 @@ import { Policy } from "./policy";
 /** Rules beyond this many share one overflow counter, so a large policy cannot flood stats. */
 export const MAX_RULE_COUNTERS: i32 = 1024;
 
-export let cAllowed: u32 = 0;
-export let cDenied: u32 = 0;
-export let cWouldDeny: u32 = 0;
-export let cUnauthenticated: u32 = 0;
+/** The decision totals, by index into the pending counts. */
+export const ALLOWED: i32 = 0;
+export const DENIED: i32 = 1;
+export const WOULD_DENY: i32 = 2;
+export const UNAUTHENTICATED: i32 = 3;
+export const CANDIDATE_DISAGREE: i32 = 4;
+const TOTALS: i32 = 5;
+/** Counted since the last flush, and each total's metric id (0 until a policy defined them). */
+const pendingTotals = new StaticArray<i64>(TOTALS);
+const totalIds = new StaticArray<u32>(TOTALS);
+
 export let cConfigRejected: u32 = 0;
 export let cHostFault: u32 = 0;
-export let cCandidateDisagree: u32 = 0;
 let cRuleOverflow: u32 = 0;
+
+/** One more request for a decision total. */
+@inline export function count(total: i32): void {
+  unchecked((pendingTotals[total] += 1));
+}
+
+/** Sends the decision totals counted since the last flush (kept while their counters are not defined yet). */
+export function flushTotals(): void {
+  for (let i = 0; i < TOTALS; i++) {
+    const n = unchecked(pendingTotals[i]);
+    const id = unchecked(totalIds[i]);
+    if (n > 0 && id != 0) {
+      host.incrementCounter(id, n);
+      unchecked((pendingTotals[i] = 0));
+    }
+  }
+}
 
 function counter(name: string): u32 {
   const b = utf8(name);
@@ -24,14 +50,14 @@ function counter(name: string): u32 {
 
 /** Defines the counters (Envoy returns the same id for a name defined again) and returns each rule's. */
 export function defineCounters(policy: Policy): StaticArray<u32> {
-  cAllowed = counter("perimeter.allowed");
-  cDenied = counter("perimeter.denied");
-  cWouldDeny = counter("perimeter.would_deny");
-  cUnauthenticated = counter("perimeter.unauthenticated");
+  totalIds[ALLOWED] = counter("perimeter.allowed");
+  totalIds[DENIED] = counter("perimeter.denied");
+  totalIds[WOULD_DENY] = counter("perimeter.would_deny");
+  totalIds[UNAUTHENTICATED] = counter("perimeter.unauthenticated");
   cConfigRejected = counter("perimeter.config_rejected");
   cHostFault = counter("perimeter.host_fault");
   cRuleOverflow = counter("perimeter.rule.overflow.hits");
-  cCandidateDisagree = counter("perimeter.candidate.disagree");
+  totalIds[CANDIDATE_DISAGREE] = counter("perimeter.candidate.disagree");
   const ids = new StaticArray<u32>(policy.rules.length);
   for (let i = 0; i < policy.rules.length; i++) {
     if (i >= MAX_RULE_COUNTERS) {

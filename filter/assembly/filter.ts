@@ -1,12 +1,13 @@
 // The request path: read the peer identity and the L7 attributes the policy needs, decide (and
-// decide again with the staged candidate, in shadow), record, count, and enforce. It allocates
+// decide again with the staged candidate, in shadow), record, count (counters.ts sends the
+// counts in batches), and enforce. It allocates
 // no managed objects and never traps: any unexpected host status denies the request and counts
 // a host fault (fail closed).
 import { readExtras, readPeer, readRequestHeaders, releaseAll } from "./attributes";
 import { HeadersAction } from "./abi";
 import { ptrOf, utf8 } from "./bytes";
 import * as contexts from "./contexts";
-import { cAllowed, cCandidateDisagree, cDenied, cHostFault, cUnauthenticated, cWouldDeny } from "./counters";
+import { ALLOWED, CANDIDATE_DISAGREE, cHostFault, count, DENIED, UNAUTHENTICATED, WOULD_DENY } from "./counters";
 import { decide, decideUnsafe } from "./decide";
 import * as host from "./host";
 import { MAX_HOST, normalizeHost, normalizePath } from "./match";
@@ -31,7 +32,7 @@ function fail(record: ArrayBuffer, details: ArrayBuffer, fault: bool): u32 {
   releaseAll();
   writeFixed(record);
   if (fault) host.incrementCounter(cHostFault, 1);
-  host.incrementCounter(cDenied, 1);
+  count(DENIED);
   denyWith(details);
   return HeadersAction.StopIteration;
 }
@@ -70,18 +71,18 @@ export function onRequestHeaders(id: u32): u32 {
   releaseAll();
   if (!recorded) return fail(R_FAULT, DETAILS_FAULT, true);
 
-  if (!req.authenticated) host.incrementCounter(cUnauthenticated, 1);
-  if (disagree) host.incrementCounter(cCandidateDisagree, 1);
+  if (!req.authenticated) count(UNAUTHENTICATED);
+  if (disagree) count(CANDIDATE_DISAGREE);
   if (v.ruleIndex >= 0) unchecked((installed.pendingHits[v.ruleIndex] += 1));
   if (v.decision) {
-    host.incrementCounter(cAllowed, 1);
+    count(ALLOWED);
     return HeadersAction.Continue;
   }
   if (!v.enforced) {
-    host.incrementCounter(cWouldDeny, 1);
+    count(WOULD_DENY);
     return HeadersAction.Continue;
   }
-  host.incrementCounter(cDenied, 1);
+  count(DENIED);
   if (v.code == CODE_DENY_UNSAFE) denyWith(policy.unsafeDetails);
   else denyWith(v.ruleIndex >= 0 ? unchecked(policy.rules[v.ruleIndex]).details : policy.defaultDetails);
   return HeadersAction.StopIteration;

@@ -105,13 +105,29 @@ test('an unexpected host status denies and counts a host fault (fail closed)', (
   }
 });
 
-test('per-rule hit counters are flushed on the tick', () => {
-  const { host, send, counter, clock } = setup();
+test('per-rule hits and decision totals are sent on the tick, not per request', () => {
+  const { host, send, stat, counter, clock } = setup();
   for (let i = 0; i < 3; i++) send({ principal: WEB, path: '/orders/1' });
-  assert.equal(counter('perimeter.rule.api.web-reads.hits'), 0);
+  send({ principal: BATCH, path: '/orders/1' });
+  assert.equal(stat('perimeter.rule.api.web-reads.hits'), 0);
+  assert.equal(stat('perimeter.allowed'), 0);
+  assert.equal(stat('perimeter.denied'), 0);
   clock.ms += 1000;
   host.tick();
-  assert.equal(counter('perimeter.rule.api.web-reads.hits'), 3);
+  assert.equal(stat('perimeter.rule.api.web-reads.hits'), 3);
+  assert.equal(stat('perimeter.allowed'), 3);
+  assert.equal(stat('perimeter.denied'), 1);
+  // Sent once: the next tick adds nothing.
+  assert.equal(counter('perimeter.allowed'), 3);
+});
+
+test('decision totals are sent when a policy is applied, before its counters are defined again', () => {
+  const { host, send, stat } = setup();
+  send({ principal: WEB, path: '/orders/1' });
+  send({ principal: WEB, path: '/orders/2' });
+  assert.equal(stat('perimeter.allowed'), 0);
+  host.configure({ name: 'perimeter.authz', rootId: 'perimeter', configuration: SIMULATE });
+  assert.equal(stat('perimeter.allowed'), 2);
 });
 
 test('claims from jwt_authn metadata, request principals and destination ports', () => {

@@ -40,6 +40,13 @@ export function setup(opts: { policy?: Uint8Array; faults?: Record<string, numbe
     const raw = stream.filterState.get(DECISION_KEY);
     return { outcome, stream, record: raw ? Buffer.from(raw).toString() : '' };
   };
-  const counter = (name: string) => Number(host.metrics.value(name) ?? -1n);
-  return { host, plugin, send, counter, logs, clock };
+  // What Envoy's stats show now; the filter sends its decision totals and rule hits on its
+  // once-a-second tick, so `counter` reads them after one.
+  const stat = (name: string) => Number(host.metrics.value(name) ?? -1n);
+  const counter = (name: string) => {
+    clock.ms += 1_000;
+    host.tick();
+    return stat(name);
+  };
+  return { host, plugin, send, counter, stat, logs, clock };
 }
