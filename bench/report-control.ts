@@ -145,44 +145,50 @@ export function filterMemorySection(store: Store): string[] {
 export function sidecarSection(store: Store): string[] {
   const s = store.suites.sidecar;
   if (!s) return [];
-  const f = rowsOf(s, 'filter')[0];
-  const b = rowsOf(s, 'bare')[0];
   const rows = s.result.rows;
-  const ratioRow = rows.find((r) => r.unit === 'ratio');
-  const share = rows.find((r) => r.unit === '%');
-  const latencyRatio = (k: string) => {
-    const x = Number(f?.extra?.[k]);
-    const y = Number(b?.extra?.[k]);
-    return x > 0 && y > 0 ? `${(x / y).toFixed(2)}×` : '–';
-  };
+  const of = (protocol: string, kind: string) => rows.find((r) => r.extra?.protocol === protocol && r.extra?.kind === kind);
   const line = (label: string, r: Row | undefined) =>
     r
       ? [
           label,
           n0(r.median),
+          `${n0(r.min ?? Number.NaN)}–${n0(r.max ?? Number.NaN)}`,
           `${r.extra?.p50ms} ms`,
-          `${r.extra?.p90ms} ms`,
           `${r.extra?.p99ms} ms`,
-          `${r.extra?.p999ms} ms`,
-          `${r.extra?.maxMs} ms`,
           `${r.extra?.cpuPerRequestUs} µs`,
           n0(r.samples),
         ]
-      : [label, '–', '–', '–', '–', '–', '–', '–', '–'];
-  return [
+      : [label, '–', '–', '–', '–', '–', '–'];
+  const out = [
     '## Sidecar',
     '',
-    `\`npm run bench -- sidecar\` (${when(s)}): autocannon, 10 connections over mTLS, 6 s after a 1 s warm-up, web`,
-    "calling app's allowed `GET /api/orders/1` through the local sidecar (its own process, with the control server",
-    'and a small upstream), with the Wasm filter and without it, in rounds one after the other (this machine drifts',
-    `by more than the filter costs within a minute); the table shows the median round${ratioRow?.extra?.rounds ? ` (ratios by round: ${ratioRow.extra.rounds})` : ''}.`,
-    '',
-    tableMd(
-      ['sidecar', 'req/s', 'p50', 'p90', 'p99', 'p99.9', 'max', 'sidecar CPU / request', 'requests'],
-      [line('with the filter', f), line('without the filter', b)],
-    ),
-    '',
-    `Throughput with / without the filter: **${ratioRow ? ratioRow.median.toFixed(2) : '–'}**; p50 / p99 latency with / without: **${latencyRatio('p50ms')}** / **${latencyRatio('p99ms')}**; the filter's share of the sidecar's CPU per request: **${share ? share.median.toFixed(0) : '–'}%**.`,
+    `\`npm run bench -- sidecar\` (${when(s)}): web calling app's allowed \`GET /api/orders/1\` through the local sidecar over`,
+    'mTLS, 10 requests in flight (HTTP/1.1: autocannon, 10 connections; HTTP/2: 2 sessions of 5 streams), the sidecar',
+    'with the Wasm filter and the same sidecar without it, each in a process of its own (with a control server and a',
+    'small upstream app) and both up for the whole run. They take turns under load in 3 s bursts, the order swapped',
+    'every round, after a 1 s warm-up each: this machine drifts by more than the filter costs within a minute, and',
+    "alternating makes the drift fall on both alike. A round's ratio compares its two bursts; the figure is the median",
+    "round. CPU per request is the sidecar process's own (user + system), the median burst.",
     '',
   ];
+  for (const [protocol, label] of [
+    ['http1', 'HTTP/1.1'],
+    ['http2', 'HTTP/2'],
+  ] as const) {
+    const ratio = of(protocol, 'ratio');
+    const cpu = of(protocol, 'cpu');
+    if (!ratio) continue;
+    out.push(
+      `**${label}**`,
+      '',
+      tableMd(
+        ['sidecar', 'req/s (median)', 'req/s (range)', 'p50', 'p99', 'CPU / request', 'requests'],
+        [line('with the filter', of(protocol, 'filter')), line('without the filter', of(protocol, 'bare'))],
+      ),
+      '',
+      `Throughput with / without the filter: **${ratio.median.toFixed(3)}** (rounds: ${ratio.extra?.rounds}); CPU per request ${cpu ? `${cpu.extra?.withUs} µs with, ${cpu.extra?.withoutUs} µs without: the filter's share **${cpu.extra?.share}%**` : '–'}.`,
+      '',
+    );
+  }
+  return out;
 }

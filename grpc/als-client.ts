@@ -35,9 +35,29 @@ export class AlsClient {
   private identified = false;
   readonly stats = { sent: 0, dropped: 0, streams: 0 };
 
-  constructor(private readonly o: AlsOptions) {
-    const addresses = typeof o.address === 'string' ? [o.address] : o.address;
-    this.clients = addresses.map((a) => dial(AccessLogService, a, o.tls, o.channelOptions));
+  private readonly addresses: readonly string[];
+  /** The client of a stream still open when the SVID was renewed: closed once that stream ends. */
+  private retiring: Client | undefined;
+
+  constructor(private o: AlsOptions) {
+    this.addresses = typeof o.address === 'string' ? [o.address] : o.address;
+    this.clients = this.addresses.map((a) => dial(AccessLogService, a, o.tls, o.channelOptions));
+  }
+
+  /**
+   * A renewed SVID. The stream open now keeps its connection (made with the old one); every
+   * connection made from now on presents the new one.
+   */
+  setTls(tls: ClientTls): void {
+    this.o = { ...this.o, tls };
+    for (let i = 0; i < this.clients.length; i++) {
+      const old = this.clients[i] as Client;
+      this.clients[i] = dial(AccessLogService, this.addresses[i] as string, tls, this.o.channelOptions);
+      if (this.call && i === this.at) {
+        this.retiring?.close();
+        this.retiring = old;
+      } else old.close();
+    }
   }
 
   log(entry: HTTPAccessLogEntry): void {
@@ -80,6 +100,8 @@ export class AlsClient {
     call.on('error', () => {});
     call.on('status', () => {
       if (this.call === call) this.call = undefined;
+      this.retiring?.close();
+      this.retiring = undefined;
       if (this.closed) return;
       // The next replica; back off (0.5 s doubling to 30 s, once per round of them) before it; entries wait in the buffer.
       this.at = (this.at + 1) % this.clients.length;
@@ -103,5 +125,6 @@ export class AlsClient {
     clearTimeout(this.retry);
     this.call?.end();
     for (const c of this.clients) c.close();
+    this.retiring?.close();
   }
 }

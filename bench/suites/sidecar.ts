@@ -1,14 +1,26 @@
 /**
  * Throughput of the local sidecar with the filter against the same sidecar without it (a
- * ratio), measured with autocannon over mTLS (web calling app's GET /api/orders/1, allowed by the
- * policy). The sidecar runs in a process of its own; its CPU per request gives the filter's share.
+ * ratio), over HTTP/1.1 (autocannon) and HTTP/2 (bench/sidecar/h2-load.ts), mTLS, web calling
+ * app's GET /api/orders/1 (allowed by the policy). Each sidecar runs in a process of its own
+ * (with its control server and a small upstream app); both are up for the whole run and take
+ * turns under load in short bursts, the order swapped every round, so that this machine's drift
+ * (more than the filter costs, over a minute) falls on both alike. Each burst's CPU per request
+ * is read from the sidecar's process, so the filter's share of it is shown too.
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import type { Row, SuiteResult } from '../types.js';
+import { h2load } from '../sidecar/h2-load.js';
+import type { Budget, Row, SuiteResult } from '../types.js';
 
 type Ready = { port: number; ca: string; cert: string; key: string };
+type Mode = 'filter' | 'bare';
+type Protocol = 'http1' | 'http2';
+
+interface Proc {
+  child: ChildProcess;
+  ready: Ready;
+}
 
 function ask<T>(child: ChildProcess, msg: object, key: string): Promise<T> {
   return new Promise((resolve) => {
@@ -23,7 +35,7 @@ function ask<T>(child: ChildProcess, msg: object, key: string): Promise<T> {
   });
 }
 
-async function measure(mode: 'filter' | 'bare', seconds: number) {
+async function start(mode: Mode): Promise<Proc> {
   const child = fork(join(import.meta.dirname, '..', 'sidecar', 'sidecar-proc.ts'), [mode], {
     execArgv: [
       '--import',
@@ -33,107 +45,139 @@ async function measure(mode: 'filter' | 'bare', seconds: number) {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const ready = await new Promise<Ready>((r) => child.once('message', (m) => r(m as Ready)));
-  const opts = {
-    url: `https://127.0.0.1:${ready.port}/api/orders/1`,
-    connections: 10,
-    tlsOptions: { ca: ready.ca, cert: ready.cert, key: ready.key },
-  };
-  await autocannon({ ...opts, duration: 1 }); // warm-up: JIT, TLS sessions
-  const cpu0 = await ask<NodeJS.CpuUsage>(child, { cmd: 'cpu' }, 'cpu');
-  const r = await autocannon({ ...opts, duration: seconds });
-  const cpu1 = await ask<NodeJS.CpuUsage>(child, { cmd: 'cpu' }, 'cpu');
-  const exited = new Promise((res) => child.once('exit', res));
-  child.send({ cmd: 'stop' });
-  await exited;
-  const cpuUs = cpu1.user + cpu1.system - cpu0.user - cpu0.system;
-  process.stderr.write(
-    `  ${mode}: ${r.requests.average.toFixed(0)} req/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, non-2xx ${r.non2xx}\n`,
-  );
-  return {
-    rps: r.requests.average,
-    p50: r.latency.p50,
-    p90: r.latency.p90,
-    p99: r.latency.p99,
-    p999: r.latency.p99_9,
-    max: r.latency.max,
-    total: r.requests.total,
-    non2xx: r.non2xx,
-    cpuPerRequestUs: cpuUs / Math.max(1, r.requests.total),
-  };
+  return { child, ready };
 }
 
-type Measured = Awaited<ReturnType<typeof measure>>;
+async function stop(p: Proc): Promise<void> {
+  const exited = new Promise((res) => p.child.once('exit', res));
+  p.child.send({ cmd: 'stop' });
+  await exited;
+}
 
-const middle = <T>(xs: T[], by: (x: T) => number): T => [...xs].sort((a, b) => by(a) - by(b))[Math.floor(xs.length / 2)] as T;
+interface Burst {
+  rps: number;
+  total: number;
+  non2xx: number;
+  p50: number;
+  p99: number;
+  cpuPerRequestUs: number;
+}
 
-/**
- * Rounds of the two sidecars one after the other (filter, bare, filter, bare, …): this machine's
- * speed drifts over a minute by more than the filter costs, so each round's ratio compares two
- * neighbouring runs, and the median round is the figure.
- */
-export async function run(opts: { quick: boolean }): Promise<SuiteResult> {
-  const seconds = opts.quick ? 2 : 6;
-  const rounds = opts.quick ? 1 : 5;
-  const pairs: { withFilter: Measured; bare: Measured; ratio: number }[] = [];
-  for (let i = 0; i < rounds; i++) {
-    const withFilter = await measure('filter', seconds);
-    const bare = await measure('bare', seconds);
-    if (withFilter.non2xx || bare.non2xx)
-      throw new Error(`the benchmark flow must be allowed: ${withFilter.non2xx} and ${bare.non2xx} non-2xx replies`);
-    pairs.push({ withFilter, bare, ratio: withFilter.rps / bare.rps });
-    process.stderr.write(`  round ${i + 1}/${rounds}: ratio ${(withFilter.rps / bare.rps).toFixed(3)}\n`);
+const CONNECTIONS = 10;
+
+/** One burst of load on one sidecar; its CPU per request from its own process. */
+async function burst(p: Proc, protocol: Protocol, seconds: number): Promise<Burst> {
+  const { port, ca, cert, key } = p.ready;
+  const cpu0 = await ask<NodeJS.CpuUsage>(p.child, { cmd: 'cpu' }, 'cpu');
+  let r: Omit<Burst, 'cpuPerRequestUs'>;
+  if (protocol === 'http1') {
+    const a = await autocannon({
+      url: `https://127.0.0.1:${port}/api/orders/1`,
+      connections: CONNECTIONS,
+      duration: seconds,
+      tlsOptions: { ca, cert, key },
+    });
+    r = { rps: a.requests.total / seconds, total: a.requests.total, non2xx: a.non2xx, p50: a.latency.p50, p99: a.latency.p99 };
+  } else {
+    // The same 10 requests in flight: 2 sessions of 5 streams.
+    const h = await h2load({
+      origin: `https://127.0.0.1:${port}`,
+      path: '/api/orders/1',
+      authority: 'app',
+      sessions: 2,
+      streams: CONNECTIONS / 2,
+      seconds,
+      tls: { ca, cert, key },
+    });
+    r = { rps: h.rps, total: h.total, non2xx: h.non2xx + h.errors, p50: h.p50, p99: h.p99 };
   }
-  const { withFilter, bare, ratio } = middle(pairs, (p) => p.ratio);
-  const rows: Row[] = [
-    {
-      name: 'sidecar with the filter: requests per second (autocannon, 10 connections, mTLS)',
-      unit: 'req/s',
-      median: withFilter.rps,
-      samples: withFilter.total,
-      extra: {
-        kind: 'filter',
-        p50ms: withFilter.p50,
-        p90ms: withFilter.p90,
-        p99ms: withFilter.p99,
-        p999ms: withFilter.p999,
-        maxMs: withFilter.max,
-        cpuPerRequestUs: Number(withFilter.cpuPerRequestUs.toFixed(1)),
-      },
-    },
-    {
-      name: 'same sidecar without the filter: requests per second',
-      unit: 'req/s',
-      median: bare.rps,
-      samples: bare.total,
-      extra: {
-        kind: 'bare',
-        p50ms: bare.p50,
-        p90ms: bare.p90,
-        p99ms: bare.p99,
-        p999ms: bare.p999,
-        maxMs: bare.max,
-        cpuPerRequestUs: Number(bare.cpuPerRequestUs.toFixed(1)),
-      },
-    },
-    {
-      name: 'throughput with / without the filter (median round)',
-      unit: 'ratio',
-      median: ratio,
-      min: Math.min(...pairs.map((p) => p.ratio)),
-      max: Math.max(...pairs.map((p) => p.ratio)),
-      samples: pairs.length,
-      extra: { rounds: pairs.map((p) => p.ratio.toFixed(3)).join(' ') },
-    },
-    {
-      name: "the filter's share of the sidecar's CPU per request",
-      unit: '%',
-      median: (100 * (withFilter.cpuPerRequestUs - bare.cpuPerRequestUs)) / withFilter.cpuPerRequestUs,
-      samples: 1,
-      extra: { withUs: withFilter.cpuPerRequestUs, withoutUs: bare.cpuPerRequestUs },
-    },
-  ];
-  const budgets = opts.quick
-    ? []
-    : [{ name: 'local sidecar throughput with / without the filter', limit: 0.95, unit: 'ratio', measured: ratio, met: ratio >= 0.95 }];
+  const cpu1 = await ask<NodeJS.CpuUsage>(p.child, { cmd: 'cpu' }, 'cpu');
+  const cpuUs = cpu1.user + cpu1.system - cpu0.user - cpu0.system;
+  return { ...r, cpuPerRequestUs: cpuUs / Math.max(1, r.total) };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+
+export async function run(opts: { quick: boolean }): Promise<SuiteResult> {
+  const seconds = opts.quick ? 1 : 3;
+  const rounds = opts.quick ? 1 : 8;
+  const procs: Record<Mode, Proc> = { filter: await start('filter'), bare: await start('bare') };
+  const rows: Row[] = [];
+  const budgets: Budget[] = [];
+  try {
+    for (const protocol of ['http1', 'http2'] as const) {
+      // Warm-up: JIT, TLS sessions, connection pools.
+      for (const m of ['filter', 'bare'] as const) await burst(procs[m], protocol, 1);
+      const runs: Record<Mode, Burst[]> = { filter: [], bare: [] };
+      const ratios: number[] = [];
+      for (let i = 0; i < rounds; i++) {
+        const order: Mode[] = i % 2 === 0 ? ['filter', 'bare'] : ['bare', 'filter'];
+        for (const m of order) {
+          const b = await burst(procs[m], protocol, seconds);
+          if (b.non2xx) throw new Error(`the benchmark flow must be allowed: ${b.non2xx} non-2xx replies (${m}, ${protocol})`);
+          runs[m].push(b);
+        }
+        const ratio = (runs.filter[i] as Burst).rps / (runs.bare[i] as Burst).rps;
+        ratios.push(ratio);
+        process.stderr.write(
+          `  ${protocol} round ${i + 1}/${rounds}: filter ${(runs.filter[i] as Burst).rps.toFixed(0)} req/s, bare ${(runs.bare[i] as Burst).rps.toFixed(0)} req/s, ratio ${ratio.toFixed(3)}\n`,
+        );
+      }
+      const label = protocol === 'http1' ? 'HTTP/1.1' : 'HTTP/2';
+      const ratio = median(ratios);
+      const cpu = (m: Mode) => median(runs[m].map((b) => b.cpuPerRequestUs));
+      for (const m of ['filter', 'bare'] as const)
+        rows.push({
+          name: `${label}: sidecar ${m === 'filter' ? 'with' : 'without'} the filter, requests per second (${CONNECTIONS} in flight, mTLS)`,
+          unit: 'req/s',
+          median: median(runs[m].map((b) => b.rps)),
+          min: Math.min(...runs[m].map((b) => b.rps)),
+          max: Math.max(...runs[m].map((b) => b.rps)),
+          samples: runs[m].reduce((n, b) => n + b.total, 0),
+          extra: {
+            kind: m,
+            protocol,
+            p50ms: median(runs[m].map((b) => b.p50)),
+            p99ms: median(runs[m].map((b) => b.p99)),
+            cpuPerRequestUs: Number(cpu(m).toFixed(1)),
+          },
+        });
+      rows.push(
+        {
+          name: `${label}: throughput with / without the filter (median of ${rounds} rounds)`,
+          unit: 'ratio',
+          median: ratio,
+          min: Math.min(...ratios),
+          max: Math.max(...ratios),
+          samples: ratios.length,
+          extra: { kind: 'ratio', protocol, rounds: ratios.map((r) => r.toFixed(3)).join(' ') },
+        },
+        {
+          name: `${label}: CPU per request of the sidecar's process, with / without the filter`,
+          unit: 'µs',
+          median: cpu('filter') - cpu('bare'),
+          samples: rounds,
+          extra: {
+            kind: 'cpu',
+            protocol,
+            withUs: Number(cpu('filter').toFixed(1)),
+            withoutUs: Number(cpu('bare').toFixed(1)),
+            share: Number(((100 * (cpu('filter') - cpu('bare'))) / cpu('filter')).toFixed(1)),
+          },
+        },
+      );
+      if (!opts.quick)
+        budgets.push({
+          name: `local sidecar throughput with / without the filter, ${label}`,
+          limit: 0.95,
+          unit: 'ratio',
+          measured: ratio,
+          met: ratio >= 0.95,
+        });
+    }
+  } finally {
+    await stop(procs.filter);
+    await stop(procs.bare);
+  }
   return { suite: 'sidecar', rows, budgets };
 }

@@ -8,6 +8,7 @@ import { loadPaths } from '../../control/policy/load.js';
 import type { Workload } from '../../control/policy/model.js';
 import type { OutboundPeer } from '../../envoy/sidecar/outbound.js';
 import { Sidecar } from '../../envoy/sidecar/sidecar.js';
+import { renewalProblem, type SvidSource, type TlsMaterial } from '../../envoy/sidecar/svid.js';
 import { DEFAULT_STATE, defineCommand, flag, type OptionsOf } from '../support/flags.js';
 import { hostPortArg, JWT_FLAGS, LIMIT_FLAGS, limitsArg, portArg, UsageError } from '../support/targets.js';
 
@@ -19,6 +20,7 @@ const FLAGS = {
   ),
   inbound: flag.required('--inbound <port>', 'inbound mTLS port (0: any free port)'),
   upstream: flag.required('--upstream <host:port>', 'the app behind the sidecar'),
+  upstreamHttp2: flag.bool('--upstream-http2', 'the app speaks HTTP/2 (cleartext, prior knowledge): gRPC services'),
   outbound: flag.string('--outbound <port>', 'loopback port for the app’s outbound calls'),
   adminPort: flag.string('--admin-port <port>', 'loopback admin: /stats/prometheus, /ready'),
   als: flag.string(
@@ -58,17 +60,28 @@ async function runSidecar(o: OptionsOf<typeof FLAGS>): Promise<number> {
   const me = o.workload.startsWith('spiffe://') ? o.workload : workloads.find((w) => w.name === o.workload)?.identity;
   if (!me) throw new UsageError(`--workload ${o.workload}: give a SPIFFE ID, or a workload name with --policy DIR`);
   const trustDomain = me.replace(/^spiffe:\/\//, '').split('/')[0] as string;
-  let tls: { caPem: string; certPem: string; keyPem: string };
+  // The SVID, and where its renewals come from: the files again (an agent such as SPIRE's, or
+  // cert-manager, rewrites them before they expire), or the CA in --state.
+  let tls: TlsMaterial;
+  let renewSvid: SvidSource;
   if (o.cert || o.key || o.ca) {
-    if (!o.cert || !o.key || !o.ca) throw new UsageError('--cert, --key and --ca go together');
-    for (const f of [o.cert, o.key, o.ca]) if (!existsSync(f)) throw new UsageError(`${f} does not exist`);
-    tls = { certPem: readFileSync(o.cert, 'utf8'), keyPem: readFileSync(o.key, 'utf8'), caPem: readFileSync(o.ca, 'utf8') };
+    const { cert, key, ca } = o;
+    if (!cert || !key || !ca) throw new UsageError('--cert, --key and --ca go together');
+    for (const f of [cert, key, ca]) if (!existsSync(f)) throw new UsageError(`${f} does not exist`);
+    renewSvid = async () => ({ certPem: readFileSync(cert, 'utf8'), keyPem: readFileSync(key, 'utf8'), caPem: readFileSync(ca, 'utf8') });
+    tls = await renewSvid();
+    const refused = renewalProblem(tls, me);
+    if (refused) throw new UsageError(`--cert ${cert}: ${refused}`);
   } else {
     const found = findCa(o.state);
     const refused = found.ok ? svidProblem(found.value, me) : found.problems[0];
     if (!found.ok || refused) throw new UsageError(`${refused ? problemText(refused) : ''} (or pass --cert, --key and --ca)`);
-    const svid = await issueSvid(found.value, me);
-    tls = { caPem: found.value.certPem, certPem: svid.chainPem, keyPem: svid.keyPem };
+    const issuer = found.value;
+    renewSvid = async () => {
+      const svid = await issueSvid(issuer, me);
+      return { caPem: issuer.certPem, certPem: svid.chainPem, keyPem: svid.keyPem };
+    };
+    tls = await renewSvid();
   }
   for (const a of o.als?.split(',') ?? []) hostPortArg('--als', a.trim());
   for (const a of o.control.split(',')) hostPortArg('--control', a.trim());
@@ -86,8 +99,9 @@ async function runSidecar(o: OptionsOf<typeof FLAGS>): Promise<number> {
     control: o.control,
     controlIdentity: o.controlIdentity ?? `spiffe://${trustDomain}${CONTROL_IDENTITY_PATH}`,
     tls,
+    renewSvid,
     inboundPort: portArg('--inbound', o.inbound, true),
-    upstream: hostPortArg('--upstream', o.upstream),
+    upstream: { ...hostPortArg('--upstream', o.upstream), protocol: o.upstreamHttp2 ? 'http2' : 'http1' },
     ...(o.outbound !== undefined ? { outboundPort: portArg('--outbound', o.outbound, true), peers } : {}),
     ...(o.adminPort !== undefined ? { adminPort: portArg('--admin-port', o.adminPort, true) } : {}),
     ...(o.jwks

@@ -18,7 +18,7 @@ import { loadPaths } from '../../control/policy/load.js';
 import type { Workload } from '../../control/policy/model.js';
 import { ControlServer } from '../../control/serve/control-server.js';
 import type { AccessRecord } from '../../envoy/sidecar/inbound.js';
-import { startOutbound } from '../../envoy/sidecar/outbound.js';
+import { type Outbound, startOutbound } from '../../envoy/sidecar/outbound.js';
 import { Sidecar } from '../../envoy/sidecar/sidecar.js';
 
 export const DEMO_ISSUER = 'https://idp.shop.example';
@@ -43,7 +43,7 @@ interface Member {
   workload: Workload;
   app: Server;
   sidecar: Sidecar;
-  outbound: Server;
+  outbound: Outbound;
   records: AccessRecord[];
 }
 
@@ -129,7 +129,7 @@ export class DemoMesh {
       als: `127.0.0.1:${this.control.xdsPort}`,
       onRecord: (r) => records.push(r),
     });
-    this.members.set(workload.name, { workload, app, sidecar, outbound: undefined as unknown as Server, records });
+    this.members.set(workload.name, { workload, app, sidecar, outbound: undefined as unknown as Outbound, records });
   }
 
   private async startOutbound(m: Member): Promise<void> {
@@ -155,7 +155,7 @@ export class DemoMesh {
     if (f.claims) headers.authorization = `Bearer ${await this.signer(f.claims, f.to)}`;
     let status: number | 'refused';
     const source = this.members.get(f.from);
-    if (source) status = await plain((source.outbound.address() as AddressInfo).port, f.to, f.method, f.path, headers);
+    if (source) status = await plain(source.outbound.port, f.to, f.method, f.path, headers);
     else {
       const svid = f.from.startsWith('spiffe://') ? await issueSvid(this.ca, f.from) : undefined;
       status = await direct(dest.sidecar.inboundPort, this.ca.certPem, svid, f.method, f.path, headers);
@@ -166,8 +166,7 @@ export class DemoMesh {
   async stop(): Promise<void> {
     for (const m of this.members.values()) {
       await m.sidecar.stop();
-      m.outbound.closeAllConnections();
-      m.outbound.close();
+      await m.outbound.close();
       m.app.close();
     }
     await this.control.stop();

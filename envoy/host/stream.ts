@@ -265,6 +265,22 @@ export class HttpStream {
     return { action: dataAction(r) };
   }
 
+  /** Response trailers (gRPC's status comes in them), after the response body. */
+  onResponseTrailers(trailers: HeaderMap | readonly Header[]): { action: TrailersAction | 'LocalReply'; localReply?: LocalReply } {
+    this.live();
+    adoptHeaderMap(this.ctx, MapType.ResponseTrailers, trailers);
+    if (this.mode !== 'normal' || this.ctx.localReply) return { action: 'Continue' };
+    this.ctx.phase = 'response_trailers';
+    const r = this.invoke(this.vm.callbacks.responseTrailers, 'proxy_on_response_trailers', this.ctx.responseTrailers.length);
+    if (typeof r === 'object') return { action: 'LocalReply', localReply: r };
+    return { action: trailersAction(r) };
+  }
+
+  /** Response trailers as the module left them. */
+  get responseTrailers(): readonly Header[] {
+    return this.ctx.responseTrailers.entries();
+  }
+
   get responseBody(): Buffer {
     const b = this.ctx.responseBody;
     return Buffer.from(b.buffer, b.byteOffset, b.byteLength);

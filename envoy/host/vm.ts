@@ -55,6 +55,7 @@ export interface StreamCallbacks {
   readonly requestTrailers: WasmFunction | undefined;
   readonly responseHeaders: WasmFunction | undefined;
   readonly responseBody: WasmFunction | undefined;
+  readonly responseTrailers: WasmFunction | undefined;
   readonly log: WasmFunction | undefined;
   readonly done: WasmFunction | undefined;
   readonly delete: WasmFunction | undefined;
@@ -69,6 +70,7 @@ function streamCallbacks(exports: Record<string, WebAssembly.ExportValue>): Stre
     requestTrailers: fn('proxy_on_request_trailers'),
     responseHeaders: fn('proxy_on_response_headers'),
     responseBody: fn('proxy_on_response_body'),
+    responseTrailers: fn('proxy_on_response_trailers'),
     log: fn('proxy_on_log'),
     done: fn('proxy_on_done'),
     delete: fn('proxy_on_delete'),

@@ -1,25 +1,41 @@
 /**
  * The inbound side of the local sidecar: mTLS that requires a client certificate from the mesh
- * CA, the connection manager's path handling, then every request through the Proxy-Wasm module
- * (as Envoy runs it) and, if it continues, to the upstream app (HTTP/1.1). The module's decision
- * record is handed to `onRecord` for the access log.
+ * CA, HTTP/1.1 and HTTP/2 (chosen by ALPN, as Envoy's AUTO codec), the connection manager's path
+ * handling, then every request through the Proxy-Wasm module (as Envoy runs it) and, if it
+ * continues, to the upstream app over HTTP/1.1 or HTTP/2 (gRPC apps need it), its response
+ * headers and trailers through the module on the way back. The module's decision record is
+ * handed to `onRecord` for the access log.
  */
-import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
-import { createServer, type Server } from 'node:https';
+import { createSecureServer, type Http2SecureServer } from 'node:http2';
+import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { CONNECTION_LIMITS, type ConnectionLimits } from '../../contracts/connection-limits.js';
 import { DECISION_KEY } from '../../contracts/decision-record.js';
 import { JWT_METADATA } from '../../contracts/jwt.js';
 import { connectionManagerPath } from '../../contracts/request-path.js';
 import { uriSans } from '../../contracts/svid.js';
-import { type Header, HeaderMap, type HttpStream, type LocalReply, type StreamInfo } from '../host/host.js';
+import { type Header, HeaderMap, type HttpStream, type StreamInfo } from '../host/host.js';
+import {
+  authorityOf,
+  type DownstreamRequest,
+  type DownstreamResponse,
+  hasNoBody,
+  isGrpc,
+  isHttp2,
+  relay,
+  sendError,
+  sendLocalReply,
+} from './downstream.js';
 import { HOP_BY_HOP } from './hop-by-hop.js';
 import type { JwtVerifier } from './jwt.js';
 import type { PolicyHolder } from './policy-holder.js';
+import type { TlsMaterial } from './svid.js';
+import { Http1Upstream, Http2Upstream, headerObject, type Upstream, type UpstreamProtocol, type UpstreamResponse } from './upstream.js';
 
 export interface InboundOptions {
-  tls: { caPem: string; certPem: string; keyPem: string };
-  upstream: { host: string; port: number };
+  tls: TlsMaterial;
+  /** The app behind the sidecar; HTTP/1.1 unless `protocol` says http2 (cleartext, prior knowledge). */
+  upstream: { host: string; port: number; protocol?: UpstreamProtocol };
   policy: PolicyHolder;
   /** Benchmarks only (never a flag): the same proxy with the module left out, for a ratio. */
   withoutFilter?: boolean;
@@ -41,215 +57,337 @@ export interface AccessRecord {
   decision: string;
 }
 
-/** Per connection, not per request: parsing the peer certificate costs as much as a small request. */
-const peers = new WeakMap<TLSSocket, string | undefined>();
+/** What a connection tells about every request on it: read once, at its first request. */
+interface Connection {
+  peer: string | undefined;
+  info: StreamInfo;
+}
 
-function peerIdentity(req: IncomingMessage): string | undefined {
+const connections = new WeakMap<object, Connection>();
+
+function connectionOf(req: DownstreamRequest): Connection {
+  // HTTP/2: the session's socket (one object per session); HTTP/1.1: the socket itself.
   const socket = req.socket as TLSSocket;
-  if (peers.has(socket)) return peers.get(socket);
+  let c = connections.get(socket);
+  if (c) return c;
   // Envoy's connection.uri_san_peer_certificate: the first URI SAN.
-  const uri = uriSans(socket.getPeerCertificate?.())[0];
-  peers.set(socket, uri);
-  return uri;
-}
-
-function reply(res: ServerResponse, r: LocalReply, extra: Header[] = []): void {
-  res.statusCode = r.status;
-  for (const [k, v] of [...r.headers, ...extra]) if (!k.startsWith(':')) res.setHeader(k, v);
-  res.end(Buffer.from(r.body));
-}
-
-export function startInbound(o: InboundOptions, port: number, host = '127.0.0.1'): Promise<Server> {
-  const limits = o.limits ?? CONNECTION_LIMITS;
-  const server = createServer(
-    {
-      ca: o.tls.caPem,
-      cert: o.tls.certPem,
-      key: o.tls.keyPem,
-      requestCert: true,
-      rejectUnauthorized: true,
-      // A connection that never finishes its handshake, or its request headers, is closed.
-      handshakeTimeout: limits.handshakeTimeoutMs,
-      headersTimeout: limits.headersTimeoutMs,
-      // The whole request, body included, within Node's default (and never less than the headers' bound).
-      requestTimeout: Math.max(300_000, limits.headersTimeoutMs),
-      keepAliveTimeout: limits.idleTimeoutMs,
-      connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs),
+  const peer = uriSans(socket.getPeerCertificate?.())[0];
+  c = {
+    peer,
+    info: {
+      connection: {
+        ...(peer ? { uriSanPeerCertificate: peer } : {}),
+        tlsVersion: socket.getProtocol?.() ?? 'TLSv1.3',
+        mtls: peer !== undefined,
+      },
+      source: { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 },
+      destination: { address: socket.localAddress ?? '', port: socket.localPort ?? 0 },
+      protocol: isHttp2(req) ? 'HTTP/2' : req.httpVersion === '1.0' ? 'HTTP/1.0' : 'HTTP/1.1',
     },
-    (req, res) => {
-      void handle(o, req, res).catch(() => {
-        // Nothing is allowed because something broke.
-        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' }).end('internal error\n');
-      });
-    },
-  );
-  // Idle connections (nothing sent for this long, including after the handshake) are closed,
-  // and past the limit new connections are refused, as Envoy's connection_limit filter does.
-  server.setTimeout(limits.idleTimeoutMs);
-  server.maxConnections = limits.maxConnections;
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve(server));
-  });
+  };
+  connections.set(socket, c);
+  return c;
 }
 
-async function handle(o: InboundOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const peer = peerIdentity(req);
-  const log = (status: number, details: string, decision = '') =>
-    o.onRecord?.({
-      time: new Date().toISOString(),
-      peer,
-      method: req.method ?? '',
-      authority: req.headers.host ?? '',
-      path: req.url ?? '',
-      status,
-      details,
-      decision,
-    });
-  // What Envoy's connection manager does before any filter (contracts/request-path.ts); `perimeter check` does the same.
-  const path = connectionManagerPath(req.url ?? '/');
-  if (!path.ok) {
-    res.writeHead(path.status, { 'content-type': 'text/plain' }).end('Bad Request\n');
-    log(400, path.details);
-    return;
-  }
-  if (o.withoutFilter) return proxy(o, req, res, path.path, peer, undefined, log);
-  const current = o.policy.current;
-  if (!current) {
-    // As Envoy without the ECDS config and no default: nothing passes.
-    res.writeHead(500, { 'content-type': 'text/plain' }).end('perimeter: no policy received yet\n');
-    log(500, 'filter_config_not_found');
-    return;
-  }
-  const headers: Header[] = [
-    [':method', req.method ?? 'GET'],
-    [':path', path.path],
-    [':authority', req.headers.host ?? ''],
+/** Request headers as the module sees them: pseudo-headers first, then the caller's own (lower-case), not hop-by-hop ones. */
+function requestHeaders(req: DownstreamRequest, method: string, path: string, authority: string): Header[] {
+  const out: Header[] = [
+    [':method', method],
+    [':path', path],
+    [':authority', authority],
     [':scheme', 'https'],
   ];
-  for (let i = 0; i < req.rawHeaders.length; i += 2) {
-    const k = (req.rawHeaders[i] as string).toLowerCase();
-    // Host is already :authority.
-    if (!HOP_BY_HOP.has(k) && k !== 'host' && k !== 'x-forwarded-client-cert') headers.push([k, req.rawHeaders[i + 1] as string]);
+  const raw = req.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const k = (raw[i] as string).toLowerCase();
+    // Host is :authority; the client certificate header is the sidecar's to set.
+    if (k.charCodeAt(0) === 0x3a || HOP_BY_HOP.has(k) || k === 'host' || k === 'x-forwarded-client-cert') continue;
+    out.push([k, raw[i + 1] as string]);
   }
-  let claims: Record<string, unknown> | undefined;
-  if (o.jwt) {
-    const jwt = await o.jwt.verify(req.headers.authorization);
-    if (jwt.kind === 'rejected') {
-      res
-        .writeHead(401, { 'content-type': 'text/plain', 'www-authenticate': 'Bearer realm="perimeter", error="invalid_token"' })
-        .end('Jwt verification fails\n');
-      log(401, 'jwt_authn_access_denied{Jwt_verification_fails}');
-      return;
-    }
-    if (jwt.kind === 'verified') claims = jwt.payload as Record<string, unknown>;
-  }
-  const socket = req.socket as TLSSocket;
-  const info: StreamInfo = {
-    ...(claims ? { metadata: { [JWT_METADATA.filter]: { [JWT_METADATA.key]: claims } } } : {}),
-    connection: {
-      ...(peer ? { uriSanPeerCertificate: peer } : {}),
-      tlsVersion: socket.getProtocol?.() ?? 'TLSv1.3',
-      mtls: peer !== undefined,
-    },
-    source: { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 },
-    destination: { address: socket.localAddress ?? '', port: socket.localPort ?? 0 },
-    protocol: req.httpVersion === '1.0' ? 'HTTP/1.0' : 'HTTP/1.1',
-  };
-  const stream = current.plugin.newStream(info);
-  const record = () => Buffer.from(stream.filterState.get(DECISION_KEY) ?? new Uint8Array()).toString('utf8');
-  const noBody =
-    req.headers['content-length'] === '0' || (req.headers['content-length'] === undefined && !req.headers['transfer-encoding']);
-  // Off the wire: each character of Node's header strings is one byte, and reaches the module as that byte.
-  let outcome: { action: string; localReply?: LocalReply } = stream.onRequestHeaders(HeaderMap.of(headers, 'latin1'), noBody);
-  // A module that stops on headers wants the body first (our filter never does; --wasm may).
-  let body: Buffer | undefined;
-  if (outcome.action !== 'Continue' && outcome.action !== 'LocalReply' && !noBody) {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    outcome = stream.onRequestBody(Buffer.concat(chunks), true);
-    // What the module left of the body (it may rewrite it) is what goes upstream.
-    body = Buffer.from(stream.ctx.requestBody);
-  }
-  if (outcome.action === 'LocalReply' && outcome.localReply) {
-    reply(res, outcome.localReply, stream.replyHeaders?.filter(([k]) => k.startsWith('x-')) ?? []);
-    stream.finish();
-    log(outcome.localReply.status, outcome.localReply.details, record());
-    stream.release();
-    return;
-  }
-  proxy(o, req, res, path.path, peer, { stream, record, body }, log);
+  return out;
 }
 
 type Log = (status: number, details: string, decision?: string) => void;
 
-/** To the upstream app: what the module left of the request (all of it without a module). */
-function proxy(
-  o: InboundOptions,
-  req: IncomingMessage,
-  res: ServerResponse,
-  path: string,
-  peer: string | undefined,
-  filtered: { stream: HttpStream; record: () => string; body: Buffer | undefined } | undefined,
-  log: Log,
-): void {
-  const stream = filtered?.stream;
-  const record = filtered?.record ?? (() => '');
-  const body = filtered?.body;
-  // The stream ends once (the response ended, or the upstream failed): after release() the
-  // plugin hands it to the next request, so a late event must not touch it.
-  let ended = false;
-  const end = (status: number, details: string) => {
-    if (ended) return;
-    ended = true;
-    stream?.finish();
-    log(status, details, record());
-    stream?.release();
-  };
-  // Forward the request headers, with the peer identity as Envoy's XFCC (SANITIZE_SET).
-  const forward: Record<string, string | string[]> = {};
-  const pairs: readonly Header[] = stream ? stream.requestHeaders : rawPairs(req);
-  for (const [k, v] of pairs) {
-    if (k.startsWith(':') || HOP_BY_HOP.has(k) || k === 'host' || k === 'x-forwarded-client-cert') continue;
-    const prev = forward[k];
-    forward[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+export class Inbound {
+  private readonly upstream: Upstream;
+
+  constructor(
+    readonly server: Http2SecureServer,
+    private readonly o: InboundOptions,
+  ) {
+    const u = o.upstream;
+    this.upstream = u.protocol === 'http2' ? new Http2Upstream(`http://${u.host}:${u.port}`) : new Http1Upstream(u);
+    server.on('request', (req: DownstreamRequest, res: DownstreamResponse) => {
+      try {
+        this.handle(req, res);
+      } catch {
+        // Nothing is allowed because something broke.
+        sendError(req, res, 500, 'internal error\n');
+      }
+    });
   }
-  if (peer) forward['x-forwarded-client-cert'] = `URI=${peer}`;
-  const up = httpRequest(
-    {
-      host: o.upstream.host,
-      port: o.upstream.port,
-      method: req.method,
-      path,
-      headers: { ...forward, host: req.headers.host ?? '' },
-    },
-    (upRes) => {
-      const h: Header[] = [[':status', String(upRes.statusCode ?? 502)]];
-      for (let i = 0; i < upRes.rawHeaders.length; i += 2)
-        h.push([(upRes.rawHeaders[i] as string).toLowerCase(), upRes.rawHeaders[i + 1] as string]);
-      stream?.onResponseHeaders(HeaderMap.of(h, 'latin1'), false);
-      res.statusCode = upRes.statusCode ?? 502;
-      for (const [k, v] of stream ? stream.responseHeaders : h) if (!k.startsWith(':') && !HOP_BY_HOP.has(k)) res.setHeader(k, v);
-      upRes.pipe(res);
-      upRes.on('end', () => end(res.statusCode, 'via_upstream'));
-    },
-  );
-  // A caller that goes away (or whose body cannot be parsed) mid-request takes the upstream
-  // request with it: nothing is left holding a connection to the app.
-  req.on('close', () => {
-    if (!req.complete) up.destroy();
-  });
-  up.on('error', () => {
-    if (!res.headersSent) res.writeHead(503, { 'content-type': 'text/plain' }).end('upstream connect error\n');
-    end(503, 'upstream_reset_before_response_started');
-  });
-  if (body) up.end(body);
-  else req.pipe(up);
+
+  get port(): number {
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  /** A renewed SVID: new connections present it; connections already open keep theirs. */
+  setTls(tls: TlsMaterial): void {
+    this.server.setSecureContext({ ca: tls.caPem, cert: tls.certPem, key: tls.keyPem });
+  }
+
+  async close(): Promise<void> {
+    const closed = new Promise<void>((r) => this.server.close(() => r()));
+    // close() waits for connections in the middle of a request: end them all.
+    for (const s of this.open) s.destroy();
+    this.upstream.close();
+    await closed;
+  }
+
+  private readonly open = new Set<TLSSocket>();
+  /** Connections accepted (Envoy's downstream_cx_total). */
+  readonly stats = { connections: 0 };
+
+  track(socket: TLSSocket): void {
+    this.stats.connections++;
+    this.open.add(socket);
+    socket.once('close', () => this.open.delete(socket));
+  }
+
+  private handle(req: DownstreamRequest, res: DownstreamResponse): void {
+    const o = this.o;
+    const conn = connectionOf(req);
+    const method = req.method ?? 'GET';
+    const authority = authorityOf(req);
+    const log: Log = (status, details, decision = '') =>
+      o.onRecord?.({ time: new Date().toISOString(), peer: conn.peer, method, authority, path: req.url ?? '', status, details, decision });
+    // What Envoy's connection manager does before any filter (contracts/request-path.ts); `perimeter check` does the same.
+    const path = connectionManagerPath(req.url ?? '/');
+    if (!path.ok) {
+      sendError(req, res, path.status, 'Bad Request\n');
+      log(400, path.details);
+      return;
+    }
+    if (o.withoutFilter) {
+      this.proxy(
+        req,
+        res,
+        conn,
+        method,
+        path.path,
+        authority,
+        requestHeaders(req, method, path.path, authority),
+        undefined,
+        undefined,
+        log,
+      );
+      return;
+    }
+    const current = o.policy.current;
+    if (!current) {
+      // As Envoy without the ECDS config and no default: nothing passes.
+      sendError(req, res, 500, 'perimeter: no policy received yet\n');
+      log(500, 'filter_config_not_found');
+      return;
+    }
+    const headers = requestHeaders(req, method, path.path, authority);
+    if (!o.jwt) {
+      this.filter(req, res, conn, conn.info, method, path.path, authority, headers, log);
+      return;
+    }
+    void o.jwt.verify(req.headers.authorization).then(
+      (jwt) => {
+        if (jwt.kind === 'rejected') {
+          sendError(req, res, 401, 'Jwt verification fails\n', [['www-authenticate', 'Bearer realm="perimeter", error="invalid_token"']]);
+          log(401, 'jwt_authn_access_denied{Jwt_verification_fails}');
+          return;
+        }
+        const info =
+          jwt.kind === 'verified'
+            ? { ...conn.info, metadata: { [JWT_METADATA.filter]: { [JWT_METADATA.key]: jwt.payload as Record<string, unknown> } } }
+            : conn.info;
+        this.filter(req, res, conn, info, method, path.path, authority, headers, log);
+      },
+      () => sendError(req, res, 500, 'internal error\n'),
+    );
+  }
+
+  /** The request through the module, then upstream if it continues. */
+  private filter(
+    req: DownstreamRequest,
+    res: DownstreamResponse,
+    conn: Connection,
+    info: StreamInfo,
+    method: string,
+    path: string,
+    authority: string,
+    headers: readonly Header[],
+    log: Log,
+  ): void {
+    const current = this.o.policy.current;
+    if (!current) {
+      sendError(req, res, 500, 'perimeter: no policy received yet\n');
+      log(500, 'filter_config_not_found');
+      return;
+    }
+    const stream = current.plugin.newStream(info);
+    const noBody = hasNoBody(req);
+    // Off the wire: each character of Node's header strings is one byte, and reaches the module as that byte.
+    const map = HeaderMap.of(headers, 'latin1');
+    const outcome = stream.onRequestHeaders(map, noBody);
+    if (outcome.action === 'LocalReply') {
+      this.reject(req, res, stream, log);
+      return;
+    }
+    if (outcome.action === 'Continue' || noBody) {
+      this.proxy(
+        req,
+        res,
+        conn,
+        method,
+        path,
+        authority,
+        stream.requestHeaderMap === map ? headers : stream.requestHeaders,
+        stream,
+        undefined,
+        log,
+      );
+      return;
+    }
+    // A module that stops on headers wants the body first (our filter never does; --wasm may).
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.once('end', () => {
+      const body = stream.onRequestBody(Buffer.concat(chunks), true);
+      if (body.action === 'LocalReply') {
+        this.reject(req, res, stream, log);
+        return;
+      }
+      // What the module left of the body (it may rewrite it) is what goes upstream.
+      this.proxy(req, res, conn, method, path, authority, stream.requestHeaders, stream, Buffer.from(stream.ctx.requestBody), log);
+    });
+  }
+
+  /** The module's local reply (a 403 for a deny), passed through its response callbacks. */
+  private reject(req: DownstreamRequest, res: DownstreamResponse, stream: HttpStream, log: Log): void {
+    const reply = stream.localReply;
+    if (!reply) throw new Error('a local reply outcome without a reply');
+    sendLocalReply(req, res, reply, stream.replyHeaders?.filter(([k]) => k.startsWith('x-')) ?? []);
+    stream.finish();
+    log(reply.status, reply.details, record(stream));
+    stream.release();
+    // An unread body is left to the connection (HTTP/1.1 discards it; HTTP/2 resets the stream).
+    req.resume();
+  }
+
+  /** To the upstream app: what the module left of the request (all of it without a module). */
+  private proxy(
+    req: DownstreamRequest,
+    res: DownstreamResponse,
+    conn: Connection,
+    method: string,
+    path: string,
+    authority: string,
+    headers: readonly Header[],
+    stream: HttpStream | undefined,
+    body: Buffer | undefined,
+    log: Log,
+  ): void {
+    // The stream ends once (the response ended, or the upstream failed): after release() the
+    // plugin hands it to the next request, so a late event must not touch it.
+    let ended = false;
+    const end = (status: number, details: string) => {
+      if (ended) return;
+      ended = true;
+      stream?.finish();
+      log(status, details, stream ? record(stream) : '');
+      stream?.release();
+    };
+    const upstream = this.upstream;
+    const out = headerObject(
+      headers.filter(([k]) => k.charCodeAt(0) !== 0x3a && !HOP_BY_HOP.has(k) && k !== 'host' && k !== 'x-forwarded-client-cert'),
+    );
+    // The peer identity as Envoy's XFCC (SANITIZE_SET); gRPC over HTTP/2 needs TE: trailers.
+    if (conn.peer) out['x-forwarded-client-cert'] = `URI=${conn.peer}`;
+    if (upstream.protocol === 'http2' && isGrpc(req)) out.te = 'trailers';
+    const call = upstream.send(
+      { method, path, authority, headers: out },
+      (up: UpstreamResponse) => {
+        let headersOut: readonly Header[] = up.headers;
+        if (stream) {
+          const o = stream.onResponseHeaders(HeaderMap.of(up.headers, 'latin1'), false);
+          if (o.action === 'LocalReply' && o.localReply) {
+            up.body.destroy();
+            sendLocalReply(req, res, o.localReply);
+            end(o.localReply.status, o.localReply.details);
+            return;
+          }
+          headersOut = stream.responseHeaders;
+        }
+        const filtered: UpstreamResponse = stream
+          ? {
+              ...up,
+              onTrailers: (cb) =>
+                up.onTrailers((t) => {
+                  if (!t.length || ended) return cb(t);
+                  stream.onResponseTrailers(HeaderMap.of(t, 'latin1'));
+                  cb(stream.responseTrailers);
+                }),
+            }
+          : up;
+        relay(res, filtered, headersOut, (ok) => end(up.status, ok ? 'via_upstream' : 'upstream_reset_after_response_started'));
+      },
+      () => {
+        sendError(req, res, 503, 'upstream connect error\n');
+        end(503, 'upstream_reset_before_response_started');
+      },
+    );
+    // A caller that goes away (or whose body cannot be parsed) mid-request takes the upstream
+    // request with it: nothing is left holding a connection to the app.
+    req.once('close', () => {
+      if (!req.complete) call.abort();
+    });
+    if (body) call.body.end(body);
+    else req.pipe(call.body);
+  }
 }
 
-function rawPairs(req: IncomingMessage): Header[] {
-  const out: Header[] = [];
-  for (let i = 0; i < req.rawHeaders.length; i += 2)
-    out.push([(req.rawHeaders[i] as string).toLowerCase(), req.rawHeaders[i + 1] as string]);
-  return out;
+function record(stream: HttpStream): string {
+  const raw = stream.filterState.get(DECISION_KEY);
+  return raw ? Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('latin1') : '';
+}
+
+export function startInbound(o: InboundOptions, port: number, host = '127.0.0.1'): Promise<Inbound> {
+  const limits = o.limits ?? CONNECTION_LIMITS;
+  const server = createSecureServer({
+    ca: o.tls.caPem,
+    cert: o.tls.certPem,
+    key: o.tls.keyPem,
+    requestCert: true,
+    rejectUnauthorized: true,
+    // HTTP/2 or HTTP/1.1, by ALPN.
+    allowHTTP1: true,
+    // A connection that never finishes its handshake is closed.
+    handshakeTimeout: limits.handshakeTimeoutMs,
+  });
+  // HTTP/1.1 connections: the request headers within their bound, the whole request within
+  // Node's default (never less), and kept alive while idle up to the idle timeout.
+  // (With allowHTTP1 an HTTP/2 server takes these HTTP/1.1 settings; Node's types omit them.)
+  Object.assign(server, {
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: Math.max(300_000, limits.headersTimeoutMs),
+    keepAliveTimeout: limits.idleTimeoutMs,
+    connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs),
+  });
+  // Idle connections (and HTTP/2 sessions) are closed; past the limit new ones are refused, as
+  // Envoy's connection_limit filter does.
+  server.setTimeout(limits.idleTimeoutMs);
+  server.maxConnections = limits.maxConnections;
+  const inbound = new Inbound(server, o);
+  server.on('secureConnection', (s: TLSSocket) => inbound.track(s));
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve(inbound));
+  });
 }

@@ -3,12 +3,13 @@
  * policy over the same ECDS stream Envoy uses (ADS, with the workload's SVID), runs the module in
  * the Proxy-Wasm host for every inbound request, and keeps the last policy while the control
  * server is away; until the first policy arrives it denies everything. Outbound, it carries the
- * app's plain HTTP to the destination's sidecar over mTLS with the workload's SVID.
+ * app's plain HTTP (1.1, or 2 with prior knowledge) to the destination's sidecar over HTTP/2 and
+ * mTLS with the workload's SVID. Given a source of SVIDs, it renews its own before it expires,
+ * without dropping a connection.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Server as HttpServer } from 'node:http';
-import type { Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { ConnectionLimits } from '../../contracts/connection-limits.js';
 import { RESOURCE_NAME } from '../../contracts/ecds.js';
@@ -17,10 +18,12 @@ import { AlsClient } from '../../grpc/als-client.js';
 import { ProxyWasmHost } from '../host/host.js';
 import { accessEntry } from './access-entry.js';
 import { startAdmin } from './admin.js';
-import { type AccessRecord, startInbound } from './inbound.js';
+import { type AccessRecord, type Inbound, startInbound } from './inbound.js';
 import { JwtVerifier } from './jwt.js';
-import { type OutboundPeer, startOutbound } from './outbound.js';
+import { type Outbound, type OutboundPeer, startOutbound } from './outbound.js';
 import { PolicyHolder } from './policy-holder.js';
+import { SvidRenewer, type SvidSource, svidFacts, type TlsMaterial } from './svid.js';
+import type { UpstreamProtocol } from './upstream.js';
 import { XdsClient } from './xds-client.js';
 
 export interface SidecarOptions {
@@ -29,9 +32,12 @@ export interface SidecarOptions {
   control: string;
   /** The SPIFFE ID the control server must present; `spiffe://<td>` accepts any in the trust domain. */
   controlIdentity: string;
-  tls: { caPem: string; certPem: string; keyPem: string };
+  tls: TlsMaterial;
+  /** Where a renewed SVID comes from (absent: the SVID is never renewed). */
+  renewSvid?: SvidSource;
   inboundPort: number;
-  upstream: { host: string; port: number };
+  /** The app; HTTP/1.1 unless `protocol` is http2 (cleartext, prior knowledge: gRPC apps). */
+  upstream: { host: string; port: number; protocol?: UpstreamProtocol };
   /** Benchmarks only (never a flag): the same sidecar with the module left out. */
   withoutFilter?: boolean;
   /** Bearer tokens verified against this JWKS, claims to the module as Envoy's jwt_authn does; `audiences` as its provider's. */
@@ -58,8 +64,14 @@ export interface SidecarOptions {
 export class Sidecar {
   readonly policy: PolicyHolder;
   readonly xds: XdsClient;
-  private inbound!: Server;
-  private outbound: HttpServer | undefined;
+  private inbound!: Inbound;
+  private outbound: Outbound | undefined;
+  private renewer: SvidRenewer | undefined;
+  private readonly log: (event: string, fields: Record<string, unknown>) => void;
+  private readonly identity: string;
+  private readonly controlIdentity: string;
+  /** The SVID this sidecar presents now. */
+  tls: TlsMaterial;
   private admin: HttpServer | undefined;
   private ticker: NodeJS.Timeout | undefined;
   private xdsConnected = false;
@@ -68,6 +80,10 @@ export class Sidecar {
 
   private constructor(o: SidecarOptions) {
     const log = o.log ?? (() => {});
+    this.log = log;
+    this.identity = o.identity;
+    this.controlIdentity = o.controlIdentity;
+    this.tls = o.tls;
     const bytes = readFileSync(o.wasm);
     this.host = ProxyWasmHost.load(new Uint8Array(bytes), { vmId: 'perimeter', nodeId: o.identity, log: () => {} });
     const resourceName = o.resourceName ?? RESOURCE_NAME;
@@ -131,6 +147,12 @@ export class Sidecar {
       o.inboundPort,
     );
     if (o.outboundPort !== undefined) s.outbound = await startOutbound({ tls: o.tls, peers: o.peers ?? [] }, o.outboundPort);
+    if (o.renewSvid)
+      s.renewer = new SvidRenewer(o.tls, o.identity, o.renewSvid, {
+        renewed: (tls) => s.rotate(tls),
+        failed: (message) =>
+          s.log('svid renewal failed: keeping the current one', { message, notAfter: new Date(svidFacts(s.tls).notAfter).toISOString() }),
+      });
     if (o.adminPort !== undefined)
       s.admin = await startAdmin(
         { prometheus: () => s.host.metrics.prometheus(), hasPolicy: () => s.policy.current !== undefined, connected: () => s.xdsConnected },
@@ -144,11 +166,34 @@ export class Sidecar {
   }
 
   get inboundPort(): number {
-    return (this.inbound.address() as AddressInfo).port;
+    return this.inbound.port;
   }
 
   get outboundPort(): number | undefined {
-    return (this.outbound?.address() as AddressInfo | undefined)?.port;
+    return this.outbound?.port;
+  }
+
+  get stats(): { inboundConnections: number } {
+    return { inboundConnections: this.inbound.stats.connections };
+  }
+
+  /**
+   * Presents `tls` from now on: on new inbound connections, new sessions to peers, and the
+   * control server's and access log's next connections. What is open keeps its certificate.
+   */
+  rotate(tls: TlsMaterial): void {
+    this.tls = tls;
+    this.inbound.setTls(tls);
+    this.outbound?.setTls(tls);
+    this.xds.setTls({ ...tls, serverId: this.controlIdentity });
+    this.als?.setTls({ ...tls, serverId: this.controlIdentity });
+    const f = svidFacts(tls);
+    this.log('svid renewed', { identity: this.identity, serial: f.serial, notAfter: new Date(f.notAfter).toISOString() });
+  }
+
+  /** Renews the SVID now (when a source of SVIDs was given). */
+  async renewSvid(): Promise<void> {
+    await this.renewer?.renew();
   }
 
   /** The xDS version of the policy in force, or undefined (denying everything). */
@@ -162,14 +207,17 @@ export class Sidecar {
 
   async stop(): Promise<void> {
     clearInterval(this.ticker);
+    this.renewer?.stop();
     this.als?.close();
     this.xds.close();
     // close() waits for connections in the middle of a request: end them all, or a stop
     // could wait for a half-sent body until the idle timeout.
-    for (const srv of [this.inbound, this.outbound, this.admin]) {
-      if (!srv) continue;
-      const closed = new Promise<void>((r) => srv.close(() => r()));
-      srv.closeAllConnections();
+    await this.inbound.close();
+    await this.outbound?.close();
+    const admin = this.admin;
+    if (admin) {
+      const closed = new Promise<void>((r) => admin.close(() => r()));
+      admin.closeAllConnections();
       await closed;
     }
   }

@@ -74,7 +74,10 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
   /** Responses accepted, NACKs sent and connections made: for tests and the sidecar's stats. */
   readonly stats = { accepted: 0, rejected: 0, connects: 0 };
 
-  constructor(private readonly opts: XdsClientOptions) {
+  /** The client of a stream still open when the SVID was renewed: closed once that stream ends. */
+  private retiring: Client | undefined;
+
+  constructor(private opts: XdsClientOptions) {
     super();
     this.addresses = typeof opts.address === 'string' ? [opts.address] : [...opts.address];
     if (this.addresses.length === 0) throw new Error('an xDS client needs at least one control server address');
@@ -153,12 +156,30 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
     });
   }
 
+  /**
+   * A renewed SVID. The stream open now keeps its connection (made with the old one); every
+   * connection made from now on presents the new one.
+   */
+  setTls(tls: ClientTls): void {
+    this.opts = { ...this.opts, tls };
+    for (let i = 0; i < this.clients.length; i++) {
+      const c = this.clients[i];
+      this.clients[i] = undefined;
+      if (!c) continue;
+      if (this.call && i === this.at) {
+        this.retiring?.close();
+        this.retiring = c;
+      } else c.close();
+    }
+  }
+
   close(): void {
     this.stopped = true;
     clearTimeout(this.retry);
     this.call?.cancel();
     this.call = undefined;
     for (const c of this.clients) c?.close();
+    this.retiring?.close();
   }
 
   private connect(): void {
@@ -185,6 +206,8 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
     });
     call.on('status', (status: CallStatus) => {
       if (this.call === call) this.call = undefined;
+      this.retiring?.close();
+      this.retiring = undefined;
       this.emit('disconnected', status);
       this.scheduleReconnect();
     });

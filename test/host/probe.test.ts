@@ -151,6 +151,28 @@ test('a local reply from on_response_headers replaces the upstream response', ()
   assert.equal(o.localReply?.details, 'replaced_in_response');
 });
 
+test('response trailers reach proxy_on_response_trailers after the body, readable and changeable there (gRPC status)', () => {
+  const { request, line } = setup();
+  const { stream } = request(undefined);
+  stream.onResponseHeaders(
+    [
+      [':status', '200'],
+      ['content-type', 'application/grpc'],
+    ],
+    false,
+  );
+  stream.onResponseBody(new Uint8Array([0, 0, 0, 0, 0]), false);
+  const given: Header[] = [['grpc-status', '0']];
+  assert.equal(stream.onResponseTrailers(given).action, 'Continue');
+  // The response headers are still readable in the trailers callback.
+  assert.match(line('response_trailers ') ?? '', /^response_trailers \d+ 1 grpc-status 0 response :status 0$/);
+  assert.deepEqual(stream.responseTrailers, [
+    ['grpc-status', '0'],
+    ['x-probe-trailer', 'seen'],
+  ]);
+  assert.deepEqual(given, [['grpc-status', '0']]);
+});
+
 test('header status conversion: 1 → StopAllIterationAndWatermark (unless allowed), 2 → Continue, >4 → 4', () => {
   assert.equal(setup().request('stop').outcome.action, 'StopAllIterationAndWatermark');
   assert.equal(setup({ allowStop: true }).request('stop').outcome.action, 'StopIteration');
