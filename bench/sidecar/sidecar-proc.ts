@@ -3,8 +3,9 @@
  * small upstream app, and the app workload's sidecar, with the filter or (argv[2] = "bare")
  * without it. Prints the inbound port and the CA and client SVID the load generator uses.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { Session } from 'node:inspector';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,7 +48,24 @@ const sidecar = await Sidecar.start({
 while (sidecar.policyVersion === undefined) await new Promise((r) => setTimeout(r, 20));
 const client = await issueSvid(ca, 'spiffe://shop.example/ns/shop/sa/web');
 process.send?.({ port: sidecar.inboundPort, ca: ca.certPem, cert: client.chainPem, key: client.keyPem });
-process.on('message', (m: { cmd: string }) => {
+// A CPU profile of a window the parent chooses (the measured load, not start-up): profile-start,
+// then profile-stop with the directory to write it in.
+const inspector = new Session();
+process.on('message', (m: { cmd: string; dir?: string }) => {
   if (m.cmd === 'cpu') process.send?.({ cpu: process.cpuUsage() });
+  if (m.cmd === 'profile-start') {
+    inspector.connect();
+    inspector.post('Profiler.enable', () =>
+      inspector.post('Profiler.setSamplingInterval', { interval: 100 }, () => inspector.post('Profiler.start')),
+    );
+  }
+  if (m.cmd === 'profile-stop')
+    inspector.post('Profiler.stop', (err, r) => {
+      if (!err && m.dir) {
+        mkdirSync(m.dir, { recursive: true });
+        writeFileSync(join(m.dir, `sidecar-${bare ? 'bare' : 'filter'}.cpuprofile`), JSON.stringify(r.profile));
+      }
+      process.send?.({ profiled: !err });
+    });
   if (m.cmd === 'stop') void sidecar.stop().then(() => control.stop().then(() => process.exit(0)));
 });

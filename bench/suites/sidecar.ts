@@ -4,10 +4,12 @@
  * app's GET /api/orders/1 (allowed by the policy). Each sidecar runs in a process of its own
  * (with its control server and a small upstream app); both are up for the whole run and take
  * turns under load in short bursts, the order swapped every round, so that this machine's drift
- * (more than the filter costs, over a minute) falls on both alike. Each burst's CPU per request
- * is read from the sidecar's process, so the filter's share of it is shown too.
+ * (more than the filter costs, over a minute) falls on both alike; the median round is the
+ * figure, so that a burst a neighbour disturbed does not make it. Where taskset exists, the
+ * sidecars run on one core and the load generator on the other. Each burst's CPU per request is
+ * read from the sidecar's process, so the filter's share of it is shown too.
  */
-import { type ChildProcess, fork } from 'node:child_process';
+import { type ChildProcess, execFileSync, fork } from 'node:child_process';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { h2load } from '../sidecar/h2-load.js';
@@ -35,6 +37,16 @@ function ask<T>(child: ChildProcess, msg: object, key: string): Promise<T> {
   });
 }
 
+/** Pins a process (every thread) to a core; false where taskset is missing or refused. */
+function pin(pid: number, core: number): boolean {
+  try {
+    execFileSync('taskset', ['-a', '-c', '-p', String(core), String(pid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 async function start(mode: Mode): Promise<Proc> {
   const child = fork(join(import.meta.dirname, '..', 'sidecar', 'sidecar-proc.ts'), [mode], {
     execArgv: [
@@ -45,6 +57,7 @@ async function start(mode: Mode): Promise<Proc> {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const ready = await new Promise<Ready>((r) => child.once('message', (m) => r(m as Ready)));
+  pin(child.pid as number, 1);
   return { child, ready };
 }
 
@@ -99,8 +112,9 @@ async function burst(p: Proc, protocol: Protocol, seconds: number): Promise<Burs
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
 export async function run(opts: { quick: boolean }): Promise<SuiteResult> {
-  const seconds = opts.quick ? 1 : 3;
-  const rounds = opts.quick ? 1 : 8;
+  const seconds = opts.quick ? 1 : 2;
+  const rounds = opts.quick ? 1 : 20;
+  const pinned = pin(process.pid, 0);
   const procs: Record<Mode, Proc> = { filter: await start('filter'), bare: await start('bare') };
   const rows: Row[] = [];
   const budgets: Budget[] = [];
@@ -150,7 +164,7 @@ export async function run(opts: { quick: boolean }): Promise<SuiteResult> {
           min: Math.min(...ratios),
           max: Math.max(...ratios),
           samples: ratios.length,
-          extra: { kind: 'ratio', protocol, rounds: ratios.map((r) => r.toFixed(3)).join(' ') },
+          extra: { kind: 'ratio', protocol, pinned: pinned ? 'yes' : 'no', seconds, rounds: ratios.map((r) => r.toFixed(3)).join(' ') },
         },
         {
           name: `${label}: CPU per request of the sidecar's process, with / without the filter`,

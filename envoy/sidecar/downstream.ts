@@ -41,24 +41,33 @@ export function isGrpc(req: DownstreamRequest): boolean {
 
 /**
  * Writes an upstream response: status and headers (`headers`, as the filter left them), the body
- * as it comes, then its trailers. `done` is called once, when the response has ended or failed.
+ * as it comes, then its trailers (through `trailers`, when the filter sees them). `done` is called
+ * once, when the response has ended or failed.
  */
-export function relay(res: DownstreamResponse, up: UpstreamResponse, headers: readonly Header[], done: (ok: boolean) => void): void {
+export function relay(
+  res: DownstreamResponse,
+  up: UpstreamResponse,
+  headers: readonly Header[],
+  trailers: ((t: readonly Header[]) => readonly Header[]) | undefined,
+  done: (ok: boolean) => void,
+): void {
   res.writeHead(up.status, headerObject(headers));
   let finished = false;
-  const end = (ok: boolean) => {
-    if (finished) return;
-    finished = true;
-    done(ok);
-  };
-  up.onTrailers((trailers) => {
-    if (trailers.length && !res.writableEnded) res.addTrailers(headerObject(trailers) as Record<string, string>);
+  up.onTrailers((t) => {
+    const out = trailers && t.length ? trailers(t) : t;
+    if (out.length && !res.writableEnded) res.addTrailers(headerObject(out) as Record<string, string>);
     res.end();
-    end(true);
+    if (!finished) {
+      finished = true;
+      done(true);
+    }
   });
   up.body.on('error', () => {
     res.destroy();
-    end(false);
+    if (!finished) {
+      finished = true;
+      done(false);
+    }
   });
   up.body.pipe(res as NodeJS.WritableStream, { end: false });
 }

@@ -88,7 +88,7 @@ export class Outbound {
     if (isGrpc(req)) headers.te = 'trailers';
     const call = this.pool(peer).send(
       { method: req.method ?? 'GET', path: req.url ?? '/', authority, headers },
-      (up) => relay(res, up, up.headers, () => {}),
+      (up) => relay(res, up, up.headers, undefined, () => {}),
       (e) => sendError(req, res, 503, `upstream connect error: ${e.message}\n`),
     );
     req.once('close', () => {

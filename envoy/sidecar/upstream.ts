@@ -70,6 +70,30 @@ export function headerObject(pairs: readonly Header[], into: OutgoingHttpHeaders
   return into;
 }
 
+// Per-request objects here are classes, and callbacks are passed inline: under tsx (how the CLI
+// runs) a closure given a name (a const, an object-literal property) is wrapped in a
+// defineProperty call each time it is made, which costs a request about 0.3 µs apiece.
+
+class Http1Response implements UpstreamResponse {
+  readonly status: number;
+  readonly headers: Header[];
+  constructor(readonly body: IncomingMessage) {
+    this.status = body.statusCode ?? 502;
+    this.headers = forwardable(body.rawHeaders);
+  }
+  onTrailers(cb: (trailers: readonly Header[]) => void): void {
+    const res = this.body;
+    res.once('end', () => cb(forwardable(res.rawTrailers)));
+  }
+}
+
+class Http1Call implements UpstreamCall {
+  constructor(readonly body: ClientRequest) {}
+  abort(): void {
+    this.body.destroy();
+  }
+}
+
 /** HTTP/1.1 to host:port over kept-alive connections. */
 export class Http1Upstream implements Upstream {
   readonly protocol = 'http1';
@@ -87,16 +111,10 @@ export class Http1Upstream implements Upstream {
         headers: { ...req.headers, host: req.authority },
         agent: this.agent,
       },
-      (res: IncomingMessage) =>
-        onResponse({
-          status: res.statusCode ?? 502,
-          headers: forwardable(res.rawHeaders),
-          body: res,
-          onTrailers: (cb) => res.once('end', () => cb(forwardable(res.rawTrailers))),
-        }),
+      (res: IncomingMessage) => onResponse(new Http1Response(res)),
     );
     r.on('error', onError);
-    return { body: r, abort: () => r.destroy() };
+    return new Http1Call(r);
   }
 
   close(): void {
@@ -143,25 +161,41 @@ export class Http2Upstream implements Upstream {
       this.session = undefined;
       throw e;
     }
-    let trailers: Header[] = [];
-    stream.on('trailers', (t: IncomingHttpHeaders) => {
-      trailers = forwardable(rawOf(t));
-    });
-    stream.on('response', (h: IncomingHttpHeaders & IncomingHttpStatusHeader) =>
-      onResponse({
-        status: Number(h[':status'] ?? 502),
-        headers: forwardable(rawOf(h)),
-        body: stream,
-        onTrailers: (cb) => stream.once('end', () => cb(trailers)),
-      }),
-    );
+    const response = new Http2Response(stream);
+    stream.on('trailers', (t: IncomingHttpHeaders) => response.setTrailers(t));
+    stream.on('response', (h: IncomingHttpHeaders & IncomingHttpStatusHeader) => onResponse(response.start(h)));
     stream.on('error', onError);
-    return { body: stream, abort: () => stream.close() };
+    return new Http2Call(stream);
   }
 
   close(): void {
     this.session?.close();
     this.session = undefined;
+  }
+}
+
+class Http2Response implements UpstreamResponse {
+  status = 502;
+  headers: Header[] = [];
+  private trailers: Header[] = [];
+  constructor(readonly body: ClientHttp2Stream) {}
+  start(h: IncomingHttpHeaders & IncomingHttpStatusHeader): this {
+    this.status = Number(h[':status'] ?? 502);
+    this.headers = forwardable(rawOf(h));
+    return this;
+  }
+  setTrailers(t: IncomingHttpHeaders): void {
+    this.trailers = forwardable(rawOf(t));
+  }
+  onTrailers(cb: (trailers: readonly Header[]) => void): void {
+    this.body.once('end', () => cb(this.trailers));
+  }
+}
+
+class Http2Call implements UpstreamCall {
+  constructor(readonly body: ClientHttp2Stream) {}
+  abort(): void {
+    this.body.close();
   }
 }
 
