@@ -91,7 +91,9 @@ export class HostEngine implements Engine<HostRequest> {
 
   prepare(req: PolicyRequest): HostRequest {
     const { info, headers } = toEnvoy(req);
-    return { info, headers: HeaderMap.of(headers) };
+    const map = HeaderMap.of(headers);
+    map.pairs(); // the codec's work, done once per request as Envoy's builds its header map
+    return { info, headers: map };
   }
 
   decide(r: HostRequest): Verdict {

@@ -51,10 +51,12 @@ process.send?.({ port: sidecar.inboundPort, ca: ca.certPem, cert: client.chainPe
 // A CPU profile of a window the parent chooses (the measured load, not start-up): profile-start,
 // then profile-stop with the directory to write it in.
 const inspector = new Session();
+let connected = false;
 process.on('message', (m: { cmd: string; dir?: string }) => {
   if (m.cmd === 'cpu') process.send?.({ cpu: process.cpuUsage() });
   if (m.cmd === 'profile-start') {
-    inspector.connect();
+    if (!connected) inspector.connect();
+    connected = true;
     inspector.post('Profiler.enable', () =>
       inspector.post('Profiler.setSamplingInterval', { interval: 100 }, () => inspector.post('Profiler.start')),
     );

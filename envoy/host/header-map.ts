@@ -12,7 +12,7 @@
  * The list and the bytes are never changed in place once made: a change makes new ones. So a
  * map can share them with its clone, and with the caller's array it was made from.
  */
-import { asciiLowerKeys, deserializePairs, encodePairs, type PairsEncoding } from './pairs.js';
+import { asciiLowerKeys, deserializePairs, encodedSize, encodePairs, encodePairsInto, type PairsEncoding } from './pairs.js';
 
 /** One header: lower-case key, value. */
 export type Header = [string, string];
@@ -22,7 +22,7 @@ export class HeaderMap {
   static readonly EMPTY: HeaderMap = new HeaderMap([], 'utf8', new Uint8Array(4));
 
   private list: readonly Header[] | undefined;
-  private encoded: Uint8Array | undefined;
+  private encoded_: Uint8Array | undefined;
 
   private constructor(
     list: readonly Header[] | undefined,
@@ -30,7 +30,7 @@ export class HeaderMap {
     encoded?: Uint8Array,
   ) {
     this.list = list;
-    this.encoded = encoded;
+    this.encoded_ = encoded;
   }
 
   /**
@@ -50,16 +50,33 @@ export class HeaderMap {
   get length(): number {
     const list = this.list;
     if (list) return list.length;
-    const b = this.encoded as Uint8Array;
+    const b = this.encoded_ as Uint8Array;
     return b.length < 4 ? 0 : (b[0] as number) | ((b[1] as number) << 8) | ((b[2] as number) << 16) | ((b[3] as number) << 24);
+  }
+
+  /** The pairs serialization if it was made already (by pairs(), or the map was made of it). */
+  get encoded(): Uint8Array | undefined {
+    return this.encoded_;
+  }
+
+  /** The pairs serialization's size; with writeInto, a map read once is written where it goes, never kept. */
+  encodedSize(): number {
+    return this.encoded_?.length ?? encodedSize(this.list as readonly Header[], this.encoding);
+  }
+
+  /** Writes the pairs serialization into `out` at `at`; `size` is encodedSize(). */
+  writeInto(out: Buffer, at: number, size: number): void {
+    const e = this.encoded_;
+    if (e) out.set(e, at);
+    else encodePairsInto(out, at, this.list as readonly Header[], size);
   }
 
   /** The pairs serialization (encoded once, then kept). */
   pairs(): Uint8Array {
-    let b = this.encoded;
+    let b = this.encoded_;
     if (b === undefined) {
       b = encodePairs(this.list as readonly Header[], this.encoding);
-      this.encoded = b;
+      this.encoded_ = b;
     }
     return b;
   }
@@ -68,7 +85,7 @@ export class HeaderMap {
   entries(): readonly Header[] {
     let l = this.list;
     if (l === undefined) {
-      l = deserializePairs(this.encoded as Uint8Array, this.encoding);
+      l = deserializePairs(this.encoded_ as Uint8Array, this.encoding);
       this.list = l;
     }
     return l;
@@ -96,7 +113,7 @@ export class HeaderMap {
 
   /** A map of its own with the same entries (they are shared until either changes). */
   clone(): HeaderMap {
-    return new HeaderMap(this.list, this.encoding, this.encoded);
+    return new HeaderMap(this.list, this.encoding, this.encoded_);
   }
 
   /** Text as this map's strings stand for bytes. */
@@ -138,7 +155,7 @@ export class HeaderMap {
   private replaceList(list: readonly Header[]): void {
     if (this === HeaderMap.EMPTY) throw new Error('HeaderMap.EMPTY is never changed');
     this.list = list;
-    this.encoded = undefined;
+    this.encoded_ = undefined;
   }
 }
 

@@ -80,6 +80,7 @@ export interface HostVm {
   writeU64(ptr: number, v: bigint): boolean;
   copyOut(data: Uint8Array, ptrPtr: number, sizePtr: number): number;
   copyOutString(s: string, ptrPtr: number, sizePtr: number): number;
+  copyOutMap(map: HeaderMap, ptrPtr: number, sizePtr: number): number;
   stream(): StreamContext | undefined;
   root(): RootContext | undefined;
   /** The header map the current stream may read now. */

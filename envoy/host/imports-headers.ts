@@ -8,7 +8,7 @@ export function headersImports(vm: HostVm): HostFunctions {
     proxy_get_header_map_pairs(type: number, outPtr: number, outSize: number) {
       if (type > MapType.HttpCallResponseTrailers) return WasmResult.BadArgument;
       const m = type >= MapType.HttpCallResponseHeaders ? vm.callout(type) : vm.headerMap(type);
-      return vm.copyOut(m?.length ? m.pairs() : EMPTY, outPtr, outSize);
+      return m?.length ? vm.copyOutMap(m, outPtr, outSize) : vm.copyOut(EMPTY, outPtr, outSize);
     },
     proxy_set_header_map_pairs(type: number, ptr: number, size: number) {
       const data = vm.read(ptr, size);

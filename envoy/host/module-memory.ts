@@ -4,6 +4,7 @@
  * for empty values. WasmVm (vm.ts) is the module; this is its memory half.
  */
 import { WasmResult } from './enums.js';
+import type { HeaderMap } from './header-map.js';
 import { INTERNED_MAX_BYTES, Interned } from './interned.js';
 import { utf8Length, writeUtf8 } from './pairs.js';
 
@@ -79,6 +80,20 @@ export abstract class ModuleMemory {
     const p = this.place(data.length, ptrPtr, sizePtr);
     if (p < 0) return WasmResult.InvalidMemoryAccess;
     if (p > 0) this.u8.set(data, p);
+    return WasmResult.Ok;
+  }
+
+  /**
+   * copyOut for a header map: its bytes when it has them (a map handed over again), else
+   * serialized straight into module memory (a map read once makes no buffer of its own).
+   */
+  copyOutMap(map: HeaderMap, ptrPtr: number, sizePtr: number): number {
+    const e = map.encoded;
+    if (e) return this.copyOut(e, ptrPtr, sizePtr);
+    const n = map.encodedSize();
+    const p = this.place(n, ptrPtr, sizePtr);
+    if (p < 0) return WasmResult.InvalidMemoryAccess;
+    if (p > 0) map.writeInto(this.buf, p, n);
     return WasmResult.Ok;
   }
 

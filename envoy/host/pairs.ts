@@ -71,29 +71,39 @@ function charPairsSize(pairs: readonly (readonly [string, string])[]): number {
   return size;
 }
 
-/**
- * Serializes string pairs. Header maps are ASCII nearly always: then (and for latin1 always)
- * each string's length is its byte count, and it is written one character per byte.
- */
+/** The serialized size of string pairs in `encoding`. */
+export function encodedSize(pairs: readonly (readonly [string, string])[], encoding: PairsEncoding): number {
+  return encoding === 'latin1' ? charPairsSize(pairs) : pairsSize(pairs);
+}
+
+/** Serializes string pairs into a new buffer. */
 export function encodePairs(pairs: readonly (readonly [string, string])[], encoding: PairsEncoding): Uint8Array {
-  const chars = charPairsSize(pairs);
-  const size = encoding === 'latin1' ? chars : pairsSize(pairs);
-  const bytewise = size === chars;
+  const size = encodedSize(pairs, encoding);
   const out = Buffer.allocUnsafe(size);
-  writeU32(out, 0, pairs.length);
-  let off = 4 + pairs.length * 8;
+  encodePairsInto(out, 0, pairs, size);
+  return out;
+}
+
+/**
+ * Serializes string pairs into `out` at `at` (module memory, say); `size` is their
+ * encodedSize. Header maps are ASCII nearly always: then (and for latin1 always) each string's
+ * length is its byte count, and it is written one character per byte.
+ */
+export function encodePairsInto(out: Buffer, at: number, pairs: readonly (readonly [string, string])[], size: number): void {
+  const bytewise = size === charPairsSize(pairs);
+  writeU32(out, at, pairs.length);
+  let off = at + 4 + pairs.length * 8;
   for (let i = 0; i < pairs.length; i++) {
     const pair = pairs[i] as readonly [string, string];
     const k = pair[0];
     const v = pair[1];
     const kl = bytewise ? k.length : utf8Length(k);
     const vl = bytewise ? v.length : utf8Length(v);
-    writeU32(out, 4 + i * 8, kl);
-    writeU32(out, 8 + i * 8, vl);
+    writeU32(out, at + 4 + i * 8, kl);
+    writeU32(out, at + 8 + i * 8, vl);
     off = writeText(out, k, kl, off, bytewise);
     off = writeText(out, v, vl, off, bytewise);
   }
-  return out;
 }
 
 /** The pairs with ASCII-lower-cased keys (the same array when they are so already). */
