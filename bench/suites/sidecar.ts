@@ -113,7 +113,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 export async function run(opts: { quick: boolean }): Promise<SuiteResult> {
   const seconds = opts.quick ? 1 : 2;
-  const rounds = opts.quick ? 1 : 20;
+  const rounds = opts.quick ? 1 : 30;
   const pinned = pin(process.pid, 0);
   const procs: Record<Mode, Proc> = { filter: await start('filter'), bare: await start('bare') };
   const rows: Row[] = [];
