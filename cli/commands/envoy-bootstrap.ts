@@ -35,6 +35,7 @@ const FLAGS = {
   ),
   inbound: flag.withDefault('--inbound <port>', 'inbound mTLS listener', BOOTSTRAP_DEFAULTS.inbound),
   app: flag.withDefault('--app <port>', 'the local app behind the sidecar', BOOTSTRAP_DEFAULTS.app),
+  appHttp2: flag.bool('--app-http2', 'the app speaks HTTP/2 (cleartext, prior knowledge): gRPC services'),
   outbound: flag.withDefault('--outbound <port>', 'outbound listener on loopback (plain HTTP from the app)', BOOTSTRAP_DEFAULTS.outbound),
   adminPort: flag.withDefault('--admin-port <port>', 'Envoy admin, on loopback', BOOTSTRAP_DEFAULTS.adminPort),
   certs: flag.withDefault('--certs <dir>', 'where svid.crt.pem, svid.key.pem and ca.crt.pem are mounted', BOOTSTRAP_DEFAULTS.certs),
@@ -99,6 +100,7 @@ function runEnvoyBootstrap(o: OptionsOf<typeof FLAGS>): number {
     resourceName: o.resourceName,
     delta: Boolean(o.delta),
     limits: limitsArg(o),
+    ...(o.appHttp2 ? { appHttp2: true } : {}),
     ...(me.policy.needs & Need.NEED_CLAIMS
       ? { jwt: { jwksFile: o.jwks, ...(o.jwtIssuer ? { issuer: o.jwtIssuer } : {}), audiences: o.jwtAudience ?? [] } }
       : {}),

@@ -20,7 +20,10 @@ const FLAGS = {
   ),
   inbound: flag.required('--inbound <port>', 'inbound mTLS port (0: any free port)'),
   upstream: flag.required('--upstream <host:port>', 'the app behind the sidecar'),
-  upstreamHttp2: flag.bool('--upstream-http2', 'the app speaks HTTP/2 (cleartext, prior knowledge): gRPC services'),
+  upstreamHttp2: flag.bool(
+    '--upstream-http2',
+    'the app speaks HTTP/2 (cleartext, prior knowledge): gRPC services (as the bootstrap’s --app-http2)',
+  ),
   outbound: flag.string('--outbound <port>', 'loopback port for the app’s outbound calls'),
   adminPort: flag.string('--admin-port <port>', 'loopback admin: /stats/prometheus, /ready'),
   als: flag.string(

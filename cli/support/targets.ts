@@ -45,6 +45,7 @@ export const LIMIT_FLAGS = {
   headersTimeout: flag.withDefault('--headers-timeout <s>', 'close an inbound connection whose request headers take longer', '10'),
   idleTimeout: flag.withDefault('--idle-timeout <s>', 'close an inbound connection idle this long', '300'),
   maxConnections: flag.withDefault('--max-connections <n>', 'refuse inbound connections past this many', '4096'),
+  maxStreams: flag.withDefault('--max-streams <n>', 'HTTP/2: refuse a stream past this many in flight on one connection', '100'),
 };
 
 /** What a verified token must be: the sidecar's and the bootstrap's jwt_authn flags. */
@@ -55,7 +56,7 @@ export const JWT_FLAGS = {
 
 export type LimitOptions = Partial<OptionsOf<typeof LIMIT_FLAGS>>;
 
-/** `--handshake-timeout`, `--headers-timeout`, `--idle-timeout` (seconds) and `--max-connections`, over the defaults. */
+/** `--handshake-timeout`, `--headers-timeout`, `--idle-timeout` (seconds), `--max-connections` and `--max-streams`, over the defaults. */
 export function limitsArg(o: LimitOptions): ConnectionLimits {
   const secs = (flag: string, v: string | undefined, dflt: number) => {
     if (v === undefined) return dflt;
@@ -63,13 +64,17 @@ export function limitsArg(o: LimitOptions): ConnectionLimits {
     if (!Number.isFinite(n) || n <= 0 || n > 86_400) throw new UsageError(`${flag} ${v}: seconds, more than 0 and at most 86400`);
     return Math.round(n * 1000);
   };
-  const max = o.maxConnections === undefined ? CONNECTION_LIMITS.maxConnections : Number(o.maxConnections);
-  if (!Number.isInteger(max) || max < 1) throw new UsageError(`--max-connections ${o.maxConnections}: a positive integer`);
+  const count = (flag: string, v: string | undefined, dflt: number) => {
+    const n = v === undefined ? dflt : Number(v);
+    if (!Number.isInteger(n) || n < 1 || n > 2 ** 31 - 1) throw new UsageError(`${flag} ${v}: a positive integer`);
+    return n;
+  };
   return {
     handshakeTimeoutMs: secs('--handshake-timeout', o.handshakeTimeout, CONNECTION_LIMITS.handshakeTimeoutMs),
     headersTimeoutMs: secs('--headers-timeout', o.headersTimeout, CONNECTION_LIMITS.headersTimeoutMs),
     idleTimeoutMs: secs('--idle-timeout', o.idleTimeout, CONNECTION_LIMITS.idleTimeoutMs),
-    maxConnections: max,
+    maxConnections: count('--max-connections', o.maxConnections, CONNECTION_LIMITS.maxConnections),
+    maxConcurrentStreams: count('--max-streams', o.maxStreams, CONNECTION_LIMITS.maxConcurrentStreams),
   };
 }
 

@@ -1,9 +1,10 @@
 /**
  * The Envoy bootstrap of one workload's sidecar, as a mesh operator deploys it:
  * - inbound: mTLS that requires a client certificate and checks SPIFFE IDs against the trust
- *   domain; an HTTP connection manager that normalises paths, merges slashes and rejects escaped
- *   slashes; then (when the policy reads claims) jwt_authn, then the Perimeter Wasm filter
- *   delivered by ECDS over ADS, then the router to the local app;
+ *   domain, HTTP/2 or HTTP/1.1 by ALPN; an HTTP connection manager that normalises paths, merges
+ *   slashes and rejects escaped slashes; then (when the policy reads claims) jwt_authn, then the
+ *   Perimeter Wasm filter delivered by ECDS over ADS, then the router to the local app (over
+ *   HTTP/2 when it is a gRPC service);
  * - outbound: plain HTTP from the app, mTLS with the workload's SVID to each peer's sidecar,
  *   checking the peer's SPIFFE ID;
  * - the decision record in the access log, on stdout and streamed to the control server (ALS);
@@ -40,6 +41,8 @@ export interface BootstrapOptions {
   jwt?: { jwksFile: string; issuer?: string; audiences?: readonly string[] };
   /** Inbound connection bounds; absent: CONNECTION_LIMITS. */
   limits?: ConnectionLimits;
+  /** The app speaks HTTP/2 (cleartext, prior knowledge): gRPC services. Absent: HTTP/1.1. */
+  appHttp2?: boolean;
 }
 
 const seconds = (ms: number) => `${ms / 1000}s`;
@@ -164,6 +167,8 @@ export function renderBootstrap(o: BootstrapOptions): Json {
             '@type': typeUrl('envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext'),
             require_client_certificate: true,
             common_tls_context: {
+              // HTTP/2 or HTTP/1.1, by ALPN (the connection manager's AUTO codec takes either).
+              alpn_protocols: ['h2', 'http/1.1'],
               tls_certificates: svid,
               validation_context: {
                 custom_validator_config: {
@@ -193,6 +198,7 @@ export function renderBootstrap(o: BootstrapOptions): Json {
               stat_prefix: 'inbound',
               request_headers_timeout: seconds(limits.headersTimeoutMs),
               common_http_protocol_options: { idle_timeout: seconds(limits.idleTimeoutMs) },
+              http2_protocol_options: { max_concurrent_streams: limits.maxConcurrentStreams },
               normalize_path: true,
               merge_slashes: true,
               path_with_escaped_slashes_action: 'REJECT_REQUEST',
@@ -284,7 +290,19 @@ export function renderBootstrap(o: BootstrapOptions): Json {
       listeners: [inbound, outbound],
       clusters: [
         control,
-        endpointsCluster(APP_CLUSTER, [{ host: '127.0.0.1', port: o.ports.app }]),
+        {
+          ...endpointsCluster(APP_CLUSTER, [{ host: '127.0.0.1', port: o.ports.app }]),
+          ...(o.appHttp2
+            ? {
+                typed_extension_protocol_options: {
+                  'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+                    '@type': typeUrl('envoy.extensions.upstreams.http.v3.HttpProtocolOptions'),
+                    explicit_http_config: { http2_protocol_options: {} },
+                  },
+                },
+              }
+            : {}),
+        },
         ...o.peers.map((p) => ({
           ...endpointsCluster(outCluster(p), [{ host: p.host, port: p.port }]),
           transport_socket: upstreamTls(p.workload.identity, p.workload.name),

@@ -142,20 +142,26 @@ export function sendError(
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 
+/** How long a new cleartext connection may take to send enough to tell its protocol. */
+export const SNIFF_TIMEOUT_MS = 10_000;
+
 /**
  * A cleartext listener for HTTP/1.1 and HTTP/2 with prior knowledge (h2c), told apart by the
- * first bytes of a connection.
+ * first bytes of a connection (a connection that sends too few of them in time is closed).
  */
-export function listenCleartext(handler: Handler): Server {
+export function listenCleartext(handler: Handler, sniffTimeoutMs = SNIFF_TIMEOUT_MS): Server {
   const h1 = createHttpServer(handler as (req: IncomingMessage, res: ServerResponse) => void);
   const h2 = createH2Server({}, handler as (req: Http2ServerRequest, res: Http2ServerResponse) => void);
   return createTcpServer((socket: Socket) => {
     let seen: Buffer = Buffer.alloc(0);
+    const timer = setTimeout(() => socket.destroy(), sniffTimeoutMs);
+    timer.unref();
     const onData = (chunk: Buffer) => {
       seen = seen.length ? Buffer.concat([seen, chunk]) : chunk;
       const n = Math.min(seen.length, PREFACE.length);
       const prefaceSoFar = seen.subarray(0, n).equals(PREFACE.subarray(0, n));
       if (prefaceSoFar && seen.length < PREFACE.length) return; // not enough to tell yet
+      clearTimeout(timer);
       socket.off('data', onData);
       socket.pause();
       socket.unshift(seen);
@@ -164,5 +170,6 @@ export function listenCleartext(handler: Handler): Server {
     };
     socket.on('data', onData);
     socket.on('error', () => socket.destroy());
+    socket.once('close', () => clearTimeout(timer));
   });
 }

@@ -218,6 +218,14 @@ class Exchange {
       return;
     }
     this.path = path.path;
+    // HTTP/2: a Host that names another authority than :authority makes the request malformed
+    // (RFC 9113 §8.3.1); which one a rule read and which one the app saw must never differ.
+    const host = req.headers.host;
+    if (isHttp2(req) && host !== undefined && host !== this.authority) {
+      sendError(req, res, 400, 'Bad Request\n');
+      this.log(400, 'http2.host_authority_mismatch');
+      return;
+    }
     const headers = requestHeaders(req, this.method, path.path, this.authority);
     if (o.withoutFilter) {
       this.proxy(headers, undefined);
@@ -407,6 +415,8 @@ export function startInbound(o: InboundOptions, port: number, host = '127.0.0.1'
     rejectUnauthorized: true,
     // HTTP/2 or HTTP/1.1, by ALPN.
     allowHTTP1: true,
+    // A stream past this many in flight on one connection is refused (RST_STREAM REFUSED_STREAM).
+    settings: { maxConcurrentStreams: limits.maxConcurrentStreams },
     // A connection that never finishes its handshake is closed.
     handshakeTimeout: limits.handshakeTimeoutMs,
   });

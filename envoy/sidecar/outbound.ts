@@ -24,6 +24,8 @@ export interface OutboundPeer {
 export interface OutboundOptions {
   tls: TlsMaterial;
   peers: readonly OutboundPeer[];
+  /** How long a new connection may take to show its protocol (absent: SNIFF_TIMEOUT_MS). */
+  sniffTimeoutMs?: number;
 }
 
 export function routeFor(peers: readonly OutboundPeer[], hostHeader: string | undefined): OutboundPeer | undefined {
@@ -107,7 +109,7 @@ export class Outbound {
 
 export function startOutbound(o: OutboundOptions, port: number): Promise<Outbound> {
   let outbound: Outbound | undefined;
-  const server = listenCleartext((req, res) => outbound?.handle(req, res));
+  const server = listenCleartext((req, res) => outbound?.handle(req, res), o.sniffTimeoutMs);
   outbound = new Outbound(server, o.peers, o.tls);
   return new Promise((resolve, reject) => {
     server.once('error', reject);

@@ -146,7 +146,11 @@ export class Sidecar {
       },
       o.inboundPort,
     );
-    if (o.outboundPort !== undefined) s.outbound = await startOutbound({ tls: o.tls, peers: o.peers ?? [] }, o.outboundPort);
+    if (o.outboundPort !== undefined)
+      s.outbound = await startOutbound(
+        { tls: o.tls, peers: o.peers ?? [], ...(o.limits ? { sniffTimeoutMs: o.limits.headersTimeoutMs } : {}) },
+        o.outboundPort,
+      );
     if (o.renewSvid)
       s.renewer = new SvidRenewer(o.tls, o.identity, o.renewSvid, {
         renewed: (tls) => s.rotate(tls),

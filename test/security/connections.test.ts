@@ -10,7 +10,7 @@ import { after, before, test } from 'node:test';
 import { type TLSSocket, connect as tls } from 'node:tls';
 import { ID, Target } from '../helpers/target.js';
 
-const LIMITS = { handshakeTimeoutMs: 600, headersTimeoutMs: 600, idleTimeoutMs: 900, maxConnections: 6 };
+const LIMITS = { handshakeTimeoutMs: 600, headersTimeoutMs: 600, idleTimeoutMs: 900, maxConnections: 6, maxConcurrentStreams: 100 };
 let t: Target;
 before(async () => {
   t = await Target.start({ sidecar: { limits: LIMITS } });
