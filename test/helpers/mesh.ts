@@ -1,4 +1,5 @@
 /** Pieces of a small mesh for tests: a control server on the shop policy, and mTLS calls into sidecars. */
+import { request as httpRequest } from 'node:http';
 import { request } from 'node:https';
 import { CONTROL_IDENTITY_PATH } from '../../contracts/control-identity.js';
 import { BUILT_MODULE } from '../../contracts/module.js';
@@ -86,5 +87,20 @@ export function mtls(
     );
     req.on('error', reject);
     req.end(c.body);
+  });
+}
+
+/** One plain HTTP/1.1 request to a loopback port (a sidecar's outbound side), with this Host. */
+export function plain(port: number, host: string, method: string, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, method, path, headers: { host }, agent: false }, (res) => {
+      let body = '';
+      res.on('data', (d) => {
+        body += d;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
   });
 }

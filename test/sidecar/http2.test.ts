@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
-import { createServer, request as httpRequest, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import {
   type ClientHttp2Session,
   connect,
@@ -23,7 +23,7 @@ import { type CaFiles, issueSvid, loadCa } from '../../control/ca/ca.js';
 import type { ControlServer } from '../../control/serve/control-server.js';
 import type { AccessRecord } from '../../envoy/sidecar/inbound.js';
 import type { Sidecar } from '../../envoy/sidecar/sidecar.js';
-import { mtls, testControl, testSidecar } from '../helpers/mesh.js';
+import { mtls, plain, testControl, testSidecar } from '../helpers/mesh.js';
 import { eventually } from '../helpers/xds.js';
 
 const APP = 'spiffe://shop.example/ns/shop/sa/app';
@@ -197,17 +197,7 @@ test('an allowed gRPC call reaches an HTTP/2 app with TE: trailers, and its trai
 test('outbound: HTTP/1.1 and h2c from the app reach the peer over one multiplexed mTLS session', async () => {
   const port = webSidecar.outboundPort as number;
   const before = appSidecar.stats.inboundConnections;
-  const h1 = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, path: '/api/orders/1', headers: { host: 'app' }, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (d) => {
-        body += d;
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
+  const h1 = await plain(port, 'app', 'GET', '/api/orders/1');
   assert.equal(h1.status, 200, h1.body);
   assert.equal(JSON.parse(h1.body).xfcc, `URI=${WEB}`);
   const h2c = connect(`http://127.0.0.1:${port}`);

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, request as httpRequest, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +16,7 @@ import { ControlServer } from '../../control/serve/control-server.js';
 import type { AccessRecord } from '../../envoy/sidecar/inbound.js';
 import type { OutboundPeer } from '../../envoy/sidecar/outbound.js';
 import { Sidecar } from '../../envoy/sidecar/sidecar.js';
-import { mtls } from '../helpers/mesh.js';
+import { mtls, plain } from '../helpers/mesh.js';
 import { eventually } from '../helpers/xds.js';
 
 const APP = 'spiffe://shop.example/ns/shop/sa/app';
@@ -47,20 +47,6 @@ const startControl = (port = 0) =>
 
 async function call(from: string | undefined, method: string, path: string): Promise<{ status: number; body: string }> {
   return mtls(sidecar.inboundPort, ca.certPem, from ? await issueSvid(ca, from) : undefined, { method, path });
-}
-
-function plain(port: number, host: string, method: string, path: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, method, path, headers: { host }, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (d) => {
-        body += d;
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
 }
 
 before(async () => {
