@@ -153,22 +153,24 @@ export function sidecarSection(store: Store): string[] {
           label,
           n0(r.median),
           `${n0(r.min ?? Number.NaN)}–${n0(r.max ?? Number.NaN)}`,
-          `${r.extra?.p50ms} ms`,
-          `${r.extra?.p99ms} ms`,
+          ms(Number(r.extra?.p50ms), 2),
+          ms(Number(r.extra?.p99ms), 2),
           `${r.extra?.cpuPerRequestUs} µs`,
           n0(r.samples),
         ]
       : [label, '–', '–', '–', '–', '–', '–'];
+  const first = rows.find((r) => r.extra?.kind === 'ratio');
   const out = [
     '## Sidecar',
     '',
     `\`npm run bench -- sidecar\` (${when(s)}): web calling app's allowed \`GET /api/orders/1\` through the local sidecar over`,
     'mTLS, 10 requests in flight (HTTP/1.1: autocannon, 10 connections; HTTP/2: 2 sessions of 5 streams), the sidecar',
     'with the Wasm filter and the same sidecar without it, each in a process of its own (with a control server and a',
-    'small upstream app) and both up for the whole run. They take turns under load in 3 s bursts, the order swapped',
-    'every round, after a 1 s warm-up each: this machine drifts by more than the filter costs within a minute, and',
-    "alternating makes the drift fall on both alike. A round's ratio compares its two bursts; the figure is the median",
-    "round. CPU per request is the sidecar process's own (user + system), the median burst.",
+    `small upstream app) and both up for the whole run. They take turns under load in ${first?.extra?.seconds ?? '–'} s bursts, ${first?.samples ?? '–'} rounds, the`,
+    `order swapped every round, after a 1 s warm-up each${first?.extra?.pinned === 'yes' ? ', the sidecars on one core and the load generator on the other (taskset)' : ''}:`,
+    'this machine drifts by more than the filter costs within a minute, and alternating makes the drift fall on both',
+    "alike. A round's ratio compares its two bursts; the figure is the median round. CPU per request is the sidecar",
+    "process's own (user + system), the median burst.",
     '',
   ];
   for (const [protocol, label] of [
