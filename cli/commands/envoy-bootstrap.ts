@@ -3,10 +3,11 @@ import { writeFileSync } from 'node:fs';
 import { CONTROL_IDENTITY_PATH } from '../../contracts/control-identity.js';
 import { RESOURCE_NAME } from '../../contracts/ecds.js';
 import { reasonOf } from '../../contracts/problem.js';
-import { renderBootstrapYaml } from '../../control/render/bootstrap.js';
+import { renderBootstrapYaml, renderSvidSdsYaml } from '../../control/render/bootstrap.js';
 import { peersOf } from '../../control/render/peers.js';
 import { parseEnvoyConfig } from '../../control/render/registry.js';
 import { BootstrapSchema } from '../../proto/gen/envoy/config/bootstrap/v3/bootstrap_pb.js';
+import { DiscoveryResponseSchema } from '../../proto/gen/envoy/service/discovery/v3/discovery_pb.js';
 import { Need } from '../../proto/gen/perimeter/v1/compiled.js';
 import { defineCommand, flag, type OptionsOf } from '../support/flags.js';
 import { loadAndCompile } from '../support/load-policy.js';
@@ -18,6 +19,7 @@ const BOOTSTRAP_DEFAULTS = {
   outbound: '15001',
   adminPort: '15000',
   certs: '/etc/perimeter/certs',
+  svidSds: '/etc/envoy/svid-sds.yaml',
   jwks: '/etc/perimeter/jwks.json',
   resourceName: RESOURCE_NAME,
 };
@@ -39,6 +41,12 @@ const FLAGS = {
   outbound: flag.withDefault('--outbound <port>', 'outbound listener on loopback (plain HTTP from the app)', BOOTSTRAP_DEFAULTS.outbound),
   adminPort: flag.withDefault('--admin-port <port>', 'Envoy admin, on loopback', BOOTSTRAP_DEFAULTS.adminPort),
   certs: flag.withDefault('--certs <dir>', 'where svid.crt.pem, svid.key.pem and ca.crt.pem are mounted', BOOTSTRAP_DEFAULTS.certs),
+  svidSds: flag.withDefault(
+    '--svid-sds <file>',
+    'where the SVID’s file-based SDS resource is mounted (--print-svid-sds prints it)',
+    BOOTSTRAP_DEFAULTS.svidSds,
+  ),
+  printSvidSds: flag.bool('--print-svid-sds', 'print the SVID’s SDS resource (for --certs) instead of the bootstrap'),
   peer: flag.list(
     '--peer <workload=host:port>',
     'an outbound destination (repeatable; default: every workload at <name>.<ns>.svc.cluster.local)',
@@ -63,6 +71,14 @@ export const envoyBootstrapCommand = defineCommand({
 });
 
 function runEnvoyBootstrap(o: OptionsOf<typeof FLAGS>): number {
+  const certDir = o.certs.replace(/\/$/, '');
+  if (o.printSvidSds) {
+    const sds = renderSvidSdsYaml(certDir);
+    const parsed = parseEnvoyConfig(DiscoveryResponseSchema, sds);
+    if (!parsed.ok)
+      throw new Error(`internal error: the SVID's SDS resource does not parse as an Envoy DiscoveryResponse: ${reasonOf(parsed)}`);
+    return emit(o.out, sds, 'the SVID’s SDS resource');
+  }
   const compiled = loadAndCompile([o.policy]);
   const me = workloadIn(compiled, o.workload, o.policy);
   const trustDomain = me.workload.identity.replace(/^spiffe:\/\//, '').split('/')[0] as string;
@@ -95,7 +111,8 @@ function runEnvoyBootstrap(o: OptionsOf<typeof FLAGS>): number {
       identity: o.controlIdentity ?? `spiffe://${trustDomain}${CONTROL_IDENTITY_PATH}`,
     },
     ports,
-    certDir: o.certs.replace(/\/$/, ''),
+    certDir,
+    svidSds: o.svidSds,
     peers,
     resourceName: o.resourceName,
     delta: Boolean(o.delta),
@@ -112,9 +129,13 @@ function runEnvoyBootstrap(o: OptionsOf<typeof FLAGS>): number {
   // Never hand out a config Envoy's own types reject.
   const parsed = parseEnvoyConfig(BootstrapSchema, yaml);
   if (!parsed.ok) throw new Error(`internal error: the rendered bootstrap does not parse as an Envoy Bootstrap: ${reasonOf(parsed)}`);
-  if (o.out) {
-    writeFileSync(o.out, yaml);
-    process.stderr.write(`wrote ${o.out}: Envoy bootstrap for ${me.workload.name} (${me.workload.identity})\n`);
-  } else process.stdout.write(yaml);
+  return emit(o.out, yaml, `Envoy bootstrap for ${me.workload.name} (${me.workload.identity})`);
+}
+
+function emit(out: string | undefined, text: string, what: string): number {
+  if (out) {
+    writeFileSync(out, text);
+    process.stderr.write(`wrote ${out}: ${what}\n`);
+  } else process.stdout.write(text);
   return 0;
 }

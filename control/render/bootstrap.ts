@@ -31,6 +31,12 @@ export interface BootstrapOptions {
   ports: { inbound: number; app: number; outbound: number; admin: number };
   /** Where the SVID (svid.crt.pem, svid.key.pem) and the mesh CA (ca.crt.pem) are mounted. */
   certDir: string;
+  /**
+   * The file-based SDS resource naming the SVID's files (renderSvidSds): Envoy reads the SVID
+   * through it and reads it again whenever something in `certDir` is moved, so a renewed SVID
+   * (a Kubernetes Secret's files swapped in) is taken without a restart.
+   */
+  svidSds: string;
   peers: readonly Peer[];
   resourceName?: string;
   delta?: boolean;
@@ -66,13 +72,45 @@ function endpointsCluster(name: string, addresses: readonly { host: string; port
 
 const isIp = (h: string) => /^[\d.]+$/.test(h) || h.includes(':');
 
-export function renderBootstrap(o: BootstrapOptions): Json {
-  const certs = {
-    chain: `${o.certDir}/svid.crt.pem`,
-    key: `${o.certDir}/svid.key.pem`,
-    ca: `${o.certDir}/ca.crt.pem`,
+/** The name of the SVID's SDS secret. */
+export const SVID_SECRET = 'svid';
+
+/**
+ * The file-based SDS resource of the SVID: a DiscoveryResponse whose one Secret names the
+ * certificate chain and key in `certDir`.
+ */
+export function renderSvidSds(certDir: string): Json {
+  return {
+    resources: [
+      {
+        '@type': typeUrl('envoy.extensions.transport_sockets.tls.v3.Secret'),
+        name: SVID_SECRET,
+        tls_certificate: {
+          certificate_chain: { filename: `${certDir}/svid.crt.pem` },
+          private_key: { filename: `${certDir}/svid.key.pem` },
+        },
+      },
+    ],
   };
-  const svid = [{ certificate_chain: { filename: certs.chain }, private_key: { filename: certs.key } }];
+}
+
+export function renderSvidSdsYaml(certDir: string): string {
+  return `# The SVID for Envoy by file-based SDS (read again whenever ${certDir} changes), by perimeter envoy bootstrap.\n${stringify(renderSvidSds(certDir), { lineWidth: 0 })}`;
+}
+
+export function renderBootstrap(o: BootstrapOptions): Json {
+  const certs = { ca: `${o.certDir}/ca.crt.pem` };
+  // The SVID through file-based SDS, watched: a renewed one is used by new connections, and
+  // connections already open keep theirs.
+  const svid = [
+    {
+      name: SVID_SECRET,
+      sds_config: {
+        path_config_source: { path: o.svidSds, watched_directory: { path: o.certDir } },
+        resource_api_version: 'V3',
+      },
+    },
+  ];
   /** mTLS to a peer that must present exactly `identity`. */
   const upstreamTls = (identity: string, sni: string) => ({
     name: 'envoy.transport_sockets.tls',
@@ -80,7 +118,7 @@ export function renderBootstrap(o: BootstrapOptions): Json {
       '@type': typeUrl('envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext'),
       sni,
       common_tls_context: {
-        tls_certificates: svid,
+        tls_certificate_sds_secret_configs: svid,
         validation_context: {
           trusted_ca: { filename: certs.ca },
           match_typed_subject_alt_names: [{ san_type: 'URI', matcher: { exact: identity } }],
@@ -169,7 +207,7 @@ export function renderBootstrap(o: BootstrapOptions): Json {
             common_tls_context: {
               // HTTP/2 or HTTP/1.1, by ALPN (the connection manager's AUTO codec takes either).
               alpn_protocols: ['h2', 'http/1.1'],
-              tls_certificates: svid,
+              tls_certificate_sds_secret_configs: svid,
               validation_context: {
                 custom_validator_config: {
                   name: 'envoy.tls.cert_validator.spiffe',

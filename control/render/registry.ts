@@ -22,6 +22,7 @@ import { file_envoy_extensions_filters_http_router_v3_router } from '../../proto
 import { file_envoy_extensions_filters_http_wasm_v3_wasm } from '../../proto/gen/envoy/extensions/filters/http/wasm/v3/wasm_pb.js';
 import { file_envoy_extensions_filters_network_connection_limit_v3_connection_limit } from '../../proto/gen/envoy/extensions/filters/network/connection_limit/v3/connection_limit_pb.js';
 import { file_envoy_extensions_filters_network_http_connection_manager_v3_http_connection_manager } from '../../proto/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager_pb.js';
+import { file_envoy_extensions_transport_sockets_tls_v3_secret } from '../../proto/gen/envoy/extensions/transport_sockets/tls/v3/secret_pb.js';
 import { file_envoy_extensions_transport_sockets_tls_v3_tls } from '../../proto/gen/envoy/extensions/transport_sockets/tls/v3/tls_pb.js';
 import { file_envoy_extensions_transport_sockets_tls_v3_tls_spiffe_validator_config } from '../../proto/gen/envoy/extensions/transport_sockets/tls/v3/tls_spiffe_validator_config_pb.js';
 import { file_envoy_extensions_upstreams_http_v3_http_protocol_options } from '../../proto/gen/envoy/extensions/upstreams/http/v3/http_protocol_options_pb.js';
@@ -40,6 +41,7 @@ export const envoyRegistry = createRegistry(
   file_envoy_extensions_filters_http_jwt_authn_v3_config,
   file_envoy_extensions_filters_http_rbac_v3_rbac,
   file_envoy_extensions_transport_sockets_tls_v3_tls,
+  file_envoy_extensions_transport_sockets_tls_v3_secret,
   file_envoy_extensions_transport_sockets_tls_v3_tls_spiffe_validator_config,
   file_envoy_extensions_access_loggers_grpc_v3_als,
   file_envoy_extensions_access_loggers_file_v3_file,

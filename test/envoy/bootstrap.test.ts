@@ -85,6 +85,42 @@ test('inbound: client certificates required and checked against the trust domain
   assert.deepEqual(sans, [{ sanType: 'URI', matcher: { exact: 'spiffe://shop.example/ns/perimeter-system/sa/perimeter-control' } }]);
 });
 
+test('HTTP/2 and renewal: inbound offers h2 by ALPN with streams bounded; the SVID comes by watched file-based SDS wherever it is presented; --app-http2', () => {
+  const b: Any = parsed(
+    render('--workload', 'app', '--max-streams', '50', '--app-http2', '--certs', '/certs', '--svid-sds', '/cfg/svid.yaml').out,
+  );
+  const inbound = b.staticResources.listeners.find((l: Any) => l.name === 'inbound').filterChains[0];
+  const common = inbound.transportSocket.typedConfig.commonTlsContext;
+  assert.deepEqual(common.alpnProtocols, ['h2', 'http/1.1']);
+  assert.equal(inbound.filters[1].typedConfig.http2ProtocolOptions.maxConcurrentStreams, 50);
+  // Every TLS context that presents the SVID: the inbound listener, the control cluster, each peer.
+  const contexts = [
+    common,
+    ...b.staticResources.clusters.filter((c: Any) => c.transportSocket).map((c: Any) => c.transportSocket.typedConfig.commonTlsContext),
+  ];
+  assert.ok(contexts.length >= 3);
+  for (const c of contexts) {
+    assert.equal(c.tlsCertificates, undefined, 'no certificate read once at start');
+    assert.deepEqual(c.tlsCertificateSdsSecretConfigs, [
+      {
+        name: 'svid',
+        sdsConfig: { pathConfigSource: { path: '/cfg/svid.yaml', watchedDirectory: { path: '/certs' } }, resourceApiVersion: 'V3' },
+      },
+    ]);
+  }
+  const app = b.staticResources.clusters.find((c: Any) => c.name === 'local-app');
+  assert.deepEqual(
+    Object.keys(app.typedExtensionProtocolOptions['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'].explicitHttpConfig),
+    ['http2ProtocolOptions'],
+  );
+  const plain: Any = parsed(render('--workload', 'app').out);
+  assert.equal(
+    plain.staticResources.clusters.find((c: Any) => c.name === 'local-app').typedExtensionProtocolOptions,
+    undefined,
+    'HTTP/1.1 unless asked',
+  );
+});
+
 test('a workload whose policy reads claims gets jwt_authn before the filter, with the payload where the filter reads it', () => {
   const b: Any = parsed(render('--workload', 'payments', '--jwks', '/etc/keys/jwks.json', '--jwt-issuer', 'https://idp.shop.example').out);
   const hcm = b.staticResources.listeners[0].filterChains[0].filters.find((f: Any) =>

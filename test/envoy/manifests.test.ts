@@ -7,22 +7,21 @@ import { parseAllDocuments } from 'yaml';
 import { reasonOf } from '../../contracts/problem.js';
 import { parseEnvoyConfig } from '../../control/render/registry.js';
 import { BootstrapSchema } from '../../proto/gen/envoy/config/bootstrap/v3/bootstrap_pb.js';
+import { DiscoveryResponseSchema } from '../../proto/gen/envoy/service/discovery/v3/discovery_pb.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: walking Kubernetes objects in assertions
 type Obj = any;
 const docs = (file: string): Obj[] => parseAllDocuments(readFileSync(file, 'utf8')).map((d) => d.toJS());
 
-test('the sidecar example carries exactly the bootstrap perimeter envoy bootstrap renders, and Envoy’s types accept it', () => {
-  const all = docs('envoy/k8s/sidecar-example.yaml');
-  const shipped = all.find((d) => d.kind === 'ConfigMap').data['envoy.yaml'] as string;
-  const parsed = parseEnvoyConfig(BootstrapSchema, shipped);
-  assert.ok(parsed.ok, parsed.ok ? '' : reasonOf(parsed));
-  const fresh = spawnSync(
+/** What `perimeter envoy bootstrap` prints for web, with these flags too. */
+function bootstrapOutput(...more: string[]): { status: number | null; stdout: string; stderr: string } {
+  return spawnSync(
     process.execPath,
     [
       'bin/perimeter.js',
       'envoy',
       'bootstrap',
+      ...more,
       '--workload',
       'web',
       '--policy',
@@ -32,12 +31,31 @@ test('the sidecar example carries exactly the bootstrap perimeter envoy bootstra
     ],
     { encoding: 'utf8' },
   );
+}
+
+test('the sidecar example carries exactly the bootstrap perimeter envoy bootstrap renders, and Envoy’s types accept it', () => {
+  const all = docs('envoy/k8s/sidecar-example.yaml');
+  const shipped = all.find((d) => d.kind === 'ConfigMap').data['envoy.yaml'] as string;
+  const parsed = parseEnvoyConfig(BootstrapSchema, shipped);
+  assert.ok(parsed.ok, parsed.ok ? '' : reasonOf(parsed));
+  const fresh = bootstrapOutput();
   assert.equal(fresh.status, 0, fresh.stderr);
   assert.equal(shipped, fresh.stdout, 'envoy/k8s/sidecar-example.yaml is stale: re-render the ConfigMap');
   const pod = all.find((d) => d.kind === 'Deployment').spec.template.spec;
   const envoy = pod.containers.find((c: Obj) => c.name === 'envoy');
   const mounts = Object.fromEntries(envoy.volumeMounts.map((m: Obj) => [m.mountPath, m.name]));
   assert.equal(mounts['/etc/perimeter/certs'], 'svid', 'the bootstrap reads the SVID from /etc/perimeter/certs');
+  // The SVID by file-based SDS, from the same ConfigMap, watched: a renewed Secret is taken without a restart.
+  assert.equal(mounts['/etc/envoy'], 'envoy-config', 'the SDS resource is read from /etc/envoy/svid-sds.yaml');
+  const sds = all.find((d) => d.kind === 'ConfigMap').data['svid-sds.yaml'] as string;
+  const sdsParsed = parseEnvoyConfig(DiscoveryResponseSchema, sds);
+  assert.ok(sdsParsed.ok, sdsParsed.ok ? '' : reasonOf(sdsParsed));
+  const printed = bootstrapOutput('--print-svid-sds');
+  assert.equal(sds, printed.stdout, 'envoy/k8s/sidecar-example.yaml svid-sds.yaml is stale');
+  assert.match(
+    shipped,
+    /tls_certificate_sds_secret_configs:\n\s+- name: svid\n\s+sds_config:\n\s+path_config_source:\n\s+path: \/etc\/envoy\/svid-sds.yaml\n\s+watched_directory:\n\s+path: \/etc\/perimeter\/certs/,
+  );
   assert.equal(mounts['/etc/perimeter'], 'wasm', 'the ECDS resource names /etc/perimeter/perimeter.wasm');
   assert.deepEqual(envoy.args.slice(0, 2), ['-c', '/etc/envoy/envoy.yaml']);
 });
