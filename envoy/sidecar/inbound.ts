@@ -275,8 +275,7 @@ class Exchange {
     const noBody = hasNoBody(req);
     // Off the wire: each character of Node's header strings is one byte, and reaches the module as that byte.
     const map = HeaderMap.of(headers, 'latin1');
-    const H = (globalThis as unknown as { __HACK?: string }).__HACK;
-    const outcome = H === 'nohdr' ? ({ action: 'Continue' } as const) : stream.onRequestHeaders(map, noBody);
+    const outcome = stream.onRequestHeaders(map, noBody);
     if (outcome.action === 'LocalReply') {
       this.reject();
       return;
@@ -338,7 +337,7 @@ class Exchange {
 
   /** The app's response, through the module's response callbacks, back to the caller. */
   private respond(up: UpstreamResponse): void {
-    const stream = (globalThis as unknown as { __HACK?: string }).__HACK === 'noresp' ? undefined : this.stream;
+    const stream = this.stream;
     if (!stream) {
       relay(this.res, up, up.headers, undefined, (ok) =>
         this.end(up.status, ok ? 'via_upstream' : 'upstream_reset_after_response_started'),
