@@ -6,7 +6,7 @@
 import { create } from '@bufbuild/protobuf';
 import type { HTTPAccessLogEntry } from '../proto/gen/envoy/data/accesslog/v3/accesslog_pb.js';
 import { AccessLogService, StreamAccessLogsMessageSchema } from '../proto/gen/envoy/service/accesslog/v3/als_pb.js';
-import { type ChannelOptions, type Client, type ClientWritable, clientStream, dial } from './client.js';
+import { type ChannelOptions, type Client, ClientRenewal, type ClientWritable, clientStream, dial } from './client.js';
 import type { ClientTls } from './credentials.js';
 
 export interface AlsOptions {
@@ -36,8 +36,7 @@ export class AlsClient {
   readonly stats = { sent: 0, dropped: 0, streams: 0 };
 
   private readonly addresses: readonly string[];
-  /** The client of a stream still open when the SVID was renewed: closed once that stream ends. */
-  private retiring: Client | undefined;
+  private readonly renewal = new ClientRenewal();
 
   constructor(private o: AlsOptions) {
     this.addresses = typeof o.address === 'string' ? [o.address] : o.address;
@@ -50,14 +49,9 @@ export class AlsClient {
    */
   setTls(tls: ClientTls): void {
     this.o = { ...this.o, tls };
-    for (let i = 0; i < this.clients.length; i++) {
-      const old = this.clients[i] as Client;
-      this.clients[i] = dial(AccessLogService, this.addresses[i] as string, tls, this.o.channelOptions);
-      if (this.call && i === this.at) {
-        this.retiring?.close();
-        this.retiring = old;
-      } else old.close();
-    }
+    this.renewal.renew(this.clients, this.call ? this.at : -1, (i) =>
+      dial(AccessLogService, this.addresses[i] as string, tls, this.o.channelOptions),
+    );
   }
 
   log(entry: HTTPAccessLogEntry): void {
@@ -100,8 +94,7 @@ export class AlsClient {
     call.on('error', () => {});
     call.on('status', () => {
       if (this.call === call) this.call = undefined;
-      this.retiring?.close();
-      this.retiring = undefined;
+      this.renewal.streamEnded();
       if (this.closed) return;
       // The next replica; back off (0.5 s doubling to 30 s, once per round of them) before it; entries wait in the buffer.
       this.at = (this.at + 1) % this.clients.length;
@@ -125,6 +118,6 @@ export class AlsClient {
     clearTimeout(this.retry);
     this.call?.end();
     for (const c of this.clients) c.close();
-    this.retiring?.close();
+    this.renewal.streamEnded();
   }
 }

@@ -43,3 +43,31 @@ export function bidiStream<Req, Res>(client: Client, method: string): ClientDupl
   if (!open) throw new Error(`the service has no method ${method}`);
   return open.call(client);
 }
+
+/**
+ * A client's channels to each control-server replica, made again when the SVID is renewed. The
+ * channel carrying the open stream is not closed under it: it is kept, and closed once that
+ * stream ends (streamEnded); every other old channel is closed at once.
+ */
+export class ClientRenewal {
+  private retiring: Client | undefined;
+
+  /** Puts `remake(i)` in each slot of `clients` (undefined: dialled on next use); `live` is the slot of the open stream, -1 if none. */
+  renew<C extends Client | undefined>(clients: C[], live: number, remake: (i: number) => C): void {
+    for (let i = 0; i < clients.length; i++) {
+      const old = clients[i];
+      clients[i] = remake(i);
+      if (!old) continue;
+      if (i === live) {
+        this.retiring?.close();
+        this.retiring = old;
+      } else old.close();
+    }
+  }
+
+  /** The stream that was open at a renewal ended (or the client closed): its old channel goes. */
+  streamEnded(): void {
+    this.retiring?.close();
+    this.retiring = undefined;
+  }
+}

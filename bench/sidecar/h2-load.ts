@@ -4,6 +4,7 @@
  * same kind of closed loop.
  */
 import { type ClientHttp2Session, connect } from 'node:http2';
+import { percentile } from '../measure/percentile.js';
 
 export interface H2LoadOptions {
   origin: string;
@@ -67,17 +68,15 @@ export async function h2load(o: H2LoadOptions): Promise<H2LoadResult> {
   await Promise.all(sessions.flatMap((s) => Array.from({ length: o.streams }, () => loop(s))));
   const elapsed = (performance.now() - start) / 1000;
   for (const s of sessions) s.close();
-  latencies.sort((a, b) => a - b);
-  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? Number.NaN;
   return {
     rps: latencies.length / elapsed,
     total: latencies.length,
     non2xx,
     errors,
-    p50: at(0.5),
-    p90: at(0.9),
-    p99: at(0.99),
-    p999: at(0.999),
-    max: latencies.at(-1) ?? Number.NaN,
+    p50: percentile(latencies, 50),
+    p90: percentile(latencies, 90),
+    p99: percentile(latencies, 99),
+    p999: percentile(latencies, 99.9),
+    max: percentile(latencies, 100),
   };
 }

@@ -26,6 +26,7 @@ import { countSidecars } from '../../control/store/replica-record.js';
 import { XdsClient } from '../../envoy/sidecar/xds-client.js';
 import { EtcdCluster } from '../../test/helpers/etcd.js';
 import { Replicas } from '../../test/helpers/replicas.js';
+import { percentile } from '../measure/percentile.js';
 import type { Budget, Row, SuiteResult } from '../types.js';
 import { LightSidecar } from '../xds/light-sidecar.js';
 
@@ -34,10 +35,6 @@ const IDS = ['shop/sa/app', 'shop/sa/web', 'data/sa/db', 'payments/sa/payments',
 );
 const INTRUDER = 'spiffe://shop.example/ns/shop/sa/intruder';
 
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
-};
 const until = async (pred: () => boolean | Promise<boolean>, ms: number, what: string) => {
   const end = Date.now() + ms;
   while (!(await pred())) {
@@ -100,7 +97,7 @@ export async function run(o: { quick?: boolean }): Promise<SuiteResult> {
       return { t0, seq: w.value?.entry.seq ?? 0, lat: stamps.map((x) => x - t0) };
     };
     const warmupP99: number[] = [];
-    for (let k = 1; k <= warmups; k++) warmupP99.push(pct((await change(k)).lat, 99));
+    for (let k = 1; k <= warmups; k++) warmupP99.push(percentile((await change(k)).lat, 99));
     const samples: number[] = [];
     const quarantineMs: number[] = [];
     const cpu = () => {
@@ -179,13 +176,13 @@ export async function run(o: { quick?: boolean }): Promise<SuiteResult> {
     await until(() => inSyncEverywhere(next, expectedLeft), 20_000, 'every sidecar left ACKed the next change');
     const leaderMs = performance.now() - l0;
 
-    const p99 = pct(samples, 99);
+    const p99 = percentile(samples, 99);
     const qMax = Math.max(...quarantineMs);
     const rows: Row[] = [
       {
         name: `change → ACK sent by each of ${sidecars} sidecars over 3 replicas`,
         unit: 'ms',
-        median: pct(samples, 50),
+        median: percentile(samples, 50),
         p99,
         samples: samples.length,
         extra: {
@@ -197,7 +194,7 @@ export async function run(o: { quick?: boolean }): Promise<SuiteResult> {
       {
         name: `warm-up: the first ${warmups === 1 ? 'change' : `${warmups} changes`} after the replicas start, p99 of each`,
         unit: 'ms',
-        median: pct(warmupP99, 50),
+        median: percentile(warmupP99, 50),
         max: Math.max(...warmupP99),
         samples: warmups,
         extra: { p99s: warmupP99.map((x) => Math.round(x)).join(' ') },
@@ -205,7 +202,7 @@ export async function run(o: { quick?: boolean }): Promise<SuiteResult> {
       {
         name: 'quarantine across 3 replicas (all in sync)',
         unit: 'ms',
-        median: pct(quarantineMs, 50),
+        median: percentile(quarantineMs, 50),
         max: qMax,
         samples: quarantineMs.length,
       },

@@ -12,6 +12,7 @@
 import { type ChildProcess, execFileSync, fork } from 'node:child_process';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
+import { median } from '../measure/percentile.js';
 import { h2load } from '../sidecar/h2-load.js';
 import type { Budget, Row, SuiteResult } from '../types.js';
 
@@ -108,8 +109,6 @@ async function burst(p: Proc, protocol: Protocol, seconds: number): Promise<Burs
   const cpuUs = cpu1.user + cpu1.system - cpu0.user - cpu0.system;
   return { ...r, cpuPerRequestUs: cpuUs / Math.max(1, r.total) };
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
 export async function run(opts: { quick: boolean }): Promise<SuiteResult> {
   const seconds = opts.quick ? 1 : 2;

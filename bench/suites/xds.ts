@@ -12,6 +12,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type CaFiles, initCa, issueSvid } from '../../control/ca/ca.js';
+import { median, percentile } from '../measure/percentile.js';
 import type { Budget, Row, SuiteResult } from '../types.js';
 import { LightSidecar } from '../xds/light-sidecar.js';
 
@@ -31,12 +32,6 @@ function request(child: ChildProcess, msg: Msg, key: string): Promise<Msg> {
     child.send(msg);
   });
 }
-
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
-};
-const median = (xs: number[]) => pct(xs, 50);
 
 // Resident memory, counting V8's heap by what is live rather than what it has reserved:
 // a young generation that grew between two readings belongs to no sidecar.
@@ -142,14 +137,14 @@ async function session(ca: CaFiles, sidecars: number, mode: Mode, changes: numbe
     const d = await request(child, { cmd: 'drain' }, 'samples');
     const got = d.samples as number[];
     if (k <= 0) {
-      m.warmupP99.push(pct(got, 99));
+      m.warmupP99.push(percentile(got, 99));
       continue;
     }
     m.samples.push(...got);
     m.serverCpuMs.push(d.cpuMs as number);
     m.clientCpuMs.push((cpu.user + cpu.system) / 1000);
     process.stderr.write(
-      `  ${label}: change ${k}/${changes}: ${got.length} ACKs, p50 ${median(got)} ms, p99 ${pct(got, 99)} ms; server ${(d.cpuMs as number).toFixed(0)} ms CPU, sidecars ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms CPU\n`,
+      `  ${label}: change ${k}/${changes}: ${got.length} ACKs, p50 ${median(got)} ms, p99 ${percentile(got, 99)} ms; server ${(d.cpuMs as number).toFixed(0)} ms CPU, sidecars ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms CPU\n`,
     );
   }
   // Containment: a quarantine changes every other workload's policy; it is in effect once the
@@ -196,7 +191,7 @@ export async function run(opts: { quick: boolean }): Promise<SuiteResult> {
     for (const t of ['sotw', 'delta'] as const) {
       const m = await session(ca, n, t, changes, n === most ? (opts.quick ? 2 : 6) : 0);
       const label = `${t === 'sotw' ? 'SotW' : 'Delta'} ADS, ${n} sidecars`;
-      const p99 = pct(m.samples, 99);
+      const p99 = percentile(m.samples, 99);
       rows.push({
         name: `change → ACK, ${label}`,
         unit: 'ms',

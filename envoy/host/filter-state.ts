@@ -73,7 +73,7 @@ export class FilterState {
 
   /** Sets `key` to a copy of `value`. */
   set(key: string, value: Uint8Array): this {
-    this.copyIn(key, value, new Int32Array(0), 0, value.length);
+    this.copyIn(key, value, NO_WORDS, 0, value.length);
     return this;
   }
 
@@ -98,6 +98,9 @@ export class FilterState {
     return -1;
   }
 }
+
+/** No words of a source: copyIn then copies byte by byte. */
+const NO_WORDS = new Int32Array(0);
 
 /**
  * Copies `length` bytes of `src` from `from` to the start of `dst`: four at a time when `from`

@@ -12,7 +12,7 @@
  * The list and the bytes are never changed in place once made: a change makes new ones. So a
  * map can share them with its clone, and with the caller's array it was made from.
  */
-import { asciiLowerKeys, deserializePairs, encodedSize, encodePairs, encodePairsInto, type PairsEncoding } from './pairs.js';
+import { asciiLowerKeys, deserializePairs, encodedSize, encodePairs, encodePairsInto, lowerAscii, type PairsEncoding } from './pairs.js';
 
 /** One header: lower-case key, value. */
 export type Header = [string, string];
@@ -21,17 +21,11 @@ export class HeaderMap {
   /** The map of a stream that has none (yet): shared, so never changed (a stream changes its own clone). */
   static readonly EMPTY: HeaderMap = new HeaderMap([], 'utf8', new Uint8Array(4));
 
-  private list: readonly Header[] | undefined;
-  private encoded_: Uint8Array | undefined;
-
   private constructor(
-    list: readonly Header[] | undefined,
+    private list: readonly Header[] | undefined,
     readonly encoding: PairsEncoding,
-    encoded?: Uint8Array,
-  ) {
-    this.list = list;
-    this.encoded_ = encoded;
-  }
+    private bytes?: Uint8Array,
+  ) {}
 
   /**
    * A map of these headers, keys lower-cased (ASCII, as Envoy's maps). The array is kept as the
@@ -50,33 +44,33 @@ export class HeaderMap {
   get length(): number {
     const list = this.list;
     if (list) return list.length;
-    const b = this.encoded_ as Uint8Array;
+    const b = this.bytes as Uint8Array;
     return b.length < 4 ? 0 : (b[0] as number) | ((b[1] as number) << 8) | ((b[2] as number) << 16) | ((b[3] as number) << 24);
   }
 
   /** The pairs serialization if it was made already (by pairs(), or the map was made of it). */
   get encoded(): Uint8Array | undefined {
-    return this.encoded_;
+    return this.bytes;
   }
 
   /** The pairs serialization's size; with writeInto, a map read once is written where it goes, never kept. */
   encodedSize(): number {
-    return this.encoded_?.length ?? encodedSize(this.list as readonly Header[], this.encoding);
+    return this.bytes?.length ?? encodedSize(this.list as readonly Header[], this.encoding);
   }
 
   /** Writes the pairs serialization into `out` at `at`; `size` is encodedSize(). */
   writeInto(out: Buffer, at: number, size: number): void {
-    const e = this.encoded_;
+    const e = this.bytes;
     if (e) out.set(e, at);
     else encodePairsInto(out, at, this.list as readonly Header[], size);
   }
 
   /** The pairs serialization (encoded once, then kept). */
   pairs(): Uint8Array {
-    let b = this.encoded_;
+    let b = this.bytes;
     if (b === undefined) {
       b = encodePairs(this.list as readonly Header[], this.encoding);
-      this.encoded_ = b;
+      this.bytes = b;
     }
     return b;
   }
@@ -85,7 +79,7 @@ export class HeaderMap {
   entries(): readonly Header[] {
     let l = this.list;
     if (l === undefined) {
-      l = deserializePairs(this.encoded_ as Uint8Array, this.encoding);
+      l = deserializePairs(this.bytes as Uint8Array, this.encoding);
       this.list = l;
     }
     return l;
@@ -105,15 +99,14 @@ export class HeaderMap {
     return out;
   }
 
-  /** Envoy's HeaderMap::byteSize: the bytes of every key and value. */
+  /** Envoy's HeaderMap::byteSize: the bytes of every key and value (the serialization less its counts and NULs). */
   byteSize(): number {
-    const n = this.length;
-    return this.pairs().length - 4 - n * 10;
+    return this.encodedSize() - 4 - this.length * 10;
   }
 
   /** A map of its own with the same entries (they are shared until either changes). */
   clone(): HeaderMap {
-    return new HeaderMap(this.list, this.encoding, this.encoded_);
+    return new HeaderMap(this.list, this.encoding, this.bytes);
   }
 
   /** Text as this map's strings stand for bytes. */
@@ -155,10 +148,6 @@ export class HeaderMap {
   private replaceList(list: readonly Header[]): void {
     if (this === HeaderMap.EMPTY) throw new Error('HeaderMap.EMPTY is never changed');
     this.list = list;
-    this.encoded_ = undefined;
+    this.bytes = undefined;
   }
-}
-
-function lowerAscii(s: string): string {
-  return s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
 }

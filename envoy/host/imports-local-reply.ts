@@ -2,18 +2,19 @@
 import type { Header } from './context.js';
 import { WasmResult } from './enums.js';
 import type { HostFunctions, HostVm } from './host-vm.js';
+import { INTERNED_MAX_BYTES } from './interned.js';
 import { deserializePairs } from './pairs.js';
 
 const NO_HEADERS: Header[] = [];
 
-/** Response code details as Envoy keeps them (whitespace made "_"), per interned details text. */
+/** Response code details as Envoy keeps them (whitespace made "_"), kept per details text a filter repeats. */
 const detailsText = new Map<string, string>();
 
 function responseCodeDetails(text: string): string {
   let d = detailsText.get(text);
   if (d === undefined) {
     d = text.replace(/\s/g, '_');
-    if (detailsText.size < 1024) detailsText.set(text, d);
+    if (detailsText.size < 1024 && text.length <= INTERNED_MAX_BYTES) detailsText.set(text, d);
   }
   return d;
 }
@@ -29,11 +30,9 @@ export function localReplyImports(vm: HostVm): HostFunctions {
       if (detailsSlot === undefined || bodySlot === undefined || (hs !== 0 && headers === undefined)) return WasmResult.InvalidMemoryAccess;
       const s = vm.stream();
       if (!s) return WasmResult.Ok; // root context: accepted, nothing is sent (as Envoy)
-      const details =
-        detailsSlot >= 0 ? responseCodeDetails(vm.replyText(detailsSlot)) : (vm.readString(dp, ds) as string).replace(/\s/g, '_');
       s.pendingReply = {
         status,
-        details,
+        details: responseCodeDetails(detailsSlot >= 0 ? vm.replyText(detailsSlot) : (vm.readString(dp, ds) as string)),
         body: bodySlot >= 0 ? vm.replyBytes(bodySlot) : (vm.read(bp, bs) as Uint8Array),
         headers: headers ? deserializePairs(headers).map(([k, v]) => [k.toLowerCase(), v] as Header) : NO_HEADERS,
         ...(grpc >= 0 && grpc <= 16 ? { grpcStatus: grpc } : {}),

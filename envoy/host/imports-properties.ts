@@ -7,19 +7,12 @@ import { lookupProperty, URI_SAN_PEER } from './properties.js';
 // proxy_set_property's keys as filter state names them (wasm.<path>), made once per path.
 const wasmKeys = new Map<string, string>();
 
-let lastPath: string | undefined;
-let lastKey = '';
-
 function wasmKey(path: string): string {
-  // The same path as last time is the same string (names are interned): a pointer comparison.
-  if (path === lastPath) return lastKey;
   let key = wasmKeys.get(path);
   if (key === undefined) {
     key = `wasm.${path}`;
     if (wasmKeys.size < 256) wasmKeys.set(path, key);
   }
-  lastPath = path;
-  lastKey = key;
   return key;
 }
 

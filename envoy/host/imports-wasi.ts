@@ -10,12 +10,12 @@ export function wasiImports(vm: HostVm, env: Record<string, string>): HostFuncti
   return {
     fd_write(fd: number, iovs: number, iovsLen: number, nwrittenPtr: number) {
       if (fd !== 1 && fd !== 2) return 8; // BADF
+      const view = new DataView(vm.memory.buffer);
       let text = '';
       let n = 0;
       for (let i = 0; i < iovsLen >>> 0; i++) {
         const at = (iovs >>> 0) + i * 8;
         if (!vm.inBounds(at, 8)) return 21; // FAULT
-        const view = new DataView(vm.memory.buffer);
         const p = view.getUint32(at, true);
         const l = view.getUint32(at + 4, true);
         const s = vm.readString(p, l);

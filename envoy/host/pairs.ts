@@ -101,8 +101,8 @@ export function encodePairsInto(out: Buffer, at: number, pairs: readonly (readon
     const vl = bytewise ? v.length : utf8Length(v);
     writeU32(out, at + 4 + i * 8, kl);
     writeU32(out, at + 8 + i * 8, vl);
-    off = writeText(out, k, kl, off, bytewise);
-    off = writeText(out, v, vl, off, bytewise);
+    off = writeText(out, k, kl, off);
+    off = writeText(out, v, vl, off);
   }
 }
 
@@ -112,10 +112,15 @@ export function asciiLowerKeys(pairs: readonly (readonly [string, string])[]): r
     const k = (pairs[i] as readonly [string, string])[0];
     for (let j = 0; j < k.length; j++) {
       const c = k.charCodeAt(j);
-      if (c >= 65 && c <= 90) return pairs.map(([key, v]) => [key.replace(/[A-Z]+/g, (m) => m.toLowerCase()), v]);
+      if (c >= 65 && c <= 90) return pairs.map(([key, v]) => [lowerAscii(key), v]);
     }
   }
   return pairs as unknown as readonly [string, string][];
+}
+
+/** `s` with ASCII letters lower-cased, as Envoy lower-cases header names (other characters as they are). */
+export function lowerAscii(s: string): string {
+  return s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
 }
 
 /** A u32, little-endian, by bytes: Buffer's writeUInt32LE checks its arguments on every call. */
@@ -132,15 +137,17 @@ export function utf8Length(s: string): number {
   return s.length;
 }
 
-/** Writes text (one byte a character when `bytewise`, else UTF-8) and its NUL terminator at `off`; returns the offset after them. */
-function writeText(out: Buffer, s: string, len: number, off: number, bytewise: boolean): number {
-  if (bytewise) for (let i = 0; i < len; i++) out[off + i] = s.charCodeAt(i);
-  else out.write(s, off, len, 'utf8');
+/** Writes text and its NUL terminator at `off`; returns the offset after them. */
+function writeText(out: Buffer, s: string, len: number, off: number): number {
+  writeUtf8(out, s, len, off);
   out[off + len] = 0;
   return off + len + 1;
 }
 
-/** Writes `s` (utf8Length(s) = `len` bytes) at `off`: ASCII byte by byte, anything else by Buffer. */
+/**
+ * Writes `s` (`len` bytes) at `off`: one byte a character when `len` is its length (ASCII, or
+ * text standing for bytes one character each), else as UTF-8.
+ */
 export function writeUtf8(out: Buffer, s: string, len: number, off: number): void {
   if (len === s.length) {
     for (let i = 0; i < len; i++) out[off + i] = s.charCodeAt(i);

@@ -26,11 +26,19 @@ import {
   sendError,
   sendLocalReply,
 } from './downstream.js';
-import { HOP_BY_HOP } from './hop-by-hop.js';
+import { notForwarded } from './hop-by-hop.js';
 import type { JwtVerifier } from './jwt.js';
 import type { PolicyHolder } from './policy-holder.js';
 import type { TlsMaterial } from './svid.js';
-import { Http1Upstream, Http2Upstream, headerObject, type Upstream, type UpstreamProtocol, type UpstreamResponse } from './upstream.js';
+import {
+  forwardable,
+  Http1Upstream,
+  Http2Upstream,
+  headerObject,
+  type Upstream,
+  type UpstreamProtocol,
+  type UpstreamResponse,
+} from './upstream.js';
 
 export interface InboundOptions {
   tls: TlsMaterial;
@@ -104,22 +112,22 @@ function connectionOf(req: DownstreamRequest): Connection {
   return c;
 }
 
-/** Request headers as the module sees them: pseudo-headers first, then the caller's own (lower-case), not hop-by-hop ones. */
+/**
+ * Headers the sidecar sets itself, whatever a caller (or the module) put there: besides those no
+ * proxy forwards, Host (it is :authority) and the client certificate header.
+ */
+function sidecarSets(name: string): boolean {
+  return notForwarded(name) || name === 'host' || name === 'x-forwarded-client-cert';
+}
+
+/** Request headers as the module sees them: pseudo-headers first, then the caller's own (lower-case). */
 function requestHeaders(req: DownstreamRequest, method: string, path: string, authority: string): Header[] {
-  const out: Header[] = [
+  return forwardable(req.rawHeaders, sidecarSets, [
     [':method', method],
     [':path', path],
     [':authority', authority],
     [':scheme', 'https'],
-  ];
-  const raw = req.rawHeaders;
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const k = (raw[i] as string).toLowerCase();
-    // Host is :authority; the client certificate header is the sidecar's to set.
-    if (k.charCodeAt(0) === 0x3a || HOP_BY_HOP.has(k) || k === 'host' || k === 'x-forwarded-client-cert') continue;
-    out.push([k, raw[i + 1] as string]);
-  }
-  return out;
+  ]);
 }
 
 export class Inbound {
@@ -312,9 +320,7 @@ class Exchange {
   private proxy(headers: readonly Header[], body: Buffer | undefined): void {
     const req = this.req;
     const upstream = this.inbound.upstream;
-    const out = headerObject(
-      headers.filter(([k]) => k.charCodeAt(0) !== 0x3a && !HOP_BY_HOP.has(k) && k !== 'host' && k !== 'x-forwarded-client-cert'),
-    );
+    const out = headerObject(headers.filter(([k]) => !sidecarSets(k)));
     // The peer identity as Envoy's XFCC (SANITIZE_SET); gRPC over HTTP/2 needs TE: trailers.
     if (this.conn.peer) out['x-forwarded-client-cert'] = `URI=${this.conn.peer}`;
     if (upstream.protocol === 'http2' && isGrpc(req)) out.te = 'trailers';

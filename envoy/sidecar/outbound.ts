@@ -10,6 +10,7 @@ import type { Server, Socket } from 'node:net';
 import type { PeerCertificate } from 'node:tls';
 import { uriSans } from '../../contracts/svid.js';
 import { authorityOf, type DownstreamRequest, type DownstreamResponse, isGrpc, listenCleartext, relay, sendError } from './downstream.js';
+import { notForwarded } from './hop-by-hop.js';
 import type { TlsMaterial } from './svid.js';
 import { forwardable, Http2Upstream, headerObject } from './upstream.js';
 
@@ -31,6 +32,11 @@ export interface OutboundOptions {
 export function routeFor(peers: readonly OutboundPeer[], hostHeader: string | undefined): OutboundPeer | undefined {
   const host = (hostHeader ?? '').replace(/:\d+$/, '').toLowerCase();
   return peers.find((p) => host === p.name || host === `${p.name}.${p.namespace}` || host.startsWith(`${p.name}.${p.namespace}.svc`));
+}
+
+/** What the app's request does not carry on to the peer: Host goes as :authority. */
+function notForwardedOut(name: string): boolean {
+  return notForwarded(name) || name === 'host';
 }
 
 export class Outbound {
@@ -86,7 +92,7 @@ export class Outbound {
       sendError(req, res, 404, `no route to ${authority || '(no Host)'}\n`);
       return;
     }
-    const headers = headerObject(forwardable(req.rawHeaders).filter(([k]) => k !== 'host'));
+    const headers = headerObject(forwardable(req.rawHeaders, notForwardedOut));
     if (isGrpc(req)) headers.te = 'trailers';
     const call = this.pool(peer).send(
       { method: req.method ?? 'GET', path: req.url ?? '/', authority, headers },

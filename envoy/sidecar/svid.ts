@@ -18,9 +18,14 @@ export interface TlsMaterial {
 /** Where renewed SVIDs come from: the mesh CA, files an agent rewrites, … */
 export type SvidSource = () => Promise<TlsMaterial>;
 
+type SvidFacts = { identity: string | undefined; notBefore: number; notAfter: number; serial: string };
+
 /** Validity of an SVID's leaf certificate, and the SPIFFE ID it carries. */
-export function svidFacts(tls: TlsMaterial): { identity: string | undefined; notBefore: number; notAfter: number; serial: string } {
-  const cert = new X509Certificate(tls.certPem);
+export function svidFacts(tls: TlsMaterial): SvidFacts {
+  return factsOf(new X509Certificate(tls.certPem));
+}
+
+function factsOf(cert: X509Certificate): SvidFacts {
   return {
     identity: uriSans({ subjectaltname: cert.subjectAltName } as PeerCertificate)[0],
     notBefore: Date.parse(cert.validFrom),
@@ -31,11 +36,11 @@ export function svidFacts(tls: TlsMaterial): { identity: string | undefined; not
 
 /** Why `tls` cannot replace the SVID of `identity`, or undefined when it can. */
 export function renewalProblem(tls: TlsMaterial, identity: string, now = Date.now()): string | undefined {
-  let facts: ReturnType<typeof svidFacts>;
+  let facts: SvidFacts;
   try {
-    facts = svidFacts(tls);
-    if (!new X509Certificate(tls.certPem).checkPrivateKey(createPrivateKey(tls.keyPem)))
-      return 'the private key does not match the certificate';
+    const cert = new X509Certificate(tls.certPem);
+    facts = factsOf(cert);
+    if (!cert.checkPrivateKey(createPrivateKey(tls.keyPem))) return 'the private key does not match the certificate';
   } catch (e) {
     return `not a certificate and key: ${(e as Error).message}`;
   }

@@ -16,7 +16,7 @@ import {
 } from 'node:http2';
 import type { Readable, Writable } from 'node:stream';
 import type { Header } from '../host/host.js';
-import { HOP_BY_HOP } from './hop-by-hop.js';
+import { notForwarded } from './hop-by-hop.js';
 
 export type UpstreamProtocol = 'http1' | 'http2';
 
@@ -50,12 +50,14 @@ export interface Upstream {
   close(): void;
 }
 
-/** Pairs of a raw header list (Node's [k, v, k, v, …]), hop-by-hop and pseudo-headers left out. */
-export function forwardable(raw: readonly string[]): Header[] {
-  const out: Header[] = [];
+/**
+ * Pairs of a raw header list (Node's [k, v, k, v, …]), names lower-cased, those `skip` names
+ * (hop-by-hop and pseudo-headers) left out, appended to `out`.
+ */
+export function forwardable(raw: readonly string[], skip: (name: string) => boolean = notForwarded, out: Header[] = []): Header[] {
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const k = (raw[i] as string).toLowerCase();
-    if (k.charCodeAt(0) === 0x3a || HOP_BY_HOP.has(k)) continue;
+    if (skip(k)) continue;
     out.push([k, raw[i + 1] as string]);
   }
   return out;

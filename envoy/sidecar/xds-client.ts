@@ -10,7 +10,15 @@
 import { EventEmitter } from 'node:events';
 import { create } from '@bufbuild/protobuf';
 import type { Any } from '@bufbuild/protobuf/wkt';
-import { bidiStream, type CallStatus, type ChannelOptions, type Client, type ClientDuplex, dial } from '../../grpc/client.js';
+import {
+  bidiStream,
+  type CallStatus,
+  type ChannelOptions,
+  type Client,
+  type ClientDuplex,
+  ClientRenewal,
+  dial,
+} from '../../grpc/client.js';
 import type { ClientTls } from '../../grpc/credentials.js';
 import { Status } from '../../grpc/status.js';
 import { AggregatedDiscoveryService } from '../../proto/gen/envoy/service/discovery/v3/ads_pb.js';
@@ -74,8 +82,7 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
   /** Responses accepted, NACKs sent and connections made: for tests and the sidecar's stats. */
   readonly stats = { accepted: 0, rejected: 0, connects: 0 };
 
-  /** The client of a stream still open when the SVID was renewed: closed once that stream ends. */
-  private retiring: Client | undefined;
+  private readonly renewal = new ClientRenewal();
 
   constructor(private opts: XdsClientOptions) {
     super();
@@ -162,15 +169,7 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
    */
   setTls(tls: ClientTls): void {
     this.opts = { ...this.opts, tls };
-    for (let i = 0; i < this.clients.length; i++) {
-      const c = this.clients[i];
-      this.clients[i] = undefined;
-      if (!c) continue;
-      if (this.call && i === this.at) {
-        this.retiring?.close();
-        this.retiring = c;
-      } else c.close();
-    }
+    this.renewal.renew(this.clients, this.call ? this.at : -1, () => undefined);
   }
 
   close(): void {
@@ -179,7 +178,7 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
     this.call?.cancel();
     this.call = undefined;
     for (const c of this.clients) c?.close();
-    this.retiring?.close();
+    this.renewal.streamEnded();
   }
 
   private connect(): void {
@@ -206,8 +205,7 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
     });
     call.on('status', (status: CallStatus) => {
       if (this.call === call) this.call = undefined;
-      this.retiring?.close();
-      this.retiring = undefined;
+      this.renewal.streamEnded();
       this.emit('disconnected', status);
       this.scheduleReconnect();
     });

@@ -1,5 +1,6 @@
 /** Pieces of a small mesh for tests: a control server on the shop policy, and mTLS calls into sidecars. */
 import { request as httpRequest } from 'node:http';
+import { type ClientHttp2Session, connect as h2connect } from 'node:http2';
 import { request } from 'node:https';
 import { CONTROL_IDENTITY_PATH } from '../../contracts/control-identity.js';
 import { BUILT_MODULE } from '../../contracts/module.js';
@@ -103,4 +104,19 @@ export function plain(port: number, host: string, method: string, path: string):
     req.on('error', reject);
     req.end();
   });
+}
+
+/** An HTTP/2 session over mTLS to a loopback port (a sidecar's inbound side), presenting `svid`: once connected. */
+export async function h2Connect(port: number, caPem: string, svid: { chainPem: string; keyPem: string }): Promise<ClientHttp2Session> {
+  const session = h2connect(`https://127.0.0.1:${port}`, {
+    ca: caPem,
+    cert: svid.chainPem,
+    key: svid.keyPem,
+    checkServerIdentity: () => undefined,
+  });
+  await new Promise<void>((resolve, reject) => {
+    session.once('connect', () => resolve());
+    session.once('error', reject);
+  });
+  return session;
 }

@@ -7,9 +7,10 @@
  * speaks. The sidecar keeps serving, and the app sees nothing it should not.
  */
 import assert from 'node:assert/strict';
-import { type ClientHttp2Session, connect, constants, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
+import { type ClientHttp2Session, constants, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import { connect as tcp } from 'node:net';
 import { after, before, test } from 'node:test';
+import { h2Connect } from '../helpers/mesh.js';
 import { ID, Target } from '../helpers/target.js';
 
 const LIMITS = { handshakeTimeoutMs: 5_000, headersTimeoutMs: 5_000, idleTimeoutMs: 1_500, maxConnections: 64, maxConcurrentStreams: 4 };
@@ -21,18 +22,9 @@ before(async () => {
 after(() => t.stop());
 
 async function session(from: string): Promise<ClientHttp2Session> {
-  const svid = await t.svid(from);
-  const s = connect(`https://127.0.0.1:${t.sidecar.inboundPort}`, {
-    ca: t.ca.certPem,
-    cert: svid.chainPem,
-    key: svid.keyPem,
-    checkServerIdentity: () => undefined,
-  });
+  const s = await h2Connect(t.sidecar.inboundPort, t.ca.certPem, await t.svid(from));
+  // The attacks end sessions abruptly: what the server does to them is asserted on their streams.
   s.on('error', () => {});
-  await new Promise<void>((resolve, reject) => {
-    s.once('connect', () => resolve());
-    s.once('error', reject);
-  });
   return s;
 }
 

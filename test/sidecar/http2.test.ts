@@ -23,7 +23,7 @@ import { type CaFiles, issueSvid, loadCa } from '../../control/ca/ca.js';
 import type { ControlServer } from '../../control/serve/control-server.js';
 import type { AccessRecord } from '../../envoy/sidecar/inbound.js';
 import type { Sidecar } from '../../envoy/sidecar/sidecar.js';
-import { mtls, plain, testControl, testSidecar } from '../helpers/mesh.js';
+import { h2Connect, mtls, plain, testControl, testSidecar } from '../helpers/mesh.js';
 import { eventually } from '../helpers/xds.js';
 
 const APP = 'spiffe://shop.example/ns/shop/sa/app';
@@ -69,18 +69,7 @@ function h2Call(session: ClientHttp2Session, headers: OutgoingHttpHeaders, body?
 }
 
 async function h2Session(port: number, identity: string): Promise<ClientHttp2Session> {
-  const svid = await issueSvid(ca, identity);
-  const session = connect(`https://127.0.0.1:${port}`, {
-    ca: ca.certPem,
-    cert: svid.chainPem,
-    key: svid.keyPem,
-    checkServerIdentity: () => undefined,
-  });
-  await new Promise<void>((resolve, reject) => {
-    session.once('connect', () => resolve());
-    session.once('error', reject);
-  });
-  return session;
+  return h2Connect(port, ca.certPem, await issueSvid(ca, identity));
 }
 
 /** A gRPC message frame: not compressed, 4-byte length, the bytes. */
