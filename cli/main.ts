@@ -28,6 +28,7 @@ import { serveCommand } from './commands/serve.js';
 import { sidecarCommand } from './commands/sidecar.js';
 import { statusCommand } from './commands/status.js';
 import { validateCommand } from './commands/validate.js';
+import { verifyCommand } from './commands/verify.js';
 import { versionsCommand } from './commands/versions.js';
 import { describeGroup, type Registrable } from './support/flags.js';
 import { InputError } from './support/load-policy.js';
@@ -45,6 +46,7 @@ const COMMANDS: readonly Registrable[] = [
   validateCommand,
   compileCommand,
   checkCommand,
+  verifyCommand,
   caInitCommand,
   caIssueCommand,
   envoyBootstrapCommand,
