@@ -3,9 +3,18 @@ import { loadPaths } from '../../control/policy/load.js';
 import { arg, defineCommand, flag, type OptionsOf } from '../support/flags.js';
 import { printDiagnosticsTo } from '../support/load-policy.js';
 import { paint } from '../support/output.js';
+import { printSarif, sarifLog } from '../support/sarif.js';
 
 const ARGS = { paths: arg('<paths...>', 'YAML files or directories') };
-const FLAGS = { json: flag.bool('--json', 'machine-readable output') };
+const FLAGS = {
+  json: flag.bool('--json', 'machine-readable output'),
+  format: flag.withDefault('--format <format>', 'output format', 'text', ['text', 'json', 'sarif']),
+};
+
+const SARIF_RULES = [
+  { id: 'policy-error', description: 'the policy cannot be applied as written' },
+  { id: 'policy-warning', description: 'the policy applies, but probably not as meant' },
+];
 
 export const validateCommand = defineCommand({
   path: ['validate'],
@@ -20,7 +29,22 @@ function runValidate(opts: OptionsOf<typeof FLAGS, typeof ARGS>): number {
   const r = loadPaths(opts.paths);
   const rules = r.policy.perimeters.reduce((n, p) => n + p.rules.length, 0);
   const counts = { files: r.files.length, workloads: r.policy.workloads.length, perimeters: r.policy.perimeters.length, rules };
-  if (opts.json) {
+  if (opts.format === 'sarif') {
+    printSarif(
+      sarifLog(
+        'validate',
+        SARIF_RULES,
+        r.diagnostics.map((d) => ({
+          ruleId: d.severity === 'error' ? 'policy-error' : 'policy-warning',
+          level: d.severity,
+          message: `${d.path ? `${d.path}: ` : ''}${d.message}${d.hint ? ` (${d.hint})` : ''}`,
+          location: d,
+        })),
+      ),
+    );
+    return r.ok ? 0 : 1;
+  }
+  if (opts.json || opts.format === 'json') {
     process.stdout.write(`${JSON.stringify({ ok: r.ok, ...counts, diagnostics: r.diagnostics }, null, 2)}\n`);
     return r.ok ? 0 : 1;
   }

@@ -307,12 +307,13 @@ export class RequestSpace {
       const lines = at(d);
       if (lines) headers[name] = lines;
     }
+    // An attribute no rule reads is left out (any value decides the same): examples read better.
     return {
       ...(principal !== undefined ? { principal } : {}),
       method: at(this.method),
       path: at(this.path),
-      host: at(this.authority),
-      port: at(this.port),
+      ...(this.authority.partCount > 0 ? { host: at(this.authority) } : {}),
+      ...(this.port.partCount > 0 ? { port: at(this.port) } : {}),
       ...(Object.keys(headers).length ? { headers } : {}),
       ...(claims ? { claims } : {}),
       nowMs: this.nowMs,
