@@ -16,6 +16,7 @@ import { envoyWasmPluginCommand } from './commands/envoy-wasmplugin.js';
 import { exportRbacCommand } from './commands/export.js';
 import { flowsCommand } from './commands/flows.js';
 import { importIstioCommand } from './commands/import-istio.js';
+import { lintCommand } from './commands/lint.js';
 import { mapCommand } from './commands/map.js';
 import { promoteCommand } from './commands/promote.js';
 import { quarantineCommand } from './commands/quarantine.js';
@@ -46,6 +47,7 @@ const COMMANDS: readonly Registrable[] = [
   validateCommand,
   compileCommand,
   checkCommand,
+  lintCommand,
   verifyCommand,
   caInitCommand,
   caIssueCommand,

@@ -4,6 +4,7 @@ import { problemText, reasonOf } from '../../contracts/problem.js';
 import { findCa, issueSvid, svidProblem, writeSvid } from '../../control/ca/ca.js';
 import { DEFAULT_STATE, defineCommand, flag, type OptionsOf } from '../support/flags.js';
 import { UsageError } from '../support/targets.js';
+import { duration } from '../support/time.js';
 
 const FLAGS = {
   state: flag.withDefault('--state <dir>', 'state directory holding the CA', DEFAULT_STATE),
@@ -22,18 +23,12 @@ export const caIssueCommand = defineCommand({
   run: runCaIssue,
 });
 
-function duration(text: string): number {
-  const m = /^(\d+)(s|m|h|d)$/.exec(text);
-  if (!m) throw new UsageError(`--ttl ${text}: use a number with s, m, h or d (e.g. 24h)`);
-  return Number(m[1]) * { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 's' | 'm' | 'h' | 'd'];
-}
-
 async function runCaIssue(opts: OptionsOf<typeof FLAGS>): Promise<number> {
   {
     const found = findCa(opts.state);
     if (!found.ok) throw new UsageError(reasonOf(found));
     const ca = found.value;
-    const ttlMs = duration(opts.ttl ?? '24h');
+    const ttlMs = duration('--ttl', opts.ttl ?? '24h');
     const refused = svidProblem(ca, opts.identity, ttlMs);
     if (refused) throw new UsageError(problemText(refused));
     const svid = await issueSvid(ca, opts.identity, { ttlMs, dnsNames: opts.dns ?? [] });

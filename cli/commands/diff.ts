@@ -17,7 +17,7 @@ import { found, guard, openHistory } from '../support/history.js';
 import { loadPolicy } from '../support/load-policy.js';
 import { paint, table } from '../support/output.js';
 import { STORE_FLAGS, storedPolicies, storeOfState, withStore } from '../support/store.js';
-import { UsageError } from '../support/targets.js';
+import { instant } from '../support/time.js';
 
 export const DIFF_EXIT = { ok: 0, input: 1, newlyAllowed: 3 } as const;
 
@@ -90,8 +90,7 @@ async function side(o: OptionsOf<typeof FLAGS, typeof ARGS>, ref: string): Promi
 }
 
 async function runSemantic(o: OptionsOf<typeof FLAGS, typeof ARGS>): Promise<number> {
-  const nowMs = o.at === undefined ? Date.now() : Date.parse(o.at);
-  if (!Number.isFinite(nowMs)) throw new UsageError(`--at ${o.at} is not a time (RFC 3339, e.g. 2027-01-31T00:00:00Z)`);
+  const nowMs = instant('--at', o.at);
   const [a, b] = [await side(o, o.from), await side(o, o.to)];
   const mode = o.mode as AnalysisMode;
   const started = performance.now();

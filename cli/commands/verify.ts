@@ -17,7 +17,7 @@ import { defineCommand, flag, type OptionsOf } from '../support/flags.js';
 import { InputError, loadPolicy, printDiagnosticsTo } from '../support/load-policy.js';
 import { paint } from '../support/output.js';
 import { printSarif, sarifLog } from '../support/sarif.js';
-import { UsageError } from '../support/targets.js';
+import { instant } from '../support/time.js';
 
 export const VERIFY_EXIT = { holds: 0, input: 1, broken: 4 } as const;
 
@@ -47,8 +47,7 @@ export const verifyCommand = defineCommand({
 });
 
 function runVerify(o: OptionsOf<typeof FLAGS>): number {
-  const nowMs = o.at === undefined ? Date.now() : Date.parse(o.at);
-  if (!Number.isFinite(nowMs)) throw new UsageError(`--at ${o.at} is not a time (RFC 3339, e.g. 2027-01-31T00:00:00Z)`);
+  const nowMs = instant('--at', o.at);
   const loaded = loadPolicy([o.policy], 'nothing was verified');
   const read = readRegularFile(o.assert);
   if ('error' in read) throw new InputError(`${o.assert}: ${read.error}`);
