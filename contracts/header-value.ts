@@ -32,9 +32,13 @@ export function headerCandidates(lines: readonly string[]): string[] {
  * asks "every" (it never admits a request that one reading of the header would not).
  */
 export function overHeader(ms: readonly StringMatch[], lines: readonly string[], forall: boolean, negate: boolean): boolean {
-  const candidates = headerCandidates(lines);
-  const test = (x: string) => matchAny(ms, x) !== negate;
-  return forall ? candidates.every(test) : candidates.some(test);
+  // A loop, not a closure: the analysis calls this for every header value it tries.
+  for (const x of headerCandidates(lines)) {
+    const holds = matchAny(ms, x) !== negate;
+    if (forall && !holds) return false;
+    if (!forall && holds) return true;
+  }
+  return forall;
 }
 
 /**

@@ -94,7 +94,7 @@ async function runSemantic(o: OptionsOf<typeof FLAGS, typeof ARGS>): Promise<num
   const [a, b] = [await side(o, o.from), await side(o, o.to)];
   const mode = o.mode as AnalysisMode;
   const started = performance.now();
-  const diffs = semanticDiff(a.policies, b.policies, { mode, nowMs });
+  const diffs = await semanticDiff(a.policies, b.policies, { mode, nowMs });
   const ms = performance.now() - started;
   const allowed = diffs.flatMap((d) => d.classes).filter((c) => c.change === 'newly-allowed').length;
   const code = allowed > 0 ? DIFF_EXIT.newlyAllowed : DIFF_EXIT.ok;

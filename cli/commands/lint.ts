@@ -36,12 +36,12 @@ export const lintCommand = defineCommand({
 /** How many published versions are read to date the modes (newest first). */
 const HISTORY_DEPTH = 200;
 
-function runLint(o: OptionsOf<typeof FLAGS>): number {
+async function runLint(o: OptionsOf<typeof FLAGS>): Promise<number> {
   const nowMs = instant('--at', o.at);
   const loaded = loadPolicy([o.policy], 'nothing was linted');
   const history = publishedModes(o.state);
   const started = performance.now();
-  const findings = lint(loaded.policy, compile(loaded.policy), {
+  const findings = await lint(loaded.policy, compile(loaded.policy), {
     nowMs,
     soonMs: duration('--soon', o.soon),
     maxRolloutMs: duration('--max-rollout', o.maxRollout),

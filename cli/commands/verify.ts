@@ -46,7 +46,7 @@ export const verifyCommand = defineCommand({
   run: runVerify,
 });
 
-function runVerify(o: OptionsOf<typeof FLAGS>): number {
+async function runVerify(o: OptionsOf<typeof FLAGS>): Promise<number> {
   const nowMs = instant('--at', o.at);
   const loaded = loadPolicy([o.policy], 'nothing was verified');
   const read = readRegularFile(o.assert);
@@ -62,7 +62,7 @@ function runVerify(o: OptionsOf<typeof FLAGS>): number {
   }
   const started = performance.now();
   const mode = o.mode as AnalysisMode;
-  const results = verify(loaded.policy, compile(loaded.policy), parsed.assertions, {
+  const results = await verify(loaded.policy, compile(loaded.policy), parsed.assertions, {
     mode,
     nowMs,
     ...(o.engine === 'wasm' ? { filter: wasmFilter() } : {}),

@@ -6,10 +6,14 @@
  * where it holds (a bitset), and a request region is a product of such sets (cubes.ts).
  */
 
-export type Part<V> = (v: V) => boolean;
+export type Part<W> = (w: W) => boolean;
 
-export class Dimension<V> {
-  private readonly parts: Part<V>[] = [];
+/**
+ * `V` is a value of the attribute; `W` what the parts read of it (the evaluator's view of a
+ * request carrying it), made once per candidate.
+ */
+export class Dimension<V, W = V> {
+  private readonly parts: Part<W>[] = [];
   /** Class representatives, after build(). */
   classes: V[] = [];
   /** For each part, the classes where it holds. */
@@ -22,9 +26,10 @@ export class Dimension<V> {
     readonly name: string,
     /** Identifies a candidate (duplicates are skipped). */
     private readonly keyOf: (v: V) => string,
+    private readonly lift: (v: V) => W,
   ) {}
 
-  part(p: Part<V>): number {
+  part(p: Part<W>): number {
     return this.parts.push(p) - 1;
   }
 
@@ -67,8 +72,9 @@ export class Dimension<V> {
   }
 
   private vectorOf(v: V): string {
+    const w = this.lift(v);
     let vector = '';
-    for (const p of this.parts) vector += p(v) ? '1' : '0';
+    for (const p of this.parts) vector += p(w) ? '1' : '0';
     return vector;
   }
 

@@ -1,22 +1,18 @@
 /**
  * `perimeter lint`: what a reviewer should look at before a policy ships, each finding at its
  * place with a severity and a fix:
- *  - rules that can never decide anything, decided exactly per workload over the policy as
- *    written (space.ts): allows whose every request a deny blocks, allows whose every request
- *    other allows already admit, rules that match no request, and denies of what nothing allows;
+ *  - rules that can never decide anything (dead-rules.ts);
  *  - selectors that select no workload and `from` labels no workload carries, and identities no
  *    workload has;
  *  - allows on a crown jewel open to every identity, a whole trust domain or unauthenticated callers;
  *  - exceptions (rules with `expires`) that have expired or expire soon;
  *  - perimeters left in observe or simulate for longer than a set age (from the published history).
  */
-import { Action, Mode as PMode } from '../../proto/gen/perimeter/v1/policy.js';
-import { type CompileResult, ISTIO_DEFAULT_PERIMETER } from '../compile/compile.js';
+import type { CompileResult } from '../compile/compile.js';
 import type { Location, Perimeter, PolicySet, Rule, Source } from '../policy/model.js';
 import { Registry } from '../policy/registry.js';
-import { type Cube, difference, intersect, isEmpty } from './cubes.js';
-import { analysedPolicy } from './passing.js';
-import { RequestSpace } from './space.js';
+import { deadEverywhere, deadRules } from './dead-rules.js';
+import { perWorkload } from './parallel.js';
 
 export type LintSeverity = 'error' | 'warning' | 'note';
 
@@ -56,7 +52,7 @@ export interface LintOptions {
 
 const DAY = 86_400_000;
 
-export function lint(set: PolicySet, compiled: CompileResult, o: LintOptions): LintFinding[] {
+export async function lint(set: PolicySet, compiled: CompileResult, o: LintOptions): Promise<LintFinding[]> {
   const out: LintFinding[] = [];
   const registry = new Registry(set.workloads);
   const identities = new Set(set.workloads.map((w) => w.identity));
@@ -65,10 +61,17 @@ export function lint(set: PolicySet, compiled: CompileResult, o: LintOptions): L
   const add = (code: LintCode, severity: LintSeverity, location: Location, path: string, message: string, fix: string) =>
     out.push({ code, severity, location, path, message, fix });
 
-  for (const f of deadRules(compiled, o.nowMs)) {
+  const perWorkloadDead = await perWorkload(
+    'dead',
+    compiled.workloads.map((w) => w.bytes),
+    { nowMs: o.nowMs },
+    deadRules,
+  );
+  for (const f of deadEverywhere(perWorkloadDead)) {
     const p = byName.get(f.perimeter);
     const r = p?.rules.find((x) => x.name === f.rule);
-    if (p && r) add(f.code, f.code === 'deny-of-nothing' ? 'note' : 'warning', r.location, at(p, r), f.message, f.fix);
+    const d = f.dead;
+    if (p && r) add(d.code, d.code === 'deny-of-nothing' ? 'note' : 'warning', r.location, at(p, r), d.message, d.fix);
   }
 
   for (const name of compiled.unused) {
@@ -178,100 +181,4 @@ function openness(s: Source): string | undefined {
   if (domain) return `every identity of the trust domain ${domain.value.replace(/\/$/, '')}`;
   if (!named && s.trustDomains.length > 0) return 'whole trust domains';
   return undefined;
-}
-
-interface DeadRule {
-  perimeter: string;
-  rule: string;
-  code: 'shadowed-allow' | 'redundant-allow' | 'matches-nothing' | 'deny-of-nothing';
-  message: string;
-  fix: string;
-}
-
-/**
- * Rules that decide nothing on any workload they apply to (a rule of a perimeter that selects
- * several workloads is reported only when it is dead on all of them), over the policy as written.
- */
-function deadRules(compiled: CompileResult, nowMs: number): DeadRule[] {
-  const verdicts = new Map<string, DeadRule | null>();
-  for (const w of compiled.workloads) {
-    const policy = analysedPolicy(w.policy, 'written');
-    const space = new RequestSpace(nowMs);
-    const shapes = space.addPolicy(policy);
-    space.build();
-    const label = (i: number) => policy.rules[i]?.name ?? '?';
-    const regions = shapes.map((s) => s.terms.map((t) => space.cube(t)).filter((c) => !isEmpty(c)));
-    const allows = shapes.map((s, i) => (s.rule.action === Action.ACTION_ALLOW ? i : -1)).filter((i) => i >= 0);
-    const denies = shapes.map((s, i) => (s.rule.action === Action.ACTION_DENY ? i : -1)).filter((i) => i >= 0);
-    const union = (is: readonly number[]) => is.flatMap((i) => regions[i] as Cube[]);
-    const meets = (a: readonly Cube[], b: readonly Cube[]) => a.some((x) => b.some((y) => intersect(x, y) !== undefined));
-    /** The rules, in order, each taking away some of what is left, that together cover the region; undefined if they do not. */
-    const cover = (region: Cube[], rules: readonly number[]): number[] | undefined => {
-      let rest = region;
-      const used: number[] = [];
-      for (const r of rules) {
-        if (rest.length === 0) break;
-        if (!meets(rest, regions[r] as Cube[])) continue;
-        used.push(r);
-        rest = difference(rest, regions[r] as Cube[]);
-      }
-      return rest.length === 0 ? used : undefined;
-    };
-    const defaultDeny = policy.defaultMode === PMode.MODE_ENFORCE;
-    const flagged = new Set<number>();
-    const found = new Map<number, DeadRule>();
-    // Latest first: of two allows that cover each other, the later one is the one reported.
-    for (const i of [...shapes.keys()].reverse()) {
-      const s = shapes[i];
-      const region = regions[i] as Cube[];
-      if (!s) continue;
-      const perimeter = policy.perimeters[s.rule.perimeter]?.name ?? '';
-      if (perimeter === ISTIO_DEFAULT_PERIMETER) continue;
-      const dead = (code: DeadRule['code'], message: string, fix: string) =>
-        found.set(i, { perimeter, rule: s.rule.name, code, message, fix });
-      if (region.length === 0) {
-        dead('matches-nothing', 'it matches no request: its conditions cannot hold together', 'fix the conditions, or remove the rule');
-        continue;
-      }
-      if (s.rule.action === Action.ACTION_ALLOW) {
-        const blockers = cover(region, denies);
-        if (blockers) {
-          dead(
-            'shadowed-allow',
-            `every request it admits is denied by ${blockers.map(label).join(', ')}: it never allows anything`,
-            'narrow the deny, or remove this allow',
-          );
-          continue;
-        }
-        const by = cover(
-          region,
-          allows.filter((a) => a !== i && !flagged.has(a)),
-        );
-        if (by) {
-          flagged.add(i);
-          dead(
-            'redundant-allow',
-            `every request it admits is already admitted by ${by.map(label).join(', ')}`,
-            'remove it, or merge it into those rules',
-          );
-        }
-      } else if (s.rule.action === Action.ACTION_DENY && defaultDeny && !meets(region, union(allows))) {
-        dead(
-          'deny-of-nothing',
-          'no allow rule admits what it denies, so default deny already blocks it',
-          'keep it as a guard against future allows, or remove it',
-        );
-      }
-    }
-    for (const [i, s] of shapes.entries()) {
-      const perimeter = policy.perimeters[s.rule.perimeter]?.name ?? '';
-      if (perimeter === ISTIO_DEFAULT_PERIMETER) continue;
-      const key = `${perimeter}/${s.rule.name}`;
-      const prior = verdicts.get(key);
-      const mine = found.get(i) ?? null;
-      // Dead only if dead (the same way) everywhere the rule applies.
-      verdicts.set(key, prior === undefined ? mine : prior && mine && prior.code === mine.code ? prior : null);
-    }
-  }
-  return [...verdicts.values()].filter((v): v is DeadRule => v !== null);
 }

@@ -5,10 +5,11 @@
  * after, each group with an example request the reference evaluator confirms.
  */
 import type { PolicyRequest } from '../../contracts/request.js';
-import type { CompiledPolicy } from '../../proto/gen/perimeter/v1/compiled.js';
-import { evaluate } from '../eval/evaluate.js';
+import { CompiledPolicy } from '../../proto/gen/perimeter/v1/compiled.js';
+import { type Decision, evaluate } from '../eval/evaluate.js';
 import { type Cube, difference, lowest } from './cubes.js';
-import { type AnalysisMode, analysedPolicy, blocks, passing } from './passing.js';
+import { perWorkload } from './parallel.js';
+import { type AnalysisMode, analysedPolicy, passing } from './passing.js';
 import { RequestSpace } from './space.js';
 
 export type Change = 'newly-allowed' | 'newly-denied';
@@ -37,24 +38,43 @@ export interface WorkloadDiff {
  * Each workload whose policy differs between the versions (by version digest); a workload
  * present on one side only is compared with one that lets nothing through (it has no sidecar).
  */
-export function semanticDiff(
+export async function semanticDiff(
   before: ReadonlyMap<string, CompiledPolicy>,
   after: ReadonlyMap<string, CompiledPolicy>,
   o: { mode: AnalysisMode; nowMs: number },
-): WorkloadDiff[] {
-  const names = [...new Set([...before.keys(), ...after.keys()])].sort();
-  const out: WorkloadDiff[] = [];
-  for (const name of names) {
+): Promise<WorkloadDiff[]> {
+  const names = [...new Set([...before.keys(), ...after.keys()])].sort().filter((name) => {
     const [a, b] = [before.get(name), after.get(name)];
-    if (a && b && a.version === b.version && a.version !== '') continue;
-    const classes = diffWorkload(a && analysedPolicy(a, o.mode), b && analysedPolicy(b, o.mode), o.nowMs);
-    const status = !a ? 'added' : !b ? 'removed' : 'changed';
+    return !(a && b && a.version === b.version && a.version !== '');
+  });
+  const bytes = (p: CompiledPolicy | undefined) => (p ? CompiledPolicy.encode(p).finish() : undefined);
+  const jobs = names.map((name): DiffJob => {
+    const [a, b] = [bytes(before.get(name)), bytes(after.get(name))];
+    return { ...(a ? { before: a } : {}), ...(b ? { after: b } : {}) };
+  });
+  const results = await perWorkload('diff', jobs, o, diffWorkloads);
+  const out: WorkloadDiff[] = [];
+  for (const [i, name] of names.entries()) {
+    const classes = results[i] ?? [];
+    const status = !before.has(name) ? 'added' : !after.has(name) ? 'removed' : 'changed';
     if (classes.length > 0 || status !== 'changed') out.push({ workload: name, status, classes });
   }
   return out;
 }
 
-function diffWorkload(a: CompiledPolicy | undefined, b: CompiledPolicy | undefined, nowMs: number): ChangedClass[] {
+/** A workload's two versions, as compiled bytes (parallel.ts). */
+export interface DiffJob {
+  before?: Uint8Array;
+  after?: Uint8Array;
+}
+
+export const diffWorkloads = (jobs: readonly DiffJob[], o: { mode: AnalysisMode; nowMs: number }): ChangedClass[][] =>
+  jobs.map((j) => {
+    const read = (b: Uint8Array | undefined) => (b ? analysedPolicy(CompiledPolicy.decode(b), o.mode) : undefined);
+    return diffWorkload(read(j.before), read(j.after), o.nowMs);
+  });
+
+export function diffWorkload(a: CompiledPolicy | undefined, b: CompiledPolicy | undefined, nowMs: number): ChangedClass[] {
   const r = changedRegions(a, b, nowMs);
   return [...group(r.space, 'newly-allowed', r.allowed, a, b), ...group(r.space, 'newly-denied', r.denied, a, b)];
 }
@@ -78,12 +98,12 @@ function group(space: RequestSpace, change: Change, cubes: readonly Cube[], a?: 
   const groups = new Map<string, ChangedClass>();
   for (const cube of cubes) {
     const example = space.request(lowest(cube));
+    const [da, db] = [a && evaluate(a, example), b && evaluate(b, example)];
     // The region says how each version decides; the evaluator must agree, or the analysis is wrong.
-    const passesA = a !== undefined && !blocks(a, example);
-    const passesB = b !== undefined && !blocks(b, example);
+    const [passesA, passesB] = [da !== undefined && !blocked(da), db !== undefined && !blocked(db)];
     if (passesB !== (change === 'newly-allowed') || passesA === passesB)
       throw new Error(`analysis and evaluator disagree on ${JSON.stringify(example)}: please report this`);
-    const [before, after] = [deciding(a, example), deciding(b, example)];
+    const [before, after] = [deciding(da), deciding(db)];
     const key = `${before}\n${after}`;
     const g = groups.get(key);
     if (g) {
@@ -95,10 +115,10 @@ function group(space: RequestSpace, change: Change, cubes: readonly Cube[], a?: 
   return [...groups.values()];
 }
 
-function deciding(p: CompiledPolicy | undefined, req: PolicyRequest): string {
-  if (!p) return 'no such workload';
-  const d = evaluate(p, req);
-  return `${d.perimeter}/${d.rule}`;
+const blocked = (d: Decision) => d.decision === 'deny' && d.enforced;
+
+function deciding(d: Decision | undefined): string {
+  return d ? `${d.perimeter}/${d.rule}` : 'no such workload';
 }
 
 /** Per attribute the cube does not leave open, a few of its values. */

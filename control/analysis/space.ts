@@ -12,8 +12,9 @@ import { claimSegments } from '../../contracts/claim-path.js';
 import { METHOD_BITS, METHOD_TOKEN } from '../../contracts/methods.js';
 import type { PolicyRequest } from '../../contracts/request.js';
 import { normalizePath, type PathParameters } from '../../contracts/request-path.js';
-import type { CompiledOperation, CompiledPolicy, CompiledRule, CompiledSource } from '../../proto/gen/perimeter/v1/compiled.js';
-import { Condition_Attribute, Source_Peer, type StringMatch } from '../../proto/gen/perimeter/v1/policy.js';
+import { matchAny } from '../../contracts/string-match.js';
+import { type CompiledOperation, CompiledPolicy, type CompiledRule, type CompiledSource } from '../../proto/gen/perimeter/v1/compiled.js';
+import { Condition_Attribute, Source_Peer, type StringMatch, StringMatch_Kind } from '../../proto/gen/perimeter/v1/policy.js';
 import { conditionHolds, operationMatches, pathParametersOf, sourceMatches, type View, viewOf } from '../eval/evaluate.js';
 import type { Cube } from './cubes.js';
 import { AnalysisLimit, type AnyDimension, Dimension, type Part } from './dimension.js';
@@ -71,16 +72,41 @@ const NO_SOURCE: CompiledSource = {
   notTrustDomains: [],
 };
 
+/** viewOf reads a policy only for its method table; the method dimension's parts use their own. */
+const NO_METHOD_TABLE = CompiledPolicy.fromPartial({});
+
 const COMMON_PORTS = [8080, 443, 80, 8443, 9090, 15000];
 
 export class RequestSpace {
-  readonly principal = new Dimension<string | undefined>('peer', (v) => (v === undefined ? '' : `=${v}`));
-  readonly method = new Dimension<string>('method', (v) => v);
-  readonly path = new Dimension<string>('path', (v) => v);
-  readonly authority = new Dimension<string>('authority', (v) => v);
-  readonly port = new Dimension<number>('port', String);
-  readonly token = new Dimension<Claims | undefined>('token', (v) => (v === undefined ? '' : JSON.stringify(v)));
-  readonly headers = new Map<string, Dimension<Lines>>();
+  // Each dimension's parts read the evaluator's view of a request that carries only that value.
+  readonly principal = new Dimension<string | undefined, View>(
+    'peer',
+    (v) => (v === undefined ? '' : `=${v}`),
+    (v) => (v === undefined ? this.base : { ...this.base, principal: v }),
+  );
+  /** Methods are read through each policy's own method table, so its parts make their views. */
+  readonly method = new Dimension<string>(
+    'method',
+    (v) => v,
+    (v) => v,
+  );
+  readonly path = new Dimension<string, View>(
+    'path',
+    (v) => v,
+    (v) => ({ ...this.base, path: v }),
+  );
+  readonly authority = new Dimension<string, View>(
+    'authority',
+    (v) => v,
+    (v) => this.view({ host: v }),
+  );
+  readonly port = new Dimension<number, View>('port', String, (v) => ({ ...this.base, port: v }));
+  readonly token = new Dimension<Claims | undefined, View>(
+    'token',
+    (v) => (v === undefined ? '' : JSON.stringify(v)),
+    (v) => this.view(v ? { claims: v } : {}),
+  );
+  readonly headers = new Map<string, Dimension<Lines, View>>();
 
   private readonly principalF = new Fragments();
   private readonly methodF = new Fragments();
@@ -92,10 +118,41 @@ export class RequestSpace {
   private readonly requestPrincipalF = new Fragments();
   private readonly claimF = new Map<string, Fragments>();
   private readonly headerF = new Map<string, Fragments>();
+  /** Each header condition's values and notValues, by header. */
+  private readonly headerMatchers = new Map<string, (readonly StringMatch[])[]>();
   private pathParameters: PathParameters | undefined;
   private built: AnyDimension[] | undefined;
 
-  constructor(readonly nowMs: number) {}
+  private readonly base: View;
+  /** Views of each method under each policy's method table (a method's bits depend on it). */
+  private readonly methodViews = new Map<CompiledPolicy, Map<string, View>>();
+
+  private methodView(policy: CompiledPolicy, method: string): View {
+    let views = this.methodViews.get(policy);
+    if (!views) {
+      views = new Map();
+      this.methodViews.set(policy, views);
+    }
+    let v = views.get(method);
+    if (!v) {
+      v = viewOf(policy, { method, path: '/', nowMs: this.nowMs }, '/');
+      views.set(method, v);
+    }
+    return v;
+  }
+
+  constructor(readonly nowMs: number) {
+    this.base = this.view({});
+  }
+
+  /**
+   * The evaluator's view of a request with only these attributes (methods aside: no method
+   * table). Principal, path, port and header lines reach the view as they are, so those
+   * dimensions set them on `base`; host and token are derived, so they go through viewOf.
+   */
+  private view(req: Partial<PolicyRequest>, path = '/'): View {
+    return viewOf(NO_METHOD_TABLE, { method: '', path, ...req, nowMs: this.nowMs }, path);
+  }
 
   /** The dimensions in cube order (after build). */
   get dimensions(): readonly AnyDimension[] {
@@ -107,7 +164,6 @@ export class RequestSpace {
   addPolicy(policy: CompiledPolicy): RuleShape[] {
     this.pathParameters ??= pathParametersOf(policy);
     for (const m of policy.methods) this.methodF.add([m]);
-    const view = (req: Partial<PolicyRequest>, path = '/'): View => viewOf(policy, { method: '', path, ...req }, path);
     const shapes: RuleShape[] = [];
     for (const [index, rule] of policy.rules.entries()) {
       if (rule.expiresUnixMs !== 0 && this.nowMs >= rule.expiresUnixMs) continue;
@@ -119,27 +175,29 @@ export class RequestSpace {
             const name = policy.headers[c.key] ?? '';
             const d = this.header(name);
             this.fragmentsOf(this.headerF, name).add([...c.values, ...c.notValues]);
-            conditions.push(on(d, (lines) => holds(view(lines ? { headers: { [name]: lines } } : {}))));
+            const ms = this.headerMatchers.get(name) ?? [];
+            this.headerMatchers.set(name, [...ms, c.values, c.notValues]);
+            conditions.push(on(d, holds));
             break;
           }
           case Condition_Attribute.ATTRIBUTE_CLAIM: {
             const key = policy.claims[c.key] ?? '';
             this.fragmentsOf(this.claimF, key).add([...c.values, ...c.notValues]);
-            conditions.push(on(this.token, (claims) => holds(view(claims ? { claims } : {}))));
+            conditions.push(on(this.token, holds));
             break;
           }
           case Condition_Attribute.ATTRIBUTE_PORT:
             this.portF.add([...c.values, ...c.notValues]);
-            conditions.push(on(this.port, (port) => holds(view({ port }))));
+            conditions.push(on(this.port, holds));
             break;
           default:
             // The principal, and (never true) an attribute this analysis does not know.
             this.principalF.add([...c.values, ...c.notValues]);
-            conditions.push(on(this.principal, (p) => holds(view(p === undefined ? {} : { principal: p }))));
+            conditions.push(on(this.principal, holds));
         }
       }
-      const sources = rule.sources.map((s) => this.sourceTerm(s, view));
-      const operations = rule.operations.length === 0 ? [[]] : rule.operations.map((o) => this.operationTerm(o, view));
+      const sources = rule.sources.map((s) => this.sourceTerm(s));
+      const operations = rule.operations.length === 0 ? [[]] : rule.operations.map((o) => this.operationTerm(policy, o));
       const terms: Term[] = [];
       for (const s of sources) for (const o of operations) terms.push([...s, ...o, ...conditions]);
       shapes.push({ index, rule, terms });
@@ -148,7 +206,7 @@ export class RequestSpace {
   }
 
   /** The callers a source names, as a term (its identity part and its token part). */
-  sourceTerm(s: CompiledSource, view: (req: Partial<PolicyRequest>) => View): Term {
+  sourceTerm(s: CompiledSource): Term {
     this.principalF.add([
       ...s.principals,
       ...s.notPrincipals,
@@ -158,9 +216,7 @@ export class RequestSpace {
       ...s.notTrustDomains,
     ]);
     const byPeer: CompiledSource = { ...s, requestPrincipals: [], notRequestPrincipals: [] };
-    const term: (readonly [AnyDimension, number])[] = [
-      on(this.principal, (p) => sourceMatches(byPeer, view(p === undefined ? {} : { principal: p }))),
-    ];
+    const term: (readonly [AnyDimension, number])[] = [on(this.principal, (w) => sourceMatches(byPeer, w))];
     if (s.requestPrincipals.length + s.notRequestPrincipals.length > 0) {
       this.requestPrincipalF.add([...s.requestPrincipals, ...s.notRequestPrincipals]);
       const byToken: CompiledSource = {
@@ -168,21 +224,21 @@ export class RequestSpace {
         requestPrincipals: s.requestPrincipals,
         notRequestPrincipals: s.notRequestPrincipals,
       };
-      term.push(on(this.token, (claims) => sourceMatches(byToken, view(claims ? { claims } : {}))));
+      term.push(on(this.token, (w) => sourceMatches(byToken, w)));
     }
     return term;
   }
 
-  operationTerm(o: CompiledOperation, view: (req: Partial<PolicyRequest>, path?: string) => View): Term {
+  operationTerm(policy: CompiledPolicy, o: CompiledOperation): Term {
     const term: (readonly [AnyDimension, number])[] = [];
     if (o.methods !== 0 || o.notMethods !== 0) {
       const only: CompiledOperation = { ...NO_OPERATION, methods: o.methods, notMethods: o.notMethods };
-      term.push(on(this.method, (method) => operationMatches(only, view({ method }))));
+      term.push(on(this.method, (method) => operationMatches(only, this.methodView(policy, method))));
     }
     if (o.paths.length + o.notPaths.length > 0) {
       this.pathF.add([...o.paths, ...o.notPaths]);
       const only: CompiledOperation = { ...NO_OPERATION, paths: o.paths, notPaths: o.notPaths };
-      term.push(on(this.path, (path) => operationMatches(only, view({}, path))));
+      term.push(on(this.path, (w) => operationMatches(only, w)));
     }
     if (o.hosts.length + o.notHosts.length + o.authorities.length + o.notAuthorities.length > 0) {
       this.hostF.add([...o.hosts, ...o.notHosts]);
@@ -194,12 +250,12 @@ export class RequestSpace {
         authorities: o.authorities,
         notAuthorities: o.notAuthorities,
       };
-      term.push(on(this.authority, (host) => operationMatches(only, view({ host }))));
+      term.push(on(this.authority, (w) => operationMatches(only, w)));
     }
     if (o.ports.length + o.notPorts.length > 0) {
       for (const p of [...o.ports, ...o.notPorts]) this.ports.add(p);
       const only: CompiledOperation = { ...NO_OPERATION, ports: o.ports, notPorts: o.notPorts };
-      term.push(on(this.port, (port) => operationMatches(only, view({ port }))));
+      term.push(on(this.port, (w) => operationMatches(only, w)));
     }
     return term;
   }
@@ -210,7 +266,6 @@ export class RequestSpace {
    * (an empty list: any). Its literals become classes of their own.
    */
   questionTerm(policy: CompiledPolicy, q: Question): Term {
-    const view = (req: Partial<PolicyRequest>, path = '/'): View => viewOf(policy, { method: '', path, ...req }, path);
     for (const s of q.sources)
       this.principalF.add([
         ...s.principals,
@@ -221,20 +276,24 @@ export class RequestSpace {
         ...s.notTrustDomains,
       ]);
     const term: (readonly [AnyDimension, number])[] = [
-      on(this.principal, (p) => q.sources.some((s) => sourceMatches(s, view(p === undefined ? {} : { principal: p }))) !== q.otherCallers),
+      on(this.principal, (w) => q.sources.some((s) => sourceMatches(s, w)) !== q.otherCallers),
     ];
     if (q.methods.length > 0) {
       for (const m of q.methods) this.methodF.exact.add(m);
       term.push(on(this.method, (m) => q.methods.includes(m)));
     }
-    term.push(...this.operationTerm({ ...NO_OPERATION, paths: q.paths, hosts: q.hosts, ports: q.ports }, view));
+    term.push(...this.operationTerm(policy, { ...NO_OPERATION, paths: q.paths, hosts: q.hosts, ports: q.ports }));
     return term;
   }
 
-  private header(name: string): Dimension<Lines> {
+  private header(name: string): Dimension<Lines, View> {
     let d = this.headers.get(name);
     if (!d) {
-      d = new Dimension<Lines>(`header ${name}`, (v) => (v === undefined ? '' : JSON.stringify(v)));
+      d = new Dimension<Lines, View>(
+        `header ${name}`,
+        (v) => (v === undefined ? '' : JSON.stringify(v)),
+        (v) => (v ? { ...this.base, headers: { [name]: v } } : this.base),
+      );
       this.headers.set(name, d);
     }
     return d;
@@ -258,7 +317,8 @@ export class RequestSpace {
     this.port.build(this.portCandidates(), CANDIDATE_LIMIT);
     this.token.build(this.tokenCandidates(), CANDIDATE_LIMIT);
     const headers = [...this.headers.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    for (const [name, d] of headers) d.build(lineCandidates(this.headerF.get(name) ?? new Fragments()), CANDIDATE_LIMIT);
+    for (const [name, d] of headers)
+      d.build(lineCandidates(this.headerF.get(name) ?? new Fragments(), this.headerMatchers.get(name) ?? []), CANDIDATE_LIMIT);
     this.built = [this.principal, this.method, this.path, this.authority, this.port, this.token, ...headers.map(([, d]) => d)];
   }
 
@@ -289,7 +349,7 @@ export class RequestSpace {
       const header = d.name.slice('header '.length);
       const lines = i < fixed.length ? undefined : req.headers?.[header];
       const value = i < fixed.length ? fixed[i] : lines === undefined ? undefined : typeof lines === 'string' ? [lines] : [...lines];
-      const c = (d as Dimension<unknown>).classOf(value);
+      const c = (d as Dimension<unknown, unknown>).classOf(value);
       if (c === undefined) return { missed: d.name };
       out.push(c);
     }
@@ -299,7 +359,7 @@ export class RequestSpace {
   /** A concrete request from the given class of each dimension. */
   request(classes: readonly number[]): PolicyRequest {
     const dims = this.dimensions;
-    const at = <V>(d: Dimension<V>): V => d.classes[classes[dims.indexOf(d)] as number] as V;
+    const at = <V, W>(d: Dimension<V, W>): V => d.classes[classes[dims.indexOf(d)] as number] as V;
     const principal = at(this.principal);
     const claims = at(this.token);
     const headers: Record<string, string[]> = {};
@@ -332,11 +392,11 @@ export class RequestSpace {
     const tds = new Fragments();
     const nss = new Fragments();
     const sas = new Fragments();
+    // An exact identity is a candidate of its own; only its trust domain joins the others' parts
+    // (its namespace and account would multiply the candidates by the registry's size).
     for (const v of f.exact) {
-      const m = /^spiffe:\/\/([^/]+)(?:\/ns\/([^/]+)\/sa\/([^/]+))?/.exec(v);
+      const m = /^spiffe:\/\/([^/]+)/.exec(v);
       if (m?.[1]) tds.exact.add(m[1]);
-      if (m?.[2]) nss.exact.add(m[2]);
-      if (m?.[3]) sas.exact.add(m[3]);
     }
     for (const v of f.prefix) {
       // A prefix ends in the trust domain, the namespace or the account: that part is a prefix of its own.
@@ -404,13 +464,22 @@ export class RequestSpace {
     const f = this.pathF;
     f.prefix.add('/');
     const params = this.pathParameters ?? 'reject';
-    const bounds = [...f.literals()].map((v) => v.length);
+    const literals = [...f.literals()];
     for (const p of textCandidates(f, freshChar(f))) {
       if (!p.startsWith('/')) continue;
-      for (const v of f.ignoreCase ? caseVariants(p, bounds) : [p]) {
-        const n = normalizePath(v, params);
-        if (n.ok && n.path === v) yield v;
-      }
+      const n = normalizePath(p, params);
+      if (!n.ok || n.path !== p) continue;
+      yield p;
+      // Another case of a normal path is normal, unless an escape's hex digits change case.
+      if (f.ignoreCase)
+        for (const v of caseVariants(p, literals)) {
+          if (v === p) continue;
+          if (!v.includes('%')) yield v;
+          else {
+            const m = normalizePath(v, params);
+            if (m.ok && m.path === v) yield v;
+          }
+        }
     }
   }
 
@@ -496,35 +565,58 @@ export class RequestSpace {
 /**
  * A path in other cases: rules that ignore case see its lower-case form, the others see it as
  * sent, so a class may need a path that is upper case in some places only: each segment alone,
- * and each side of every literal's length (where a case-sensitive literal may end).
+ * and each side of where a literal the path starts or ends with stops (a case-sensitive prefix
+ * kept, a longer one broken).
  */
-function caseVariants(p: string, bounds: readonly number[]): string[] {
+function caseVariants(p: string, literals: readonly string[]): string[] {
   const out = new Set<string>([p, p.toUpperCase()]);
   const segments = p.split('/');
   for (let i = 1; i < segments.length; i++) out.add(segments.map((s, j) => (j === i ? s.toUpperCase() : s)).join('/'));
-  for (const k of bounds) {
-    if (k <= 0 || k >= p.length) continue;
-    out.add(p.slice(0, k) + p.slice(k).toUpperCase());
-    out.add(p.slice(0, k).toUpperCase() + p.slice(k));
+  const lower = p.toLowerCase();
+  for (const l of literals) {
+    const ll = l.toLowerCase();
+    const bounds = [lower.startsWith(ll) ? l.length : -1, lower.endsWith(ll) ? p.length - l.length : -1];
+    for (const k of bounds) {
+      if (k <= 0 || k >= p.length) continue;
+      out.add(p.slice(0, k) + p.slice(k).toUpperCase());
+      out.add(p.slice(0, k).toUpperCase() + p.slice(k));
+    }
   }
   return [...out];
 }
 
-function on<V>(d: Dimension<V>, p: Part<V>): readonly [AnyDimension, number] {
+function on<V, W>(d: Dimension<V, W>, p: Part<W>): readonly [AnyDimension, number] {
   return [d, d.part(p)];
 }
 
 /**
- * A header absent, sent once with each candidate, and with two and three of them (a condition
- * reads the joined field and each element: each distinct element can change the outcome).
+ * A header absent, sent once with each candidate, and sent two and three times. A condition
+ * reads the joined field (its first and last element decide a prefix and a suffix, an exact
+ * value needs one line) and each element, so values that every matcher of the header treats
+ * alike are interchangeable in a list: lists are made of one value of each such kind.
  */
-function* lineCandidates(f: Fragments): Iterable<Lines> {
+function* lineCandidates(f: Fragments, matchers: readonly (readonly StringMatch[])[]): Iterable<Lines> {
   yield undefined;
   const values = textCandidates(f, freshChar(f)).filter((v) => !v.includes(','));
   for (const v of values) yield [v];
-  for (const a of values) for (const b of values) if (a !== b) yield [a, b];
-  const few = values.slice(0, 12);
-  for (const a of few) for (const b of few) for (const c of few) if (a !== b && b !== c && a !== c) yield [a, b, c];
+  const kinds = new Map<string, string>();
+  for (const v of values) {
+    const key = matchers.map((ms) => (matchAny(ms, v) ? '1' : '0')).join('');
+    if (!kinds.has(key)) kinds.set(key, v);
+  }
+  const few = [...kinds.values()].slice(0, 12);
+  const plain = matchers.every((ms) => ms.every((m) => m.kind === StringMatch_Kind.KIND_EXACT || m.kind === StringMatch_Kind.KIND_PRESENT));
+  if (plain && few.length <= 8) {
+    // Exact and presence tests never match a joined field of several lines (an operand has no
+    // comma), so only which kinds of element are sent matters: every set of two or more.
+    for (let mask = 1; mask < 1 << few.length; mask++) {
+      const set = few.filter((_, i) => (mask >> i) & 1);
+      if (set.length >= 2) yield set;
+    }
+    return;
+  }
+  for (const a of few) for (const b of few) if (a !== b) yield [a, b];
+  for (const a of few) for (const b of few) for (const c of few) if (a !== b && b !== c) yield [a, b, c];
 }
 
 /** A claim absent, each candidate string, and lists of one and of two of them. */

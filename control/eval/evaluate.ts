@@ -193,10 +193,16 @@ export function ruleMatches(rule: CompiledRule, policy: CompiledPolicy, v: View)
   return rule.conditions.every((c) => conditionHolds(c, policy, v, rule.action));
 }
 
+// The enums read once: under the TypeScript loader the CLI runs with, every read of an imported
+// binding is a getter call, and the analysis (control/analysis) evaluates these millions of times.
+const PEER = Source_Peer;
+const ATTRIBUTE = Condition_Attribute;
+const ACTION = Action;
+
 export function sourceMatches(s: CompiledSource, v: View): boolean {
   const p = v.principal;
-  if (s.peer === Source_Peer.PEER_AUTHENTICATED && p === undefined) return false;
-  if (s.peer === Source_Peer.PEER_UNAUTHENTICATED && p !== undefined) return false;
+  if (s.peer === PEER.PEER_AUTHENTICATED && p === undefined) return false;
+  if (s.peer === PEER.PEER_UNAUTHENTICATED && p !== undefined) return false;
   if (s.principals.length > 0 && (p === undefined || !matchAny(s.principals, p))) return false;
   if (p !== undefined && matchAny(s.notPrincipals, p)) return false;
   if (s.namespaces.length > 0 && (p === undefined || !matchAny(s.namespaces, p))) return false;
@@ -230,17 +236,17 @@ export function attributeValues(
   v: View,
 ): readonly string[] | undefined {
   switch (c.attribute) {
-    case Condition_Attribute.ATTRIBUTE_HEADER:
+    case ATTRIBUTE.ATTRIBUTE_HEADER:
       return v.headers[policy.headers[c.key] ?? ''];
-    case Condition_Attribute.ATTRIBUTE_CLAIM: {
+    case ATTRIBUTE.ATTRIBUTE_CLAIM: {
       const value = claimValue(v.claims, policy.claims[c.key] ?? '');
       if (typeof value === 'string') return [value];
       if (Array.isArray(value)) return value.filter((x): x is string => typeof x === 'string');
       return undefined;
     }
-    case Condition_Attribute.ATTRIBUTE_PRINCIPAL:
+    case ATTRIBUTE.ATTRIBUTE_PRINCIPAL:
       return v.principal === undefined ? undefined : [v.principal];
-    case Condition_Attribute.ATTRIBUTE_PORT:
+    case ATTRIBUTE.ATTRIBUTE_PORT:
       return v.port === undefined ? undefined : [String(v.port)];
     default:
       return undefined;
@@ -258,10 +264,10 @@ export function conditionHolds(
   v: View,
   action: Action,
 ): boolean {
-  if (c.attribute === Condition_Attribute.ATTRIBUTE_UNSPECIFIED || c.attribute === Condition_Attribute.UNRECOGNIZED) return false;
+  if (c.attribute === ATTRIBUTE.ATTRIBUTE_UNSPECIFIED || c.attribute === ATTRIBUTE.UNRECOGNIZED) return false;
   const values = attributeValues(c, policy, v);
-  if (c.attribute === Condition_Attribute.ATTRIBUTE_HEADER) {
-    const forall = action === Action.ACTION_ALLOW;
+  if (c.attribute === ATTRIBUTE.ATTRIBUTE_HEADER) {
+    const forall = action === ACTION.ACTION_ALLOW;
     if (c.values.length > 0 && (values === undefined || !overHeader(c.values, values, forall, false))) return false;
     return values === undefined || c.notValues.length === 0 || overHeader(c.notValues, values, forall, true);
   }

@@ -16,7 +16,7 @@ function run(...args: string[]) {
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
-test('lint: every kind of finding on the fixture, with place, severity and fix (golden), exit 4 for the errors', () => {
+test('lint: every kind of finding on the fixture, with place, severity and fix (golden), exit 4 for the errors', async () => {
   const r = run('lint', '--policy', 'test/fixtures/lint', '--at', '2026-12-07T00:00:00Z', '--state', 'test/fixtures/lint/no-state');
   assert.equal(r.code, 4, r.err);
   expectGolden('lint/fixture.txt', r.out.replace(/\(\d+ ms\)/, '(N ms)'));
@@ -33,13 +33,13 @@ test('lint: every kind of finding on the fixture, with place, severity and fix (
   ]);
 });
 
-test('lint: the shop example has no error', () => {
+test('lint: the shop example has no error', async () => {
   const r = run('lint', '--policy', 'examples/shop/policy', '--state', 'test/fixtures/lint/no-state');
   assert.equal(r.code, 0, r.out + r.err);
   assert.match(r.out, /no-deletes: no allow rule admits what it denies/);
 });
 
-test('a rule of a perimeter over several workloads is dead only if it is dead on each of them', () => {
+test('a rule of a perimeter over several workloads is dead only if it is dead on each of them', async () => {
   const yaml = perimeter(
     'enforce',
     `- name: reads
@@ -57,7 +57,7 @@ test('a rule of a perimeter over several workloads is dead only if it is dead on
     '{workloads: [api, web]}',
   );
   const loaded = load(yaml);
-  const findings = lint(loaded.policy, compile(loaded.policy), { nowMs: NOW, soonMs: 0, maxRolloutMs: 30 * DAY });
+  const findings = await lint(loaded.policy, compile(loaded.policy), { nowMs: NOW, soonMs: 0, maxRolloutMs: 30 * DAY });
   assert.deepEqual(
     findings.map((f) => [f.code, f.path]),
     [
@@ -67,16 +67,16 @@ test('a rule of a perimeter over several workloads is dead only if it is dead on
   );
 });
 
-test('rollout age: since the oldest version of the unbroken run in the current mode', () => {
+test('rollout age: since the oldest version of the unbroken run in the current mode', async () => {
   const v = (day: number, mode: string) => ({ timeMs: NOW - day * DAY, modes: new Map([['api', mode]]) });
   const since = modeSince([v(60, 'observe'), v(45, 'simulate'), v(40, 'simulate'), v(2, 'simulate')]);
   assert.deepEqual(since.get('api'), { mode: 'simulate', sinceMs: NOW - 45 * DAY });
   const loaded = load(perimeter('simulate', '- {name: r, action: allow, from: {workloads: [web]}}'));
-  const findings = lint(loaded.policy, compile(loaded.policy), { nowMs: NOW, soonMs: 0, maxRolloutMs: 30 * DAY, modeSince: since });
+  const findings = await lint(loaded.policy, compile(loaded.policy), { nowMs: NOW, soonMs: 0, maxRolloutMs: 30 * DAY, modeSince: since });
   const long = findings.find((f) => f.code === 'long-rollout');
   assert.match(long?.message ?? '', /in simulate mode for 45 days/);
   assert.equal(
-    lint(loaded.policy, compile(loaded.policy), { nowMs: NOW, soonMs: 0, maxRolloutMs: 60 * DAY, modeSince: since }).some(
+    (await lint(loaded.policy, compile(loaded.policy), { nowMs: NOW, soonMs: 0, maxRolloutMs: 60 * DAY, modeSince: since })).some(
       (f) => f.code === 'long-rollout',
     ),
     false,

@@ -21,15 +21,15 @@ const rule = (from: string, paths: string) => `- name: reads
   from: {workloads: [${from}]}
   to: {methods: [GET], paths: [${paths}]}`;
 
-test('the same policy: nothing to report', () => {
+test('the same policy: nothing to report', async () => {
   const p = policies(perimeter('enforce', rule('web', '/api/*')));
-  assert.deepEqual(semanticDiff(p, p, { mode: 'enforced', nowMs: NOW }), []);
+  assert.deepEqual(await semanticDiff(p, p, { mode: 'enforced', nowMs: NOW }), []);
 });
 
-test('a widened allow: the newly admitted caller, with the rules before and after', () => {
+test('a widened allow: the newly admitted caller, with the rules before and after', async () => {
   const before = policies(perimeter('enforce', rule('web', '/api/*')));
   const after = policies(perimeter('enforce', rule('web, web2', '/api/*')));
-  const [d, ...rest] = semanticDiff(before, after, { mode: 'enforced', nowMs: NOW });
+  const [d, ...rest] = await semanticDiff(before, after, { mode: 'enforced', nowMs: NOW });
   assert.equal(rest.length, 0);
   assert.equal(d?.workload, 'api');
   assert.equal(d?.classes.length, 1);
@@ -40,10 +40,10 @@ test('a widened allow: the newly admitted caller, with the rules before and afte
   assert.deepEqual(c?.where.peer, [`${TD}/ns/shop/sa/web2`]);
 });
 
-test('a narrowed path: the requests newly denied, nothing newly allowed', () => {
+test('a narrowed path: the requests newly denied, nothing newly allowed', async () => {
   const before = policies(perimeter('enforce', rule('web', '/api/*')));
   const after = policies(perimeter('enforce', rule('web', '/api/v2/*')));
-  const classes = semanticDiff(before, after, { mode: 'enforced', nowMs: NOW })[0]?.classes ?? [];
+  const classes = (await semanticDiff(before, after, { mode: 'enforced', nowMs: NOW }))[0]?.classes ?? [];
   assert.ok(classes.length > 0);
   assert.ok(classes.every((c) => c.change === 'newly-denied'));
   assert.ok(
@@ -51,18 +51,18 @@ test('a narrowed path: the requests newly denied, nothing newly allowed', () => 
   );
 });
 
-test('simulate to enforce: what the perimeter starts to block; written mode sees no change', () => {
+test('simulate to enforce: what the perimeter starts to block; written mode sees no change', async () => {
   const before = policies(perimeter('simulate', rule('web', '/api/*')));
   const after = policies(perimeter('enforce', rule('web', '/api/*')));
-  const enforced = semanticDiff(before, after, { mode: 'enforced', nowMs: NOW });
+  const enforced = await semanticDiff(before, after, { mode: 'enforced', nowMs: NOW });
   assert.ok(enforced[0]?.classes.every((c) => c.change === 'newly-denied' && c.after === 'api/default'));
   assert.deepEqual(
-    semanticDiff(before, after, { mode: 'written', nowMs: NOW }).flatMap((d) => d.classes),
+    (await semanticDiff(before, after, { mode: 'written', nowMs: NOW })).flatMap((d) => d.classes),
     [],
   );
 });
 
-test('generated pairs of policies: a request is in the newly allowed (denied) region exactly when the evaluator says so', () => {
+test('generated pairs of policies: a request is in the newly allowed (denied) region exactly when the evaluator says so', async () => {
   const r = rng(20261208);
   let checked = 0;
   const misses: string[] = [];

@@ -18,7 +18,7 @@ const runner = new FilterRunner();
 const NOW = Date.parse('2026-12-01T00:00:00Z');
 
 /** Verifies `assertions` (YAML list items) against the policy; every violation is replayed through the filter. */
-function check(policyYaml: string, assertions: string, mode: AnalysisMode = 'enforced'): Map<string, AssertionResult> {
+async function check(policyYaml: string, assertions: string, mode: AnalysisMode = 'enforced'): Promise<Map<string, AssertionResult>> {
   const loaded = load(policyYaml);
   assert.ok(loaded.ok, loaded.diagnostics.map(formatDiagnostic).join('\n'));
   const parsed = parseAssertions({
@@ -27,7 +27,7 @@ function check(policyYaml: string, assertions: string, mode: AnalysisMode = 'enf
   });
   assert.ok(parsed.ok, parsed.diagnostics.map(formatDiagnostic).join('\n'));
   let replayed = 0;
-  const results = verify(loaded.policy, compile(loaded.policy), parsed.assertions, {
+  const results = await verify(loaded.policy, compile(loaded.policy), parsed.assertions, {
     mode,
     nowMs: NOW,
     filter: (bytes, request) => {
@@ -57,8 +57,8 @@ const API = perimeter(
   to: {paths: [/jobs/*]}`,
 );
 
-test('never: holds when no rule lets the callers through, broken with the request and rule that do', () => {
-  const r = check(
+test('never: holds when no rule lets the callers through, broken with the request and rule that do', async () => {
+  const r = await check(
     API,
     `- {name: batch-never, never: {from: batch, to: api}}
 - {name: web-never-posts, never: {from: web, to: api, methods: [POST]}}
@@ -80,8 +80,8 @@ test('never: holds when no rule lets the callers through, broken with the reques
   assert.equal(v?.filter?.rule, 'api/web-reads');
 });
 
-test('always: holds when every request named passes, broken with one that is blocked and why', () => {
-  const r = check(
+test('always: holds when every request named passes, broken with one that is blocked and why', async () => {
+  const r = await check(
     API,
     `- {name: web-reads-api, always: {from: web, to: api, methods: [GET], paths: ["/api/*"]}}
 - {name: web-writes-api, always: {from: web, to: api, methods: [GET, POST], paths: ["/api/*"]}}
@@ -95,7 +95,7 @@ test('always: holds when every request named passes, broken with one that is blo
   assert.deepEqual([jobs?.decision.rule, jobs?.filter?.rule], ['no-batch', 'api/no-batch'], 'the deny shadows the allow');
 });
 
-test('only: holds when no other caller gets through, broken by any other caller (unauthenticated ones included)', () => {
+test('only: holds when no other caller gets through, broken by any other caller (unauthenticated ones included)', async () => {
   const open = perimeter(
     'enforce',
     `- name: web-reads
@@ -107,7 +107,7 @@ test('only: holds when no other caller gets through, broken by any other caller 
   from: {unauthenticated: true}
   to: {paths: [/health]}`,
   );
-  const r = check(
+  const r = await check(
     open,
     `- {name: api-only-web, only: {to: api, paths: ["/api/*"], from: [web]}}
 - {name: api-only-web2, only: {to: api, paths: ["/api/*"], from: [web2]}}
@@ -120,7 +120,7 @@ test('only: holds when no other caller gets through, broken by any other caller 
   assert.equal(health?.decision.rule, 'public-health');
 });
 
-test('from {notNamespace}: every caller outside it, registered or not, with or without a certificate', () => {
+test('from {notNamespace}: every caller outside it, registered or not, with or without a certificate', async () => {
   const p = perimeter(
     'enforce',
     `- name: shop-prefix
@@ -131,7 +131,7 @@ test('from {notNamespace}: every caller outside it, registered or not, with or w
   from: {peer: authenticated, notNamespaces: [shop]}
   to: {paths: [/jobs]}`,
   );
-  const r = check(
+  const r = await check(
     p,
     `- {name: outsiders-never-write, never: {from: {notNamespace: shop}, to: api, methods: [POST]}}
 - {name: insiders, never: {from: {namespace: shop}, to: api}}`,
@@ -141,7 +141,7 @@ test('from {notNamespace}: every caller outside it, registered or not, with or w
   const v = r.get('outsiders-never-write')?.violations[0];
   assert.equal(v?.decision.rule, 'shop-prefix');
   assert.equal(v?.request.principal, `${TD}/ns/shop`);
-  const narrower = check(
+  const narrower = await check(
     p.replace('spiffe://td.example/ns/shop/*', 'spiffe://td.example/ns/shop/sa/api'),
     '- {name: o, never: {from: {notNamespace: shop}, to: api, methods: [POST]}}',
   );
@@ -151,7 +151,7 @@ test('from {notNamespace}: every caller outside it, registered or not, with or w
   assert.equal(r.get('insiders')?.holds, false);
 });
 
-test('conditions: a header a rule needs shows up in the counterexample, and its absence in an always', () => {
+test('conditions: a header a rule needs shows up in the counterexample, and its absence in an always', async () => {
   const p = perimeter(
     'enforce',
     `- name: tenant-a
@@ -161,7 +161,7 @@ test('conditions: a header a rule needs shows up in the counterexample, and its 
     - header: x-tenant
       equals: a`,
   );
-  const r = check(
+  const r = await check(
     p,
     `- {name: web-never, never: {from: web, to: api}}
 - {name: web-always, always: {from: web, to: api}}`,
@@ -170,7 +170,7 @@ test('conditions: a header a rule needs shows up in the counterexample, and its 
   assert.equal(r.get('web-always')?.violations[0]?.request.headers?.['x-tenant'], undefined);
 });
 
-test('modes: a simulate perimeter blocks nothing today, and the written policy is proved with --mode written', () => {
+test('modes: a simulate perimeter blocks nothing today, and the written policy is proved with --mode written', async () => {
   const p = perimeter(
     'simulate',
     `- name: web-reads
@@ -178,13 +178,13 @@ test('modes: a simulate perimeter blocks nothing today, and the written policy i
   from: {workloads: [web]}`,
   );
   const assertion = '- {name: web2-never, never: {from: web2, to: api}}';
-  const today = check(p, assertion).get('web2-never');
+  const today = (await check(p, assertion)).get('web2-never');
   assert.equal(today?.holds, false);
   assert.deepEqual([today?.violations[0]?.decision.decision, today?.violations[0]?.decision.enforced], ['deny', false]);
-  assert.equal(check(p, assertion, 'written').get('web2-never')?.holds, true);
+  assert.equal((await check(p, assertion, 'written')).get('web2-never')?.holds, true);
 });
 
-test('candidate: the staged rules are proved on their own', () => {
+test('candidate: the staged rules are proved on their own', async () => {
   const p = `${perimeter(
     'enforce',
     `- name: web-reads
@@ -197,19 +197,19 @@ test('candidate: the staged rules are proved on their own', () => {
         from: {workloads: [web, web2]}
 `;
   const assertion = '- {name: web2-never, never: {from: web2, to: api}}';
-  assert.equal(check(p, assertion).get('web2-never')?.holds, true);
-  const staged = check(p, assertion, 'candidate').get('web2-never');
+  assert.equal((await check(p, assertion)).get('web2-never')?.holds, true);
+  const staged = (await check(p, assertion, 'candidate')).get('web2-never');
   assert.equal(staged?.violations[0]?.decision.rule, 'web-and-web2');
 });
 
-test('to "*": every workload, unprotected ones by the mesh default', () => {
-  const r = check(API, '- {name: batch-nowhere, never: {from: batch, to: "*"}}');
+test('to "*": every workload, unprotected ones by the mesh default', async () => {
+  const r = await check(API, '- {name: batch-nowhere, never: {from: batch, to: "*"}}');
   const result = r.get('batch-nowhere');
   assert.deepEqual(result?.workloads.sort(), ['api', 'batch', 'lonely', 'web', 'web2']);
   assert.equal(result?.holds, true, 'the mesh default denies, and api denies batch');
 });
 
-test('assertion files: every problem at its place, unknown forms refused', () => {
+test('assertion files: every problem at its place, unknown forms refused', async () => {
   const parsed = parseAssertions({
     name: 'bad.yaml',
     text: `apiVersion: perimeter.dev/v1
