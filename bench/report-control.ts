@@ -18,6 +18,31 @@ export function controlSection(store: Store, files: Record<string, string>, asse
       '',
     );
   }
+  const a = store.suites.analysis;
+  if (a) {
+    if (!c) out.push('## Control server', '');
+    out.push(
+      '### Policy analysis',
+      '',
+      `\`npm run bench -- analysis\` (${when(a)}): the same synthetic mesh, from the compiled policy. \`verify\` proves four`,
+      'assertions about every workload; `diff --semantic` compares it with a version in which every perimeter widened one',
+      'rule; each decided exactly per workload, on worker threads over the cores.',
+      '',
+      tableMd(
+        ['benchmark', 'median', 'min', 'max', 'samples', 'result', 'cores'],
+        a.result.rows.map((r) => [
+          r.name,
+          ms(r.median, 0),
+          ms(r.min, 0),
+          ms(r.max, 0),
+          r.samples,
+          String(r.extra?.result ?? ''),
+          String(r.extra?.cores ?? ''),
+        ]),
+      ),
+      '',
+    );
+  }
   const x = store.suites.xds;
   if (x) {
     if (!c) out.push('## Control server', '');

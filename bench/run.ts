@@ -32,6 +32,7 @@ export const SUITES: Record<string, SuiteSpec> = {
   },
   memory: { module: './suites/memory.js', about: 'Wasm memory over 10 million requests' },
   compile: { module: './suites/compile.js', about: 'compile 10,000 perimeters × 10 rules' },
+  analysis: { module: './suites/analysis.js', about: 'verify, lint and diff --semantic over 10,000 perimeters × 10 rules' },
   xds: { module: './suites/xds.js', about: 'a policy change reaching N sidecars over ADS; server memory per sidecar' },
   sidecar: { module: './suites/sidecar.js', about: 'the local sidecar with and without the filter (autocannon)' },
   ha: {

@@ -4,6 +4,7 @@
  * return exit codes; errors a user can fix are printed as one line without a stack trace.
  */
 import { Command, CommanderError } from 'commander';
+import { AnalysisLimit } from '../control/analysis/dimension.js';
 import { applyCommand } from './commands/apply.js';
 import { caInitCommand } from './commands/ca-init.js';
 import { caIssueCommand } from './commands/ca-issue.js';
@@ -98,6 +99,12 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 1;
     if (e instanceof UsageError || e instanceof InputError) {
       process.stderr.write(`perimeter: ${e.message}\n`);
+      return 1;
+    }
+    if (e instanceof AnalysisLimit) {
+      process.stderr.write(
+        `perimeter: the policy cannot be analysed exactly within the analysis's bounds (${e.message}); nothing was decided\n`,
+      );
       return 1;
     }
     throw e;

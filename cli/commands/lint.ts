@@ -10,7 +10,7 @@ import { modeFromProto } from '../../control/compile/proto-adapter.js';
 import { History } from '../../control/serve/history.js';
 import { DEFAULT_STATE, defineCommand, flag, type OptionsOf } from '../support/flags.js';
 import { loadPolicy } from '../support/load-policy.js';
-import { paint } from '../support/output.js';
+import { cell, paint } from '../support/output.js';
 import { printSarif, sarifLog } from '../support/sarif.js';
 import { duration, instant } from '../support/time.js';
 
@@ -89,7 +89,8 @@ const COLOR = { error: 'red', warning: 'yellow', note: 'blue' } as const;
 
 function text(f: LintFinding): string {
   const l = f.location;
-  return `${l.file}:${l.line}:${l.column}: ${paint(f.severity, COLOR[f.severity])}: ${f.path}: ${f.message} [${f.code}]\n    fix: ${f.fix}`;
+  // What a finding quotes comes from the policy files: shown, never sent to the terminal as is.
+  return `${cell(`${l.file}:${l.line}:${l.column}: ${paint(f.severity, COLOR[f.severity])}: ${f.path}: ${f.message} [${f.code}]`)}\n    fix: ${cell(f.fix)}`;
 }
 
 /** The modes of the perimeters in the newest published versions, oldest first; undefined without a history. */

@@ -15,7 +15,7 @@ import { FilterRunner } from '../../envoy/filter-runner.js';
 import { requestLine, where } from '../support/analysis-output.js';
 import { defineCommand, flag, type OptionsOf } from '../support/flags.js';
 import { InputError, loadPolicy, printDiagnosticsTo } from '../support/load-policy.js';
-import { paint } from '../support/output.js';
+import { cell, paint } from '../support/output.js';
 import { printSarif, sarifLog } from '../support/sarif.js';
 import { instant } from '../support/time.js';
 
@@ -82,7 +82,7 @@ async function runVerify(o: OptionsOf<typeof FLAGS>): Promise<number> {
     return code;
   }
   process.stdout.write(`${results.length} assertions, ${MODE_TEXT[mode]}\n\n`);
-  for (const r of results) printResult(r);
+  for (const r of results) for (const line of resultLines(r)) process.stdout.write(`${cell(line)}\n`);
   const summary =
     broken === 0 ? paint('✓ every assertion holds', 'green') : paint(`✗ ${broken} of ${results.length} assertions broken`, 'red');
   process.stdout.write(
@@ -105,21 +105,15 @@ function wasmFilter(): Filter {
   };
 }
 
-function printResult(r: AssertionResult): void {
+function resultLines(r: AssertionResult): string[] {
   const a = r.assertion;
   const scope = `${a.kind} · ${r.workloads.length} workload${r.workloads.length === 1 ? '' : 's'}`;
-  if (r.holds) {
-    process.stdout.write(`  ${paint('✓', 'green')} ${a.name}  ${paint(scope, 'dim')}\n`);
-    return;
-  }
-  process.stdout.write(
-    `  ${paint('✗', 'red')} ${a.name}  ${paint(`${scope}, broken on ${r.violations.length}`, 'dim')}  ${where(a.location)}\n`,
-  );
-  for (const v of r.violations.slice(0, 5)) {
-    process.stdout.write(`      ${paint(v.workload, 'bold')}: ${requestLine(v.request)}\n`);
-    process.stdout.write(`        ${verdictOf(v)}\n`);
-  }
-  if (r.violations.length > 5) process.stdout.write(`      … and ${r.violations.length - 5} more workloads (--json lists them all)\n`);
+  if (r.holds) return [`  ${paint('✓', 'green')} ${a.name}  ${paint(scope, 'dim')}`];
+  const out = [`  ${paint('✗', 'red')} ${a.name}  ${paint(`${scope}, broken on ${r.violations.length}`, 'dim')}  ${where(a.location)}`];
+  for (const v of r.violations.slice(0, 5))
+    out.push(`      ${paint(v.workload, 'bold')}: ${requestLine(v.request)}`, `        ${verdictOf(v)}`);
+  if (r.violations.length > 5) out.push(`      … and ${r.violations.length - 5} more workloads (--json lists them all)`);
+  return out;
 }
 
 /** Why the counterexample passes (or, for always, is blocked), and where that is written. */

@@ -1,5 +1,6 @@
 /** Loads and compiles a policy for a command, printing diagnostics to stderr on failure. */
 import { type CompileResult, compile } from '../../control/compile/compile.js';
+import { printable } from '../../control/flows/recorded.js';
 import { formatDiagnostic, summarize } from '../../control/policy/diagnostics.js';
 import { type LoadResult, loadPaths } from '../../control/policy/load.js';
 import { paint } from './output.js';
@@ -20,8 +21,10 @@ export function loadAndCompile(paths: readonly string[]): CompileResult {
   return compile(loadPolicy(paths).policy);
 }
 
+/** A diagnostic quotes what the file said: its control characters are shown, never sent to the terminal. */
 export function printDiagnosticsTo(stream: NodeJS.WriteStream, text: string, severity: 'error' | 'warning'): void {
-  stream.write(`${text.replace(/: (error|warning): /, (m) => paint(m, severity === 'error' ? 'red' : 'yellow', stream))}\n`);
+  const safe = text.split('\n').map(printable).join('\n');
+  stream.write(`${safe.replace(/: (error|warning): /, (m) => paint(m, severity === 'error' ? 'red' : 'yellow', stream))}\n`);
 }
 
 /** The compiled set as a version source publishes it: each workload's bytes, and the sources for the history. */

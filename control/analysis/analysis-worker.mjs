@@ -8,5 +8,7 @@ try {
   const { runJobs } = await import('./analysis-job.ts');
   parentPort?.postMessage({ results: runJobs(workerData.kind, workerData.jobs, workerData.shared) });
 } catch (e) {
-  parentPort?.postMessage({ error: String(e?.stack ?? e) });
+  // A question too large to answer exactly is the user's to hear about, not a crash.
+  const limit = e?.name === 'AnalysisLimit';
+  parentPort?.postMessage({ error: limit ? e.message : String(e?.stack ?? e), limit });
 }

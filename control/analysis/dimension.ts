@@ -84,7 +84,9 @@ export class Dimension<V, W = V> {
 }
 
 /** A question too large to answer exactly within the analysis's bounds: said, never approximated. */
-export class AnalysisLimit extends Error {}
+export class AnalysisLimit extends Error {
+  override name = 'AnalysisLimit';
+}
 
 /** A dimension whatever its values: what cubes and terms need of it. */
 export interface AnyDimension {

@@ -6,6 +6,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { AnalysisLimit } from './dimension.js';
 
 /** Below this many workloads, one thread: a worker's start (the TypeScript loader) costs about 0.3 s. */
 const PARALLEL_FROM = 1_000;
@@ -34,9 +35,10 @@ function inWorker<R>(kind: string, jobs: readonly unknown[], shared: unknown): P
   return new Promise((resolve, reject) => {
     const w = new Worker(new URL('./analysis-worker.mjs', import.meta.url), { execArgv: [], workerData: { kind, jobs, shared } });
     let done = false;
-    w.once('message', (m: { results?: R[]; error?: string }) => {
+    w.once('message', (m: { results?: R[]; error?: string; limit?: boolean }) => {
       done = true;
       if (m.results) resolve(m.results);
+      else if (m.limit) reject(new AnalysisLimit(m.error ?? ''));
       else reject(new Error(m.error ?? 'the analysis worker sent nothing'));
       void w.terminate();
     });
