@@ -89,6 +89,17 @@ test('an edit becomes version #2; versions lists both and diff names the rules t
     j.workloads.map((w: { workload: string }) => w.workload),
     ['db'],
   );
+  // The same two published versions, by what they decide: db starts to block, nothing is newly allowed.
+  const s = run('diff', '--semantic', '1', '2', '--state', state);
+  assert.equal(s.code, 0, s.err);
+  assert.match(s.out, /^#1 [0-9a-f]{16} → #2 [0-9a-f]{16} \(enforced rules\)/);
+  assert.match(s.out, /db +- newly denied +\S+ \S+.* +db\/default +db\/default/);
+  const sj = JSON.parse(run('diff', '--semantic', '1', '2', '--state', state, '--json').out);
+  assert.equal(sj.newlyAllowed, false);
+  assert.deepEqual(
+    [...new Set(sj.workloads.flatMap((w: { classes: { change: string }[] }) => w.classes.map((c) => c.change)))],
+    ['newly-denied'],
+  );
 });
 
 test('rollback republishes an old version as a new history entry; bad references exit 1', () => {
