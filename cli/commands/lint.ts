@@ -11,7 +11,7 @@ import { History } from '../../control/serve/history.js';
 import { DEFAULT_STATE, defineCommand, flag, type OptionsOf } from '../support/flags.js';
 import { loadPolicy } from '../support/load-policy.js';
 import { cell, paint } from '../support/output.js';
-import { printSarif, sarifLog } from '../support/sarif.js';
+import { printSarif, REPORT_FLAGS, reportFormat, sarifLog } from '../support/sarif.js';
 import { duration, instant } from '../support/time.js';
 
 export const LINT_EXIT = { clean: 0, input: 1, errors: 4 } as const;
@@ -22,8 +22,7 @@ const FLAGS = {
   soon: flag.withDefault('--soon <duration>', 'report exceptions that expire within this', '14d'),
   maxRollout: flag.withDefault('--max-rollout <duration>', 'report perimeters in observe or simulate for longer than this', '30d'),
   at: flag.string('--at <time>', 'lint as of this RFC 3339 time (default: now)'),
-  json: flag.bool('--json', 'machine-readable output'),
-  format: flag.withDefault('--format <format>', 'output format', 'text', ['text', 'json', 'sarif']),
+  ...REPORT_FLAGS,
 };
 
 export const lintCommand = defineCommand({
@@ -50,7 +49,7 @@ async function runLint(o: OptionsOf<typeof FLAGS>): Promise<number> {
   const ms = performance.now() - started;
   const errors = findings.filter((f) => f.severity === 'error').length;
   const code = errors > 0 ? LINT_EXIT.errors : LINT_EXIT.clean;
-  const format = o.json ? 'json' : o.format;
+  const format = reportFormat(o);
   if (format === 'json') {
     process.stdout.write(`${JSON.stringify({ findings, rolloutAges: history !== undefined, ms: Math.round(ms) }, null, 2)}\n`);
     return code;

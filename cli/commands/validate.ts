@@ -1,15 +1,12 @@
 import { formatDiagnostic, summarize } from '../../control/policy/diagnostics.js';
 import { loadPaths } from '../../control/policy/load.js';
-import { arg, defineCommand, flag, type OptionsOf } from '../support/flags.js';
+import { arg, defineCommand, type OptionsOf } from '../support/flags.js';
 import { printDiagnosticsTo } from '../support/load-policy.js';
 import { paint } from '../support/output.js';
-import { printSarif, sarifLog } from '../support/sarif.js';
+import { printSarif, REPORT_FLAGS, reportFormat, sarifLog } from '../support/sarif.js';
 
 const ARGS = { paths: arg('<paths...>', 'YAML files or directories') };
-const FLAGS = {
-  json: flag.bool('--json', 'machine-readable output'),
-  format: flag.withDefault('--format <format>', 'output format', 'text', ['text', 'json', 'sarif']),
-};
+const FLAGS = REPORT_FLAGS;
 
 const SARIF_RULES = [
   { id: 'policy-error', description: 'the policy cannot be applied as written' },
@@ -29,7 +26,8 @@ function runValidate(opts: OptionsOf<typeof FLAGS, typeof ARGS>): number {
   const r = loadPaths(opts.paths);
   const rules = r.policy.perimeters.reduce((n, p) => n + p.rules.length, 0);
   const counts = { files: r.files.length, workloads: r.policy.workloads.length, perimeters: r.policy.perimeters.length, rules };
-  if (opts.format === 'sarif') {
+  const format = reportFormat(opts);
+  if (format === 'sarif') {
     printSarif(
       sarifLog(
         'validate',
@@ -44,7 +42,7 @@ function runValidate(opts: OptionsOf<typeof FLAGS, typeof ARGS>): number {
     );
     return r.ok ? 0 : 1;
   }
-  if (opts.json || opts.format === 'json') {
+  if (format === 'json') {
     process.stdout.write(`${JSON.stringify({ ok: r.ok, ...counts, diagnostics: r.diagnostics }, null, 2)}\n`);
     return r.ok ? 0 : 1;
   }

@@ -16,7 +16,7 @@ import { requestLine, where } from '../support/analysis-output.js';
 import { defineCommand, flag, type OptionsOf } from '../support/flags.js';
 import { InputError, loadPolicy, printDiagnosticsTo } from '../support/load-policy.js';
 import { cell, paint } from '../support/output.js';
-import { printSarif, sarifLog } from '../support/sarif.js';
+import { printSarif, REPORT_FLAGS, reportFormat, sarifLog } from '../support/sarif.js';
 import { instant } from '../support/time.js';
 
 export const VERIFY_EXIT = { holds: 0, input: 1, broken: 4 } as const;
@@ -35,8 +35,7 @@ const FLAGS = {
     'wasm',
     'reference',
   ]),
-  json: flag.bool('--json', 'machine-readable output'),
-  format: flag.withDefault('--format <format>', 'output format', 'text', ['text', 'json', 'sarif']),
+  ...REPORT_FLAGS,
 };
 
 export const verifyCommand = defineCommand({
@@ -70,7 +69,7 @@ async function runVerify(o: OptionsOf<typeof FLAGS>): Promise<number> {
   const ms = performance.now() - started;
   const broken = results.filter((r) => !r.holds).length;
   const code = broken > 0 ? VERIFY_EXIT.broken : VERIFY_EXIT.holds;
-  const format = o.json ? 'json' : o.format;
+  const format = reportFormat(o);
   if (format === 'json') {
     process.stdout.write(
       `${JSON.stringify({ mode, nowMs, holds: broken === 0, results: results.map(jsonOf), ms: Math.round(ms) }, null, 2)}\n`,

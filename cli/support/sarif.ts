@@ -3,6 +3,18 @@
  * and a result per finding with where it is written. Used by validate, lint and verify.
  */
 import { createRequire } from 'node:module';
+import { flag } from './flags.js';
+
+/** The output flags of the commands a CI reads: text for people, JSON, or SARIF. */
+export const REPORT_FLAGS = {
+  json: flag.bool('--json', 'machine-readable output (as --format json)'),
+  format: flag.withDefault('--format <format>', 'text, json, or sarif (SARIF 2.1.0, for code scanning)', 'text', ['text', 'json', 'sarif']),
+};
+
+export type ReportFormat = 'text' | 'json' | 'sarif';
+
+export const reportFormat = (o: { json?: boolean | undefined; format: string }): ReportFormat =>
+  o.json ? 'json' : (o.format as ReportFormat);
 
 export interface SarifRule {
   id: string;

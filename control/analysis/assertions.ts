@@ -16,10 +16,9 @@
  * workload name, a list of them, `"*"` or a selector mapping. Paths in `never` and `only` match
  * in any case (as a deny's do), in `always` as written (as an allow's do).
  */
-import { LineCounter, parseAllDocuments } from 'yaml';
 import { isStandardMethod, METHOD_TOKEN } from '../../contracts/methods.js';
 import { type Diagnostic, hasErrors, sortDiagnostics } from '../policy/diagnostics.js';
-import { API_VERSION, type SourceFile } from '../policy/load.js';
+import { API_VERSION, type SourceFile, yamlDocuments } from '../policy/load.js';
 import { matchItems } from '../policy/match-items.js';
 import { emptySource, type Location, type Selector, type Source, type StringMatch } from '../policy/model.js';
 import { NAME } from '../policy/names.js';
@@ -58,24 +57,11 @@ const BODY_FIELDS = ['from', 'to', 'methods', 'paths', 'hosts', 'ports'];
 
 export function parseAssertions(file: SourceFile): AssertionsFile {
   const diagnostics: Diagnostic[] = [];
-  const lines = new LineCounter();
   const assertions: Assertion[] = [];
   const references: Reference[] = [];
-  const docs = parseAllDocuments(file.text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  for (const doc of Array.isArray(docs) ? docs : [docs]) {
-    for (const err of doc.errors) {
-      const pos = lines.linePos(err.pos[0]);
-      diagnostics.push({
-        severity: 'error',
-        file: file.name,
-        line: pos.line,
-        column: pos.col,
-        path: '',
-        message: `YAML syntax: ${err.message.split('\n')[0]}`,
-      });
-    }
-    if (doc.errors.length > 0 || doc.contents === null) continue;
-    const root = new YamlCursor({ file: file.name, lines, resource: 'Assertions', diagnostics, references }, doc.contents, '');
+  const { lines, roots } = yamlDocuments(file, diagnostics);
+  for (const node of roots) {
+    const root = new YamlCursor({ file: file.name, lines, resource: 'Assertions', diagnostics, references }, node, '');
     const f = root.fields(['apiVersion', 'kind', 'metadata', 'assertions']);
     if (!f) {
       root.error('an assertions document is a mapping', `apiVersion: ${API_VERSION}, kind: Assertions, assertions: [...]`);

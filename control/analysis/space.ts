@@ -13,8 +13,8 @@ import { METHOD_BITS, METHOD_TOKEN } from '../../contracts/methods.js';
 import type { PolicyRequest } from '../../contracts/request.js';
 import { normalizePath, type PathParameters } from '../../contracts/request-path.js';
 import { matchAny } from '../../contracts/string-match.js';
-import { type CompiledOperation, CompiledPolicy, type CompiledRule, type CompiledSource } from '../../proto/gen/perimeter/v1/compiled.js';
-import { Condition_Attribute, Source_Peer, type StringMatch, StringMatch_Kind } from '../../proto/gen/perimeter/v1/policy.js';
+import { CompiledOperation, CompiledPolicy, type CompiledRule, CompiledSource } from '../../proto/gen/perimeter/v1/compiled.js';
+import { Condition_Attribute, type StringMatch, StringMatch_Kind } from '../../proto/gen/perimeter/v1/policy.js';
 import { conditionHolds, operationMatches, pathParametersOf, sourceMatches, type View, viewOf } from '../eval/evaluate.js';
 import type { Cube } from './cubes.js';
 import { AnalysisLimit, type AnyDimension, Dimension, type Part } from './dimension.js';
@@ -47,30 +47,8 @@ export interface RuleShape {
 /** How many candidates one dimension may try: past it the question is refused, not approximated. */
 const CANDIDATE_LIMIT = 50_000;
 
-const NO_OPERATION: CompiledOperation = {
-  methods: 0,
-  notMethods: 0,
-  paths: [],
-  notPaths: [],
-  hosts: [],
-  notHosts: [],
-  authorities: [],
-  notAuthorities: [],
-  ports: [],
-  notPorts: [],
-};
-
-const NO_SOURCE: CompiledSource = {
-  peer: Source_Peer.PEER_UNSPECIFIED,
-  principals: [],
-  notPrincipals: [],
-  requestPrincipals: [],
-  notRequestPrincipals: [],
-  namespaces: [],
-  notNamespaces: [],
-  trustDomains: [],
-  notTrustDomains: [],
-};
+const NO_OPERATION = CompiledOperation.fromPartial({});
+const NO_SOURCE = CompiledSource.fromPartial({});
 
 /** viewOf reads a policy only for its method table; the method dimension's parts use their own. */
 const NO_METHOD_TABLE = CompiledPolicy.fromPartial({});
@@ -207,14 +185,7 @@ export class RequestSpace {
 
   /** The callers a source names, as a term (its identity part and its token part). */
   sourceTerm(s: CompiledSource): Term {
-    this.principalF.add([
-      ...s.principals,
-      ...s.notPrincipals,
-      ...s.namespaces,
-      ...s.notNamespaces,
-      ...s.trustDomains,
-      ...s.notTrustDomains,
-    ]);
+    this.notePeers(s);
     const byPeer: CompiledSource = { ...s, requestPrincipals: [], notRequestPrincipals: [] };
     const term: (readonly [AnyDimension, number])[] = [on(this.principal, (w) => sourceMatches(byPeer, w))];
     if (s.requestPrincipals.length + s.notRequestPrincipals.length > 0) {
@@ -266,15 +237,7 @@ export class RequestSpace {
    * (an empty list: any). Its literals become classes of their own.
    */
   questionTerm(policy: CompiledPolicy, q: Question): Term {
-    for (const s of q.sources)
-      this.principalF.add([
-        ...s.principals,
-        ...s.notPrincipals,
-        ...s.namespaces,
-        ...s.notNamespaces,
-        ...s.trustDomains,
-        ...s.notTrustDomains,
-      ]);
+    for (const s of q.sources) this.notePeers(s);
     const term: (readonly [AnyDimension, number])[] = [
       on(this.principal, (w) => q.sources.some((s) => sourceMatches(s, w)) !== q.otherCallers),
     ];
@@ -284,6 +247,18 @@ export class RequestSpace {
     }
     term.push(...this.operationTerm(policy, { ...NO_OPERATION, paths: q.paths, hosts: q.hosts, ports: q.ports }));
     return term;
+  }
+
+  /** The identity literals of a source, for the peer dimension's candidates. */
+  private notePeers(s: CompiledSource): void {
+    this.principalF.add([
+      ...s.principals,
+      ...s.notPrincipals,
+      ...s.namespaces,
+      ...s.notNamespaces,
+      ...s.trustDomains,
+      ...s.notTrustDomains,
+    ]);
   }
 
   private header(name: string): Dimension<Lines, View> {

@@ -5,7 +5,7 @@
  */
 import { closeSync, constants, fstatSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { isScalar, LineCounter, parseAllDocuments } from 'yaml';
+import { isScalar, LineCounter, type Node, parseAllDocuments } from 'yaml';
 import { type Diagnostic, hasErrors, sortDiagnostics } from './diagnostics.js';
 import { parseIstioPolicy } from './istio.js';
 import type { Mesh, Perimeter, PolicySet, Workload } from './model.js';
@@ -123,10 +123,8 @@ export function loadSources(files: readonly SourceFile[], options: LoadOptions =
   const meshes: Mesh[] = [];
 
   for (const file of files) {
-    const lines = new LineCounter();
-    const docs = parseAllDocuments(file.text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });
-    const list = Array.isArray(docs) ? docs : [docs];
-    for (const doc of list) {
+    const { lines, roots } = yamlDocuments(file, diagnostics);
+    for (const node of roots) {
       const ctx: DocContext = {
         file: file.name,
         lines,
@@ -135,23 +133,7 @@ export function loadSources(files: readonly SourceFile[], options: LoadOptions =
         references,
         ...(options.skipUnsupported ? { skipUnsupported: true } : {}),
       };
-      let syntaxError = false;
-      for (const err of doc.errors) {
-        syntaxError = true;
-        const pos = lines.linePos(err.pos[0]);
-        diagnostics.push({
-          severity: 'error',
-          file: file.name,
-          line: pos.line,
-          column: pos.col,
-          path: '',
-          message: `YAML syntax: ${err.message.split('\n')[0]}`,
-        });
-      }
-      // An empty document (a trailing `---`, a file of comments) is skipped, as kubectl skips it.
-      if (syntaxError || doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) continue;
-      const root = new Cursor(ctx, doc.contents, '');
-      readDocument(root, { workloads, perimeters, meshes });
+      readDocument(new Cursor(ctx, node, ''), { workloads, perimeters, meshes });
     }
   }
 
@@ -160,6 +142,33 @@ export function loadSources(files: readonly SourceFile[], options: LoadOptions =
   validateSet(policy, meshes, references, diagnostics);
   sortDiagnostics(diagnostics);
   return { policy, diagnostics, ok: !hasErrors(diagnostics), files: files.map((f) => f.name) };
+}
+
+/**
+ * The documents of a YAML file that have something in them, each document's syntax errors as
+ * diagnostics (a document with one is skipped), and the line counter that places the rest. An
+ * empty document (a trailing `---`, a file of comments) is skipped, as kubectl skips it.
+ */
+export function yamlDocuments(file: SourceFile, diagnostics: Diagnostic[]): { lines: LineCounter; roots: Node[] } {
+  const lines = new LineCounter();
+  const docs = parseAllDocuments(file.text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });
+  const roots: Node[] = [];
+  for (const doc of Array.isArray(docs) ? docs : [docs]) {
+    for (const err of doc.errors) {
+      const pos = lines.linePos(err.pos[0]);
+      diagnostics.push({
+        severity: 'error',
+        file: file.name,
+        line: pos.line,
+        column: pos.col,
+        path: '',
+        message: `YAML syntax: ${err.message.split('\n')[0]}`,
+      });
+    }
+    const empty = doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null);
+    if (doc.errors.length === 0 && !empty && doc.contents) roots.push(doc.contents);
+  }
+  return { lines, roots };
 }
 
 interface Sink {

@@ -1,20 +1,17 @@
 /** verify, lint, diff --semantic and validate as CI runs them: exit codes, JSON, and SARIF the published schema accepts. */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { runCli } from '../helpers/cli.js';
 import { sarifProblems } from '../helpers/sarif.js';
 
 const SHOP = 'examples/shop/policy';
 const ASSERT = 'examples/shop/assertions.yaml';
 const NO_STATE = ['--state', 'test/fixtures/lint/no-state'];
 
-function run(...args: string[]) {
-  const r = spawnSync(process.execPath, ['bin/perimeter.js', ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+const run = runCli;
 
 test('verify: the shop today breaks four assertions (db is in simulate), exit 4, each with a counterexample', () => {
   const r = run('verify', '--policy', SHOP, '--assert', ASSERT);

@@ -7,19 +7,12 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { normalizePath } from '../../contracts/request-path.js';
-import { type Cube, intersect } from '../../control/analysis/cubes.js';
 import { ANALYSIS_MODES, analysedPolicy, blocks, passing } from '../../control/analysis/passing.js';
 import { RequestSpace } from '../../control/analysis/space.js';
 import { compile } from '../../control/compile/compile.js';
-import { pathParametersOf } from '../../control/eval/evaluate.js';
 import { NOW, randomPolicy, rng } from '../differential/generate.js';
 import { randomRequest } from '../differential/generate-request.js';
-
-const inside = (region: readonly Cube[], classes: readonly number[]) => {
-  const point = classes.map((c) => 1n << BigInt(c));
-  return region.some((cube) => intersect(cube, point) !== undefined);
-};
+import { analysable, inside } from '../helpers/analysis.js';
 
 test('generated policies: every generated request is classified, and passes exactly when the evaluator lets it through', () => {
   const r = rng(20261207);
@@ -36,9 +29,8 @@ test('generated policies: every generated request is classified, and passes exac
         space.build();
         const pass = passing(space, policy, shapes);
         for (const raw of requests) {
-          const n = normalizePath(raw.path, pathParametersOf(policy));
-          if (!n.ok || (raw.host ?? '').length > 1024) continue;
-          const req = { ...raw, path: n.path, nowMs: NOW };
+          const req = analysable(raw, policy, NOW);
+          if (!req) continue;
           const classes = space.classify(req);
           if (!Array.isArray(classes)) {
             misses.push(`policy ${i} ${w.workload.name} ${mode}: ${classes.missed} of ${JSON.stringify(req)}`);

@@ -1,20 +1,17 @@
 /** `perimeter lint`: its findings on a policy with one of each problem, pinned; rollout ages from history. */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { lint } from '../../control/analysis/lint.js';
 import { modeSince } from '../../control/analysis/rollout-age.js';
 import { compile } from '../../control/compile/compile.js';
+import { runCli } from '../helpers/cli.js';
 import { expectGolden } from '../helpers/golden.js';
 import { load, perimeter } from '../helpers/policy.js';
 
 const DAY = 86_400_000;
 const NOW = Date.parse('2026-12-07T00:00:00Z');
 
-function run(...args: string[]) {
-  const r = spawnSync(process.execPath, ['bin/perimeter.js', ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+const run = runCli;
 
 test('lint: every kind of finding on the fixture, with place, severity and fix (golden), exit 4 for the errors', async () => {
   const r = run('lint', '--policy', 'test/fixtures/lint', '--at', '2026-12-07T00:00:00Z', '--state', 'test/fixtures/lint/no-state');

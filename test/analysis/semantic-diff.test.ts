@@ -4,8 +4,6 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { normalizePath } from '../../contracts/request-path.js';
-import { type Cube, intersect } from '../../control/analysis/cubes.js';
 import { analysedPolicy, blocks } from '../../control/analysis/passing.js';
 import { changedRegions, semanticDiff } from '../../control/analysis/semantic-diff.js';
 import { compile } from '../../control/compile/compile.js';
@@ -13,6 +11,7 @@ import { pathParametersOf } from '../../control/eval/evaluate.js';
 import type { CompiledPolicy } from '../../proto/gen/perimeter/v1/compiled.js';
 import { NOW, randomPolicy, rng } from '../differential/generate.js';
 import { randomRequest } from '../differential/generate-request.js';
+import { analysable, inside } from '../helpers/analysis.js';
 import { compiled, perimeter, TD } from '../helpers/policy.js';
 
 const policies = (yaml: string) => new Map(compiled(yaml).workloads.map((w) => [w.workload.name, w.policy]));
@@ -66,14 +65,6 @@ test('generated pairs of policies: a request is in the newly allowed (denied) re
   const r = rng(20261208);
   let checked = 0;
   const misses: string[] = [];
-  const inside = (region: readonly Cube[], classes: readonly number[]) =>
-    region.some(
-      (cube) =>
-        intersect(
-          cube,
-          classes.map((c) => 1n << BigInt(c)),
-        ) !== undefined,
-    );
   for (let i = 0; i < 150; i++) {
     const [a, b] = [compile(randomPolicy(r)), compile(randomPolicy(r))];
     const requests = Array.from({ length: 150 }, () => randomRequest(r));
@@ -85,9 +76,8 @@ test('generated pairs of policies: a request is in the newly allowed (denied) re
       if (pathParametersOf(pa) !== pathParametersOf(pb)) continue;
       const { space, allowed, denied } = changedRegions(pa, pb, NOW);
       for (const raw of requests) {
-        const n = normalizePath(raw.path, pathParametersOf(pa));
-        if (!n.ok || (raw.host ?? '').length > 1024) continue;
-        const req = { ...raw, path: n.path, nowMs: NOW };
+        const req = analysable(raw, pa, NOW);
+        if (!req) continue;
         const classes = space.classify(req);
         if (!Array.isArray(classes)) {
           misses.push(`${classes.missed} of ${JSON.stringify(req)}`);

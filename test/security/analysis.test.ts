@@ -4,21 +4,14 @@
  * quickly; nothing is decided on a partial answer.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { runCli } from '../helpers/cli.js';
 
-function run(...args: string[]) {
-  const started = Date.now();
-  const r = spawnSync(process.execPath, ['bin/perimeter.js', ...args], {
-    encoding: 'utf8',
-    timeout: 60_000,
-    env: { ...process.env, NO_COLOR: '1' },
-  });
-  return { code: r.status, out: r.stdout, err: r.stderr, ms: Date.now() - started };
-}
+const run = runCli;
 
 const ASSERT = 'apiVersion: perimeter.dev/v1\nkind: Assertions\nassertions:\n  - {name: a, never: {from: unauthenticated, to: db}}\n';
 
