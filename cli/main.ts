@@ -16,6 +16,7 @@ import { envoyBootstrapCommand } from './commands/envoy-bootstrap.js';
 import { envoyWasmPluginCommand } from './commands/envoy-wasmplugin.js';
 import { exportRbacCommand } from './commands/export.js';
 import { flowsCommand } from './commands/flows.js';
+import { flowsImportCommand } from './commands/flows-import.js';
 import { importIstioCommand } from './commands/import-istio.js';
 import { lintCommand } from './commands/lint.js';
 import { mapCommand } from './commands/map.js';
@@ -55,6 +56,7 @@ const COMMANDS: readonly Registrable[] = [
   envoyBootstrapCommand,
   envoyWasmPluginCommand,
   flowsCommand,
+  flowsImportCommand,
   mapCommand,
   recommendCommand,
   replayCommand,
@@ -78,6 +80,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command('perimeter')
     .description('Zero Trust micro-perimeters for service meshes')
     .exitOverride()
+    // Each command's flags are read before its subcommand's name (`flows --state` vs `flows import --state`).
+    .enablePositionalOptions()
     .configureOutput({ outputError: (s, write) => write(s) });
   for (const c of COMMANDS) {
     const group = c.path.length > 1 ? (c.path[0] as string) : undefined;
