@@ -25,6 +25,21 @@ test('verify: the shop today breaks four assertions (db is in simulate), exit 4,
   assert.match(r.out, /4 of 6 assertions broken .*confirmed by perimeter\.wasm/);
 });
 
+test('verify --engine reference: the same answers without replaying them through perimeter.wasm', () => {
+  const r = run('verify', '--policy', SHOP, '--assert', ASSERT, '--engine', 'reference', '--json');
+  assert.equal(r.code, 4, r.err);
+  const j = JSON.parse(r.out);
+  const broken = j.results.filter((x: { holds: boolean }) => !x.holds);
+  assert.equal(broken.length, 4);
+  assert.ok(broken.every((x: { violations: { filter?: unknown }[] }) => x.violations.every((v) => v.filter === undefined)));
+  const wasm = JSON.parse(run('verify', '--policy', SHOP, '--assert', ASSERT, '--json').out);
+  assert.ok(
+    wasm.results
+      .flatMap((x: { violations: { filter?: { blocked: boolean } }[] }) => x.violations)
+      .every((v: { filter?: { blocked: boolean } }) => v.filter?.blocked === false),
+  );
+});
+
 test('verify --mode written: the policy as it will be enforced holds every assertion, exit 0', () => {
   const r = run('verify', '--policy', SHOP, '--assert', ASSERT, '--mode', 'written', '--json');
   assert.equal(r.code, 0, r.err);

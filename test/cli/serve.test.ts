@@ -64,6 +64,14 @@ test('serve logs structured JSON and status shows what it serves', () => {
   assert.match(r.out, /no sidecars connected/);
   const j = JSON.parse(run('status', '--state', state, '--json').out);
   assert.equal(j.snapshot.workloads, 8);
+  // lint dates each perimeter's mode from the published history: db has been in simulate since #1.
+  const lint = JSON.parse(run('lint', '--policy', policy, '--state', state, '--max-rollout', '0s', '--json').out);
+  assert.equal(lint.rolloutAges, true);
+  const long = lint.findings.filter((f: { code: string }) => f.code === 'long-rollout');
+  assert.deepEqual(
+    long.map((f: { path: string; message: string }) => [f.path, /^in simulate mode for 0 days \(since /.test(f.message)]),
+    [['Perimeter/db', true]],
+  );
 });
 
 test('an edit becomes version #2; versions lists both and diff names the rules that changed', async () => {
