@@ -80,7 +80,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command('perimeter')
     .description('Zero Trust micro-perimeters for service meshes')
     .exitOverride()
-    // Each command's flags are read before its subcommand's name (`flows --state` vs `flows import --state`).
+    // Each command's flags are read before its subcommand's name (`flows --state` vs `flows import
+    // --state`); commands made from the program inherit it.
     .enablePositionalOptions()
     .configureOutput({ outputError: (s, write) => write(s) });
   for (const c of COMMANDS) {

@@ -8,9 +8,8 @@ import type { FlowEvent } from '../../control/flows/event.js';
 import { emptyReport, IMPORT_FORMATS, type ImportFormat, type ImportReport, importText } from '../../control/flows/import/import.js';
 import { podIdentities } from '../../control/flows/import/pods.js';
 import { FlowStore } from '../../control/flows/store.js';
-import { readRegularFile } from '../../control/policy/load.js';
 import { arg, DEFAULT_STATE, defineCommand, flag, type OptionsOf } from '../support/flags.js';
-import { InputError, loadPolicy } from '../support/load-policy.js';
+import { InputError, loadPolicy, readInput } from '../support/load-policy.js';
 import { cell, paint, table } from '../support/output.js';
 import { UsageError } from '../support/targets.js';
 
@@ -44,21 +43,16 @@ async function runImport(o: OptionsOf<typeof FLAGS, typeof ARGS>): Promise<numbe
   let pods: Map<string, string> | undefined;
   const notes: string[] = [];
   if (o.pods) {
-    const r = podIdentities(read(o.pods), trustDomain);
+    const r = podIdentities(readInput(o.pods), trustDomain);
     if (!r.ok) throw new InputError(`${o.pods}: ${r.problems[0]?.message}`);
     pods = r.value.byAddress;
     notes.push(`${r.value.pods} pods, ${pods.size} addresses in ${o.pods}`, ...r.value.problems);
   } else if (format === 'istio') throw new UsageError('istio logs name callers by address: give --pods (kubectl get pods -A -o json)');
   const report = emptyReport();
   const events: FlowEvent[] = [];
+  const options = { format, trustDomain, workloads, ...(pods ? { pods } : {}), ...(o.workload ? { workload: o.workload } : {}) };
   for (const file of o.files) {
-    importText(
-      file,
-      read(file),
-      { format, trustDomain, workloads, ...(pods ? { pods } : {}), ...(o.workload ? { workload: o.workload } : {}) },
-      report,
-      events,
-    );
+    importText(file, readInput(file), options, report, events);
   }
   if (events.length > 0) {
     const store = FlowStore.open(o.state);
@@ -74,12 +68,6 @@ async function runImport(o: OptionsOf<typeof FLAGS, typeof ARGS>): Promise<numbe
   }
   print(report, notes, o.state);
   return 0;
-}
-
-function read(file: string): string {
-  const r = readRegularFile(file);
-  if ('error' in r) throw new InputError(`${file}: ${r.error}`);
-  return r.text;
 }
 
 function print(r: ImportReport, notes: readonly string[], state: string): void {

@@ -7,6 +7,7 @@ import { LINT_CODES, type LintFinding, lint } from '../../control/analysis/lint.
 import { modeSince, type PublishedModes } from '../../control/analysis/rollout-age.js';
 import { compile } from '../../control/compile/compile.js';
 import { modeFromProto } from '../../control/compile/proto-adapter.js';
+import { locationText } from '../../control/policy/diagnostics.js';
 import { History } from '../../control/serve/history.js';
 import { DEFAULT_STATE, defineCommand, flag, type OptionsOf } from '../support/flags.js';
 import { loadPolicy } from '../support/load-policy.js';
@@ -87,9 +88,8 @@ async function runLint(o: OptionsOf<typeof FLAGS>): Promise<number> {
 const COLOR = { error: 'red', warning: 'yellow', note: 'blue' } as const;
 
 function text(f: LintFinding): string {
-  const l = f.location;
   // What a finding quotes comes from the policy files: shown, never sent to the terminal as is.
-  return `${cell(`${l.file}:${l.line}:${l.column}: ${paint(f.severity, COLOR[f.severity])}: ${f.path}: ${f.message} [${f.code}]`)}\n    fix: ${cell(f.fix)}`;
+  return `${cell(`${locationText(f.location)}: ${paint(f.severity, COLOR[f.severity])}: ${f.path}: ${f.message} [${f.code}]`)}\n    fix: ${cell(f.fix)}`;
 }
 
 /** The modes of the perimeters in the newest published versions, oldest first; undefined without a history. */

@@ -10,11 +10,10 @@ import { ANALYSIS_MODES, type AnalysisMode } from '../../control/analysis/passin
 import { type AssertionResult, type Counterexample, type Filter, verify } from '../../control/analysis/verify.js';
 import { compile } from '../../control/compile/compile.js';
 import { formatDiagnostic, summarize } from '../../control/policy/diagnostics.js';
-import { readRegularFile } from '../../control/policy/load.js';
 import { FilterRunner } from '../../envoy/filter-runner.js';
 import { requestLine, where } from '../support/analysis-output.js';
 import { defineCommand, flag, type OptionsOf } from '../support/flags.js';
-import { InputError, loadPolicy, printDiagnosticsTo } from '../support/load-policy.js';
+import { InputError, loadPolicy, printDiagnosticsTo, readInput } from '../support/load-policy.js';
 import { cell, paint } from '../support/output.js';
 import { printSarif, REPORT_FLAGS, reportFormat, sarifLog } from '../support/sarif.js';
 import { instant } from '../support/time.js';
@@ -48,9 +47,7 @@ export const verifyCommand = defineCommand({
 async function runVerify(o: OptionsOf<typeof FLAGS>): Promise<number> {
   const nowMs = instant('--at', o.at);
   const loaded = loadPolicy([o.policy], 'nothing was verified');
-  const read = readRegularFile(o.assert);
-  if ('error' in read) throw new InputError(`${o.assert}: ${read.error}`);
-  const parsed = parseAssertions({ name: o.assert, text: read.text });
+  const parsed = parseAssertions({ name: o.assert, text: readInput(o.assert) });
   const known = new Set(loaded.policy.workloads.map((w) => w.name));
   for (const ref of parsed.references)
     if (ref.workload !== undefined && !known.has(ref.workload))

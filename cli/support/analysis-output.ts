@@ -1,5 +1,6 @@
 /** How the analysis commands show a request and the decision it gets (verify, diff --semantic). */
 import type { PolicyRequest } from '../../contracts/request.js';
+import { locationText } from '../../control/policy/diagnostics.js';
 import type { Location } from '../../control/policy/model.js';
 
 /** One line: method, path, caller, then only what the request carries besides. */
@@ -13,4 +14,4 @@ export function requestLine(r: PolicyRequest): string {
   return parts.join(', ');
 }
 
-export const where = (l: Location | undefined): string => (l ? `${l.file}:${l.line}:${l.column}` : 'the mesh default');
+export const where = (l: Location | undefined): string => (l ? locationText(l) : 'the mesh default');

@@ -146,9 +146,6 @@ export function defineCommand<F extends Record<string, Flag>, A extends Record<s
       for (const word of spec.path.slice(0, -1)) {
         const existing = parent.commands.find((c) => c.name() === word);
         parent = existing ?? parent.command(word);
-        // A command with flags and subcommands (`flows`, `flows import`) reads its flags before the
-        // subcommand's name, so `flows import --state x` is the subcommand's (the program enables it).
-        parent.enablePositionalOptions();
       }
       const cmd = parent.command(spec.path[spec.path.length - 1] as string).description(spec.description);
       const argNames = Object.keys(spec.args ?? {});

@@ -2,7 +2,7 @@
 import { type CompileResult, compile } from '../../control/compile/compile.js';
 import { printable } from '../../control/flows/recorded.js';
 import { formatDiagnostic, summarize } from '../../control/policy/diagnostics.js';
-import { type LoadResult, loadPaths } from '../../control/policy/load.js';
+import { type LoadResult, loadPaths, readRegularFile } from '../../control/policy/load.js';
 import { paint } from './output.js';
 
 export class InputError extends Error {}
@@ -19,6 +19,13 @@ export function loadPolicy(paths: readonly string[], what = 'nothing was evaluat
 
 export function loadAndCompile(paths: readonly string[]): CompileResult {
   return compile(loadPolicy(paths).policy);
+}
+
+/** The text of a file a command was given (a regular file, bounded), or an input error naming it. */
+export function readInput(path: string): string {
+  const r = readRegularFile(path);
+  if ('error' in r) throw new InputError(`${path}: ${r.error}`);
+  return r.text;
 }
 
 /** A diagnostic quotes what the file said: its control characters are shown, never sent to the terminal. */

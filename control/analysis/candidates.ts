@@ -7,6 +7,7 @@
 import { claimSegments } from '../../contracts/claim-path.js';
 import { METHOD_BITS, METHOD_TOKEN } from '../../contracts/methods.js';
 import { normalizePath, type PathParameters } from '../../contracts/request-path.js';
+import { trustDomainOf } from '../../contracts/spiffe.js';
 import { matchAny } from '../../contracts/string-match.js';
 import { type StringMatch, StringMatch_Kind } from '../../proto/gen/perimeter/v1/policy.js';
 import { AnalysisLimit } from './dimension.js';
@@ -34,8 +35,8 @@ export function* peerCandidates(f: Fragments): Iterable<string | undefined> {
   // An exact identity is a candidate of its own; only its trust domain joins the others' parts
   // (its namespace and account would multiply the candidates by the registry's size).
   for (const v of f.exact) {
-    const m = /^spiffe:\/\/([^/]+)/.exec(v);
-    if (m?.[1]) tds.exact.add(m[1]);
+    const td = trustDomainOf(v);
+    if (td) tds.exact.add(td);
   }
   for (const v of f.prefix) {
     // A prefix ends in the trust domain, the namespace or the account: that part is a prefix of its own.
@@ -99,7 +100,8 @@ export function* methodCandidates(f: Fragments): Iterable<string> {
   for (const m of textCandidates(f, fresh)) if (METHOD_TOKEN.test(m)) yield m;
 }
 
-export function* pathCandidates(f: Fragments, params: PathParameters): Iterable<string> {
+export function* pathCandidates(paths: Fragments, params: PathParameters): Iterable<string> {
+  const f = paths.copy();
   f.prefix.add('/');
   const literals = [...f.literals()];
   for (const p of textCandidates(f, freshChar(f))) {
@@ -121,7 +123,8 @@ export function* pathCandidates(f: Fragments, params: PathParameters): Iterable<
 }
 
 /** Hosts (as rules name them), with every port an authority matcher names and without one, and the authority matchers' own forms. */
-export function* authorityCandidates(hosts: Fragments, authorities: Fragments): Iterable<string> {
+export function* authorityCandidates(hostLiterals: Fragments, authorityLiterals: Fragments): Iterable<string> {
+  const [hosts, authorities] = [hostLiterals.copy(), authorityLiterals.copy()];
   const ports = new Set<string>([String(COMMON_PORTS[0])]);
   for (const a of authorities.exact) {
     const colon = a.lastIndexOf(':');
@@ -154,6 +157,7 @@ export function* portCandidates(ports: ReadonlySet<number>, f: Fragments): Itera
   const fresh = COMMON_PORTS.find((p) => !ports.has(p)) ?? 1;
   yield fresh;
   yield* ports;
+  // A digit as the fresh character: only candidates that are numbers can be ports.
   for (const s of textCandidates(f, '7')) {
     const n = Number(s);
     if (/^[0-9]{1,5}$/.test(s) && n >= 1 && n <= 65535) yield n;
@@ -167,8 +171,7 @@ export function* tokenCandidates(
 ): Iterable<Claims | undefined> {
   yield undefined;
   const principals: (readonly [string, string] | undefined)[] = [undefined];
-  const rf = requestPrincipals;
-  for (const r of textCandidates(rf, freshChar(rf))) {
+  for (const r of textCandidates(requestPrincipals, freshChar(requestPrincipals))) {
     const slash = r.lastIndexOf('/');
     if (slash >= 0) principals.push([r.slice(0, slash), r.slice(slash + 1)]);
   }

@@ -64,6 +64,15 @@ export class Fragments {
     }
   }
 
+  /** Another set of the same literals, to add to without changing these. */
+  copy(): Fragments {
+    const c = new Fragments();
+    for (const k of ['exact', 'prefix', 'suffix', 'contains', 'templates', 'serviceAccounts', 'trustDomains', 'namespacePatterns'] as const)
+      for (const v of this[k]) c[k].add(v);
+    c.ignoreCase = this.ignoreCase;
+    return c;
+  }
+
   /** Every literal, for choosing a fresh character. */
   *literals(): Iterable<string> {
     for (const s of [

@@ -9,6 +9,7 @@
  * The two last are policies of their own (`analysedPolicy`), so the reference evaluator and the
  * filter decide them as they stand, and a counterexample can be replayed through either.
  */
+import { outcomeOf } from '../../contracts/decision-record.js';
 import type { PolicyRequest } from '../../contracts/request.js';
 import type { CompiledPolicy } from '../../proto/gen/perimeter/v1/compiled.js';
 import { Action, Mode as PMode } from '../../proto/gen/perimeter/v1/policy.js';
@@ -46,6 +47,5 @@ export function passing(space: RequestSpace, policy: CompiledPolicy, shapes: rea
 
 /** Whether the policy blocks a request, as the reference evaluator decides it. */
 export function blocks(policy: CompiledPolicy, req: PolicyRequest): boolean {
-  const d = evaluate(policy, req);
-  return d.decision === 'deny' && d.enforced;
+  return outcomeOf(evaluate(policy, req)) === 'deny';
 }

@@ -4,6 +4,7 @@
  * newly allowed and newly denied are grouped by the pair of rules that decide them before and
  * after, each group with an example request the reference evaluator confirms.
  */
+import { outcomeOf } from '../../contracts/decision-record.js';
 import type { PolicyRequest } from '../../contracts/request.js';
 import { CompiledPolicy } from '../../proto/gen/perimeter/v1/compiled.js';
 import { type Decision, evaluate } from '../eval/evaluate.js';
@@ -100,7 +101,7 @@ function group(space: RequestSpace, change: Change, cubes: readonly Cube[], a?: 
     const example = space.request(lowest(cube));
     const [da, db] = [a && evaluate(a, example), b && evaluate(b, example)];
     // The region says how each version decides; the evaluator must agree, or the analysis is wrong.
-    const [passesA, passesB] = [da !== undefined && !blocked(da), db !== undefined && !blocked(db)];
+    const [passesA, passesB] = [da !== undefined && outcomeOf(da) !== 'deny', db !== undefined && outcomeOf(db) !== 'deny'];
     if (passesB !== (change === 'newly-allowed') || passesA === passesB)
       throw new Error(`analysis and evaluator disagree on ${JSON.stringify(example)}: please report this`);
     const [before, after] = [deciding(da), deciding(db)];
@@ -114,8 +115,6 @@ function group(space: RequestSpace, change: Change, cubes: readonly Cube[], a?: 
   }
   return [...groups.values()];
 }
-
-const blocked = (d: Decision) => d.decision === 'deny' && d.enforced;
 
 function deciding(d: Decision | undefined): string {
   return d ? `${d.perimeter}/${d.rule}` : 'no such workload';

@@ -86,11 +86,12 @@ export class RequestSpace {
   private readonly portF = new Fragments();
   private readonly requestPrincipalF = new Fragments();
   private readonly claimF = new Map<string, Fragments>();
-  private readonly headerF = new Map<string, Fragments>();
-  /** Each header condition's values and notValues, by header. */
+  /** Each header condition's values and notValues, by header (its literals are theirs). */
   private readonly headerMatchers = new Map<string, (readonly StringMatch[])[]>();
   private pathParameters: PathParameters | undefined;
   private built: AnyDimension[] | undefined;
+  /** Header names in the order of their dimensions (after the fixed ones), once built. */
+  private headerOrder: string[] = [];
 
   private readonly base: View;
   /** Views of each method under each policy's method table (a method's bits depend on it). */
@@ -142,16 +143,15 @@ export class RequestSpace {
         switch (c.attribute) {
           case Condition_Attribute.ATTRIBUTE_HEADER: {
             const name = policy.headers[c.key] ?? '';
-            const d = this.header(name);
-            this.fragmentsOf(this.headerF, name).add([...c.values, ...c.notValues]);
-            const ms = this.headerMatchers.get(name) ?? [];
-            this.headerMatchers.set(name, [...ms, c.values, c.notValues]);
-            conditions.push(on(d, holds));
+            this.headerMatchers.set(name, [...(this.headerMatchers.get(name) ?? []), c.values, c.notValues]);
+            conditions.push(on(this.header(name), holds));
             break;
           }
           case Condition_Attribute.ATTRIBUTE_CLAIM: {
             const key = policy.claims[c.key] ?? '';
-            this.fragmentsOf(this.claimF, key).add([...c.values, ...c.notValues]);
+            const literals = this.claimF.get(key) ?? new Fragments();
+            this.claimF.set(key, literals);
+            literals.add([...c.values, ...c.notValues]);
             conditions.push(on(this.token, holds));
             break;
           }
@@ -175,7 +175,7 @@ export class RequestSpace {
   }
 
   /** The callers a source names, as a term (its identity part and its token part). */
-  sourceTerm(s: CompiledSource): Term {
+  private sourceTerm(s: CompiledSource): Term {
     this.notePeers(s);
     const byPeer: CompiledSource = { ...s, requestPrincipals: [], notRequestPrincipals: [] };
     const term: (readonly [AnyDimension, number])[] = [on(this.principal, (w) => sourceMatches(byPeer, w))];
@@ -191,7 +191,7 @@ export class RequestSpace {
     return term;
   }
 
-  operationTerm(policy: CompiledPolicy, o: CompiledOperation): Term {
+  private operationTerm(policy: CompiledPolicy, o: CompiledOperation): Term {
     const term: (readonly [AnyDimension, number])[] = [];
     if (o.methods !== 0 || o.notMethods !== 0) {
       const only: CompiledOperation = { ...NO_OPERATION, methods: o.methods, notMethods: o.notMethods };
@@ -265,15 +265,6 @@ export class RequestSpace {
     return d;
   }
 
-  private fragmentsOf(m: Map<string, Fragments>, key: string): Fragments {
-    let f = m.get(key);
-    if (!f) {
-      f = new Fragments();
-      m.set(key, f);
-    }
-    return f;
-  }
-
   /** Classes for every dimension, from everything added so far. */
   build(): void {
     this.principal.build(peerCandidates(this.principalF), CANDIDATE_LIMIT);
@@ -282,10 +273,16 @@ export class RequestSpace {
     this.authority.build(authorityCandidates(this.hostF, this.authorityF), CANDIDATE_LIMIT);
     this.port.build(portCandidates(this.ports, this.portF), CANDIDATE_LIMIT);
     this.token.build(tokenCandidates(this.requestPrincipalF, this.claimF), CANDIDATE_LIMIT);
-    const headers = [...this.headers.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    for (const [name, d] of headers)
-      d.build(lineCandidates(this.headerF.get(name) ?? new Fragments(), this.headerMatchers.get(name) ?? []), CANDIDATE_LIMIT);
-    this.built = [this.principal, this.method, this.path, this.authority, this.port, this.token, ...headers.map(([, d]) => d)];
+    this.headerOrder = [...this.headers.keys()].sort();
+    const headers = this.headerOrder.map((name) => {
+      const matchers = this.headerMatchers.get(name) ?? [];
+      const literals = new Fragments();
+      for (const ms of matchers) literals.add(ms);
+      const d = this.headers.get(name) as Dimension<Lines, View>;
+      d.build(lineCandidates(literals, matchers), CANDIDATE_LIMIT);
+      return d;
+    });
+    this.built = [this.principal, this.method, this.path, this.authority, this.port, this.token, ...headers];
   }
 
   /** Every request. */
@@ -309,12 +306,14 @@ export class RequestSpace {
    * dimension whose classes miss it.
    */
   classify(req: PolicyRequest): number[] | { missed: string } {
-    const fixed: unknown[] = [req.principal, req.method, req.path, req.host ?? '', req.port ?? 0, req.claims];
+    const values: unknown[] = [req.principal, req.method, req.path, req.host ?? '', req.port ?? 0, req.claims];
+    for (const name of this.headerOrder) {
+      const lines = req.headers?.[name];
+      values.push(lines === undefined ? undefined : typeof lines === 'string' ? [lines] : [...lines]);
+    }
     const out: number[] = [];
     for (const [i, d] of this.dimensions.entries()) {
-      const header = d.name.slice('header '.length);
-      const lines = i < fixed.length ? undefined : req.headers?.[header];
-      const value = i < fixed.length ? fixed[i] : lines === undefined ? undefined : typeof lines === 'string' ? [lines] : [...lines];
+      const value = values[i];
       const c = (d as Dimension<unknown, unknown>).classOf(value);
       if (c === undefined) return { missed: d.name };
       out.push(c);

@@ -4,7 +4,7 @@
  * (space.ts). A violated assertion comes with one concrete request, the decision the reference
  * evaluator gives it, and the rule (or default) that made that decision.
  */
-import { DEFAULT_RULE, MESH_PERIMETER } from '../../contracts/decision-record.js';
+import { DEFAULT_RULE, MESH_PERIMETER, outcomeOf } from '../../contracts/decision-record.js';
 import type { PolicyRequest } from '../../contracts/request.js';
 import { CompiledPolicy, type CompiledSource } from '../../proto/gen/perimeter/v1/compiled.js';
 import type { StringMatch as PStringMatch } from '../../proto/gen/perimeter/v1/policy.js';
@@ -18,7 +18,7 @@ import { Registry } from '../policy/registry.js';
 import type { Assertion } from './assertions.js';
 import { difference, firstMeet, isEmpty, lowest } from './cubes.js';
 import { perWorkload } from './parallel.js';
-import { type AnalysisMode, analysedPolicy, blocks, passing } from './passing.js';
+import { type AnalysisMode, analysedPolicy, passing } from './passing.js';
 import { RequestSpace, type Term } from './space.js';
 
 export interface Counterexample {
@@ -151,10 +151,10 @@ export function checkWorkload(policy: CompiledPolicy, questions: readonly Worklo
     const hit = q.kind === 'always' ? difference(region, pass)[0] : firstMeet(pass, region);
     if (!hit) return undefined;
     const request = space.request(lowest(hit));
-    // The region says whether it passes; the evaluator must agree, or the analysis is wrong.
-    if (blocks(policy, request) !== (q.kind === 'always'))
-      throw new Error(`analysis and evaluator disagree on ${policy.workload} for ${JSON.stringify(request)}: please report this`);
     const d = evaluate(policy, request);
+    // The region says whether it passes; the evaluator must agree, or the analysis is wrong.
+    if ((outcomeOf(d) === 'deny') !== (q.kind === 'always'))
+      throw new Error(`analysis and evaluator disagree on ${policy.workload} for ${JSON.stringify(request)}: please report this`);
     return {
       workload: policy.workload,
       request,

@@ -20,9 +20,14 @@ export function hasErrors(diags: readonly Diagnostic[]): boolean {
   return diags.some((d) => d.severity === 'error');
 }
 
+/** `file:line:col`, as compilers and editors read a place. */
+export function locationText(l: { file: string; line: number; column: number }): string {
+  return `${l.file}:${l.line}:${l.column}`;
+}
+
 /** One diagnostic per line, the way compilers print them, plus an indented hint. */
 export function formatDiagnostic(d: Diagnostic): string {
-  const where = `${d.file}:${d.line}:${d.column}`;
+  const where = locationText(d);
   const head = `${where}: ${d.severity}: ${d.path ? `${d.path}: ` : ''}${d.message}`;
   return d.hint ? `${head}\n    hint: ${d.hint}` : head;
 }

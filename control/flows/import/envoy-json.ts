@@ -9,6 +9,8 @@
 import { field, type LineResult, unreadable } from './logged.js';
 import { portOf } from './pods.js';
 
+const PEER_KEYS = ['downstream_peer_uri_san', 'peer_uri_san', 'source_principal'];
+
 export function envoyJsonLine(line: string): LineResult {
   let o: unknown;
   try {
@@ -21,10 +23,11 @@ export function envoyJsonLine(line: string): LineResult {
   const method = field(e, 'method', 'request_method', ':method');
   const path = field(e, 'path', 'x_envoy_original_path', ':path');
   if (!method || !path) return { kind: 'skip', reason: 'not an HTTP request (no method or path: a TCP entry)' };
-  const peer = field(e, 'downstream_peer_uri_san', 'peer_uri_san', 'source_principal');
-  const local = field(e, 'downstream_local_uri_san', 'local_uri_san', 'destination_principal');
-  if (!('downstream_peer_uri_san' in e) && !('peer_uri_san' in e) && !('source_principal' in e))
+  // The key must be there ("-" is an answer: no certificate); without it the log cannot say who called.
+  if (!PEER_KEYS.some((k) => k in e))
     return unreadable('no downstream_peer_uri_san: add %DOWNSTREAM_PEER_URI_SAN% to the log format (docs/flows-import.md)');
+  const peer = field(e, ...PEER_KEYS);
+  const local = field(e, 'downstream_local_uri_san', 'local_uri_san', 'destination_principal');
   const start = field(e, 'start_time', 'timestamp');
   const timeMs = start ? Date.parse(start) : Number.NaN;
   if (!Number.isFinite(timeMs)) return unreadable('no readable start_time');
